@@ -1,0 +1,5 @@
+//! The subcommands of `basin`.
+
+pub mod bench;
+pub mod data;
+pub mod train;

@@ -1,0 +1,116 @@
+//! `basin train`: one run from a TOML config, with progress, checkpoints and resume.
+
+use crate::{CliError, config_file, device, progress, run_data};
+use basin::train::{TrainOptions, TrainSets, init_model, train};
+use basin_zoo::{ModelOptions, ZooModel};
+use clap::Args;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// Arguments of `basin train`.
+#[derive(Args)]
+pub struct TrainArgs {
+    /// TOML config (see configs/); without it, the documented defaults.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Override a config key, e.g. --set optimizer.lr=0.05 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Output folder (default: runs/<model>-<data>-seed<seed>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue the run in --out from its latest checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// cpu (flex backend) or cuda (needs the `cuda` feature).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+/// Runs `basin train`.
+pub fn run(args: TrainArgs) -> Result<(), CliError> {
+    let cfg = config_file::load(args.config.as_deref(), &args.sets)?;
+    let out = args
+        .out
+        .unwrap_or_else(|| PathBuf::from(format!("runs/{}-{}-seed{}", cfg.model.name, cfg.data.name, cfg.seed)));
+    let device = device::select(&args.device)?;
+    let data = run_data::load(&cfg.data, cfg.seed)?;
+    cfg.validate_against(data.train.len())?;
+    let opts = ModelOptions { ghost_batch: cfg.model.ghost_batch };
+    let ad = device.clone().autodiff();
+    ZooModel::build(&cfg.model.name, data.shape, data.classes, &opts, &ad).map_err(CliError::input)?;
+    let model = init_model(&ad, cfg.seed, |d| {
+        ZooModel::build(&cfg.model.name, data.shape, data.classes, &opts, d).expect("name checked above")
+    });
+    std::fs::create_dir_all(&out).map_err(|e| CliError::input(format!("{}: {e}", out.display())))?;
+    if !args.resume || !out.join("config.toml").exists() {
+        let text = toml::to_string_pretty(&cfg).expect("config serializes");
+        basin::train::checkpoint::write_atomic(&out.join("config.toml"), text.as_bytes())?;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        let _ = ctrlc::set_handler(move || {
+            if stop.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!("\ninterrupt: finishing the step and writing a checkpoint (Ctrl-C again to abort)");
+        });
+    }
+    let sets = TrainSets { train: &data.train, test: &data.test, val: data.val.as_ref().map(|v| v as _) };
+    let steps = basin::train::trainer::steps_per_epoch(data.train.len(), cfg.train.batch_size) as u64;
+    let done = match basin::train::checkpoint::latest(&out) {
+        Ok(Some(p)) if args.resume => std::fs::read_to_string(p.join("state.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<basin::train::checkpoint::LoopState>(&t).ok())
+            .map(|s| s.step)
+            .unwrap_or(0),
+        _ => 0,
+    };
+    println!(
+        "basin train: {} on {} ({} train / {} test images), {} epochs × {} steps, estimator {}, out {}",
+        cfg.model.name,
+        cfg.data.name,
+        data.train.len(),
+        data.test.len(),
+        cfg.train.epochs,
+        steps,
+        cfg.estimator.name,
+        out.display()
+    );
+    let mut bars = progress::Bars::new(steps * cfg.train.epochs as u64, done);
+    let result = train(model, &cfg, &sets, &TrainOptions { out: out.clone(), resume: args.resume, stop, device }, &mut bars);
+    bars.finish();
+    let (model, summary) = result?;
+    export_weights(&model, &out)?;
+    println!(
+        "final: train loss {:.4}  train acc {:.2}%  test loss {:.4}  test acc {:.2}%  ({} steps, {:.1}s)",
+        summary.train_loss,
+        100.0 * summary.train_acc,
+        summary.test_loss,
+        100.0 * summary.test_acc,
+        summary.steps,
+        summary.seconds
+    );
+    println!("wrote {}/summary.json, metrics.jsonl, config.toml, model.bpk, model.safetensors", out.display());
+    Ok(())
+}
+
+/// Writes the final weights as burnpack (model.bpk, reloadable with ids) and safetensors
+/// (model.safetensors, names like `hidden.0.weight`; Linear weights are [in, out], the transpose
+/// of PyTorch's [out, in]), each through a temporary file and a rename.
+fn export_weights(model: &ZooModel, out: &std::path::Path) -> Result<(), CliError> {
+    use burn::module::Module;
+    use burn::store::{ModuleSnapshot, SafetensorsStore};
+    let bpk = out.join("model.bpk");
+    let tmp = out.join("model.bpk.tmp");
+    model.clone().save_file(&tmp).map_err(|e| CliError::run(format!("{}: {e:?}", tmp.display())))?;
+    std::fs::rename(&tmp, &bpk).map_err(|e| CliError::run(format!("{}: {e}", bpk.display())))?;
+    let st = out.join("model.safetensors");
+    let tmp = out.join("model.safetensors.tmp");
+    let mut store = SafetensorsStore::from_file(&tmp).overwrite(true);
+    model.save_into(&mut store).map_err(|e| CliError::run(format!("{}: {e:?}", tmp.display())))?;
+    std::fs::rename(&tmp, &st).map_err(|e| CliError::run(format!("{}: {e}", st.display())))?;
+    Ok(())
+}

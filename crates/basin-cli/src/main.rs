@@ -1,0 +1,93 @@
+//! `basin`: train Burn models toward flat minima and measure how flat they are.
+
+mod commands;
+mod config_file;
+mod device;
+mod progress;
+mod run_data;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Train neural networks toward flat minima and measure their flatness.
+#[derive(Parser)]
+#[command(name = "basin", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model (defaults: ne-f1 on the bundled MNIST slice).
+    Train(commands::train::TrainArgs),
+    /// Obtain and verify data sets.
+    Data {
+        #[command(subcommand)]
+        command: commands::data::DataCommand,
+    },
+    /// List the zoo's models.
+    Models,
+    /// Speed benchmarks.
+    Bench {
+        #[command(subcommand)]
+        command: commands::bench::BenchCommand,
+    },
+}
+
+/// A failure with the exit code it maps to: 2 for bad input (config, arguments, files), 1 for
+/// failures while running, 130 for an interruption.
+pub struct CliError {
+    code: u8,
+    message: String,
+}
+
+impl CliError {
+    /// Bad input: exit code 2.
+    pub fn input(message: impl std::fmt::Display) -> Self {
+        CliError { code: 2, message: message.to_string() }
+    }
+    /// A failure while running: exit code 1.
+    pub fn run(message: impl std::fmt::Display) -> Self {
+        CliError { code: 1, message: message.to_string() }
+    }
+}
+
+impl From<basin::BasinError> for CliError {
+    fn from(e: basin::BasinError) -> Self {
+        let code = match e {
+            basin::BasinError::Config { .. } | basin::BasinError::File { .. } => 2,
+            basin::BasinError::Interrupted { .. } => 130,
+            basin::BasinError::Diverged { .. } => 1,
+        };
+        CliError { code, message: e.to_string() }
+    }
+}
+
+impl From<basin_zoo::data::DataError> for CliError {
+    fn from(e: basin_zoo::data::DataError) -> Self {
+        CliError::input(e)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(args) => commands::train::run(args),
+        Command::Data { command } => commands::data::run(command),
+        Command::Models => {
+            for (name, what) in basin_zoo::MODEL_NAMES {
+                println!("{name:<12} {what}");
+            }
+            Ok(())
+        }
+        Command::Bench { command } => commands::bench::run(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            ExitCode::from(e.code)
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! Data sets of the papers: MNIST and Fashion-MNIST (IDX), CIFAR-10/100 (binary version),
+//! normalization, augmentation, validation splits and deterministic shuffling.
+
+pub mod cifar;
+pub mod dataset;
+pub mod error;
+pub mod idx;
+pub mod shuffle;
+pub mod sources;
+pub mod transform;
+
+pub use dataset::{Dataset, TrainTest};
+pub use error::DataError;
+pub use sources::{DATASET_NAMES, load};
+pub use transform::{Normalization, PreparedSet};

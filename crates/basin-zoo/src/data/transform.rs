@@ -1,0 +1,151 @@
+//! Per-channel normalization and the standard CIFAR augmentation (pad 4, random 32×32 crop,
+//! random horizontal flip), applied while a batch is assembled.
+
+use super::dataset::Dataset;
+use rand::RngExt;
+use rand::rngs::StdRng;
+
+/// Per-channel mean and standard deviation of pixel/255, estimated on a training set.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Normalization {
+    /// Mean of each channel.
+    pub mean: Vec<f32>,
+    /// Standard deviation of each channel.
+    pub std: Vec<f32>,
+}
+
+impl Normalization {
+    /// Statistics of `data`, channel by channel (computed in f64).
+    pub fn fit(data: &Dataset) -> Normalization {
+        let hw = data.height * data.width;
+        let mut sum = vec![0f64; data.channels];
+        let mut sq = vec![0f64; data.channels];
+        for img in data.images.chunks_exact(data.image_size()) {
+            for c in 0..data.channels {
+                for &p in &img[c * hw..(c + 1) * hw] {
+                    let v = p as f64 / 255.0;
+                    sum[c] += v;
+                    sq[c] += v * v;
+                }
+            }
+        }
+        let n = (data.len() * hw).max(1) as f64;
+        let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
+        let std = sq
+            .iter()
+            .zip(&mean)
+            .map(|(q, m)| ((q / n - m * m).max(1e-12)).sqrt() as f32)
+            .collect();
+        Normalization { mean: mean.iter().map(|&m| m as f32).collect(), std }
+    }
+    /// Identity normalization (mean 0, std 1) for `channels` channels.
+    pub fn identity(channels: usize) -> Normalization {
+        Normalization { mean: vec![0.0; channels], std: vec![1.0; channels] }
+    }
+}
+
+/// A data set with its images normalized once into f32, ready to be batched.
+#[derive(Debug, Clone)]
+pub struct PreparedSet {
+    /// Normalized images, CHW each.
+    pub x: Vec<f32>,
+    /// Labels as i64 (what the loss takes).
+    pub y: Vec<i64>,
+    /// Channels, height, width.
+    pub shape: [usize; 3],
+    /// Number of classes.
+    pub num_classes: usize,
+    /// The value a zero pixel takes after normalization, per channel (padding for crops).
+    pad_value: Vec<f32>,
+}
+
+impl PreparedSet {
+    /// Normalizes every image of `data` with `norm`.
+    pub fn new(data: &Dataset, norm: &Normalization) -> PreparedSet {
+        let hw = data.height * data.width;
+        let mut x = Vec::with_capacity(data.images.len());
+        for img in data.images.chunks_exact(data.image_size()) {
+            for c in 0..data.channels {
+                let (m, s) = (norm.mean[c], norm.std[c]);
+                x.extend(img[c * hw..(c + 1) * hw].iter().map(|&p| (p as f32 / 255.0 - m) / s));
+            }
+        }
+        PreparedSet {
+            x,
+            y: data.labels.iter().map(|&l| l as i64).collect(),
+            shape: [data.channels, data.height, data.width],
+            num_classes: data.num_classes,
+            pad_value: norm.mean.iter().zip(&norm.std).map(|(m, s)| -m / s).collect(),
+        }
+    }
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        self.y.len()
+    }
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.y.is_empty()
+    }
+    /// Values per example.
+    pub fn example_size(&self) -> usize {
+        self.shape.iter().product()
+    }
+    /// Copies the examples at `indices` into `xs`/`ys` (cleared first). With `augment`, each
+    /// image is zero-padded by 4 pixels, randomly cropped back and flipped with probability ½.
+    pub fn gather(&self, indices: &[usize], augment: Option<&mut StdRng>, xs: &mut Vec<f32>, ys: &mut Vec<i64>) {
+        let s = self.example_size();
+        xs.clear();
+        ys.clear();
+        xs.reserve(indices.len() * s);
+        match augment {
+            None => {
+                for &i in indices {
+                    xs.extend_from_slice(&self.x[i * s..(i + 1) * s]);
+                    ys.push(self.y[i]);
+                }
+            }
+            Some(rng) => {
+                for &i in indices {
+                    let dy = rng.random_range(0..=8) as isize - 4;
+                    let dx = rng.random_range(0..=8) as isize - 4;
+                    let flip = rng.random_bool(0.5);
+                    self.push_shifted(&self.x[i * s..(i + 1) * s], dy, dx, flip, xs);
+                    ys.push(self.y[i]);
+                }
+            }
+        }
+    }
+    /// Appends `img` translated by (dy, dx) with padding, optionally mirrored left-right: this is
+    /// exactly a crop of the 4-padded image at offset (4+dy, 4+dx).
+    fn push_shifted(&self, img: &[f32], dy: isize, dx: isize, flip: bool, out: &mut Vec<f32>) {
+        let [c, h, w] = self.shape;
+        for ch in 0..c {
+            let plane = &img[ch * h * w..(ch + 1) * h * w];
+            for r in 0..h as isize {
+                let sr = r + dy;
+                for col in 0..w as isize {
+                    let col = if flip { w as isize - 1 - col } else { col };
+                    let sc = col + dx;
+                    let v = if sr >= 0 && sr < h as isize && sc >= 0 && sc < w as isize {
+                        plane[sr as usize * w + sc as usize]
+                    } else {
+                        self.pad_value[ch]
+                    };
+                    out.push(v);
+                }
+            }
+        }
+    }
+}
+
+impl basin::batch::ExampleSet for PreparedSet {
+    fn len(&self) -> usize {
+        self.y.len()
+    }
+    fn shape(&self) -> [usize; 3] {
+        self.shape
+    }
+    fn gather(&self, indices: &[usize], augment: Option<&mut StdRng>, xs: &mut Vec<f32>, ys: &mut Vec<i64>) {
+        PreparedSet::gather(self, indices, augment, xs, ys)
+    }
+}

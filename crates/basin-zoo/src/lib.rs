@@ -1,0 +1,9 @@
+#![warn(missing_docs)]
+//! basin-zoo: the networks and data sets of the flat-minima papers (noise enhancement, Keskar
+//! et al. as used by SmoothOut, sharpest directions, CIFAR ResNets) as ordinary Burn modules
+//! and in-memory data sets.
+
+pub mod data;
+pub mod models;
+
+pub use models::{MODEL_NAMES, ModelOptions, ZooModel};

@@ -1,0 +1,50 @@
+//! Fully connected classifiers: F1 of the noise-enhancement paper and F1 of Keskar et al.
+
+use burn::module::Module;
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+
+/// A ReLU multilayer perceptron on flattened images, optionally batch-normalized.
+///
+/// * `ne-f1` — network F1 of the noise-enhancement paper (shared/seeds/noise-enhancement.txt,
+///   Table 1 and §4): 784 → 7 × 500 ReLU → 10, no normalization.
+/// * `keskar-f1` — Keskar et al. (ICLR 2017, "On large-batch training…", network F1, used in
+///   SmoothOut Table 1): 784 → 5 × (512, batch norm, ReLU) → 10.
+#[derive(Module, Debug)]
+pub struct Mlp {
+    hidden: Vec<Linear>,
+    norms: Vec<BatchNorm>,
+    output: Linear,
+}
+
+impl Mlp {
+    /// `input` features → `widths` hidden ReLU layers → `classes` logits; `batch_norm` puts a
+    /// batch norm between each hidden linear layer and its ReLU.
+    pub fn new(input: usize, widths: &[usize], classes: usize, batch_norm: bool, device: &Device) -> Mlp {
+        let mut hidden = Vec::new();
+        let mut norms = Vec::new();
+        let mut d = input;
+        for &w in widths {
+            hidden.push(LinearConfig::new(d, w).init(device));
+            if batch_norm {
+                norms.push(BatchNormConfig::new(w).init(device));
+            }
+            d = w;
+        }
+        Mlp { hidden, norms, output: LinearConfig::new(d, classes).init(device) }
+    }
+
+    /// Logits for a batch of images `[B, C, H, W]` (flattened here) or features `[B, D]`.
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        let mut x: Tensor<2> = images.flatten(1, 3);
+        for (i, layer) in self.hidden.iter().enumerate() {
+            x = layer.forward(x);
+            if let Some(bn) = self.norms.get(i) {
+                x = bn.forward(x);
+            }
+            x = relu(x);
+        }
+        self.output.forward(x)
+    }
+}

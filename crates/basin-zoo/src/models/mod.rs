@@ -1,0 +1,91 @@
+//! The papers' networks as ordinary Burn modules, and [`ZooModel`], the enum the CLI builds by
+//! name. Every network takes images `[B, C, H, W]` and returns logits `[B, classes]`.
+
+pub mod ghost_batch_norm;
+pub mod keskar_c1;
+pub mod mlp;
+pub mod ne_c1;
+pub mod resnet_cifar;
+pub mod simple_cnn;
+
+use basin::Classifier;
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+
+pub use keskar_c1::KeskarC1;
+pub use mlp::Mlp;
+pub use ne_c1::NeC1;
+pub use resnet_cifar::ResNetCifar;
+pub use simple_cnn::SimpleCnn;
+
+/// Model names accepted by [`ZooModel::build`], with what they are.
+pub const MODEL_NAMES: &[(&str, &str)] = &[
+    ("ne-f1", "noise-enhancement F1: 784 → 7×500 ReLU → 10"),
+    ("keskar-f1", "Keskar et al. F1: 784 → 5×(512 BN ReLU) → 10"),
+    ("keskar-c1", "Keskar et al. C1: AlexNet-style, 2 conv 64 5×5 + dense 384, 192"),
+    ("ne-c1", "noise-enhancement C1: VGG-style 3×64, 3×128, 3×256 with ghost batch norm"),
+    ("simple-cnn", "sharpest-directions SimpleCNN: conv 32,32,64,64 + dense 128"),
+    ("resnet-20", "CIFAR ResNet-20 (He et al. 2016, option A)"),
+    ("resnet-32", "CIFAR ResNet-32"),
+    ("resnet-44", "CIFAR ResNet-44"),
+    ("resnet-56", "CIFAR ResNet-56"),
+];
+
+/// Any network of the zoo.
+#[derive(Module, Debug)]
+pub enum ZooModel {
+    /// A fully connected network (`ne-f1`, `keskar-f1`).
+    Mlp(Mlp),
+    /// `keskar-c1`.
+    KeskarC1(KeskarC1),
+    /// `ne-c1`.
+    NeC1(NeC1),
+    /// `simple-cnn`.
+    SimpleCnn(SimpleCnn),
+    /// `resnet-N`.
+    ResNet(ResNetCifar),
+}
+
+/// Options of the zoo networks that a config can set.
+#[derive(Debug, Clone, Default)]
+pub struct ModelOptions {
+    /// Ghost batch size for `ne-c1` (0 = ordinary batch norm).
+    pub ghost_batch: usize,
+}
+
+impl ZooModel {
+    /// Builds the network `name` for images of `shape` = [C, H, W] with `classes` outputs.
+    pub fn build(name: &str, shape: [usize; 3], classes: usize, opts: &ModelOptions, device: &Device) -> Result<ZooModel, String> {
+        let flat = shape.iter().product();
+        Ok(match name {
+            "ne-f1" => ZooModel::Mlp(Mlp::new(flat, &[500; 7], classes, false, device)),
+            "keskar-f1" => ZooModel::Mlp(Mlp::new(flat, &[512; 5], classes, true, device)),
+            "keskar-c1" => ZooModel::KeskarC1(KeskarC1::new(shape, classes, device)),
+            "ne-c1" => ZooModel::NeC1(NeC1::new(shape, classes, opts.ghost_batch, device)),
+            "simple-cnn" => ZooModel::SimpleCnn(SimpleCnn::new(shape, classes, device)),
+            n if n.starts_with("resnet-") => {
+                let depth: usize = n[7..].parse().map_err(|_| format!("model: unknown model '{n}'"))?;
+                if ![20, 32, 44, 56].contains(&depth) {
+                    return Err(format!("model: unknown model '{n}' (ResNets: resnet-20, -32, -44, -56)"));
+                }
+                ZooModel::ResNet(ResNetCifar::new(depth, shape[0], classes, device))
+            }
+            other => {
+                let names: Vec<&str> = MODEL_NAMES.iter().map(|(n, _)| *n).collect();
+                return Err(format!("model: unknown model '{other}' (known: {})", names.join(", ")));
+            }
+        })
+    }
+}
+
+impl Classifier for ZooModel {
+    fn logits(&self, images: Tensor<4>) -> Tensor<2> {
+        match self {
+            ZooModel::Mlp(m) => m.forward(images),
+            ZooModel::KeskarC1(m) => m.forward(images),
+            ZooModel::NeC1(m) => m.forward(images),
+            ZooModel::SimpleCnn(m) => m.forward(images),
+            ZooModel::ResNet(m) => m.forward(images),
+        }
+    }
+}

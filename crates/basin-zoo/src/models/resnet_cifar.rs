@@ -1,0 +1,104 @@
+//! ResNet-20/32/44/56 for CIFAR (He, Zhang, Ren & Sun, "Deep Residual Learning for Image
+//! Recognition", CVPR 2016, §4.2), used by the SmoothOut (ResNet-44) and sharpest-directions
+//! (ResNet-32) papers.
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+
+fn conv3x3(i: usize, o: usize, stride: usize, device: &Device) -> Conv2d {
+    Conv2dConfig::new([i, o], [3, 3])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+        .with_bias(false)
+        .init(device)
+}
+
+/// A basic residual block: conv-BN-ReLU-conv-BN plus the shortcut, then ReLU. When the block
+/// halves the resolution, the shortcut is the paper's option A: subsample by 2 and pad the new
+/// channels with zeros (no parameters, so ResNet-20 has the paper's 0.27 M weights).
+#[derive(Module, Debug)]
+pub struct BasicBlock {
+    conv1: Conv2d,
+    bn1: BatchNorm,
+    conv2: Conv2d,
+    bn2: BatchNorm,
+    subsample: Option<AvgPool2d>,
+    pad: usize,
+}
+
+impl BasicBlock {
+    fn new(i: usize, o: usize, stride: usize, device: &Device) -> BasicBlock {
+        BasicBlock {
+            conv1: conv3x3(i, o, stride, device),
+            bn1: BatchNormConfig::new(o).init(device),
+            conv2: conv3x3(o, o, 1, device),
+            bn2: BatchNormConfig::new(o).init(device),
+            subsample: (stride != 1).then(|| AvgPool2dConfig::new([1, 1]).with_strides([stride, stride]).init()),
+            pad: (o - i) / 2,
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let out = relu(self.bn1.forward(self.conv1.forward(x.clone())));
+        let out = self.bn2.forward(self.conv2.forward(out));
+        let short = match &self.subsample {
+            None => x,
+            Some(pool) => {
+                let s = pool.forward(x);
+                let [b, _, h, w] = s.dims();
+                let z = Tensor::zeros([b, self.pad, h, w], &s.device());
+                Tensor::cat(vec![z.clone(), s, z], 1)
+            }
+        };
+        relu(out + short)
+    }
+}
+
+/// `resnet-{20,32,44,56}`: 3×3 conv 16 → 3 stages of n basic blocks (16, 32, 64 channels,
+/// stride 2 between stages) → global average pool → dense; depth = 6n + 2.
+/// Accepts 3×32×32 and 1×28×28 inputs.
+#[derive(Module, Debug)]
+pub struct ResNetCifar {
+    stem: Conv2d,
+    bn: BatchNorm,
+    blocks: Vec<BasicBlock>,
+    pool: AdaptiveAvgPool2d,
+    fc: Linear,
+}
+
+impl ResNetCifar {
+    /// Builds a ResNet of `depth` (20, 32, 44, 56, ... = 6n+2) for images with `channels`.
+    pub fn new(depth: usize, channels: usize, classes: usize, device: &Device) -> ResNetCifar {
+        assert!(depth >= 8 && (depth - 2) % 6 == 0, "ResNet depth must be 6n+2");
+        let n = (depth - 2) / 6;
+        let mut blocks = Vec::new();
+        let mut d = 16;
+        for (stage, width) in [16, 32, 64].into_iter().enumerate() {
+            for b in 0..n {
+                let stride = if stage > 0 && b == 0 { 2 } else { 1 };
+                blocks.push(BasicBlock::new(d, width, stride, device));
+                d = width;
+            }
+        }
+        ResNetCifar {
+            stem: conv3x3(channels, 16, 1, device),
+            bn: BatchNormConfig::new(16).init(device),
+            blocks,
+            pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
+            fc: LinearConfig::new(64, classes).init(device),
+        }
+    }
+
+    /// Logits for images `[B, C, H, W]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let mut x = relu(self.bn.forward(self.stem.forward(x)));
+        for b in &self.blocks {
+            x = b.forward(x);
+        }
+        self.fc.forward(self.pool.forward(x).flatten(1, 3))
+    }
+}

@@ -1,0 +1,48 @@
+//! SimpleCNN of Jastrzębski et al., "On the relation between the sharpest directions of DNN
+//! loss and the SGD step length" (ICLR 2019; shared/seeds/sharpest-directions.txt).
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+
+/// `simple-cnn`: the paper's "4 layer CNN": conv 32 → conv 32 → MaxPool 2 → conv 64 → conv 64 →
+/// MaxPool 2 (3×3 kernels, same padding, ReLU) → dense 128 ReLU → classes. No normalization,
+/// as the paper studies plain SGD curvature. Accepts 3×32×32 and 1×28×28 inputs.
+#[derive(Module, Debug)]
+pub struct SimpleCnn {
+    convs: Vec<Conv2d>,
+    pool: MaxPool2d,
+    fc: Linear,
+    out: Linear,
+}
+
+impl SimpleCnn {
+    /// Builds the network for images of `shape` and `classes` outputs.
+    pub fn new(shape: [usize; 3], classes: usize, device: &Device) -> SimpleCnn {
+        let [c, h, w] = shape;
+        let chans = [(c, 32), (32, 32), (32, 64), (64, 64)];
+        SimpleCnn {
+            convs: chans
+                .iter()
+                .map(|&(i, o)| Conv2dConfig::new([i, o], [3, 3]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(device))
+                .collect(),
+            pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
+            fc: LinearConfig::new(64 * (h / 4) * (w / 4), 128).init(device),
+            out: LinearConfig::new(128, classes).init(device),
+        }
+    }
+
+    /// Logits for images `[B, C, H, W]`.
+    pub fn forward(&self, mut x: Tensor<4>) -> Tensor<2> {
+        for (i, conv) in self.convs.iter().enumerate() {
+            x = relu(conv.forward(x));
+            if i % 2 == 1 {
+                x = self.pool.forward(x);
+            }
+        }
+        self.out.forward(relu(self.fc.forward(x.flatten(1, 3))))
+    }
+}

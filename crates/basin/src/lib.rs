@@ -1,0 +1,20 @@
+#![warn(missing_docs)]
+//! basin: train Burn models toward flat minima and measure how flat they are.
+//!
+//! Every training method of the papers is an ordinary optimizer fed a different gradient: a
+//! [`GradientEstimator`](estimators::GradientEstimator) returns (loss, gradients) and Burn's own
+//! optimizer applies them. See docs/ARCHITECTURE.md.
+
+pub mod batch;
+pub mod error;
+pub mod estimators;
+pub mod loss;
+pub mod model;
+pub mod optim;
+pub mod rng;
+pub mod schedule;
+pub mod train;
+
+pub use batch::{Batch, BatchSource};
+pub use error::BasinError;
+pub use model::Classifier;

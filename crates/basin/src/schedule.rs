@@ -1,0 +1,142 @@
+//! Learning-rate schedules: constant, step decay at given epochs, cosine annealing with warm
+//! restarts (SGDR, Loshchilov & Hutter 2017, used by S-SGD's SGDR/S-SGDR runs), linear warm-up,
+//! and the large-batch scaling rules (linear: Goyal et al. 2017; square root: Hoffer et al. 2017,
+//! as in SmoothOut Table 2).
+
+use crate::error::BasinError;
+use serde::{Deserialize, Serialize};
+
+/// `[schedule]` of a config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScheduleConfig {
+    /// `constant`, `step` or `cosine` (with warm restarts).
+    pub kind: String,
+    /// `step`: epochs at which the rate is multiplied by `gamma`.
+    pub milestones: Vec<usize>,
+    /// `step`: the decay factor.
+    pub gamma: f64,
+    /// `cosine`: length in epochs of the first cycle (T₀).
+    pub t0: f64,
+    /// `cosine`: factor by which each cycle is longer than the last (T_mult).
+    pub t_mult: f64,
+    /// `cosine`: the rate at the end of each cycle (η_min).
+    pub eta_min: f64,
+    /// Epochs of linear warm-up from 0 to the base rate (may be fractional).
+    pub warmup_epochs: f64,
+    /// Large-batch scaling of the base rate: `none`, `linear` or `sqrt` in batch/base_batch.
+    pub lr_scaling: String,
+    /// The batch size the base rate was tuned for.
+    pub base_batch: usize,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        ScheduleConfig {
+            kind: "constant".into(),
+            milestones: vec![],
+            gamma: 0.1,
+            t0: 10.0,
+            t_mult: 2.0,
+            eta_min: 0.0,
+            warmup_epochs: 0.0,
+            lr_scaling: "none".into(),
+            base_batch: 128,
+        }
+    }
+}
+
+impl ScheduleConfig {
+    /// Checks every field; errors name the key.
+    pub fn validate(&self) -> Result<(), BasinError> {
+        if !["constant", "step", "cosine"].contains(&self.kind.as_str()) {
+            return Err(BasinError::config("schedule.kind", format!("unknown schedule '{}' (constant, step, cosine)", self.kind)));
+        }
+        if !["none", "linear", "sqrt"].contains(&self.lr_scaling.as_str()) {
+            return Err(BasinError::config("schedule.lr_scaling", format!("unknown rule '{}' (none, linear, sqrt)", self.lr_scaling)));
+        }
+        if !(self.gamma > 0.0) {
+            return Err(BasinError::config("schedule.gamma", "must be positive"));
+        }
+        if !(self.t0 > 0.0) {
+            return Err(BasinError::config("schedule.t0", "must be positive"));
+        }
+        if !(self.t_mult >= 1.0) {
+            return Err(BasinError::config("schedule.t_mult", "must be ≥ 1"));
+        }
+        if !(self.warmup_epochs >= 0.0) {
+            return Err(BasinError::config("schedule.warmup_epochs", "must be ≥ 0"));
+        }
+        if self.base_batch == 0 {
+            return Err(BasinError::config("schedule.base_batch", "must be ≥ 1"));
+        }
+        Ok(())
+    }
+
+    /// The base rate after the batch-size scaling rule.
+    pub fn scaled_lr(&self, lr: f64, batch: usize) -> f64 {
+        let k = batch as f64 / self.base_batch as f64;
+        match self.lr_scaling.as_str() {
+            "linear" => lr * k,
+            "sqrt" => lr * k.sqrt(),
+            _ => lr,
+        }
+    }
+
+    /// The rate at fractional epoch `t` (epochs since the start of the phase) for base rate `lr`.
+    pub fn lr_at(&self, lr: f64, t: f64) -> f64 {
+        let body = match self.kind.as_str() {
+            "step" => lr * self.gamma.powi(self.milestones.iter().filter(|&&m| t >= m as f64).count() as i32),
+            "cosine" => {
+                // Find the cycle containing t: cycles of length t0, t0·m, t0·m², ...
+                let (mut start, mut len) = (0.0, self.t0);
+                while t >= start + len {
+                    start += len;
+                    len *= self.t_mult;
+                }
+                let frac = (t - start) / len;
+                self.eta_min + (lr - self.eta_min) * 0.5 * (1.0 + (std::f64::consts::PI * frac).cos())
+            }
+            _ => lr,
+        };
+        if self.warmup_epochs > 0.0 && t < self.warmup_epochs {
+            body * (t / self.warmup_epochs).max(0.0)
+        } else {
+            body
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_decay_multiplies_at_milestones() {
+        let s = ScheduleConfig { kind: "step".into(), milestones: vec![2, 4], gamma: 0.1, ..Default::default() };
+        assert_eq!(s.lr_at(1.0, 1.99), 1.0);
+        assert!((s.lr_at(1.0, 2.0) - 0.1).abs() < 1e-12);
+        assert!((s.lr_at(1.0, 4.5) - 0.01).abs() < 1e-12);
+    }
+
+    #[test]
+    fn cosine_restarts_follow_sgdr() {
+        let s = ScheduleConfig { kind: "cosine".into(), t0: 10.0, t_mult: 2.0, eta_min: 0.0, ..Default::default() };
+        assert!((s.lr_at(1.0, 0.0) - 1.0).abs() < 1e-12);
+        assert!((s.lr_at(1.0, 5.0) - 0.5).abs() < 1e-12);
+        // restart at 10, second cycle of 20 epochs: halfway at 20
+        assert!((s.lr_at(1.0, 10.0) - 1.0).abs() < 1e-12);
+        assert!((s.lr_at(1.0, 20.0) - 0.5).abs() < 1e-12);
+        assert!((s.lr_at(1.0, 30.0) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn warmup_and_scaling() {
+        let s = ScheduleConfig { warmup_epochs: 2.0, lr_scaling: "sqrt".into(), base_batch: 100, ..Default::default() };
+        assert!((s.lr_at(1.0, 1.0) - 0.5).abs() < 1e-12);
+        assert_eq!(s.lr_at(1.0, 3.0), 1.0);
+        assert!((s.scaled_lr(0.1, 400) - 0.2).abs() < 1e-12);
+        let l = ScheduleConfig { lr_scaling: "linear".into(), base_batch: 100, ..Default::default() };
+        assert!((l.scaled_lr(0.1, 400) - 0.4).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,97 @@
+//! Atomic checkpoints: weights (burnpack), optimizer state and loop position, written into a
+//! temporary folder that is renamed into place, then published by atomically replacing the
+//! `latest` pointer file. A crash at any point leaves the previous checkpoint intact.
+
+use crate::error::BasinError;
+use crate::model::Classifier;
+use burn::optim::ModuleOptimizer;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Where the training loop stood when a checkpoint was written.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoopState {
+    /// Epoch being run (0-based).
+    pub epoch: usize,
+    /// Batches of that epoch already taken.
+    pub batch_in_epoch: usize,
+    /// Global steps taken.
+    pub step: u64,
+    /// Sum of batch losses × batch sizes so far in this epoch.
+    pub epoch_loss_sum: f64,
+    /// Examples seen so far in this epoch.
+    pub epoch_examples: usize,
+    /// Seconds of training before this checkpoint (excluding time since a resume).
+    pub seconds: f64,
+}
+
+const LATEST: &str = "latest";
+
+/// Writes `text` to `path` atomically (temporary file in the same folder, then rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), BasinError> {
+    let tmp = path.with_extension(format!("{}tmp", path.extension().map(|e| format!("{}.", e.to_string_lossy())).unwrap_or_default()));
+    std::fs::write(&tmp, bytes).map_err(|e| BasinError::file(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| BasinError::file(path, e))
+}
+
+/// Saves a checkpoint under `dir/checkpoints/step-N/` and points `dir/checkpoints/latest` at it;
+/// older checkpoints are removed once the new one is published.
+pub fn save<M: Classifier>(dir: &Path, model: &M, optim: &ModuleOptimizer, state: &LoopState) -> Result<PathBuf, BasinError> {
+    let root = dir.join("checkpoints");
+    std::fs::create_dir_all(&root).map_err(|e| BasinError::file(&root, e))?;
+    let name = format!("step-{:09}", state.step);
+    let tmp = root.join(format!("{name}.tmp"));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| BasinError::file(&tmp, e))?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(|e| BasinError::file(&tmp, e))?;
+    let model_path = tmp.join("model.bpk");
+    model.clone().save_file(&model_path).map_err(|e| BasinError::file(&model_path, format!("{e:?}")))?;
+    let optim_path = tmp.join("optim.bpk");
+    optim.save(&optim_path).map_err(|e| BasinError::file(&optim_path, format!("{e:?}")))?;
+    let state_path = tmp.join("state.json");
+    std::fs::write(&state_path, serde_json::to_vec_pretty(state).expect("state serializes"))
+        .map_err(|e| BasinError::file(&state_path, e))?;
+    let final_dir = root.join(&name);
+    if final_dir.exists() {
+        std::fs::remove_dir_all(&final_dir).map_err(|e| BasinError::file(&final_dir, e))?;
+    }
+    std::fs::rename(&tmp, &final_dir).map_err(|e| BasinError::file(&final_dir, e))?;
+    write_atomic(&root.join(LATEST), name.as_bytes())?;
+    // Only now that `latest` names the new one are older checkpoints dropped.
+    if let Ok(entries) = std::fs::read_dir(&root) {
+        for e in entries.flatten() {
+            let n = e.file_name().to_string_lossy().to_string();
+            if n.starts_with("step-") && n != name {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    Ok(final_dir)
+}
+
+/// The folder of the latest published checkpoint of the run in `dir`, if any.
+pub fn latest(dir: &Path) -> Result<Option<PathBuf>, BasinError> {
+    let pointer = dir.join("checkpoints").join(LATEST);
+    if !pointer.exists() {
+        return Ok(None);
+    }
+    let name = std::fs::read_to_string(&pointer).map_err(|e| BasinError::file(&pointer, e))?;
+    let p = dir.join("checkpoints").join(name.trim());
+    if !p.join("state.json").is_file() {
+        return Err(BasinError::file(&pointer, format!("points at {}, which holds no checkpoint", p.display())));
+    }
+    Ok(Some(p))
+}
+
+/// Loads model weights, optimizer state and loop state from checkpoint folder `ckpt`.
+pub fn load<M: Classifier>(ckpt: &Path, model: M, optim: ModuleOptimizer) -> Result<(M, ModuleOptimizer, LoopState), BasinError> {
+    let model_path = ckpt.join("model.bpk");
+    let model = model.try_load_file(&model_path).map_err(|e| BasinError::file(&model_path, format!("{e:?}")))?;
+    let optim_path = ckpt.join("optim.bpk");
+    let optim = optim.load(&optim_path).map_err(|e| BasinError::file(&optim_path, format!("{e:?}")))?;
+    let state_path = ckpt.join("state.json");
+    let text = std::fs::read_to_string(&state_path).map_err(|e| BasinError::file(&state_path, e))?;
+    let state = serde_json::from_str(&text).map_err(|e| BasinError::file(&state_path, e))?;
+    Ok((model, optim, state))
+}

@@ -1,0 +1,11 @@
+//! The trainer: configs, the loop, evaluation, metrics and checkpoints.
+
+pub mod checkpoint;
+pub mod config;
+pub mod evaluate;
+pub mod metrics;
+pub mod trainer;
+
+pub use config::{DataConfig, LoopConfig, ModelConfig, TrainConfig};
+pub use evaluate::{Evaluation, evaluate};
+pub use trainer::{Observer, Silent, Summary, TrainOptions, TrainSets, init_model, train};

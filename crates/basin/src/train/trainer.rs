@@ -1,0 +1,250 @@
+//! The training loop: batches in a seeded order, the configured gradient estimator, Burn's base
+//! optimizer, the LR schedule, per-epoch evaluation, metrics, atomic checkpoints, resume,
+//! divergence guard and interruption.
+
+use super::checkpoint::{self, LoopState};
+use super::config::TrainConfig;
+use super::evaluate::{Evaluation, evaluate};
+use super::metrics::{MetricRecord, MetricsLog};
+use crate::batch::{Batch, BatchSource, ExampleSet};
+use crate::error::BasinError;
+use crate::estimators::StepContext;
+use crate::model::Classifier;
+use crate::rng::{Stream, derive_seed, stream_rng};
+use burn::tensor::Device;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// The data of a run.
+pub struct TrainSets<'a> {
+    /// Training examples.
+    pub train: &'a dyn ExampleSet,
+    /// Test examples (evaluated after every epoch).
+    pub test: &'a dyn ExampleSet,
+    /// Validation examples, when the config holds some out.
+    pub val: Option<&'a dyn ExampleSet>,
+}
+
+/// Where and how a run executes.
+#[derive(Clone)]
+pub struct TrainOptions {
+    /// Output folder: metrics.jsonl, checkpoints/, summary.json, model.bpk.
+    pub out: PathBuf,
+    /// Continue from the latest checkpoint in `out`.
+    pub resume: bool,
+    /// Set to true (e.g. by Ctrl-C) to stop after the current step with a checkpoint.
+    pub stop: Arc<AtomicBool>,
+    /// A plain (non-autodiff) device; training runs on its autodiff twin.
+    pub device: Device,
+}
+
+/// Progress callbacks (the CLI draws bars with them).
+pub trait Observer {
+    /// An epoch starts: `steps` batches, of which `done` are already taken (resume).
+    fn epoch_start(&mut self, _epoch: usize, _epochs: usize, _steps: usize, _done: usize) {}
+    /// A step finished.
+    fn step(&mut self, _step: u64, _loss: f64, _lr: f64) {}
+    /// An epoch finished and was evaluated.
+    fn epoch_end(&mut self, _record: &MetricRecord) {}
+}
+
+/// An observer that does nothing.
+pub struct Silent;
+impl Observer for Silent {}
+
+/// summary.json: the final numbers of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Mean training loss over the whole training set at the end, eval mode.
+    pub train_loss: f64,
+    /// Training accuracy at the end, eval mode.
+    pub train_acc: f64,
+    /// Test loss at the end.
+    pub test_loss: f64,
+    /// Test accuracy at the end.
+    pub test_acc: f64,
+    /// Validation loss, if a validation split exists.
+    pub val_loss: Option<f64>,
+    /// Validation accuracy, if a validation split exists.
+    pub val_acc: Option<f64>,
+    /// Epochs run.
+    pub epochs: usize,
+    /// Optimizer steps taken.
+    pub steps: u64,
+    /// Seconds of training (evaluations included, across resumes).
+    pub seconds: f64,
+    /// The model's name.
+    pub model: String,
+    /// The estimator's name.
+    pub estimator: String,
+}
+
+/// Steps per epoch: whole batches only (the last partial batch is dropped so that every step
+/// sees `batch_size` examples, which the estimators' noise scales assume).
+pub fn steps_per_epoch(n: usize, batch: usize) -> usize {
+    n / batch
+}
+
+/// Builds a model whose initial weights are a function of `seed` alone: seeds the backend,
+/// builds, and draws every (lazily initialized) parameter at once in module order, before
+/// anything else can consume the backend's random numbers.
+pub fn init_model<M: Classifier>(device: &Device, seed: u64, build: impl FnOnce(&Device) -> M) -> M {
+    device.seed(derive_seed(seed, Stream::Init, 0));
+    let model = build(device);
+    let _ = model.clone().into_record();
+    model
+}
+
+/// Extra batches for estimators, drawn from a seeded stream of the step.
+struct Extra<'a> {
+    set: &'a dyn ExampleSet,
+    seed: u64,
+    device: Device,
+}
+
+impl BatchSource for Extra<'_> {
+    fn extra_batch(&mut self, size: usize, step: u64) -> Batch {
+        let mut rng = stream_rng(self.seed, Stream::ExtraBatch, step);
+        let idx = rand::seq::index::sample(&mut rng, self.set.len(), size.min(self.set.len())).into_vec();
+        self.set.batch(&idx, None, &self.device)
+    }
+}
+
+/// The order of the training examples in `epoch`.
+pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
+    let mut p: Vec<usize> = (0..n).collect();
+    p.shuffle(&mut stream_rng(seed, Stream::EpochOrder, epoch as u64));
+    p
+}
+
+/// Trains `model` (built on `opts.device.autodiff()`) as `cfg` says; returns the trained model
+/// and the summary, also written to `opts.out`.
+pub fn train<M: Classifier>(
+    model: M,
+    cfg: &TrainConfig,
+    sets: &TrainSets<'_>,
+    opts: &TrainOptions,
+    obs: &mut dyn Observer,
+) -> Result<(M, Summary), BasinError> {
+    cfg.validate()?;
+    cfg.validate_against(sets.train.len())?;
+    let out = &opts.out;
+    std::fs::create_dir_all(out).map_err(|e| BasinError::file(out, e))?;
+    let ad = opts.device.clone().autodiff();
+    let mut optim = cfg.optimizer.build();
+    let mut model = model;
+    let mut state = LoopState::default();
+
+    match (opts.resume, checkpoint::latest(out)?) {
+        (true, Some(ckpt)) => {
+            let (m, o, s) = checkpoint::load(&ckpt, model, optim)?;
+            (model, optim, state) = (m, o, s);
+        }
+        (true, None) => {
+            return Err(BasinError::file(out, "holds no checkpoint to resume (run without --resume to start)"));
+        }
+        (false, Some(_)) => {
+            return Err(BasinError::file(out, "already holds a run; pass --resume to continue it or choose another --out"));
+        }
+        (false, None) => {}
+    }
+    let mut log = MetricsLog::open(out, opts.resume.then_some(state.step))?;
+    let mut estimator = cfg.estimator.build::<M>();
+    let n = sets.train.len();
+    let bs = cfg.train.batch_size;
+    let steps = steps_per_epoch(n, bs);
+    let base_lr = cfg.schedule.scaled_lr(cfg.optimizer.lr, bs);
+    let started = Instant::now();
+    let elapsed = |s: &LoopState| s.seconds + started.elapsed().as_secs_f64();
+    let mut extra = Extra { set: sets.train, seed: cfg.seed, device: ad.clone() };
+
+    while state.epoch < cfg.train.epochs {
+        let epoch = state.epoch;
+        let order = epoch_order(n, cfg.seed, epoch);
+        obs.epoch_start(epoch, cfg.train.epochs, steps, state.batch_in_epoch);
+        let mut lr = base_lr;
+        while state.batch_in_epoch < steps {
+            let b = state.batch_in_epoch;
+            let step = state.step;
+            lr = cfg.schedule.lr_at(base_lr, epoch as f64 + b as f64 / steps as f64);
+            ad.seed(derive_seed(cfg.seed, Stream::Backend, step));
+            let mut aug = cfg.data.augment.then(|| stream_rng(cfg.seed, Stream::Augment, step));
+            let batch = sets.train.batch(&order[b * bs..(b + 1) * bs], aug.as_mut(), &ad);
+            let mut ctx = StepContext { step, seed: cfg.seed, source: &mut extra };
+            let est = estimator.estimate(model, &batch, &mut ctx);
+            if !est.loss.is_finite() {
+                return Err(BasinError::Diverged { step, epoch: epoch + 1, loss: est.loss });
+            }
+            model = optim.step(lr, est.model, est.grads);
+            state.step += 1;
+            state.batch_in_epoch += 1;
+            state.epoch_loss_sum += est.loss * bs as f64;
+            state.epoch_examples += bs;
+            obs.step(state.step, est.loss, lr);
+            if cfg.train.log_every > 0 && state.step % cfg.train.log_every as u64 == 0 {
+                log.write(&MetricRecord {
+                    kind: "step".into(),
+                    step: state.step,
+                    epoch: epoch + 1,
+                    loss: est.loss,
+                    accuracy: None,
+                    test_loss: None,
+                    val_loss: None,
+                    val_accuracy: None,
+                    lr,
+                    elapsed: elapsed(&state),
+                })?;
+            }
+            let stop = opts.stop.load(Ordering::SeqCst);
+            let periodic = cfg.train.checkpoint_every > 0 && state.step % cfg.train.checkpoint_every as u64 == 0;
+            if (stop || periodic) && state.batch_in_epoch < steps {
+                let s = LoopState { seconds: elapsed(&state), ..state.clone() };
+                checkpoint::save(out, &model, &optim, &s)?;
+            }
+            if stop {
+                return Err(BasinError::Interrupted { step: state.step });
+            }
+        }
+        let test = evaluate(&model, sets.test, cfg.train.eval_batch_size, &opts.device);
+        let val = sets.val.map(|v| evaluate(&model, v, cfg.train.eval_batch_size, &opts.device));
+        let record = MetricRecord {
+            kind: "epoch".into(),
+            step: state.step,
+            epoch: epoch + 1,
+            loss: state.epoch_loss_sum / state.epoch_examples.max(1) as f64,
+            accuracy: Some(test.accuracy),
+            test_loss: Some(test.loss),
+            val_loss: val.map(|v| v.loss),
+            val_accuracy: val.map(|v| v.accuracy),
+            lr,
+            elapsed: elapsed(&state),
+        };
+        log.write(&record)?;
+        obs.epoch_end(&record);
+        state = LoopState { epoch: epoch + 1, step: state.step, seconds: elapsed(&state), ..Default::default() };
+        checkpoint::save(out, &model, &optim, &state)?;
+    }
+
+    let train_eval = evaluate(&model, sets.train, cfg.train.eval_batch_size, &opts.device);
+    let test: Evaluation = evaluate(&model, sets.test, cfg.train.eval_batch_size, &opts.device);
+    let val = sets.val.map(|v| evaluate(&model, v, cfg.train.eval_batch_size, &opts.device));
+    let summary = Summary {
+        train_loss: train_eval.loss,
+        train_acc: train_eval.accuracy,
+        test_loss: test.loss,
+        test_acc: test.accuracy,
+        val_loss: val.map(|v| v.loss),
+        val_acc: val.map(|v| v.accuracy),
+        epochs: state.epoch,
+        steps: state.step,
+        seconds: elapsed(&state),
+        model: cfg.model.name.clone(),
+        estimator: cfg.estimator.name.clone(),
+    };
+    checkpoint::write_atomic(&out.join("summary.json"), &serde_json::to_vec_pretty(&summary).expect("summary serializes"))?;
+    Ok((model, summary))
+}
