@@ -40,13 +40,19 @@ impl Observer for Bars {
             (Some(l), Some(a)) => format!("  val loss {l:.4} acc {:.2}%", 100.0 * a),
             _ => String::new(),
         };
-        self.bar.println(format!(
+        let line = format!(
             "epoch {:>3}  train loss {:.4}  test loss {:.4}  test acc {:.2}%{val}  ({:.1}s)",
             r.epoch,
             r.loss,
             r.test_loss.unwrap_or(f64::NAN),
             100.0 * r.accuracy.unwrap_or(f64::NAN),
             r.elapsed
-        ));
+        );
+        // indicatif draws nothing when stderr is not a terminal; the epoch lines still matter.
+        if self.bar.is_hidden() {
+            println!("{line}");
+        } else {
+            self.bar.println(line);
+        }
     }
 }

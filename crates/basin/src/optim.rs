@@ -31,8 +31,8 @@ pub struct OptimizerConfig {
 impl Default for OptimizerConfig {
     fn default() -> Self {
         OptimizerConfig {
-            name: "sgd".into(),
-            lr: 0.1,
+            name: "momentum".into(),
+            lr: 0.01,
             momentum: 0.9,
             nesterov: false,
             weight_decay: 0.0,

@@ -1,5 +1,6 @@
 //! C1 of Keskar et al. (ICLR 2017), the shallow AlexNet-style network of SmoothOut Table 1.
 
+use super::init::glorot;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
@@ -35,17 +36,17 @@ impl KeskarC1 {
         // "same" max pooling 3×3 / 2: ceil(n / 2).
         let (h2, w2) = (h.div_ceil(2).div_ceil(2), w.div_ceil(2).div_ceil(2));
         KeskarC1 {
-            conv1: Conv2dConfig::new([c, 64], [5, 5]).with_padding(PaddingConfig2d::Explicit(2, 2, 2, 2)).init(device),
+            conv1: Conv2dConfig::new([c, 64], [5, 5]).with_padding(PaddingConfig2d::Explicit(2, 2, 2, 2)).with_initializer(glorot()).init(device),
             bn1: BatchNormConfig::new(64).init(device),
-            conv2: Conv2dConfig::new([64, 64], [5, 5]).with_padding(PaddingConfig2d::Explicit(2, 2, 2, 2)).init(device),
+            conv2: Conv2dConfig::new([64, 64], [5, 5]).with_padding(PaddingConfig2d::Explicit(2, 2, 2, 2)).with_initializer(glorot()).init(device),
             bn2: BatchNormConfig::new(64).init(device),
             pool: MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(),
-            fc1: LinearConfig::new(64 * h2 * w2, 384).init(device),
+            fc1: LinearConfig::new(64 * h2 * w2, 384).with_initializer(glorot()).init(device),
             bn3: BatchNormConfig::new(384).init(device),
-            fc2: LinearConfig::new(384, 192).init(device),
+            fc2: LinearConfig::new(384, 192).with_initializer(glorot()).init(device),
             bn4: BatchNormConfig::new(192).init(device),
             dropout: DropoutConfig::new(0.5).init(),
-            out: LinearConfig::new(192, classes).init(device),
+            out: LinearConfig::new(192, classes).with_initializer(glorot()).init(device),
         }
     }
 

@@ -1,5 +1,6 @@
 //! Fully connected classifiers: F1 of the noise-enhancement paper and F1 of Keskar et al.
 
+use super::init::glorot;
 use burn::module::Module;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::relu;
@@ -26,13 +27,13 @@ impl Mlp {
         let mut norms = Vec::new();
         let mut d = input;
         for &w in widths {
-            hidden.push(LinearConfig::new(d, w).init(device));
+            hidden.push(LinearConfig::new(d, w).with_initializer(glorot()).init(device));
             if batch_norm {
                 norms.push(BatchNormConfig::new(w).init(device));
             }
             d = w;
         }
-        Mlp { hidden, norms, output: LinearConfig::new(d, classes).init(device) }
+        Mlp { hidden, norms, output: LinearConfig::new(d, classes).with_initializer(glorot()).init(device) }
     }
 
     /// Logits for a batch of images `[B, C, H, W]` (flattened here) or features `[B, D]`.

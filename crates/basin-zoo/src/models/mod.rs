@@ -2,6 +2,7 @@
 //! name. Every network takes images `[B, C, H, W]` and returns logits `[B, classes]`.
 
 pub mod ghost_batch_norm;
+pub mod init;
 pub mod keskar_c1;
 pub mod mlp;
 pub mod ne_c1;

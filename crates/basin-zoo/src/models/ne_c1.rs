@@ -1,6 +1,7 @@
 //! C1 of the noise-enhancement paper: a small VGG-style network with ghost batch norm.
 
 use super::ghost_batch_norm::GhostBatchNorm;
+use super::init::glorot;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
@@ -30,7 +31,7 @@ impl NeC1 {
         for width in [64, 128, 256] {
             for _ in 0..3 {
                 convs.push(
-                    Conv2dConfig::new([d, width], [3, 3]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(device),
+                    Conv2dConfig::new([d, width], [3, 3]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).with_initializer(glorot()).init(device),
                 );
                 norms.push(GhostBatchNorm::new(width, ghost, device));
                 d = width;
@@ -40,7 +41,7 @@ impl NeC1 {
             convs,
             norms,
             pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
-            out: LinearConfig::new(256 * (h / 8) * (w / 8), classes).init(device),
+            out: LinearConfig::new(256 * (h / 8) * (w / 8), classes).with_initializer(glorot()).init(device),
         }
     }
 

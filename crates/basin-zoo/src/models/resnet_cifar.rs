@@ -2,6 +2,7 @@
 //! Recognition", CVPR 2016, §4.2), used by the SmoothOut (ResNet-44) and sharpest-directions
 //! (ResNet-32) papers.
 
+use super::init::he;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig};
@@ -14,6 +15,7 @@ fn conv3x3(i: usize, o: usize, stride: usize, device: &Device) -> Conv2d {
         .with_stride([stride, stride])
         .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
         .with_bias(false)
+        .with_initializer(he())
         .init(device)
 }
 

@@ -1,6 +1,7 @@
 //! SimpleCNN of Jastrzębski et al., "On the relation between the sharpest directions of DNN
 //! loss and the SGD step length" (ICLR 2019; shared/seeds/sharpest-directions.txt).
 
+use super::init::glorot;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
@@ -27,11 +28,11 @@ impl SimpleCnn {
         SimpleCnn {
             convs: chans
                 .iter()
-                .map(|&(i, o)| Conv2dConfig::new([i, o], [3, 3]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(device))
+                .map(|&(i, o)| Conv2dConfig::new([i, o], [3, 3]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).with_initializer(glorot()).init(device))
                 .collect(),
             pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
-            fc: LinearConfig::new(64 * (h / 4) * (w / 4), 128).init(device),
-            out: LinearConfig::new(128, classes).init(device),
+            fc: LinearConfig::new(64 * (h / 4) * (w / 4), 128).with_initializer(glorot()).init(device),
+            out: LinearConfig::new(128, classes).with_initializer(glorot()).init(device),
         }
     }
 

@@ -87,7 +87,7 @@ pub struct LoopConfig {
 
 impl Default for LoopConfig {
     fn default() -> Self {
-        LoopConfig { epochs: 5, batch_size: 64, eval_batch_size: 1000, log_every: 10, checkpoint_every: 0 }
+        LoopConfig { epochs: 10, batch_size: 64, eval_batch_size: 1000, log_every: 10, checkpoint_every: 0 }
     }
 }
 

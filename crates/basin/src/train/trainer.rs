@@ -159,7 +159,8 @@ pub fn train<M: Classifier>(
     let steps = steps_per_epoch(n, bs);
     let base_lr = cfg.schedule.scaled_lr(cfg.optimizer.lr, bs);
     let started = Instant::now();
-    let elapsed = |s: &LoopState| s.seconds + started.elapsed().as_secs_f64();
+    let seconds_before = state.seconds;
+    let elapsed = |_: &LoopState| seconds_before + started.elapsed().as_secs_f64();
     let mut extra = Extra { set: sets.train, seed: cfg.seed, device: ad.clone() };
 
     while state.epoch < cfg.train.epochs {
