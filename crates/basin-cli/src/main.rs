@@ -4,7 +4,6 @@ mod commands;
 mod config_file;
 mod device;
 mod progress;
-mod run_data;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -11,6 +11,7 @@ pub mod estimators;
 pub mod loss;
 pub mod model;
 pub mod optim;
+pub mod params;
 pub mod rng;
 pub mod schedule;
 pub mod train;

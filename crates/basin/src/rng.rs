@@ -38,3 +38,11 @@ pub fn derive_seed(seed: u64, stream: Stream, index: u64) -> u64 {
 pub fn stream_rng(seed: u64, stream: Stream, index: u64) -> StdRng {
     StdRng::seed_from_u64(derive_seed(seed, stream, index))
 }
+
+/// Burn's backend RNG (parameter init, dropout masks) is global to the process. Seeding it and
+/// drawing from it happen under this lock, so two runs in one process (parallel tests, a
+/// sweep in threads) cannot interleave their draws and stay reproducible.
+pub fn backend_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,6 +1,6 @@
 //! `basin train`: one run from a TOML config, with progress, checkpoints and resume.
 
-use crate::{CliError, config_file, device, progress, run_data};
+use crate::{CliError, config_file, device, progress};
 use basin::train::{TrainOptions, TrainSets, init_model, train};
 use basin_zoo::{ModelOptions, ZooModel};
 use clap::Args;
@@ -26,16 +26,25 @@ pub struct TrainArgs {
     /// cpu (flex backend) or cuda (needs the `cuda` feature).
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Check the config, print it resolved (TOML) and exit without training.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 /// Runs `basin train`.
 pub fn run(args: TrainArgs) -> Result<(), CliError> {
-    let cfg = config_file::load(args.config.as_deref(), &args.sets)?;
+    // `--resume --out DIR` alone continues the run with the config saved in DIR.
+    let saved = args.out.as_ref().map(|o| o.join("config.toml")).filter(|p| args.resume && args.config.is_none() && p.is_file());
+    let cfg = config_file::load(saved.as_deref().or(args.config.as_deref()), &args.sets)?;
+    if args.dry_run {
+        print!("{}", toml::to_string_pretty(&cfg).expect("config serializes"));
+        return Ok(());
+    }
     let out = args
         .out
         .unwrap_or_else(|| PathBuf::from(format!("runs/{}-{}-seed{}", cfg.model.name, cfg.data.name, cfg.seed)));
     let device = device::select(&args.device)?;
-    let data = run_data::load(&cfg.data, cfg.seed)?;
+    let data = basin_zoo::data::prepare(&cfg.data, cfg.seed)?;
     cfg.validate_against(data.train.len())?;
     let opts = ModelOptions { ghost_batch: cfg.model.ghost_batch };
     let ad = device.clone().autodiff();
@@ -43,8 +52,18 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
     let model = init_model(&ad, cfg.seed, |d| {
         ZooModel::build(&cfg.model.name, data.shape, data.classes, &opts, d).expect("name checked above")
     });
+    let previous = basin::train::checkpoint::latest(&out)?;
+    if !args.resume && (previous.is_some() || out.join("summary.json").exists()) {
+        return Err(CliError::input(format!(
+            "{}: already holds a run; pass --resume to continue it or choose another --out",
+            out.display()
+        )));
+    }
+    if args.resume && previous.is_none() {
+        return Err(CliError::input(format!("{}: holds no checkpoint to resume", out.display())));
+    }
     std::fs::create_dir_all(&out).map_err(|e| CliError::input(format!("{}: {e}", out.display())))?;
-    if !args.resume || !out.join("config.toml").exists() {
+    if !args.resume {
         let text = toml::to_string_pretty(&cfg).expect("config serializes");
         basin::train::checkpoint::write_atomic(&out.join("config.toml"), text.as_bytes())?;
     }

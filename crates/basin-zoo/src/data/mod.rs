@@ -5,11 +5,13 @@ pub mod cifar;
 pub mod dataset;
 pub mod error;
 pub mod idx;
+pub mod prepare;
 pub mod shuffle;
 pub mod sources;
 pub mod transform;
 
 pub use dataset::{Dataset, TrainTest};
 pub use error::DataError;
+pub use prepare::{RunData, prepare};
 pub use sources::{DATASET_NAMES, load};
 pub use transform::{Normalization, PreparedSet};

@@ -93,6 +93,7 @@ pub fn steps_per_epoch(n: usize, batch: usize) -> usize {
 /// builds, and draws every (lazily initialized) parameter at once in module order, before
 /// anything else can consume the backend's random numbers.
 pub fn init_model<M: Classifier>(device: &Device, seed: u64, build: impl FnOnce(&Device) -> M) -> M {
+    let _guard = crate::rng::backend_lock();
     device.seed(derive_seed(seed, Stream::Init, 0));
     let model = build(device);
     let _ = model.clone().into_record();
@@ -172,14 +173,17 @@ pub fn train<M: Classifier>(
             let b = state.batch_in_epoch;
             let step = state.step;
             lr = cfg.schedule.lr_at(base_lr, epoch as f64 + b as f64 / steps as f64);
+            let guard = crate::rng::backend_lock();
             ad.seed(derive_seed(cfg.seed, Stream::Backend, step));
             let mut aug = cfg.data.augment.then(|| stream_rng(cfg.seed, Stream::Augment, step));
             let batch = sets.train.batch(&order[b * bs..(b + 1) * bs], aug.as_mut(), &ad);
             let mut ctx = StepContext { step, seed: cfg.seed, source: &mut extra };
             let est = estimator.estimate(model, &batch, &mut ctx);
             if !est.loss.is_finite() {
+                drop(guard);
                 return Err(BasinError::Diverged { step, epoch: epoch + 1, loss: est.loss });
             }
+            drop(guard);
             model = optim.step(lr, est.model, est.grads);
             state.step += 1;
             state.batch_in_epoch += 1;

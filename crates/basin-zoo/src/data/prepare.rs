@@ -1,8 +1,7 @@
 //! The data of a run as the config describes it: loaded, subset, split, normalized.
 
-use crate::CliError;
+use super::{DataError, Normalization, PreparedSet};
 use basin::train::DataConfig;
-use basin_zoo::data::{self, Normalization, PreparedSet};
 use std::path::Path;
 
 /// Prepared train / validation / test sets.
@@ -20,16 +19,14 @@ pub struct RunData {
 }
 
 /// Loads and prepares the data of `cfg`; the normalization is fitted on the training part.
-pub fn load(cfg: &DataConfig, seed: u64) -> Result<RunData, CliError> {
+pub fn prepare(cfg: &DataConfig, seed: u64) -> Result<RunData, DataError> {
     let dir = (!cfg.dir.is_empty()).then(|| Path::new(&cfg.dir));
-    let tt = data::load(&cfg.name, dir)?;
+    let tt = super::load(&cfg.name, dir)?;
     let mut train = if cfg.train_subset > 0 { tt.train.take(cfg.train_subset) } else { tt.train };
     let test = if cfg.test_subset > 0 { tt.test.take(cfg.test_subset) } else { tt.test };
     let mut val = None;
     if cfg.validation > 0 {
-        let (t, v) = train
-            .split_validation(cfg.validation, seed)
-            .map_err(|e| CliError::input(format!("data.validation: {e}")))?;
+        let (t, v) = train.split_validation(cfg.validation, seed)?;
         train = t;
         val = Some(v);
     }
