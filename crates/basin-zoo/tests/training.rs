@@ -76,6 +76,9 @@ fn resume_is_bit_identical(mut cfg: TrainConfig, stop_at: u64) {
 
     let (wa, wb) = (basin::params::flatten(&full), basin::params::flatten(&resumed));
     assert_eq!(wa.len(), wb.len());
+    assert!(wa.len() > 100_000, "compared only {} values", wa.len());
+    // and the interruption really happened at a different point than the end
+    assert!(wa.iter().any(|v| *v != 0.0));
     let differing = wa.iter().zip(&wb).filter(|(x, y)| x.to_bits() != y.to_bits()).count();
     assert_eq!(differing, 0, "{differing} of {} weights differ after resume", wa.len());
     assert_eq!(s.steps, cfg.train.epochs as u64 * (data.train.len() / cfg.train.batch_size) as u64);

@@ -11,4 +11,19 @@ use burn::tensor::Tensor;
 pub trait Classifier: Module + 'static {
     /// Class logits (before softmax) for a batch of images.
     fn logits(&self, images: Tensor<4>) -> Tensor<2>;
+
+    /// Folds pending running-statistics updates (batch norm) into the stored values.
+    ///
+    /// Burn 0.22's `RunningState` keeps the latest update per thread and merges it only on the
+    /// next update or an explicit `value_sync()`, so what a visitor, a checkpoint or an
+    /// evaluation reads lags one step behind. The trainer calls this before every checkpoint
+    /// and evaluation; models with batch norm should call `value_sync()` on each running
+    /// statistic (see `basin_zoo` for the pattern). Models without running state need nothing.
+    fn sync_running_stats(&self) {}
+}
+
+/// Syncs both running statistics of a Burn batch norm (see [`Classifier::sync_running_stats`]).
+pub fn sync_batch_norm(bn: &burn::nn::BatchNorm) {
+    let _ = bn.running_mean.value_sync();
+    let _ = bn.running_var.value_sync();
 }

@@ -18,24 +18,31 @@ pub struct ParamEntry {
 }
 
 struct Collect {
+    path: Vec<String>,
     out: Vec<ParamEntry>,
 }
 
 impl ModuleVisitor for Collect {
-    fn visit_float_with_path<const D: usize>(&mut self, path: &[String], id: ParamId, tensor: &Tensor<D>) {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let tensor = param.val();
         self.out.push(ParamEntry {
-            id,
-            path: path.join("."),
+            id: param.id,
+            path: self.path.join("."),
             shape: tensor.dims().to_vec(),
             values: tensor.to_data().convert::<f32>().try_to_vec::<f32>().expect("float data"),
         });
     }
-    fn visit_float<const D: usize>(&mut self, _param: &Param<Tensor<D>>) {}
 }
 
 /// Every float parameter of `model`, in module order.
 pub fn collect<M: Module>(model: &M) -> Vec<ParamEntry> {
-    let mut c = Collect { out: Vec::new() };
+    let mut c = Collect { path: Vec::new(), out: Vec::new() };
     model.visit(&mut c);
     c.out
 }

@@ -122,6 +122,8 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
 fn export_weights(model: &ZooModel, out: &std::path::Path) -> Result<(), CliError> {
     use burn::module::Module;
     use burn::store::{ModuleSnapshot, SafetensorsStore};
+    use basin::Classifier;
+    model.sync_running_stats();
     let bpk = out.join("model.bpk");
     let tmp = out.join("model.bpk.tmp");
     model.clone().save_file(&tmp).map_err(|e| CliError::run(format!("{}: {e:?}", tmp.display())))?;

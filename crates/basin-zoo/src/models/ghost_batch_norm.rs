@@ -21,6 +21,11 @@ impl GhostBatchNorm {
         GhostBatchNorm { bn: BatchNormConfig::new(features).init(device), ghost }
     }
 
+    /// See [`basin::Classifier::sync_running_stats`].
+    pub fn sync_running_stats(&self) {
+        basin::model::sync_batch_norm(&self.bn);
+    }
+
     /// Normalizes `x` (`[B, C, ...]`).
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         let b = x.dims()[0];

@@ -50,6 +50,11 @@ impl KeskarC1 {
         }
     }
 
+    /// See [`basin::Classifier::sync_running_stats`].
+    pub fn sync_running_stats(&self) {
+        [&self.bn1, &self.bn2, &self.bn3, &self.bn4].into_iter().for_each(basin::model::sync_batch_norm);
+    }
+
     /// Logits for images `[B, C, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let x = self.pool.forward(relu(self.bn1.forward(self.conv1.forward(x))));

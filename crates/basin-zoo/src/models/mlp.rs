@@ -36,6 +36,11 @@ impl Mlp {
         Mlp { hidden, norms, output: LinearConfig::new(d, classes).with_initializer(glorot()).init(device) }
     }
 
+    /// See [`basin::Classifier::sync_running_stats`].
+    pub fn sync_running_stats(&self) {
+        self.norms.iter().for_each(basin::model::sync_batch_norm);
+    }
+
     /// Logits for a batch of images `[B, C, H, W]` (flattened here) or features `[B, D]`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x: Tensor<2> = images.flatten(1, 3);

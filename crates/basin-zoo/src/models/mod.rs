@@ -89,4 +89,13 @@ impl Classifier for ZooModel {
             ZooModel::ResNet(m) => m.forward(images),
         }
     }
+    fn sync_running_stats(&self) {
+        match self {
+            ZooModel::Mlp(m) => m.sync_running_stats(),
+            ZooModel::KeskarC1(m) => m.sync_running_stats(),
+            ZooModel::NeC1(m) => m.sync_running_stats(),
+            ZooModel::SimpleCnn(_) => {}
+            ZooModel::ResNet(m) => m.sync_running_stats(),
+        }
+    }
 }

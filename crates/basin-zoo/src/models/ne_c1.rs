@@ -45,6 +45,11 @@ impl NeC1 {
         }
     }
 
+    /// See [`basin::Classifier::sync_running_stats`].
+    pub fn sync_running_stats(&self) {
+        self.norms.iter().for_each(|n| n.sync_running_stats());
+    }
+
     /// Logits for images `[B, C, H, W]`.
     pub fn forward(&self, mut x: Tensor<4>) -> Tensor<2> {
         for (i, (conv, bn)) in self.convs.iter().zip(&self.norms).enumerate() {

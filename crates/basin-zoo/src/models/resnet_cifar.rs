@@ -95,6 +95,15 @@ impl ResNetCifar {
         }
     }
 
+    /// See [`basin::Classifier::sync_running_stats`].
+    pub fn sync_running_stats(&self) {
+        basin::model::sync_batch_norm(&self.bn);
+        for b in &self.blocks {
+            basin::model::sync_batch_norm(&b.bn1);
+            basin::model::sync_batch_norm(&b.bn2);
+        }
+    }
+
     /// Logits for images `[B, C, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         let mut x = relu(self.bn.forward(self.stem.forward(x)));

@@ -45,6 +45,7 @@ pub fn save<M: Classifier>(dir: &Path, model: &M, optim: &ModuleOptimizer, state
         std::fs::remove_dir_all(&tmp).map_err(|e| BasinError::file(&tmp, e))?;
     }
     std::fs::create_dir_all(&tmp).map_err(|e| BasinError::file(&tmp, e))?;
+    model.sync_running_stats();
     let model_path = tmp.join("model.bpk");
     model.clone().save_file(&model_path).map_err(|e| BasinError::file(&model_path, format!("{e:?}")))?;
     let optim_path = tmp.join("optim.bpk");

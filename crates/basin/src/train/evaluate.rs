@@ -19,6 +19,7 @@ pub struct Evaluation {
 /// Evaluates `model` (any mode; a validation copy is taken) on `set` in batches of `batch_size`
 /// on `device` (a plain, non-autodiff device).
 pub fn evaluate<M: Classifier>(model: &M, set: &dyn ExampleSet, batch_size: usize, device: &Device) -> Evaluation {
+    model.sync_running_stats();
     let model = model.valid();
     let n = set.len();
     let (mut loss_sum, mut right) = (0.0f64, 0usize);
