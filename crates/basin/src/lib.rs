@@ -11,8 +11,11 @@ pub mod estimators;
 pub mod loss;
 pub mod model;
 pub mod optim;
+pub mod paramkind;
 pub mod params;
+pub mod paramvec;
 pub mod rng;
+pub mod running_stats;
 pub mod schedule;
 pub mod train;
 

@@ -2,12 +2,21 @@
 //! different gradient. An estimator returns the loss and the gradients (and the point the
 //! optimizer should step from); the base optimizer (SGD, momentum, Adam) is never touched.
 
+pub mod ada_smoothout;
+pub mod config;
+pub mod det_smoothout;
+pub mod noise_enhancement;
 pub mod plain;
+pub mod sam;
+pub mod smoothout;
+pub mod ssgd;
 
 use crate::batch::{Batch, BatchSource};
 use crate::model::Classifier;
+use crate::paramvec::ParamVec;
 use burn::optim::GradientsParams;
 
+pub use config::{ESTIMATOR_NAMES, EstimatorConfig, NoiseKind};
 pub use plain::Plain;
 
 /// What the trainer hands an estimator at each step.
@@ -48,37 +57,17 @@ pub fn loss_and_grads<M: Classifier>(model: &M, batch: &Batch) -> (f64, Gradient
     (value, grads)
 }
 
-/// `[estimator]` of a config: which method computes the gradient, with its parameters.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct EstimatorConfig {
-    /// `sgd` (the plain mini-batch gradient).
-    pub name: String,
+
+/// Loss and gradient (in `point`'s layout) of `model` with its trainable parameters replaced by
+/// `point`: the building block of every perturbation method.
+pub fn grad_at<M: Classifier>(model: &M, point: &ParamVec, batch: &Batch) -> (f64, ParamVec) {
+    let m = point.write_into(model.clone());
+    let (loss, grads) = loss_and_grads(&m, batch);
+    (loss, ParamVec::from_grads(point, &grads))
 }
 
-impl Default for EstimatorConfig {
-    fn default() -> Self {
-        EstimatorConfig { name: "sgd".into() }
-    }
-}
-
-/// Names accepted in `estimator.name`.
-pub const ESTIMATOR_NAMES: &[&str] = &["sgd"];
-
-impl EstimatorConfig {
-    /// Checks the name and parameters; errors name the key.
-    pub fn validate(&self) -> Result<(), crate::error::BasinError> {
-        if !ESTIMATOR_NAMES.contains(&self.name.as_str()) {
-            return Err(crate::error::BasinError::config(
-                "estimator.name",
-                format!("unknown estimator '{}' (known: {})", self.name, ESTIMATOR_NAMES.join(", ")),
-            ));
-        }
-        Ok(())
-    }
-
-    /// The estimator this config describes.
-    pub fn build<M: Classifier>(&self) -> Box<dyn GradientEstimator<M>> {
-        Box::new(Plain)
-    }
+/// The gradient as Burn's optimizer takes it (on the parameters' own, non-autodiff device).
+pub fn to_optimizer_grads(g: &ParamVec) -> GradientsParams {
+    let device = g.parts.first().map(|p| p.device()).unwrap_or_default();
+    g.to_grads(&device)
 }

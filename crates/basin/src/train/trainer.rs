@@ -154,7 +154,7 @@ pub fn train<M: Classifier>(
         (false, None) => {}
     }
     let mut log = MetricsLog::open(out, opts.resume.then_some(state.step))?;
-    let mut estimator = cfg.estimator.build::<M>();
+    let mut estimator = cfg.estimator.build::<M>(cfg.seed);
     let n = sets.train.len();
     let bs = cfg.train.batch_size;
     let steps = steps_per_epoch(n, bs);

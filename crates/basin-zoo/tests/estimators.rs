@@ -1,0 +1,210 @@
+//! The flat-minima estimators against independent computations of their defining formulas.
+
+use basin::batch::{Batch, BatchSource, ExampleSet};
+use basin::estimators::ada_smoothout::AdaSmoothOut;
+use basin::estimators::config::NoiseKind;
+use basin::estimators::noise_enhancement::NoiseEnhancement;
+use basin::estimators::smoothout::SmoothOut;
+use basin::estimators::ssgd::SymmetricSgd;
+use basin::estimators::{GradientEstimator, Plain, StepContext, loss_and_grads};
+use basin::optim::OptimizerConfig;
+use basin::paramkind::{ParamFilter, ParamKind};
+use basin::paramvec::ParamVec;
+use basin::{Classifier, loss};
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+
+/// A user's own Burn model: nothing of the zoo.
+#[derive(Module, Debug)]
+struct Tiny {
+    l1: Linear,
+    l2: Linear,
+}
+
+impl Classifier for Tiny {
+    fn logits(&self, x: Tensor<4>) -> Tensor<2> {
+        self.l2.forward(relu(self.l1.forward(x.flatten(1, 3))))
+    }
+}
+
+fn ad() -> Device {
+    Device::flex().autodiff()
+}
+
+fn tiny(seed: u64) -> Tiny {
+    basin::train::init_model(&ad(), seed, |d| Tiny { l1: LinearConfig::new(784, 32).init(d), l2: LinearConfig::new(32, 10).init(d) })
+}
+
+fn batches() -> (Batch, Batch) {
+    let tt = basin_zoo::data::load("mnist-slice", Some(&basin_zoo::data::sources::bundled_slice_dir())).unwrap();
+    let p = basin_zoo::data::PreparedSet::new(&tt.train.take(128), &basin_zoo::data::Normalization::fit(&tt.train));
+    let a: Vec<usize> = (0..64).collect();
+    let b: Vec<usize> = (64..128).collect();
+    (p.batch(&a, None, &ad()), p.batch(&b, None, &ad()))
+}
+
+struct Fixed(Batch);
+impl BatchSource for Fixed {
+    fn extra_batch(&mut self, _size: usize, _step: u64) -> Batch {
+        self.0.clone()
+    }
+}
+
+/// Host gradient of `model` at weights `w_host` (slot order), computed on a freshly built copy.
+fn host_grad_at(model: &Tiny, w_host: &[f32], batch: &Batch) -> (f64, Vec<f32>) {
+    let template = ParamVec::from_model(model);
+    let fresh = template.from_host(w_host, &Device::flex()).write_into(model.clone());
+    let logits = fresh.logits(batch.images.clone());
+    let l = loss::cross_entropy(logits, batch.targets.clone());
+    let value = l.clone().into_scalar::<f32>() as f64;
+    let grads = burn::optim::GradientsParams::from_grads(l.backward(), &fresh);
+    (value, ParamVec::from_grads(&template, &grads).to_host())
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+fn step_with(est: &mut dyn GradientEstimator<Tiny>, model: Tiny, batch: &Batch, optim: &str, lr: f64, extra: &mut dyn BatchSource) -> (Tiny, f64) {
+    let cfg = OptimizerConfig { name: optim.into(), ..Default::default() };
+    let mut o = cfg.build();
+    ad().seed(1234);
+    let mut ctx = StepContext { step: 0, seed: 0, source: extra };
+    let e = est.estimate(model, batch, &mut ctx);
+    (o.step(lr, e.model, e.grads), e.loss)
+}
+
+#[test]
+fn smoothout_step_is_the_base_step_at_w_with_the_gradient_at_w_plus_theta() {
+    let (b, _) = batches();
+    for optim in ["sgd", "momentum", "adam"] {
+        for denoise in [true, false] {
+            let model = tiny(1);
+            let w0 = ParamVec::from_model(&model).to_host();
+            let mut est = SmoothOut::new(0.05, NoiseKind::Uniform, denoise, ParamFilter::All);
+            let (after, _) = step_with(&mut est, model.clone(), &b, optim, 0.1, &mut Fixed(b.clone()));
+            let theta = est.last_noise.clone().unwrap().to_host();
+            assert!(theta.iter().all(|t| t.abs() <= 0.05) && theta.iter().any(|t| t.abs() > 0.04));
+            // independent: gradient at w+θ on a fresh copy, then the same base optimizer from w
+            // (or from w+θ without de-noising)
+            let pert: Vec<f32> = w0.iter().zip(&theta).map(|(w, t)| w + t).collect();
+            let (_, g) = host_grad_at(&model, &pert, &b);
+            let start = if denoise { &w0 } else { &pert };
+            let template = ParamVec::from_model(&model);
+            let start_model = template.from_host(start, &Device::flex()).write_into(model.clone());
+            let grads = template.from_host(&g, &Device::flex()).to_grads(&Device::flex());
+            let mut o = OptimizerConfig { name: optim.into(), ..Default::default() }.build();
+            let expected = ParamVec::from_model(&o.step(0.1, start_model, grads)).to_host();
+            let got = ParamVec::from_model(&after).to_host();
+            let d = max_abs_diff(&got, &expected);
+            assert!(d < 1e-6, "{optim} denoise={denoise}: max |Δ| = {d}");
+            if optim == "sgd" {
+                // closed form of plain SGD: w_end = start − η g
+                let closed: Vec<f32> = start.iter().zip(&g).map(|(w, g)| w - 0.1 * g).collect();
+                assert!(max_abs_diff(&got, &closed) < 1e-6);
+            }
+        }
+    }
+}
+
+#[test]
+fn ada_smoothout_noise_has_each_filters_norm_times_a() {
+    let (b, _) = batches();
+    let model = tiny(2);
+    let mut est = AdaSmoothOut::new(0.15, NoiseKind::Uniform, true, ParamFilter::All);
+    step_with(&mut est, model.clone(), &b, "sgd", 0.1, &mut Fixed(b.clone()));
+    let theta = est.last_noise.clone().unwrap();
+    let w = ParamVec::from_model(&model);
+    // independent per-filter norms on the host: Linear weights are [in, out], a filter is a column
+    for ((slot, wp), tp) in w.slots.iter().zip(w.to_host_parts()).zip(theta.to_host_parts()) {
+        let (filters, per, columns) = slot.filter_layout();
+        for f in 0..filters {
+            let idx: Vec<usize> = (0..per).map(|k| if columns { k * filters + f } else { f * per + k }).collect();
+            let wn: f64 = idx.iter().map(|&i| (wp[i] as f64).powi(2)).sum::<f64>().sqrt();
+            let tn: f64 = idx.iter().map(|&i| (tp[i] as f64).powi(2)).sum::<f64>().sqrt();
+            let rel = (tn - 0.15 * wn).abs() / (0.15 * wn);
+            assert!(rel < 1e-5, "{} filter {f}: ‖θ‖ = {tn}, a‖w‖ = {}", slot.path, 0.15 * wn);
+        }
+    }
+}
+
+#[test]
+fn ssgd_uses_w_plus_and_minus_n_with_layer_norms_and_averages() {
+    let (b, _) = batches();
+    let model = tiny(3);
+    let w = ParamVec::from_model(&model);
+    let mut est = SymmetricSgd::new(0.4, ParamFilter::Weights);
+    let (after, _) = step_with(&mut est, model.clone(), &b, "sgd", 0.1, &mut Fixed(b.clone()));
+    let n = est.last_noise.clone().unwrap();
+    for ((slot, wp), np) in w.slots.iter().zip(w.to_host_parts()).zip(n.to_host_parts()) {
+        let wn = wp.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+        let nn = np.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+        if slot.kind == ParamKind::Bias {
+            assert_eq!(nn, 0.0, "{} must get no noise", slot.path);
+        } else {
+            assert!((nn - 0.4 * wn).abs() / (0.4 * wn) < 1e-5, "{}: ‖n‖ {nn} vs {}", slot.path, 0.4 * wn);
+        }
+    }
+    let (w0, nh) = (w.to_host(), n.to_host());
+    let plus: Vec<f32> = w0.iter().zip(&nh).map(|(a, b)| a + b).collect();
+    let minus: Vec<f32> = w0.iter().zip(&nh).map(|(a, b)| a - b).collect();
+    let (_, gp) = host_grad_at(&model, &plus, &b);
+    let (_, gm) = host_grad_at(&model, &minus, &b);
+    let expected: Vec<f32> = w0.iter().zip(gp.iter().zip(&gm)).map(|(w, (p, m))| w - 0.1 * 0.5 * (p + m)).collect();
+    let d = max_abs_diff(&ParamVec::from_model(&after).to_host(), &expected);
+    assert!(d < 1e-6, "max |Δ| = {d}");
+}
+
+#[test]
+fn noise_enhancement_is_sgd_at_alpha_one_and_the_mixture_otherwise() {
+    let (b, b2) = batches();
+    let model = tiny(4);
+    let (plain, lp) = step_with(&mut Plain, model.clone(), &b, "momentum", 0.05, &mut Fixed(b2.clone()));
+    let (ne1, l1) = step_with(&mut NoiseEnhancement::new(1.0), model.clone(), &b, "momentum", 0.05, &mut Fixed(b2.clone()));
+    assert_eq!(lp, l1);
+    let (a, c) = (ParamVec::from_model(&plain).to_host(), ParamVec::from_model(&ne1).to_host());
+    assert!(a.iter().zip(&c).all(|(x, y)| x.to_bits() == y.to_bits()), "α = 1 must reproduce SGD bit for bit");
+
+    let alpha = 2.5;
+    let (ne, _) = step_with(&mut NoiseEnhancement::new(alpha), model.clone(), &b, "sgd", 0.05, &mut Fixed(b2.clone()));
+    let w0 = ParamVec::from_model(&model).to_host();
+    let (_, g1) = host_grad_at(&model, &w0, &b);
+    let (_, g2) = host_grad_at(&model, &w0, &b2);
+    let expected: Vec<f32> = w0
+        .iter()
+        .zip(g1.iter().zip(&g2))
+        .map(|(w, (x, y))| w - 0.05 * (alpha as f32 * x + (1.0 - alpha as f32) * y))
+        .collect();
+    let d = max_abs_diff(&ParamVec::from_model(&ne).to_host(), &expected);
+    assert!(d < 1e-6, "max |Δ| = {d}");
+    assert!((NoiseEnhancement::new(alpha).effective_batch(100) - 100.0 / (6.25 + 2.25)).abs() < 1e-12);
+}
+
+#[test]
+fn sam_takes_the_gradient_at_the_normalized_ascent_point() {
+    let (b, _) = batches();
+    let model = tiny(5);
+    let mut est = basin::estimators::sam::Sam::sam(0.05);
+    let (after, _) = step_with(&mut est, model.clone(), &b, "sgd", 0.1, &mut Fixed(b.clone()));
+    let w0 = ParamVec::from_model(&model).to_host();
+    let (_, g0) = host_grad_at(&model, &w0, &b);
+    let gn = g0.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+    let point: Vec<f32> = w0.iter().zip(&g0).map(|(w, g)| w + (0.05 / gn) as f32 * g).collect();
+    let (_, g) = host_grad_at(&model, &point, &b);
+    let expected: Vec<f32> = w0.iter().zip(&g).map(|(w, g)| w - 0.1 * g).collect();
+    let d = max_abs_diff(&ParamVec::from_model(&after).to_host(), &expected);
+    assert!(d < 1e-6, "max |Δ| = {d}");
+    let eps = est.last_epsilon.unwrap().norm();
+    assert!((eps - 0.05).abs() < 1e-6, "‖ε‖ = {eps}");
+}
+
+#[test]
+fn plain_estimator_matches_loss_and_grads() {
+    let (b, _) = batches();
+    let model = tiny(6);
+    let (l, _) = loss_and_grads(&model, &b);
+    let (l2, _) = host_grad_at(&model, &ParamVec::from_model(&model).to_host(), &b);
+    assert!((l - l2).abs() < 1e-6);
+}

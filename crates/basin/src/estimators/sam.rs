@@ -1,0 +1,60 @@
+//! Sharpness-aware minimization, the baseline users compare with: SAM (Foret et al., ICLR 2021)
+//! takes the gradient at w + ε with ε = ρ · g/‖g‖; ASAM (Kwon et al., ICML 2021) uses the
+//! adaptive ε = ρ · T_w² g / ‖T_w g‖ with T_w = |w| + η on weight matrices and kernels (1 on
+//! biases and norm parameters, as in the authors' code).
+
+use super::{Estimate, GradientEstimator, StepContext, grad_at, loss_and_grads, to_optimizer_grads};
+use crate::batch::Batch;
+use crate::model::Classifier;
+use crate::paramvec::ParamVec;
+use crate::running_stats;
+
+/// SAM or ASAM.
+#[derive(Debug, Clone)]
+pub struct Sam {
+    rho: f64,
+    /// `Some(η)` for ASAM.
+    adaptive: Option<f64>,
+    /// The ascent step ε of the last step.
+    pub last_epsilon: Option<ParamVec>,
+}
+
+impl Sam {
+    /// SAM with radius ρ.
+    pub fn sam(rho: f64) -> Self {
+        Sam { rho, adaptive: None, last_epsilon: None }
+    }
+    /// ASAM with radius ρ and η.
+    pub fn asam(rho: f64, eta: f64) -> Self {
+        Sam { rho, adaptive: Some(eta), last_epsilon: None }
+    }
+}
+
+/// The ascent step ε for gradient `g` at weights `w`.
+pub fn ascent(w: &ParamVec, g: &ParamVec, rho: f64, adaptive: Option<f64>) -> ParamVec {
+    match adaptive {
+        None => g.scale(rho / g.norm().max(1e-12)),
+        Some(eta) => {
+            let t = w.map(|s, p| if s.kind.is_weight() { p.abs().add_scalar(eta) } else { p.ones_like() });
+            let tg = t.mul(g);
+            tg.mul(&t).scale(rho / tg.norm().max(1e-12))
+        }
+    }
+}
+
+impl<M: Classifier> GradientEstimator<M> for Sam {
+    fn name(&self) -> &'static str {
+        if self.adaptive.is_some() { "asam" } else { "sam" }
+    }
+    fn estimate(&mut self, model: M, batch: &Batch, _ctx: &mut StepContext<'_>) -> Estimate<M> {
+        let (loss, grads) = loss_and_grads(&model, batch);
+        let w = ParamVec::from_model(&model);
+        let g0 = ParamVec::from_grads(&w, &grads);
+        let eps = ascent(&w, &g0, self.rho, self.adaptive);
+        let snap = running_stats::snapshot(&model);
+        let (_, g) = grad_at(&model, &w.add(&eps), batch);
+        running_stats::restore(&model, &snap);
+        self.last_epsilon = Some(eps);
+        Estimate { model, loss, grads: to_optimizer_grads(&g) }
+    }
+}

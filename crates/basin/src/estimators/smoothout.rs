@@ -1,0 +1,64 @@
+//! SmoothOut (Wen et al., "SmoothOut: Smoothing Out Sharp Minima to Improve Generalization in
+//! Deep Learning"; shared/seeds/smoothout-journal.txt Algorithm 1, eqs. 10-11): the gradient at
+//! w + θ, θᵢ ~ U(−a, a) i.i.d. per weight, with θ removed before the update. Stochastic
+//! SmoothOut minimises the smoothed loss C̄(w) = E_θ C(w + θ) in expectation.
+
+use super::config::NoiseKind;
+use super::{Estimate, GradientEstimator, StepContext, grad_at, to_optimizer_grads};
+use crate::batch::Batch;
+use crate::model::Classifier;
+use crate::paramkind::ParamFilter;
+use crate::paramvec::ParamVec;
+use burn::tensor::Distribution;
+
+/// Draws θ in `w`'s layout: U(−a, a) or N(0, a²) per value, zero outside `params`. Uses the
+/// backend RNG, which the trainer seeds from (run seed, step) before every step.
+pub fn draw_noise(w: &ParamVec, a: f64, kind: NoiseKind, params: ParamFilter) -> ParamVec {
+    let dist = match kind {
+        NoiseKind::Uniform => Distribution::Uniform(-a, a),
+        NoiseKind::Gaussian => Distribution::Normal(0.0, a),
+    };
+    w.random(dist).masked(|s| params.accepts(s.kind))
+}
+
+/// Stochastic SmoothOut with uniform or Gaussian noise, with or without de-noising.
+#[derive(Debug, Clone)]
+pub struct SmoothOut {
+    a: f64,
+    noise: NoiseKind,
+    denoise: bool,
+    params: ParamFilter,
+    /// The noise θ of the last step (for inspection and tests).
+    pub last_noise: Option<ParamVec>,
+}
+
+impl SmoothOut {
+    /// SmoothOut of strength `a`.
+    pub fn new(a: f64, noise: NoiseKind, denoise: bool, params: ParamFilter) -> Self {
+        SmoothOut { a, noise, denoise, params, last_noise: None }
+    }
+}
+
+/// One SmoothOut step given the noise: gradient at w+θ; the step starts from w (de-noised) or
+/// from w+θ (ablation). Shared with AdaSmoothOut.
+pub fn perturbed_step<M: Classifier>(model: M, w: &ParamVec, theta: &ParamVec, denoise: bool, batch: &Batch) -> Estimate<M> {
+    let point = w.add(theta);
+    let (loss, g) = grad_at(&model, &point, batch);
+    // De-noising is exact: the optimizer steps from the untouched weights, not from
+    // (w + θ) − θ, which would round.
+    let model = if denoise { model } else { point.write_into(model) };
+    Estimate { model, loss, grads: to_optimizer_grads(&g) }
+}
+
+impl<M: Classifier> GradientEstimator<M> for SmoothOut {
+    fn name(&self) -> &'static str {
+        "smoothout"
+    }
+    fn estimate(&mut self, model: M, batch: &Batch, _ctx: &mut StepContext<'_>) -> Estimate<M> {
+        let w = ParamVec::from_model(&model);
+        let theta = draw_noise(&w, self.a, self.noise, self.params);
+        let est = perturbed_step(model, &w, &theta, self.denoise, batch);
+        self.last_noise = Some(theta);
+        est
+    }
+}

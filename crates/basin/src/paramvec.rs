@@ -1,0 +1,283 @@
+//! ParamVec: a model's trainable float parameters as one vector (one flat device tensor per
+//! parameter), keyed by Burn's `ParamId`. Perturbations, gradients, Hessian-vector products
+//! and landscape directions all speak ParamVec; it is read with a `ModuleVisitor` and written
+//! back with a `ModuleMapper` (ids survive a map).
+//!
+//! Layout conventions: a *filter* is one output unit: for a convolution weight
+//! `[out, in, kh, kw]` it is a slice along dimension 0; for Burn's `Linear` weight, stored
+//! `[in, out]` (the transpose of PyTorch), it is a column, i.e. all input connections of one
+//! neuron (SmoothOut journal §III-D); a 1-D parameter (bias, norm scale/shift) is one filter.
+
+use crate::paramkind::ParamKind;
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Distribution, Tensor};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Where one parameter sits in a [`ParamVec`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slot {
+    /// Burn's parameter id.
+    pub id: ParamId,
+    /// Dotted module path (`hidden.0.weight`).
+    pub path: String,
+    /// Tensor shape.
+    pub shape: Vec<usize>,
+    /// What kind of parameter it is.
+    pub kind: ParamKind,
+}
+
+impl Slot {
+    /// Number of values.
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+    /// (filters, values per filter, filters along the last axis?) — see the module docs.
+    pub fn filter_layout(&self) -> (usize, usize, bool) {
+        match self.shape.len() {
+            2 => (self.shape[1], self.shape[0], true),
+            r if r >= 3 => (self.shape[0], self.numel() / self.shape[0], false),
+            _ => (1, self.numel(), false),
+        }
+    }
+}
+
+/// A vector in parameter space: one flat tensor per trainable parameter.
+#[derive(Debug, Clone)]
+pub struct ParamVec {
+    /// Shared description of the parameters.
+    pub slots: Arc<Vec<Slot>>,
+    /// Values, one flat (non-autodiff) tensor per slot.
+    pub parts: Vec<Tensor<1>>,
+}
+
+struct Reader {
+    path: Vec<String>,
+    slots: Vec<Slot>,
+    parts: Vec<Tensor<1>>,
+}
+
+impl ModuleVisitor for Reader {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let path = self.path.join(".");
+        let t = param.val();
+        let kind = ParamKind::classify(&path, &t.dims());
+        if kind == ParamKind::State {
+            return;
+        }
+        let n = t.shape().num_elements();
+        self.slots.push(Slot { id: param.id, path, shape: t.dims().to_vec(), kind });
+        let flat: Tensor<1> = t.reshape([n]);
+        self.parts.push(if flat.is_autodiff() { flat.inner() } else { flat });
+    }
+}
+
+impl ParamVec {
+    /// The trainable parameters of `model` (batch-norm running statistics excluded).
+    pub fn from_model<M: Module>(model: &M) -> ParamVec {
+        let mut r = Reader { path: Vec::new(), slots: Vec::new(), parts: Vec::new() };
+        model.visit(&mut r);
+        ParamVec { slots: Arc::new(r.slots), parts: r.parts }
+    }
+
+    /// The gradient of `model`'s parameters in `grads`, in this vector's layout (zeros where a
+    /// parameter received no gradient).
+    pub fn from_grads(template: &ParamVec, grads: &GradientsParams) -> ParamVec {
+        let parts = template
+            .slots
+            .iter()
+            .zip(&template.parts)
+            .map(|(s, p)| {
+                let n = s.numel();
+                let g: Option<Tensor<1>> = match s.shape.len() {
+                    1 => grads.get::<1>(s.id),
+                    2 => grads.get::<2>(s.id).map(|g| g.reshape([n])),
+                    3 => grads.get::<3>(s.id).map(|g| g.reshape([n])),
+                    4 => grads.get::<4>(s.id).map(|g| g.reshape([n])),
+                    r => panic!("parameters of rank {r} are not supported"),
+                };
+                g.map(|g| if g.is_autodiff() { g.inner() } else { g }).unwrap_or_else(|| p.zeros_like())
+            })
+            .collect();
+        ParamVec { slots: template.slots.clone(), parts }
+    }
+
+    /// This vector as gradients for Burn's optimizer, on `device` (the model's device).
+    pub fn to_grads(&self, device: &Device) -> GradientsParams {
+        let mut g = GradientsParams::new();
+        for (s, p) in self.slots.iter().zip(&self.parts) {
+            let p = p.clone().to_device(device);
+            match s.shape.len() {
+                1 => g.register::<1>(s.id, p),
+                2 => g.register::<2>(s.id, p.reshape([s.shape[0], s.shape[1]])),
+                3 => g.register::<3>(s.id, p.reshape([s.shape[0], s.shape[1], s.shape[2]])),
+                4 => g.register::<4>(s.id, p.reshape([s.shape[0], s.shape[1], s.shape[2], s.shape[3]])),
+                r => panic!("parameters of rank {r} are not supported"),
+            }
+        }
+        g
+    }
+
+    fn zip_map(&self, other: &ParamVec, f: impl Fn(Tensor<1>, Tensor<1>) -> Tensor<1>) -> ParamVec {
+        debug_assert_eq!(self.parts.len(), other.parts.len());
+        ParamVec { slots: self.slots.clone(), parts: self.parts.iter().zip(&other.parts).map(|(a, b)| f(a.clone(), b.clone())).collect() }
+    }
+    /// Applies `f` to every part.
+    pub fn map(&self, mut f: impl FnMut(&Slot, Tensor<1>) -> Tensor<1>) -> ParamVec {
+        ParamVec { slots: self.slots.clone(), parts: self.slots.iter().zip(&self.parts).map(|(s, p)| f(s, p.clone())).collect() }
+    }
+    /// The zero vector of the same layout.
+    pub fn zeros_like(&self) -> ParamVec {
+        self.map(|_, p| p.zeros_like())
+    }
+    /// `self + other`.
+    pub fn add(&self, other: &ParamVec) -> ParamVec {
+        self.zip_map(other, |a, b| a + b)
+    }
+    /// `self − other`.
+    pub fn sub(&self, other: &ParamVec) -> ParamVec {
+        self.zip_map(other, |a, b| a - b)
+    }
+    /// `self + alpha · x` (axpy).
+    pub fn axpy(&self, alpha: f64, x: &ParamVec) -> ParamVec {
+        self.zip_map(x, |a, b| a + b.mul_scalar(alpha))
+    }
+    /// `alpha · self`.
+    pub fn scale(&self, alpha: f64) -> ParamVec {
+        self.map(|_, p| p.mul_scalar(alpha))
+    }
+    /// Element-wise product.
+    pub fn mul(&self, other: &ParamVec) -> ParamVec {
+        self.zip_map(other, |a, b| a * b)
+    }
+    /// Inner product ⟨self, other⟩, accumulated in f64 across parameters.
+    pub fn dot(&self, other: &ParamVec) -> f64 {
+        self.parts
+            .iter()
+            .zip(&other.parts)
+            .map(|(a, b)| (a.clone() * b.clone()).sum().into_scalar::<f64>())
+            .sum()
+    }
+    /// Euclidean norm.
+    pub fn norm(&self) -> f64 {
+        self.dot(self).sqrt()
+    }
+    /// Total number of values.
+    pub fn numel(&self) -> usize {
+        self.slots.iter().map(Slot::numel).sum()
+    }
+    /// All values on the host, concatenated in slot order.
+    pub fn to_host(&self) -> Vec<f32> {
+        let mut v = Vec::with_capacity(self.numel());
+        for p in &self.parts {
+            v.extend(p.to_data().convert::<f32>().try_to_vec::<f32>().expect("float data"));
+        }
+        v
+    }
+    /// A vector of this layout from host values (slot order), on `device`.
+    pub fn from_host(&self, values: &[f32], device: &Device) -> ParamVec {
+        assert_eq!(values.len(), self.numel(), "host vector length");
+        let mut off = 0;
+        self.map(|s, _| {
+            let n = s.numel();
+            let t = Tensor::<1>::from_floats(&values[off..off + n], device);
+            off += n;
+            t
+        })
+    }
+    /// Random vector of this layout, drawn from the backend RNG (seed it first).
+    pub fn random(&self, dist: Distribution) -> ParamVec {
+        self.map(|s, p| Tensor::random([s.numel()], dist, &p.device()))
+    }
+    /// Keeps the parts `keep` accepts and zeroes the others.
+    pub fn masked(&self, keep: impl Fn(&Slot) -> bool) -> ParamVec {
+        self.map(|s, p| if keep(s) { p } else { p.zeros_like() })
+    }
+    /// Per-filter Euclidean norms of each part, as `[filters]` tensors (see the module docs).
+    pub fn filter_norms(&self) -> Vec<Tensor<1>> {
+        self.slots
+            .iter()
+            .zip(&self.parts)
+            .map(|(s, p)| {
+                let (f, k, last) = s.filter_layout();
+                let sq = p.clone().powi_scalar(2);
+                let sums: Tensor<1> = if last {
+                    sq.reshape([k, f]).sum_dim(0).reshape([f])
+                } else {
+                    sq.reshape([f, k]).sum_dim(1).reshape([f])
+                };
+                sums.sqrt()
+            })
+            .collect()
+    }
+    /// Multiplies each filter of each part by the matching entry of `factors` (one `[filters]`
+    /// tensor per part).
+    pub fn scale_filters(&self, factors: &[Tensor<1>]) -> ParamVec {
+        let parts = self
+            .slots
+            .iter()
+            .zip(&self.parts)
+            .zip(factors)
+            .map(|((s, p), fac)| {
+                let (f, k, last) = s.filter_layout();
+                if last {
+                    (p.clone().reshape([k, f]) * fac.clone().reshape([1, f])).reshape([f * k])
+                } else {
+                    (p.clone().reshape([f, k]) * fac.clone().reshape([f, 1])).reshape([f * k])
+                }
+            })
+            .collect();
+        ParamVec { slots: self.slots.clone(), parts }
+    }
+    /// Per-part (per-layer) Euclidean norms.
+    pub fn part_norms(&self) -> Vec<f64> {
+        self.parts.iter().map(|p| p.clone().powi_scalar(2).sum().into_scalar::<f64>().sqrt()).collect()
+    }
+
+    /// A copy of `model` whose trainable parameters are `self` (fresh autodiff leaves when the
+    /// model is on an autodiff device); ids, running state and everything else are kept.
+    pub fn write_into<M: Module>(&self, model: M) -> M {
+        let index: HashMap<ParamId, usize> = self.slots.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
+        let mut w = Writer { index, vec: self };
+        model.map(&mut w)
+    }
+}
+
+struct Writer<'a> {
+    index: HashMap<ParamId, usize>,
+    vec: &'a ParamVec,
+}
+
+impl ModuleMapper for Writer<'_> {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let Some(&i) = self.index.get(&param.id) else { return param };
+        let (id, old, mapper) = param.consume();
+        let shape: [usize; D] = old.dims();
+        let device = old.device();
+        let ad = old.is_autodiff();
+        let req = old.is_require_grad();
+        let flat = self.vec.parts[i].clone();
+        let value: Tensor<D> = if ad {
+            let inner_dev = device.clone().inner();
+            let v = Tensor::from_inner(flat.to_device(&inner_dev).reshape(shape));
+            if req { v.require_grad() } else { v }
+        } else {
+            flat.to_device(&device).reshape(shape)
+        };
+        Param::from_mapped_value(id, value, mapper)
+    }
+}
+
+impl ParamVec {
+    /// Each part's values on the host, in slot order.
+    pub fn to_host_parts(&self) -> Vec<Vec<f32>> {
+        self.parts.iter().map(|p| p.to_data().convert::<f32>().try_to_vec::<f32>().expect("float data")).collect()
+    }
+}

@@ -1,0 +1,82 @@
+//! Batch-norm running statistics across the extra forward passes of an estimator.
+//!
+//! Policy: **only the first forward pass of a step updates running statistics.** SmoothOut's
+//! single pass (at w+θ) updates them as the reference implementation does; S-SGD's pass at w−n,
+//! SAM's second pass at w+ε, noise enhancement's pass on B' and Deterministic SmoothOut's copies
+//! 2..N leave them untouched, so a step moves the statistics once whatever the method (the fix
+//! SAM ports are asked for). Running state is shared (`Arc`) between clones of a Burn module,
+//! so the estimator snapshots it after the first pass and restores it after the others.
+
+use crate::model::Classifier;
+use crate::paramkind::ParamKind;
+use burn::module::{ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::tensor::Tensor;
+use std::collections::HashMap;
+
+/// Saved values of every running statistic of a model.
+#[derive(Debug, Clone, Default)]
+pub struct RunningSnapshot {
+    values: HashMap<ParamId, Tensor<1>>,
+}
+
+struct Snap {
+    path: Vec<String>,
+    values: HashMap<ParamId, Tensor<1>>,
+}
+
+impl ModuleVisitor for Snap {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let t = param.val();
+        if ParamKind::classify(&self.path.join("."), &t.dims()) == ParamKind::State {
+            let n = t.shape().num_elements();
+            self.values.insert(param.id, t.reshape([n]));
+        }
+    }
+}
+
+struct Restore<'a> {
+    values: &'a HashMap<ParamId, Tensor<1>>,
+}
+
+impl ModuleMapper for Restore<'_> {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        match self.values.get(&param.id) {
+            Some(v) => {
+                let (id, old, mapper) = param.consume();
+                let shape: [usize; D] = old.dims();
+                Param::from_mapped_value(id, v.clone().reshape(shape), mapper)
+            }
+            None => param,
+        }
+    }
+}
+
+/// The running statistics of `model` now (pending updates folded in first).
+pub fn snapshot<M: Classifier>(model: &M) -> RunningSnapshot {
+    model.sync_running_stats();
+    let mut s = Snap { path: Vec::new(), values: HashMap::new() };
+    model.visit(&mut s);
+    RunningSnapshot { values: s.values }
+}
+
+/// Puts `snap` back into `model`'s (shared) running statistics, discarding updates since.
+pub fn restore<M: Classifier>(model: &M, snap: &RunningSnapshot) {
+    if snap.values.is_empty() {
+        return;
+    }
+    model.sync_running_stats();
+    let _ = model.clone().map(&mut Restore { values: &snap.values });
+}
+
+impl RunningSnapshot {
+    /// True when the model has no running statistics.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
