@@ -154,3 +154,79 @@ fn an_existing_run_is_never_overwritten() {
     assert!(err.to_string().contains("--resume"), "{err}");
     assert_eq!(std::fs::read(dir.path().join("summary.json")).unwrap(), before);
 }
+
+/// The shared table: every estimator with every base optimizer trains (the loss goes down) and
+/// resumes mid-run to bit-identical weights, on keskar-f1 (batch norm included).
+#[test]
+fn every_estimator_with_every_base_optimizer_learns_and_resumes_bit_identically() {
+    for est in basin::estimators::ESTIMATOR_NAMES {
+        for (optim, lr) in [("sgd", 0.05), ("momentum", 0.01), ("adam", 0.001)] {
+            let mut cfg = slice_cfg();
+            cfg.model.name = "keskar-f1".into();
+            cfg.data.train_subset = 192;
+            cfg.data.test_subset = 64;
+            cfg.train.epochs = 2;
+            cfg.train.batch_size = 32;
+            cfg.optimizer.name = optim.into();
+            cfg.optimizer.lr = lr;
+            cfg.estimator.name = est.to_string();
+            cfg.estimator.copies = 2;
+            cfg.estimator.alpha = 2.0;
+            let data = prepare(&cfg.data, 11).unwrap();
+            let d = tempfile::tempdir().unwrap();
+            let m0 = model_for(&TrainConfig { seed: 11, ..cfg.clone() }, &data, &Device::flex().autodiff());
+            let before = basin::train::evaluate(&m0, &data.train, 1000, &Device::flex()).loss;
+            let (_, s) = run(&TrainConfig { seed: 11, ..cfg.clone() }, &data, d.path(), false, &mut Silent, Arc::new(AtomicBool::new(false))).unwrap();
+            assert!(s.train_loss < before, "{est}+{optim}: train loss {before} → {}", s.train_loss);
+            resume_is_bit_identical(cfg, 7);
+        }
+    }
+}
+
+fn running_stats_after_one_step(est: &str) -> Vec<f32> {
+    use basin::estimators::StepContext;
+    let mut cfg = slice_cfg();
+    cfg.model.name = "keskar-f1".into();
+    cfg.data.train_subset = 128;
+    cfg.estimator.name = est.into();
+    cfg.estimator.alpha = 2.0;
+    let data = prepare(&cfg.data, 0).unwrap();
+    let ad = Device::flex().autodiff();
+    let model = model_for(&cfg, &data, &ad);
+    let batch = basin::batch::ExampleSet::batch(&data.train, &(0..64).collect::<Vec<_>>(), None, &ad);
+    struct Other(basin::Batch);
+    impl basin::BatchSource for Other {
+        fn extra_batch(&mut self, _: usize, _: u64) -> basin::Batch {
+            self.0.clone()
+        }
+    }
+    let other = basin::batch::ExampleSet::batch(&data.train, &(64..128).collect::<Vec<_>>(), None, &ad);
+    let mut e = cfg.estimator.build::<ZooModel>(0);
+    let _g = basin::rng::backend_lock();
+    ad.seed(5);
+    let out = e.estimate(model, &batch, &mut StepContext { step: 0, seed: 0, source: &mut Other(other) });
+    use basin::Classifier;
+    out.model.sync_running_stats();
+    basin::params::collect(&out.model).into_iter().filter(|p| p.path.contains("running_")).flat_map(|p| p.values).collect()
+}
+
+/// Batch-norm policy: only the first forward pass of a step updates running statistics, so
+/// SAM (first pass at w) and noise enhancement (first pass on B) move them exactly as plain SGD.
+#[test]
+fn extra_passes_do_not_update_batch_norm_running_statistics() {
+    let plain = running_stats_after_one_step("sgd");
+    assert!(plain.len() == 2 * 5 * 512);
+    for est in ["sam", "noise-enhancement"] {
+        let other = running_stats_after_one_step(est);
+        let d = plain.iter().zip(&other).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(d == 0.0, "{est}: running statistics differ from one plain pass by {d}");
+    }
+    // and the first pass did update them (not a no-op)
+    let init: Vec<f32> = {
+        let cfg = TrainConfig { model: basin::train::ModelConfig { name: "keskar-f1".into(), ghost_batch: 0 }, ..slice_cfg() };
+        let data = prepare(&TrainConfig { data: basin::train::DataConfig { train_subset: 128, ..cfg.data.clone() }, ..cfg.clone() }.data, 0).unwrap();
+        let m = model_for(&cfg, &data, &Device::flex().autodiff());
+        basin::params::collect(&m).into_iter().filter(|p| p.path.contains("running_")).flat_map(|p| p.values).collect()
+    };
+    assert!(plain.iter().zip(&init).any(|(a, b)| a != b));
+}
