@@ -81,7 +81,8 @@ fn resume_is_bit_identical(mut cfg: TrainConfig, stop_at: u64) {
     assert!(wa.iter().any(|v| *v != 0.0));
     let differing = wa.iter().zip(&wb).filter(|(x, y)| x.to_bits() != y.to_bits()).count();
     assert_eq!(differing, 0, "{differing} of {} weights differ after resume", wa.len());
-    assert_eq!(s.steps, cfg.train.epochs as u64 * (data.train.len() / cfg.train.batch_size) as u64);
+    let epochs = basin::train::phases::total_epochs(&basin::train::phases::resolve(&cfg).unwrap());
+    assert_eq!(s.steps, epochs as u64 * (data.train.len() / cfg.train.batch_size) as u64);
     // the resumed metrics read as one run: no step logged twice
     let text = std::fs::read_to_string(b.path().join("metrics.jsonl")).unwrap();
     let steps: Vec<u64> = text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_u64().unwrap()).collect();
@@ -229,4 +230,71 @@ fn extra_passes_do_not_update_batch_norm_running_statistics() {
         basin::params::collect(&m).into_iter().filter(|p| p.path.contains("running_")).flat_map(|p| p.values).collect()
     };
     assert!(plain.iter().zip(&init).any(|(a, b)| a != b));
+}
+
+fn lines(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// "75 − 25S − 25S" in miniature: SGD, then S-SGD at a lower rate; rates per phase, estimator
+/// switch, and a resume inside the second phase that stays bit-identical.
+#[test]
+fn phases_switch_rate_and_estimator_and_resume_across_them() {
+    let text = r#"
+        [data]
+        train_subset = 256
+        test_subset = 64
+        [train]
+        batch_size = 32
+        [optimizer]
+        name = "sgd"
+        lr = 0.05
+        [[phases]]
+        epochs = 1
+        [[phases]]
+        epochs = 2
+        lr = 0.005
+        estimator = { name = "s-sgd", level = 0.1 }
+    "#;
+    let mut cfg: TrainConfig = toml::from_str(text).unwrap();
+    cfg.data.dir = slice_cfg().data.dir;
+    let data = prepare(&cfg.data, 0).unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let (_, s) = run(&cfg, &data, d.path(), false, &mut Silent, Arc::new(AtomicBool::new(false))).unwrap();
+    assert_eq!(s.epochs, 3);
+    assert_eq!(s.estimator, "sgd → s-sgd");
+    let epochs: Vec<(u64, f64)> = lines(d.path()).iter().filter(|l| l["kind"] == "epoch").map(|l| (l["epoch"].as_u64().unwrap(), l["lr"].as_f64().unwrap())).collect();
+    assert_eq!(epochs, vec![(1, 0.05), (2, 0.005), (3, 0.005)]);
+    resume_is_bit_identical(cfg, 13); // inside phase 2 (8 steps per epoch)
+}
+
+/// L* halves the rate once; L** stops the run and reports the step (noise-enhancement paper).
+#[test]
+fn loss_thresholds_halve_the_rate_then_stop() {
+    let mut cfg = slice_cfg();
+    cfg.data.train_subset = 2048;
+    cfg.data.test_subset = 100;
+    cfg.train.epochs = 5;
+    cfg.train.log_every = 1;
+    cfg.train.loss_window = 10;
+    cfg.train.halve_lr_at_loss = 1.0;
+    cfg.train.stop_at_loss = 0.5;
+    let data = prepare(&cfg.data, 0).unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let (_, s) = run(&cfg, &data, d.path(), false, &mut Silent, Arc::new(AtomicBool::new(false))).unwrap();
+    let halved = s.halved_lr_at_step.expect("L* reached");
+    let converged = s.converged_at_step.expect("L** reached");
+    assert!(halved < converged, "{halved} {converged}");
+    assert_eq!(s.steps, converged, "training stops at the convergence step");
+    assert!(converged < 5 * 32, "converged within the budget");
+    let steps: Vec<serde_json::Value> = lines(d.path()).into_iter().filter(|l| l["kind"] == "step").collect();
+    for l in &steps {
+        let step = l["step"].as_u64().unwrap();
+        let lr = l["lr"].as_f64().unwrap();
+        let want = if step > halved { 0.005 } else { 0.01 };
+        assert!((lr - want).abs() < 1e-12, "step {step}: lr {lr}, want {want}");
+    }
+    // the recent-loss window really is below L** at the end
+    let last: Vec<f64> = steps.iter().rev().take(10).map(|l| l["loss"].as_f64().unwrap()).collect();
+    assert!(last.iter().sum::<f64>() / 10.0 < 0.5);
 }

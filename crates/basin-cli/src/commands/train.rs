@@ -93,12 +93,13 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
         cfg.data.name,
         data.train.len(),
         data.test.len(),
-        cfg.train.epochs,
+        basin::train::phases::total_epochs(&basin::train::phases::resolve(&cfg)?),
         steps,
         cfg.estimator.name,
         out.display()
     );
-    let mut bars = progress::Bars::new(steps * cfg.train.epochs as u64, done);
+    let epochs = basin::train::phases::total_epochs(&basin::train::phases::resolve(&cfg)?);
+    let mut bars = progress::Bars::new(steps * epochs as u64, done);
     let result = train(model, &cfg, &sets, &TrainOptions { out: out.clone(), resume: args.resume, stop, device }, &mut bars);
     bars.finish();
     let (model, summary) = result?;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Where the training loop stood when a checkpoint was written.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoopState {
     /// Epoch being run (0-based).
     pub epoch: usize,
@@ -23,6 +23,39 @@ pub struct LoopState {
     pub epoch_examples: usize,
     /// Seconds of training before this checkpoint (excluding time since a resume).
     pub seconds: f64,
+    /// The last `train.loss_window` minibatch losses (for L* / L**).
+    #[serde(default)]
+    pub recent_losses: Vec<f64>,
+    /// Factor on the learning rate (0.5 once L* was reached).
+    #[serde(default = "one")]
+    pub lr_factor: f64,
+    /// Step at which the loss reached L* and the rate was halved.
+    #[serde(default)]
+    pub halved_at: Option<u64>,
+    /// Step at which the loss fell below L** (the convergence time).
+    #[serde(default)]
+    pub converged_at: Option<u64>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl Default for LoopState {
+    fn default() -> Self {
+        LoopState {
+            epoch: 0,
+            batch_in_epoch: 0,
+            step: 0,
+            epoch_loss_sum: 0.0,
+            epoch_examples: 0,
+            seconds: 0.0,
+            recent_losses: Vec::new(),
+            lr_factor: 1.0,
+            halved_at: None,
+            converged_at: None,
+        }
+    }
 }
 
 const LATEST: &str = "latest";

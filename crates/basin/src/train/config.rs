@@ -26,6 +26,9 @@ pub struct TrainConfig {
     pub schedule: ScheduleConfig,
     /// The gradient estimator (the flat-minima method).
     pub estimator: EstimatorConfig,
+    /// Optional `[[phases]]`: epochs, lr, schedule and estimator per phase (see `phases`).
+    /// When present, the run's length is the sum of their epochs and `train.epochs` is unused.
+    pub phases: Vec<super::phases::PhaseConfig>,
 }
 
 /// `[model]`.
@@ -83,11 +86,28 @@ pub struct LoopConfig {
     pub log_every: usize,
     /// Also checkpoint every N steps inside an epoch (0 = at epoch ends only).
     pub checkpoint_every: usize,
+    /// L* of the noise-enhancement paper: halve the learning rate (once, for the rest of the
+    /// run) when the recent training loss first reaches this value (0 = off).
+    pub halve_lr_at_loss: f64,
+    /// L**: stop training when the recent training loss falls below this value; the step is
+    /// reported as the convergence time (0 = off).
+    pub stop_at_loss: f64,
+    /// Steps in the running mean of minibatch losses that L* and L** compare against.
+    pub loss_window: usize,
 }
 
 impl Default for LoopConfig {
     fn default() -> Self {
-        LoopConfig { epochs: 10, batch_size: 64, eval_batch_size: 1000, log_every: 10, checkpoint_every: 0 }
+        LoopConfig {
+            epochs: 10,
+            batch_size: 64,
+            eval_batch_size: 1000,
+            log_every: 10,
+            checkpoint_every: 0,
+            halve_lr_at_loss: 0.0,
+            stop_at_loss: 0.0,
+            loss_window: 50,
+        }
     }
 }
 
@@ -106,9 +126,19 @@ impl TrainConfig {
         if self.train.eval_batch_size == 0 {
             return Err(BasinError::config("train.eval_batch_size", "must be ≥ 1"));
         }
+        if !(self.train.halve_lr_at_loss >= 0.0) {
+            return Err(BasinError::config("train.halve_lr_at_loss", "must be ≥ 0"));
+        }
+        if !(self.train.stop_at_loss >= 0.0) {
+            return Err(BasinError::config("train.stop_at_loss", "must be ≥ 0"));
+        }
+        if self.train.loss_window == 0 {
+            return Err(BasinError::config("train.loss_window", "must be ≥ 1"));
+        }
         self.optimizer.validate()?;
         self.schedule.validate()?;
         self.estimator.validate()?;
+        super::phases::resolve(self)?;
         Ok(())
     }
 

@@ -4,6 +4,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod evaluate;
 pub mod metrics;
+pub mod phases;
 pub mod trainer;
 
 pub use config::{DataConfig, LoopConfig, ModelConfig, TrainConfig};

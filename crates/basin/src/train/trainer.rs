@@ -77,6 +77,10 @@ pub struct Summary {
     pub steps: u64,
     /// Seconds of training (evaluations included, across resumes).
     pub seconds: f64,
+    /// Step at which the recent training loss reached L* and the rate was halved.
+    pub halved_lr_at_step: Option<u64>,
+    /// Step at which it fell below L** (the noise-enhancement paper's convergence time).
+    pub converged_at_step: Option<u64>,
     /// The model's name.
     pub model: String,
     /// The estimator's name.
@@ -112,6 +116,27 @@ impl BatchSource for Extra<'_> {
         let mut rng = stream_rng(self.seed, Stream::ExtraBatch, step);
         let idx = rand::seq::index::sample(&mut rng, self.set.len(), size.min(self.set.len())).into_vec();
         self.set.batch(&idx, None, &self.device)
+    }
+}
+
+/// Updates the running loss window and the L* / L** events after a step.
+fn track_thresholds(state: &mut LoopState, loss: f64, cfg: &TrainConfig) {
+    state.recent_losses.push(loss);
+    let w = cfg.train.loss_window;
+    if state.recent_losses.len() > w {
+        let extra = state.recent_losses.len() - w;
+        state.recent_losses.drain(..extra);
+    }
+    if state.recent_losses.len() < w {
+        return;
+    }
+    let mean = state.recent_losses.iter().sum::<f64>() / w as f64;
+    if cfg.train.halve_lr_at_loss > 0.0 && state.halved_at.is_none() && mean <= cfg.train.halve_lr_at_loss {
+        state.halved_at = Some(state.step);
+        state.lr_factor *= 0.5;
+    }
+    if cfg.train.stop_at_loss > 0.0 && state.converged_at.is_none() && mean < cfg.train.stop_at_loss {
+        state.converged_at = Some(state.step);
     }
 }
 
@@ -154,25 +179,35 @@ pub fn train<M: Classifier>(
         (false, None) => {}
     }
     let mut log = MetricsLog::open(out, opts.resume.then_some(state.step))?;
-    let mut estimator = cfg.estimator.build::<M>(cfg.seed);
+    let phases = super::phases::resolve(cfg)?;
+    let total_epochs = super::phases::total_epochs(&phases);
     let n = sets.train.len();
     let bs = cfg.train.batch_size;
     let steps = steps_per_epoch(n, bs);
-    let base_lr = cfg.schedule.scaled_lr(cfg.optimizer.lr, bs);
     let started = Instant::now();
     let seconds_before = state.seconds;
     let elapsed = |_: &LoopState| seconds_before + started.elapsed().as_secs_f64();
     let mut extra = Extra { set: sets.train, seed: cfg.seed, device: ad.clone() };
+    let mut current_phase = usize::MAX;
+    let mut estimator = phases[0].estimator.build::<M>(cfg.seed);
 
-    while state.epoch < cfg.train.epochs {
+    while state.epoch < total_epochs && state.converged_at.is_none() {
         let epoch = state.epoch;
+        let pi = super::phases::phase_of(&phases, epoch);
+        let phase = &phases[pi];
+        if pi != current_phase {
+            estimator = phase.estimator.build::<M>(cfg.seed);
+            current_phase = pi;
+        }
+        let base_lr = phase.schedule.scaled_lr(phase.lr, bs);
         let order = epoch_order(n, cfg.seed, epoch);
-        obs.epoch_start(epoch, cfg.train.epochs, steps, state.batch_in_epoch);
+        obs.epoch_start(epoch, total_epochs, steps, state.batch_in_epoch);
         let mut lr = base_lr;
         while state.batch_in_epoch < steps {
             let b = state.batch_in_epoch;
             let step = state.step;
-            lr = cfg.schedule.lr_at(base_lr, epoch as f64 + b as f64 / steps as f64);
+            let t = (epoch - phase.start) as f64 + b as f64 / steps as f64;
+            lr = phase.schedule.lr_at(base_lr, t) * state.lr_factor;
             let guard = crate::rng::backend_lock();
             ad.seed(derive_seed(cfg.seed, Stream::Backend, step));
             let mut aug = cfg.data.augment.then(|| stream_rng(cfg.seed, Stream::Augment, step));
@@ -189,6 +224,7 @@ pub fn train<M: Classifier>(
             state.batch_in_epoch += 1;
             state.epoch_loss_sum += est.loss * bs as f64;
             state.epoch_examples += bs;
+            track_thresholds(&mut state, est.loss, cfg);
             obs.step(state.step, est.loss, lr);
             if cfg.train.log_every > 0 && state.step % cfg.train.log_every as u64 == 0 {
                 log.write(&MetricRecord {
@@ -203,6 +239,9 @@ pub fn train<M: Classifier>(
                     lr,
                     elapsed: elapsed(&state),
                 })?;
+            }
+            if state.converged_at.is_some() {
+                break;
             }
             let stop = opts.stop.load(Ordering::SeqCst);
             let periodic = cfg.train.checkpoint_every > 0 && state.step % cfg.train.checkpoint_every as u64 == 0;
@@ -230,7 +269,14 @@ pub fn train<M: Classifier>(
         };
         log.write(&record)?;
         obs.epoch_end(&record);
-        state = LoopState { epoch: epoch + 1, step: state.step, seconds: elapsed(&state), ..Default::default() };
+        state = LoopState {
+            epoch: epoch + 1,
+            batch_in_epoch: 0,
+            epoch_loss_sum: 0.0,
+            epoch_examples: 0,
+            seconds: elapsed(&state),
+            ..state
+        };
         checkpoint::save(out, &model, &optim, &state)?;
     }
 
@@ -246,9 +292,11 @@ pub fn train<M: Classifier>(
         val_acc: val.map(|v| v.accuracy),
         epochs: state.epoch,
         steps: state.step,
+        halved_lr_at_step: state.halved_at,
+        converged_at_step: state.converged_at,
         seconds: elapsed(&state),
         model: cfg.model.name.clone(),
-        estimator: cfg.estimator.name.clone(),
+        estimator: phases.iter().map(|p| p.estimator.name.as_str()).collect::<Vec<_>>().join(" → "),
     };
     checkpoint::write_atomic(&out.join("summary.json"), &serde_json::to_vec_pretty(&summary).expect("summary serializes"))?;
     Ok((model, summary))
