@@ -8,6 +8,7 @@
 pub mod batch;
 pub mod error;
 pub mod estimators;
+pub mod fastrand;
 pub mod loss;
 pub mod model;
 pub mod optim;

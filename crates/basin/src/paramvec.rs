@@ -196,6 +196,23 @@ impl ParamVec {
     pub fn random(&self, dist: Distribution) -> ParamVec {
         self.map(|s, p| Tensor::random([s.numel()], dist, &p.device()))
     }
+    /// I.i.d. U(lo, hi) vector of this layout from the fast host generator, determined by `key`.
+    pub fn uniform(&self, key: u64, lo: f32, hi: f32) -> ParamVec {
+        self.host_random(key, |buf, k| crate::fastrand::fill_uniform(buf, k, lo, hi))
+    }
+    /// I.i.d. N(0, std²) vector of this layout from the fast host generator, determined by `key`.
+    pub fn normal(&self, key: u64, std: f32) -> ParamVec {
+        self.host_random(key, |buf, k| crate::fastrand::fill_normal(buf, k, std))
+    }
+    fn host_random(&self, key: u64, fill: impl Fn(&mut [f32], u64)) -> ParamVec {
+        let mut i = 0u64;
+        self.map(|s, p| {
+            let mut buf = vec![0f32; s.numel()];
+            fill(&mut buf, crate::rng::derive_seed(key, crate::rng::Stream::Estimator, 1 << 32 | i));
+            i += 1;
+            Tensor::from_data(burn::tensor::TensorData::new(buf, [s.numel()]), &p.device())
+        })
+    }
     /// Keeps the parts `keep` accepts and zeroes the others.
     pub fn masked(&self, keep: impl Fn(&Slot) -> bool) -> ParamVec {
         self.map(|s, p| if keep(s) { p } else { p.zeros_like() })

@@ -1,8 +1,10 @@
-//! `basin bench step`: forward + backward + update steps per second of the zoo's networks at
-//! batch 128 on random data of the right shape (speed does not depend on the values).
+//! `basin bench`: speed of training steps. `step` reports forward + backward + update steps per
+//! second of zoo networks; `estimators` reports each flat-minima estimator's step time as a
+//! ratio to plain SGD measured in the same process. Data is random with the right shape (speed
+//! does not depend on the values).
 
 use crate::{CliError, device};
-use basin::estimators::{GradientEstimator, Plain, StepContext};
+use basin::estimators::{EstimatorConfig, StepContext};
 use basin::train::init_model;
 use basin::{Batch, BatchSource};
 use basin_zoo::{ModelOptions, ZooModel};
@@ -12,7 +14,7 @@ use std::time::Instant;
 /// Subcommands of `basin bench`.
 #[derive(Subcommand)]
 pub enum BenchCommand {
-    /// Training steps per second (plain SGD) for ne-f1 (1×28×28) and keskar-c1 (3×32×32).
+    /// Training steps per second (plain SGD) of zoo networks.
     Step {
         /// Batch size.
         #[arg(long, default_value_t = 128)]
@@ -27,65 +29,130 @@ pub enum BenchCommand {
         #[arg(long, default_value = "cpu")]
         device: String,
     },
+    /// Step time of every estimator relative to plain SGD (same process, same model, same batch).
+    Estimators {
+        /// Batch size.
+        #[arg(long, default_value_t = 128)]
+        batch: usize,
+        /// Timed steps per estimator (after 3 warm-up steps); the median of 3 repeats is used.
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+        /// Models as name:CxHxW, comma separated.
+        #[arg(long, default_value = "ne-f1:1x28x28,keskar-c1:3x32x32")]
+        models: String,
+        /// Estimators to time, comma separated (default: all).
+        #[arg(long, default_value = "smoothout,ada-smoothout,det-smoothout,s-sgd,noise-enhancement,sam,asam")]
+        estimators: String,
+        /// cpu or cuda.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
 }
 
-struct NoExtra;
-impl BatchSource for NoExtra {
+/// Extra batches for noise enhancement: the same random batch (its content does not matter).
+struct Same(Batch);
+impl BatchSource for Same {
     fn extra_batch(&mut self, _size: usize, _step: u64) -> Batch {
-        unreachable!("plain SGD draws no extra batch")
+        self.0.clone()
     }
 }
 
 fn parse_model(spec: &str) -> Result<(String, [usize; 3]), CliError> {
     let (name, shape) = spec.split_once(':').ok_or_else(|| CliError::input(format!("--models {spec}: expected name:CxHxW")))?;
-    let dims: Vec<usize> = shape.split('x').map(|d| d.parse().map_err(|_| CliError::input(format!("--models {spec}: bad shape")))).collect::<Result<_, _>>()?;
+    let dims: Vec<usize> = shape
+        .split('x')
+        .map(|d| d.parse().map_err(|_| CliError::input(format!("--models {spec}: bad shape"))))
+        .collect::<Result<_, _>>()?;
     if dims.len() != 3 {
         return Err(CliError::input(format!("--models {spec}: shape needs 3 dimensions")));
     }
     Ok((name.to_string(), [dims[0], dims[1], dims[2]]))
 }
 
+/// A model and a random batch of its shape.
+struct Workload {
+    model: ZooModel,
+    batch: Batch,
+}
+
+fn workload(name: &str, shape: [usize; 3], batch: usize, dev: &burn::tensor::Device) -> Result<Workload, CliError> {
+    let ad = dev.clone().autodiff();
+    ZooModel::build(name, shape, 10, &ModelOptions::default(), &ad).map_err(CliError::input)?;
+    let model = init_model(&ad, 0, |d| ZooModel::build(name, shape, 10, &ModelOptions::default(), d).expect("checked"));
+    let n: usize = batch * shape.iter().product::<usize>();
+    let xs: Vec<f32> = (0..n).map(|i| ((i * 2654435761usize) % 1000) as f32 / 500.0 - 1.0).collect();
+    let ys: Vec<i64> = (0..batch).map(|i| (i % 10) as i64).collect();
+    Ok(Workload { model, batch: Batch::from_host(xs, ys, shape, &ad) })
+}
+
+/// Seconds per step of `est` on `w` (warm-up 3 steps), returning the trained model back.
+fn seconds_per_step(w: &mut Workload, est: &EstimatorConfig, steps: usize) -> f64 {
+    let mut e = est.build::<ZooModel>(0);
+    let mut optim = basin::optim::OptimizerConfig { name: "sgd".into(), ..Default::default() }.build();
+    let mut src = Same(w.batch.clone());
+    let ad = w.batch.images.device();
+    let mut model = w.model.clone();
+    let mut run = |k: usize, mut m: ZooModel, from: u64| -> ZooModel {
+        for s in 0..k as u64 {
+            ad.seed(s + from);
+            let mut ctx = StepContext { step: s + from, seed: 0, source: &mut src };
+            let out = e.estimate(m, &w.batch, &mut ctx);
+            m = optim.step(0.001, out.model, out.grads);
+        }
+        m
+    };
+    model = run(3, model, 0);
+    let t = Instant::now();
+    model = run(steps, model, 3);
+    let secs = t.elapsed().as_secs_f64() / steps as f64;
+    w.model = model;
+    secs
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
 /// Runs `basin bench ...`.
 pub fn run(cmd: BenchCommand) -> Result<(), CliError> {
-    let BenchCommand::Step { batch, steps, models, device } = cmd;
-    let dev = device::select(&device)?;
-    let ad = dev.clone().autodiff();
-    println!("| workload | batch | steps/s | ms/step | threads |");
-    println!("|---|---|---|---|---|");
-    for spec in models.split(',') {
-        let (name, shape) = parse_model(spec.trim())?;
-        ZooModel::build(&name, shape, 10, &ModelOptions::default(), &ad).map_err(CliError::input)?;
-        let mut model = init_model(&ad, 0, |d| ZooModel::build(&name, shape, 10, &ModelOptions::default(), d).expect("checked"));
-        let mut optim = basin::optim::OptimizerConfig::default().build();
-        let n: usize = batch * shape.iter().product::<usize>();
-        let xs: Vec<f32> = (0..n).map(|i| ((i * 2654435761usize) % 1000) as f32 / 500.0 - 1.0).collect();
-        let ys: Vec<i64> = (0..batch).map(|i| (i % 10) as i64).collect();
-        let b = Batch::from_host(xs, ys, shape, &ad);
-        let mut est = Plain;
-        let mut src = NoExtra;
-        let mut run_steps = |k: usize, model: ZooModel| -> ZooModel {
-            let mut m = model;
-            for s in 0..k {
-                let mut ctx = StepContext { step: s as u64, seed: 0, source: &mut src };
-                let e = GradientEstimator::<ZooModel>::estimate(&mut est, m, &b, &mut ctx);
-                m = optim.step(0.01, e.model, e.grads);
+    match cmd {
+        BenchCommand::Step { batch, steps, models, device } => {
+            let dev = device::select(&device)?;
+            println!("| workload | batch | steps/s | ms/step | threads |");
+            println!("|---|---|---|---|---|");
+            for spec in models.split(',') {
+                let (name, shape) = parse_model(spec.trim())?;
+                let mut w = workload(&name, shape, batch, &dev)?;
+                let s = seconds_per_step(&mut w, &EstimatorConfig::default(), steps);
+                println!("| {name} {}x{}x{} | {batch} | {:.2} | {:.1} | {} |", shape[0], shape[1], shape[2], 1.0 / s, 1000.0 * s, threads());
             }
-            m
-        };
-        model = run_steps(3, model);
-        let t = Instant::now();
-        model = run_steps(steps, model);
-        let secs = t.elapsed().as_secs_f64();
-        drop(model);
-        println!(
-            "| {name} {}x{}x{} | {batch} | {:.2} | {:.1} | {} |",
-            shape[0],
-            shape[1],
-            shape[2],
-            steps as f64 / secs,
-            1000.0 * secs / steps as f64,
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
-        );
+        }
+        BenchCommand::Estimators { batch, steps, models, estimators, device } => {
+            let dev = device::select(&device)?;
+            println!("| workload | estimator | ms/step | ratio to SGD | goal |");
+            println!("|---|---|---|---|---|");
+            for spec in models.split(',') {
+                let (name, shape) = parse_model(spec.trim())?;
+                let mut w = workload(&name, shape, batch, &dev)?;
+                let mut median = |cfg: &EstimatorConfig| {
+                    let mut v: Vec<f64> = (0..3).map(|_| seconds_per_step(&mut w, cfg, steps)).collect();
+                    v.sort_by(f64::total_cmp);
+                    v[1]
+                };
+                let base = median(&EstimatorConfig::default());
+                println!("| {name} | sgd | {:.1} | 1.00 | |", 1000.0 * base);
+                for est in estimators.split(',').map(str::trim) {
+                    let cfg = EstimatorConfig { name: est.to_string(), alpha: 2.0, ..Default::default() };
+                    let s = median(&cfg);
+                    let goal = match est {
+                        "smoothout" | "ada-smoothout" => "≤ 1.03",
+                        "det-smoothout" => "≈ N (copies = 4)",
+                        _ => "≤ 2.05",
+                    };
+                    println!("| {name} | {est} | {:.1} | {:.2} | {goal} |", 1000.0 * s, s / base);
+                }
+            }
+        }
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 //! column of Burn's `[in, out]` Linear weight; see `paramvec`).
 
 use super::config::NoiseKind;
-use super::smoothout::{draw_noise, perturbed_step};
+use super::smoothout::{draw_noise, noise_key, perturbed_step};
 use super::{Estimate, GradientEstimator, StepContext};
 use crate::batch::Batch;
 use crate::model::Classifier;
@@ -44,9 +44,10 @@ impl<M: Classifier> GradientEstimator<M> for AdaSmoothOut {
     fn name(&self) -> &'static str {
         "ada-smoothout"
     }
-    fn estimate(&mut self, model: M, batch: &Batch, _ctx: &mut StepContext<'_>) -> Estimate<M> {
+    fn estimate(&mut self, model: M, batch: &Batch, ctx: &mut StepContext<'_>) -> Estimate<M> {
         let w = ParamVec::from_model(&model);
-        let theta = adapt_noise(&w, &draw_noise(&w, 1.0, self.noise, self.params), self.a);
+        let raw = draw_noise(&w, 1.0, self.noise, self.params, noise_key(ctx.seed, ctx.step));
+        let theta = adapt_noise(&w, &raw, self.a);
         let est = perturbed_step(model, &w, &theta, self.denoise, batch);
         self.last_noise = Some(theta);
         est

@@ -9,16 +9,20 @@ use crate::batch::Batch;
 use crate::model::Classifier;
 use crate::paramkind::ParamFilter;
 use crate::paramvec::ParamVec;
-use burn::tensor::Distribution;
 
-/// Draws θ in `w`'s layout: U(−a, a) or N(0, a²) per value, zero outside `params`. Uses the
-/// backend RNG, which the trainer seeds from (run seed, step) before every step.
-pub fn draw_noise(w: &ParamVec, a: f64, kind: NoiseKind, params: ParamFilter) -> ParamVec {
-    let dist = match kind {
-        NoiseKind::Uniform => Distribution::Uniform(-a, a),
-        NoiseKind::Gaussian => Distribution::Normal(0.0, a),
+/// Draws θ in `w`'s layout: U(−a, a) or N(0, a²) per value, zero outside `params`, from the
+/// fast host generator keyed by (run seed, step) — see `fastrand`.
+pub fn draw_noise(w: &ParamVec, a: f64, kind: NoiseKind, params: ParamFilter, key: u64) -> ParamVec {
+    let theta = match kind {
+        NoiseKind::Uniform => w.uniform(key, -a as f32, a as f32),
+        NoiseKind::Gaussian => w.normal(key, a as f32),
     };
-    w.random(dist).masked(|s| params.accepts(s.kind))
+    if w.slots.iter().all(|s| params.accepts(s.kind)) { theta } else { theta.masked(|s| params.accepts(s.kind)) }
+}
+
+/// The key of the noise of `step` in a run seeded `seed`.
+pub fn noise_key(seed: u64, step: u64) -> u64 {
+    crate::rng::derive_seed(seed, crate::rng::Stream::Estimator, step)
 }
 
 /// Stochastic SmoothOut with uniform or Gaussian noise, with or without de-noising.
@@ -54,9 +58,9 @@ impl<M: Classifier> GradientEstimator<M> for SmoothOut {
     fn name(&self) -> &'static str {
         "smoothout"
     }
-    fn estimate(&mut self, model: M, batch: &Batch, _ctx: &mut StepContext<'_>) -> Estimate<M> {
+    fn estimate(&mut self, model: M, batch: &Batch, ctx: &mut StepContext<'_>) -> Estimate<M> {
         let w = ParamVec::from_model(&model);
-        let theta = draw_noise(&w, self.a, self.noise, self.params);
+        let theta = draw_noise(&w, self.a, self.noise, self.params, noise_key(ctx.seed, ctx.step));
         let est = perturbed_step(model, &w, &theta, self.denoise, batch);
         self.last_noise = Some(theta);
         est

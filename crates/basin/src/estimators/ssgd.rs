@@ -9,7 +9,6 @@ use crate::model::Classifier;
 use crate::paramkind::ParamFilter;
 use crate::paramvec::ParamVec;
 use crate::running_stats;
-use burn::tensor::Distribution;
 
 /// S-SGD.
 #[derive(Debug, Clone)]
@@ -27,9 +26,10 @@ impl SymmetricSgd {
     }
 }
 
-/// n with ‖n_layer‖ = level · ‖w_layer‖ on the selected layers, zero elsewhere.
-pub fn symmetric_noise(w: &ParamVec, level: f64, layers: ParamFilter) -> ParamVec {
-    let d = w.random(Distribution::Normal(0.0, 1.0));
+/// n with ‖n_layer‖ = level · ‖w_layer‖ on the selected layers, zero elsewhere; the direction
+/// is isotropic (i.i.d. Gaussian components, normalized per layer), keyed by (seed, step).
+pub fn symmetric_noise(w: &ParamVec, level: f64, layers: ParamFilter, key: u64) -> ParamVec {
+    let d = w.normal(key, 1.0);
     let dn = d.part_norms();
     let wn = w.part_norms();
     let mut i = 0;
@@ -44,9 +44,9 @@ impl<M: Classifier> GradientEstimator<M> for SymmetricSgd {
     fn name(&self) -> &'static str {
         "s-sgd"
     }
-    fn estimate(&mut self, model: M, batch: &Batch, _ctx: &mut StepContext<'_>) -> Estimate<M> {
+    fn estimate(&mut self, model: M, batch: &Batch, ctx: &mut StepContext<'_>) -> Estimate<M> {
         let w = ParamVec::from_model(&model);
-        let n = symmetric_noise(&w, self.level, self.layers);
+        let n = symmetric_noise(&w, self.level, self.layers, super::smoothout::noise_key(ctx.seed, ctx.step));
         let (lp, gp) = grad_at(&model, &w.add(&n), batch);
         let snap = running_stats::snapshot(&model);
         let (lm, gm) = grad_at(&model, &w.sub(&n), batch);
