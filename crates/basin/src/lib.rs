@@ -6,6 +6,7 @@
 //! optimizer applies them. See docs/ARCHITECTURE.md.
 
 pub mod batch;
+pub mod curvature;
 pub mod error;
 pub mod estimators;
 pub mod fastrand;

@@ -262,14 +262,46 @@ impl ParamVec {
     /// model is on an autodiff device); ids, running state and everything else are kept.
     pub fn write_into<M: Module>(&self, model: M) -> M {
         let index: HashMap<ParamId, usize> = self.slots.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
-        let mut w = Writer { index, vec: self };
+        let mut w = Writer { index, vec: self, force_grad: false };
         model.map(&mut w)
+    }
+    /// Like [`write_into`](Self::write_into), but the written parameters always require
+    /// gradients on an autodiff device, even in a model taken through `valid()` (gradients of a
+    /// model in evaluation mode, for curvature).
+    pub fn write_into_with_grad<M: Module>(&self, model: M) -> M {
+        let index: HashMap<ParamId, usize> = self.slots.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
+        let mut w = Writer { index, vec: self, force_grad: true };
+        model.map(&mut w)
+    }
+    /// A Rademacher vector (i.i.d. ±1) of this layout, determined by `key`.
+    pub fn rademacher(&self, key: u64) -> ParamVec {
+        self.uniform(key, -1.0, 1.0).map(|_, p| p.sign())
+    }
+    /// All values on the host in f64 (exact for f64 parameters).
+    pub fn to_host_f64(&self) -> Vec<f64> {
+        let mut v = Vec::with_capacity(self.numel());
+        for p in &self.parts {
+            v.extend(p.to_data().convert::<f64>().try_to_vec::<f64>().expect("float data"));
+        }
+        v
+    }
+    /// A vector of this layout from f64 host values (slot order), on `device`.
+    pub fn from_host_f64(&self, values: &[f64], device: &Device) -> ParamVec {
+        assert_eq!(values.len(), self.numel(), "host vector length");
+        let mut off = 0;
+        self.map(|s, _| {
+            let n = s.numel();
+            let t = Tensor::<1>::from_data(burn::tensor::TensorData::new(values[off..off + n].to_vec(), [n]), device);
+            off += n;
+            t
+        })
     }
 }
 
 struct Writer<'a> {
     index: HashMap<ParamId, usize>,
     vec: &'a ParamVec,
+    force_grad: bool,
 }
 
 impl ModuleMapper for Writer<'_> {
@@ -279,9 +311,12 @@ impl ModuleMapper for Writer<'_> {
         let shape: [usize; D] = old.dims();
         let device = old.device();
         let ad = old.is_autodiff();
-        let req = old.is_require_grad();
+        let req = old.is_require_grad() || self.force_grad;
         let flat = self.vec.parts[i].clone();
-        let value: Tensor<D> = if ad {
+        let value: Tensor<D> = if self.force_grad {
+            let inner_dev = device.clone().inner();
+            Tensor::from_inner(flat.to_device(&inner_dev).reshape(shape)).require_grad()
+        } else if ad {
             let inner_dev = device.clone().inner();
             let v = Tensor::from_inner(flat.to_device(&inner_dev).reshape(shape));
             if req { v.require_grad() } else { v }

@@ -1,0 +1,98 @@
+//! The loss of a model on a fixed data subset — the function whose curvature is measured.
+//!
+//! The subset is fixed once (e.g. the first 5 % of a seeded permutation of the training set, as
+//! in the sharpest-directions paper) and evaluated batch by batch, each batch weighted by its
+//! size, so the loss and gradient are exact averages over the subset whatever the batch size.
+//! The model is in evaluation mode (batch norm on running statistics, dropout off): the same
+//! function at every call, which a Hessian needs. Deciding here, once, whether the loss runs
+//! over one batch or a loader keeps every algorithm out of that question.
+
+use super::hessian::Differentiable;
+use crate::batch::{Batch, ExampleSet};
+use crate::loss::cross_entropy;
+use crate::model::Classifier;
+use crate::paramvec::ParamVec;
+use burn::optim::GradientsParams;
+use burn::tensor::Device;
+use rand::seq::SliceRandom;
+
+/// Cross-entropy of a classifier over a fixed list of batches.
+pub struct Objective<M: Classifier> {
+    model: M,
+    batches: Vec<Batch>,
+    total: usize,
+    point: ParamVec,
+    /// Gradient evaluations so far (each a full pass over the subset).
+    pub evaluations: usize,
+}
+
+/// The first ⌈fraction·n⌉ (or `samples`) indices of a permutation of 0..n seeded by `seed`.
+pub fn subset_indices(n: usize, fraction: Option<f64>, samples: Option<usize>, seed: u64) -> Vec<usize> {
+    let k = match (samples, fraction) {
+        (Some(s), _) => s.min(n),
+        (None, Some(f)) => ((f * n as f64).ceil() as usize).clamp(1, n),
+        (None, None) => n,
+    };
+    let mut p: Vec<usize> = (0..n).collect();
+    p.shuffle(&mut crate::rng::stream_rng(seed, crate::rng::Stream::EpochOrder, u64::MAX));
+    p.truncate(k);
+    p.sort_unstable();
+    p
+}
+
+impl<M: Classifier> Objective<M> {
+    /// The loss of `model` on `indices` of `set`, in batches of `batch_size`, on the autodiff
+    /// twin of the plain `device`.
+    pub fn new(model: &M, set: &dyn ExampleSet, indices: &[usize], batch_size: usize, device: &Device) -> Self {
+        let ad = device.clone().autodiff();
+        model.sync_running_stats();
+        let model = model.valid();
+        let batches = indices.chunks(batch_size.max(1)).map(|c| set.batch(c, None, &ad)).collect();
+        let point = ParamVec::from_model(&model);
+        Objective { model, batches, total: indices.len(), point, evaluations: 0 }
+    }
+    /// Examples in the subset.
+    pub fn len(&self) -> usize {
+        self.total
+    }
+    /// True when the subset is empty.
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+    /// Loss (no gradient) at `w`.
+    pub fn loss(&self, w: &ParamVec) -> f64 {
+        let m = w.write_into(self.model.valid());
+        self.batches
+            .iter()
+            .map(|b| {
+                let inner = b.images.clone().inner();
+                let t = b.targets.clone().inner();
+                cross_entropy(m.logits(inner), t).into_scalar::<f64>() * b.len() as f64
+            })
+            .sum::<f64>()
+            / self.total as f64
+    }
+}
+
+impl<M: Classifier> Differentiable for Objective<M> {
+    fn loss_grad(&mut self, w: &ParamVec) -> (f64, ParamVec) {
+        self.evaluations += 1;
+        let m = w.write_into_with_grad(self.model.clone());
+        let mut loss = 0.0;
+        let mut grad: Option<ParamVec> = None;
+        for b in &self.batches {
+            let weight = b.len() as f64 / self.total as f64;
+            let l = cross_entropy(m.logits(b.images.clone()), b.targets.clone()).mul_scalar(weight);
+            loss += l.clone().into_scalar::<f64>();
+            let g = ParamVec::from_grads(&self.point, &GradientsParams::from_grads(l.backward(), &m));
+            grad = Some(match grad {
+                None => g,
+                Some(acc) => acc.add(&g),
+            });
+        }
+        (loss, grad.unwrap_or_else(|| self.point.zeros_like()))
+    }
+    fn point(&self) -> &ParamVec {
+        &self.point
+    }
+}

@@ -1,0 +1,19 @@
+//! A symmetric linear operator over a vector space, and how it makes random probe vectors.
+
+use super::vector::Vector;
+
+/// A symmetric linear map `v ↦ A v` that counts its applications.
+pub trait LinearOperator {
+    /// The vector type.
+    type V: Vector;
+    /// `A v`.
+    fn apply(&mut self, v: &Self::V) -> Self::V;
+    /// Dimension of the space.
+    fn dim(&self) -> usize;
+    /// A Rademacher vector (i.i.d. ±1) determined by `seed`.
+    fn rademacher(&self, seed: u64) -> Self::V;
+    /// A standard Gaussian vector determined by `seed`.
+    fn gaussian(&self, seed: u64) -> Self::V;
+    /// Applications of the operator so far.
+    fn calls(&self) -> usize;
+}
