@@ -3,6 +3,8 @@
 mod commands;
 mod config_file;
 mod device;
+mod model_source;
+mod plots;
 mod progress;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +27,8 @@ enum Command {
         #[command(subcommand)]
         command: commands::data::DataCommand,
     },
+    /// Hessian spectrum of a trained model: top eigenvalues, trace, Frobenius norm, density.
+    Hessian(commands::hessian::HessianArgs),
     /// List the zoo's models.
     Models,
     /// Speed benchmarks.
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(args) => commands::train::run(args),
         Command::Data { command } => commands::data::run(command),
+        Command::Hessian(args) => commands::hessian::run(args),
         Command::Models => {
             for (name, what) in basin_zoo::MODEL_NAMES {
                 println!("{name:<12} {what}");

@@ -7,6 +7,7 @@
 use basin::Classifier;
 use basin::batch::ExampleSet;
 use basin::curvature::hessian::{Differentiable, HessianOperator};
+use basin::curvature::ggn::GgnOperator;
 use basin::curvature::{LinearOperator, Objective};
 use basin::paramvec::ParamVec;
 use burn::module::{Module, Param};
@@ -150,6 +151,9 @@ fn logistic_regression_hvp_equals_the_kronecker_form() {
     let point = obj.point().clone();
     let mut op = HessianOperator::new(obj, 1e-5);
     let cols = columns(&mut op, &point, &dev);
+    // the GGN of a linear model is its Hessian: the same closed form must hold
+    let mut ggn = GgnOperator::new(Objective::new(&model, &data, &idx, 7, &dev), 1e-5);
+    let gcols = columns(&mut ggn, &point, &dev);
     // closed form: W is [d, k] row-major, index j*k + c
     let mut worst: f64 = 0.0;
     let mut scale: f64 = 0.0;
@@ -172,12 +176,16 @@ fn logistic_regression_hvp_equals_the_kronecker_form() {
             }
         }
     }
+    let mut worst_ggn: f64 = 0.0;
     for r in 0..d * k {
         for c in 0..d * k {
             scale = scale.max(h[r * d * k + c].abs());
             worst = worst.max((cols[c][r] - h[r * d * k + c]).abs());
+            worst_ggn = worst_ggn.max((gcols[c][r] - h[r * d * k + c]).abs());
         }
     }
+    println!("logistic regression GGN: max error / max entry {:e}", worst_ggn / scale);
+    assert!(worst_ggn / scale < 1e-7, "GGN max error {worst_ggn} (scale {scale})");
     println!("logistic regression: max error / max entry {:e}", worst / scale);
     assert!(worst / scale < 1e-7, "max error {worst} (scale {scale})");
 }

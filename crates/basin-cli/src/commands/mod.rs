@@ -2,4 +2,5 @@
 
 pub mod bench;
 pub mod data;
+pub mod hessian;
 pub mod train;

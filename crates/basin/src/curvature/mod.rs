@@ -4,8 +4,10 @@
 //! the Frobenius norm through E‖Hv‖², and the spectral density by stochastic Lanczos quadrature.
 //! Small dense eigenproblems go to nalgebra.
 
+pub mod choice;
 pub mod dense;
 pub mod frobenius;
+pub mod ggn;
 pub mod hessian;
 pub mod hutchinson;
 pub mod lanczos;
@@ -13,6 +15,7 @@ pub mod objective;
 pub mod operator;
 pub mod power;
 pub mod slq;
+pub mod track;
 pub mod vector;
 
 pub use dense::DenseOperator;

@@ -96,3 +96,40 @@ impl<M: Classifier> Differentiable for Objective<M> {
         &self.point
     }
 }
+
+impl<M: Classifier> Objective<M> {
+    /// Generalized Gauss–Newton product G v = Jᵀ H_ℓ J v (Schraudolph 2002) of the mean
+    /// cross-entropy, with J the Jacobian of the logits and H_ℓ = diag(p) − ppᵀ per example.
+    ///
+    /// J v comes from central differences of the logits, (z(w + hv) − z(w − hv)) / 2h: for a
+    /// piecewise-linear network (ReLU, max-pool — every zoo model) z is linear between kinks, so
+    /// the error is at most the slope jump times the part of the step past a kink, O(h), and
+    /// vanishes with h. Jᵀu is exact reverse mode (the gradient of ⟨z(w), u⟩). For such networks
+    /// the Hessian equals G almost everywhere, which is what an exact Hessian (PyHessian's double
+    /// backward) returns; for smooth networks G is the PSD Gauss–Newton part of H.
+    pub fn ggn_product(&mut self, v: &ParamVec, h: f64) -> ParamVec {
+        self.evaluations += 1;
+        let w = self.point.clone();
+        let plain = self.model.valid();
+        let mp = w.axpy(h, v).write_into(plain.clone());
+        let mm = w.axpy(-h, v).write_into(plain);
+        let m0 = w.write_into_with_grad(self.model.clone());
+        let mut out: Option<ParamVec> = None;
+        for b in &self.batches {
+            let x = b.images.clone().inner();
+            let jv = (mp.logits(x.clone()) - mm.logits(x)).div_scalar(2.0 * h);
+            let z = m0.logits(b.images.clone());
+            let p = burn::tensor::activation::softmax(z.clone().inner(), 1);
+            let pjv = (p.clone() * jv.clone()).sum_dim(1); // [B, 1]
+            let u = (p.clone() * jv - p * pjv).div_scalar(self.total as f64);
+            let u = burn::tensor::Tensor::from_inner(u); // constant on the autodiff side
+            let s = (z * u.detach()).sum();
+            let g = ParamVec::from_grads(&self.point, &GradientsParams::from_grads(s.backward(), &m0));
+            out = Some(match out {
+                None => g,
+                Some(acc) => acc.add(&g),
+            });
+        }
+        out.unwrap_or_else(|| self.point.zeros_like())
+    }
+}

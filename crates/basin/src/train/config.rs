@@ -29,6 +29,8 @@ pub struct TrainConfig {
     /// Optional `[[phases]]`: epochs, lr, schedule and estimator per phase (see `phases`).
     /// When present, the run's length is the sum of their epochs and `train.epochs` is unused.
     pub phases: Vec<super::phases::PhaseConfig>,
+    /// Hessian eigenvalue tracking during training.
+    pub curvature: crate::curvature::track::CurvatureConfig,
 }
 
 /// `[model]`.
@@ -139,6 +141,7 @@ impl TrainConfig {
         self.schedule.validate()?;
         self.estimator.validate()?;
         super::phases::resolve(self)?;
+        self.curvature.validate()?;
         Ok(())
     }
 

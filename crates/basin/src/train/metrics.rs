@@ -1,5 +1,5 @@
-//! metrics.jsonl: one JSON object per line, `kind` = `step` (every `log_every` steps) or
-//! `epoch` (after each epoch's evaluation).
+//! metrics.jsonl: one JSON object per line, `kind` = `step` (every `log_every` steps),
+//! `epoch` (after each epoch's evaluation) or `hessian` (every `curvature.track_every` steps).
 
 use crate::error::BasinError;
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,9 @@ pub struct MetricRecord {
     /// Validation accuracy.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub val_accuracy: Option<f64>,
+    /// Top Hessian eigenvalues on the tracking subset (`hessian` lines).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub eigenvalues: Option<Vec<f64>>,
     /// Learning rate of the step.
     pub lr: f64,
     /// Seconds of training so far.

@@ -236,6 +236,25 @@ pub fn train<M: Classifier>(
                     test_loss: None,
                     val_loss: None,
                     val_accuracy: None,
+                    eigenvalues: None,
+                    lr,
+                    elapsed: elapsed(&state),
+                })?;
+            }
+            let ce = &cfg.curvature;
+            if ce.track_every > 0 && state.step % ce.track_every as u64 == 0 {
+                let idx = crate::curvature::track::subset_for(sets.train, ce, cfg.seed, 0);
+                let top = crate::curvature::track::top_eigen(&model, sets.train, &idx, ce, cfg.seed, &opts.device);
+                log.write(&MetricRecord {
+                    kind: "hessian".into(),
+                    step: state.step,
+                    epoch: epoch + 1,
+                    loss: top.loss,
+                    accuracy: None,
+                    test_loss: None,
+                    val_loss: None,
+                    val_accuracy: None,
+                    eigenvalues: Some(top.eigenvalues),
                     lr,
                     elapsed: elapsed(&state),
                 })?;
@@ -264,6 +283,7 @@ pub fn train<M: Classifier>(
             test_loss: Some(test.loss),
             val_loss: val.map(|v| v.loss),
             val_accuracy: val.map(|v| v.accuracy),
+            eigenvalues: None,
             lr,
             elapsed: elapsed(&state),
         };

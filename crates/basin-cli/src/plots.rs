@@ -1,0 +1,64 @@
+//! Plots drawn from plain data (plotters, SVG): the tools return data, the CLI draws it.
+
+use crate::CliError;
+use plotters::prelude::*;
+use std::path::Path;
+
+/// One named curve.
+pub struct Series<'a> {
+    /// Legend label.
+    pub label: String,
+    /// (x, y) points.
+    pub points: &'a [(f64, f64)],
+}
+
+/// A line plot of `series` written as SVG to `path` (through a temporary file and a rename).
+pub fn line_plot(path: &Path, title: &str, x_label: &str, y_label: &str, series: &[Series<'_>], log_y: bool) -> Result<(), CliError> {
+    let tmp = path.with_extension("svg.tmp");
+    {
+        let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+        for s in series {
+            for &(x, y) in s.points {
+                let y = if log_y { y.max(1e-12).log10() } else { y };
+                x0 = x0.min(x);
+                x1 = x1.max(x);
+                y0 = y0.min(y);
+                y1 = y1.max(y);
+            }
+        }
+        if !x0.is_finite() {
+            return Err(CliError::run(format!("{}: nothing to plot", path.display())));
+        }
+        let pad = ((y1 - y0) * 0.05).max(1e-9);
+        let root = SVGBackend::new(&tmp, (800, 500)).into_drawing_area();
+        let draw = |e: Box<dyn std::error::Error + '_>| CliError::run(format!("{}: {e}", path.display()));
+        root.fill(&WHITE).map_err(|e| draw(Box::new(e)))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 22))
+            .margin(15)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1.max(x0 + 1e-12), (y0 - pad)..(y1 + pad))
+            .map_err(|e| draw(Box::new(e)))?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(if log_y { format!("log10 {y_label}") } else { y_label.to_string() })
+            .draw()
+            .map_err(|e| draw(Box::new(e)))?;
+        for (i, s) in series.iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            let pts: Vec<(f64, f64)> = s.points.iter().map(|&(x, y)| (x, if log_y { y.max(1e-12).log10() } else { y })).collect();
+            chart
+                .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+                .map_err(|e| draw(Box::new(e)))?
+                .label(s.label.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        }
+        if series.len() > 1 {
+            chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(|e| draw(Box::new(e)))?;
+        }
+        root.present().map_err(|e| draw(Box::new(e)))?;
+    }
+    std::fs::rename(&tmp, path).map_err(|e| CliError::run(format!("{}: {e}", path.display())))
+}

@@ -1,0 +1,102 @@
+//! Top Hessian eigenvalues on a fixed subset of a data set — what `basin hessian` reports and
+//! what the trainer tracks every N steps (the sharpest-directions paper tracks the top 30 on
+//! ≈ 5 % of the training set), with the spread across independent subsets.
+
+use super::lanczos::{LanczosConfig, lanczos};
+use super::objective::{Objective, subset_indices};
+use crate::batch::ExampleSet;
+use crate::error::BasinError;
+use crate::model::Classifier;
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+/// `[curvature]` of a training config: eigenvalue tracking during training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CurvatureConfig {
+    /// Compute the top-k eigenvalues every N steps (0 = off); written to metrics.jsonl as
+    /// `kind = "hessian"` lines.
+    pub track_every: usize,
+    /// Number of eigenvalues.
+    pub top_k: usize,
+    /// Fraction of the training set in the fixed subset.
+    pub subset: f64,
+    /// Lanczos steps at most.
+    pub max_iter: usize,
+    /// Relative residual tolerance.
+    pub tol: f64,
+    /// `ggn` (default) or `hessian` (see `choice`).
+    pub operator: super::choice::OperatorKind,
+    /// Relative finite-difference step ε (0 = the operator's default: 1e-4 GGN, 1e-3 Hessian).
+    pub eps: f64,
+    /// Batch size of the subset passes.
+    pub batch_size: usize,
+}
+
+impl Default for CurvatureConfig {
+    fn default() -> Self {
+        CurvatureConfig { track_every: 0, top_k: 5, subset: 0.05, max_iter: 50, tol: 1e-3, operator: super::choice::OperatorKind::Ggn, eps: 0.0, batch_size: 500 }
+    }
+}
+
+impl CurvatureConfig {
+    /// Checks every field; errors name the key.
+    pub fn validate(&self) -> Result<(), BasinError> {
+        if self.top_k == 0 {
+            return Err(BasinError::config("curvature.top_k", "must be ≥ 1"));
+        }
+        if !(self.subset > 0.0 && self.subset <= 1.0) {
+            return Err(BasinError::config("curvature.subset", "must be in (0, 1]"));
+        }
+        if self.max_iter < self.top_k {
+            return Err(BasinError::config("curvature.max_iter", "must be ≥ top_k"));
+        }
+        if !(self.eps >= 0.0 && self.eps < 1.0) {
+            return Err(BasinError::config("curvature.eps", "must be in [0, 1)"));
+        }
+        if self.batch_size == 0 {
+            return Err(BasinError::config("curvature.batch_size", "must be ≥ 1"));
+        }
+        Ok(())
+    }
+}
+
+/// Top eigenvalues of one subset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopEigen {
+    /// Eigenvalues, decreasing.
+    pub eigenvalues: Vec<f64>,
+    /// Residual norms.
+    pub residuals: Vec<f64>,
+    /// HVPs used.
+    pub hvps: usize,
+    /// Loss on the subset.
+    pub loss: f64,
+}
+
+/// Top-k eigenvalues of the loss Hessian of `model` on the subset `indices` of `set`.
+pub fn top_eigen<M: Classifier>(model: &M, set: &dyn ExampleSet, indices: &[usize], cfg: &CurvatureConfig, seed: u64, device: &Device) -> TopEigen {
+    let obj = Objective::new(model, set, indices, cfg.batch_size, device);
+    let eps = if cfg.eps > 0.0 { cfg.eps } else { cfg.operator.default_eps() };
+    let mut op = super::choice::CurvatureOperator::new(cfg.operator, obj, eps);
+    let loss = op.loss();
+    let r = lanczos(&mut op, &LanczosConfig { k: cfg.top_k, tol: cfg.tol, max_iter: cfg.max_iter, seed, smallest: false });
+    TopEigen { eigenvalues: r.eigenvalues, residuals: r.residuals, hvps: r.iterations, loss }
+}
+
+/// The subset of `set` used at repeat `r` (a fraction `cfg.subset` of a permutation seeded by
+/// `seed + r`).
+pub fn subset_for<S: ExampleSet + ?Sized>(set: &S, cfg: &CurvatureConfig, seed: u64, repeat: u64) -> Vec<usize> {
+    subset_indices(set.len(), Some(cfg.subset), None, seed.wrapping_add(repeat))
+}
+
+/// Mean and standard deviation, rank by rank, of eigenvalues from several subsets.
+pub fn spread(runs: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
+    let k = runs.iter().map(Vec::len).min().unwrap_or(0);
+    let r = runs.len() as f64;
+    let mean: Vec<f64> = (0..k).map(|i| runs.iter().map(|v| v[i]).sum::<f64>() / r).collect();
+    let std = (0..k)
+        .map(|i| if runs.len() > 1 { (runs.iter().map(|v| (v[i] - mean[i]).powi(2)).sum::<f64>() / (r - 1.0)).sqrt() } else { 0.0 })
+        .collect();
+    (mean, std)
+}
