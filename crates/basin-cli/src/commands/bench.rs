@@ -29,6 +29,19 @@ pub enum BenchCommand {
         #[arg(long, default_value = "cpu")]
         device: String,
     },
+    /// Curvature engine: HVP time ÷ gradient time, HVPs of Lanczos vs power iteration for the
+    /// top 5 eigenvalues at tolerance 1e-3, and the wall time of a top-5 Lanczos run.
+    Hessian {
+        /// Data set: mnist (if fetched) or mnist-slice.
+        #[arg(long, default_value = "mnist")]
+        data: String,
+        /// Fraction of the training set.
+        #[arg(long, default_value_t = 0.05)]
+        subset: f64,
+        /// cpu or cuda.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
     /// Step time of every estimator relative to plain SGD (same process, same model, same batch).
     Estimators {
         /// Batch size.
@@ -116,6 +129,7 @@ fn threads() -> usize {
 /// Runs `basin bench ...`.
 pub fn run(cmd: BenchCommand) -> Result<(), CliError> {
     match cmd {
+        BenchCommand::Hessian { data, subset, device } => bench_hessian(&data, subset, &device)?,
         BenchCommand::Step { batch, steps, models, device } => {
             let dev = device::select(&device)?;
             println!("| workload | batch | steps/s | ms/step | threads |");
@@ -154,5 +168,65 @@ pub fn run(cmd: BenchCommand) -> Result<(), CliError> {
             }
         }
     }
+    Ok(())
+}
+
+fn bench_hessian(data: &str, subset: f64, device: &str) -> Result<(), CliError> {
+    use basin::curvature::choice::{CurvatureOperator, OperatorKind};
+    use basin::curvature::hessian::Differentiable;
+    use basin::curvature::lanczos::{LanczosConfig, lanczos};
+    use basin::curvature::objective::subset_indices;
+    use basin::curvature::power::power_iteration;
+    use basin::curvature::{LinearOperator, Objective};
+    let dev = device::select(device)?;
+    let name = if data == "mnist" && basin_zoo::data::load("mnist", None).is_err() {
+        println!("(full MNIST not fetched: `basin data fetch mnist`; using the bundled slice)");
+        "mnist-slice"
+    } else {
+        data
+    };
+    let cfg = basin::train::DataConfig { name: name.to_string(), ..Default::default() };
+    let rd = basin_zoo::data::prepare(&cfg, 0)?;
+    let ad = dev.clone().autodiff();
+    let model = init_model(&ad, 0, |d| ZooModel::build("ne-f1", rd.shape, rd.classes, &ModelOptions::default(), d).expect("zoo"));
+    let idx = subset_indices(basin::batch::ExampleSet::len(&rd.train), Some(subset), None, 0);
+    println!("ne-f1 (1.9 M parameters, Glorot init), {} = {} examples of {name}, batches of 500, {} threads", subset, idx.len(), threads());
+    let mut obj = Objective::new(&model, &rd.train, &idx, 500, &dev);
+    let w = obj.point().clone();
+    let time = |f: &mut dyn FnMut()| {
+        f();
+        let t = Instant::now();
+        for _ in 0..3 {
+            f();
+        }
+        t.elapsed().as_secs_f64() / 3.0
+    };
+    let tg = time(&mut || {
+        let _ = obj.loss_grad(&w);
+    });
+    println!("| quantity | value |");
+    println!("|---|---|");
+    println!("| gradient over the subset | {:.3} s |", tg);
+    for kind in [OperatorKind::Ggn, OperatorKind::Hessian] {
+        let mut op = CurvatureOperator::new(kind, Objective::new(&model, &rd.train, &idx, 500, &dev), kind.default_eps());
+        let v = op.rademacher(1);
+        let th = time(&mut || {
+            let _ = op.apply(&v);
+        });
+        println!("| {kind:?} product ÷ gradient | {:.2} (goal ≤ 2.2) |", th / tg);
+    }
+    let kind = OperatorKind::Ggn;
+    let mut op = CurvatureOperator::new(kind, Objective::new(&model, &rd.train, &idx, 500, &dev), kind.default_eps());
+    let t = Instant::now();
+    let l = lanczos(&mut op, &LanczosConfig { k: 5, tol: 1e-3, max_iter: 200, seed: 0, smallest: false });
+    let tl = t.elapsed().as_secs_f64();
+    let mut op2 = CurvatureOperator::new(kind, Objective::new(&model, &rd.train, &idx, 500, &dev), kind.default_eps());
+    let t = Instant::now();
+    let p = power_iteration(&mut op2, 5, 1e-3, 300, 0);
+    let tp = t.elapsed().as_secs_f64();
+    println!("| Lanczos top-5, tol 1e-3: HVPs / seconds | {} / {:.1} s |", l.iterations, tl);
+    println!("| power iteration top-5, tol 1e-3: HVPs / seconds | {} / {:.1} s |", p.iterations, tp);
+    println!("| Lanczos eigenvalues | {:?} |", l.eigenvalues.iter().map(|x| format!("{x:.4}")).collect::<Vec<_>>());
+    println!("| power eigenvalues | {:?} |", p.eigenvalues.iter().map(|x| format!("{x:.4}")).collect::<Vec<_>>());
     Ok(())
 }

@@ -1,0 +1,57 @@
+//! `basin hessian` end to end on a small trained run, and eigenvalue tracking during training.
+
+use std::process::Command;
+
+fn basin(args: &[&str], cwd: &std::path::Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_basin")).args(args).current_dir(cwd).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn hessian_of_a_trained_run_writes_a_consistent_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = [
+        "train", "--out", "r", "--set", "train.epochs=1", "--set", "data.train_subset=512", "--set", "data.test_subset=100",
+        "--set", "curvature.track_every=4", "--set", "curvature.top_k=2", "--set", "curvature.subset=0.25", "--set", "curvature.max_iter=20",
+    ];
+    let (code, _, err) = basin(&train, dir.path());
+    assert_eq!(code, 0, "{err}");
+    // tracking wrote hessian lines with 2 positive eigenvalues, the first the largest
+    let metrics = std::fs::read_to_string(dir.path().join("r/metrics.jsonl")).unwrap();
+    let hess: Vec<serde_json::Value> = metrics.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).filter(|v| v["kind"] == "hessian").collect();
+    assert_eq!(hess.len(), 8 / 4, "{metrics}");
+    for h in &hess {
+        let e: Vec<f64> = h["eigenvalues"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert!(e.len() == 2 && e[0] >= e[1] && e[1] > 0.0, "{e:?}");
+    }
+
+    let (code, out, err) = basin(
+        &["hessian", "--run", "r", "--samples", "128", "--top-k", "3", "--repeats", "2", "--trace", "--trace-samples", "12", "--frobenius", "--frobenius-samples", "6", "--density", "--density-probes", "1", "--density-steps", "12", "--json", "h.json"],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("| 1 |"), "{out}");
+    let rep: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("h.json")).unwrap()).unwrap();
+    let mean: Vec<f64> = rep["mean"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(mean.len(), 3);
+    assert!(mean[0] >= mean[1] && mean[1] >= mean[2] && mean[2] > 0.0, "{mean:?}");
+    assert_eq!(rep["repeats"].as_array().unwrap().len(), 2);
+    assert_eq!(rep["subset_size"], 128);
+    // consistency between independent estimators: λ_max ≤ ‖H‖_F and λ_max ≤ tr H for a PSD GGN
+    let fro = rep["frobenius"]["mean"].as_f64().unwrap();
+    let tr = rep["trace"]["mean"].as_f64().unwrap();
+    let tr_se = rep["trace"]["stderr"].as_f64().unwrap();
+    assert!(mean[0] <= fro * 1.2, "λ1 {} vs ‖H‖_F {fro}", mean[0]);
+    assert!(mean[0] <= tr + 3.0 * tr_se, "λ1 {} vs tr {tr} ± {tr_se}", mean[0]);
+    let dens = &rep["density"]["density"];
+    assert_eq!(dens.as_array().unwrap().len(), 400);
+    assert!(dir.path().join("h.density.svg").is_file());
+
+    // bad input: one line, exit 2
+    let (code, _, err) = basin(&["hessian", "--run", "r", "--operator", "exact"], dir.path());
+    assert_eq!(code, 2);
+    assert!(err.contains("--operator") && err.trim().lines().count() == 1, "{err}");
+    let (code, _, err) = basin(&["hessian", "--run", "nowhere"], dir.path());
+    assert_eq!(code, 2);
+    assert!(err.contains("nowhere"), "{err}");
+}
