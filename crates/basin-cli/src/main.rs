@@ -29,6 +29,11 @@ enum Command {
     },
     /// Hessian spectrum of a trained model: top eigenvalues, trace, Frobenius norm, density.
     Hessian(commands::hessian::HessianArgs),
+    /// Sharpest-directions measurements: the paper's table, the loss along the top eigenvector.
+    Sharpest {
+        #[command(subcommand)]
+        command: commands::sharpest::SharpestCommand,
+    },
     /// List the zoo's models.
     Models,
     /// Speed benchmarks.
@@ -79,6 +84,7 @@ fn main() -> ExitCode {
         Command::Train(args) => commands::train::run(args),
         Command::Data { command } => commands::data::run(command),
         Command::Hessian(args) => commands::hessian::run(args),
+        Command::Sharpest { command } => commands::sharpest::run(command),
         Command::Models => {
             for (name, what) in basin_zoo::MODEL_NAMES {
                 println!("{name:<12} {what}");

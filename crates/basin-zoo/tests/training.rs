@@ -298,3 +298,32 @@ fn loss_thresholds_halve_the_rate_then_stop() {
     let last: Vec<f64> = steps.iter().rev().take(10).map(|l| l["loss"].as_f64().unwrap()).collect();
     assert!(last.iter().sum::<f64>() / 10.0 < 0.5);
 }
+
+/// Sharpest-directions paper: Nudged SGD with γ = 0.1 (slow along the 5 sharpest directions)
+/// ends sharper than γ = 10 from the same start and data. Measured (ne-f1, 1,500 slice images,
+/// 2 epochs of SGD at 0.02, directions every 20 steps): see the printed values; the ordering is
+/// asserted with a factor 1.5 (measured 22.0 vs 10.0).
+#[test]
+fn nudged_sgd_small_gamma_ends_sharper_than_large_gamma() {
+    let top = |gamma: f64| {
+        let mut cfg = slice_cfg();
+        cfg.data.train_subset = 1500;
+        cfg.data.test_subset = 100;
+        cfg.train.epochs = 2;
+        cfg.optimizer.name = "sgd".into();
+        cfg.optimizer.lr = 0.02;
+        cfg.estimator.name = "nsgd".into();
+        cfg.estimator.gamma = gamma;
+        cfg.estimator.every = 20;
+        cfg.estimator.lanczos_iter = 20;
+        let data = prepare(&cfg.data, 0).unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let (m, _) = run(&cfg, &data, d.path(), false, &mut Silent, Arc::new(AtomicBool::new(false))).unwrap();
+        let idx: Vec<usize> = (0..500).collect();
+        let ccfg = basin::curvature::track::CurvatureConfig { top_k: 1, max_iter: 30, ..Default::default() };
+        basin::curvature::track::top_eigen(&m, &data.train, &idx, &ccfg, 0, &Device::flex()).eigenvalues[0]
+    };
+    let (sharp, flat) = (top(0.1), top(10.0));
+    println!("top Hessian eigenvalue after NSGD: γ = 0.1 → {sharp:.2}, γ = 10 → {flat:.2}");
+    assert!(sharp > 1.5 * flat, "γ = 0.1: {sharp}, γ = 10: {flat}");
+}

@@ -36,6 +36,15 @@ impl Batch {
 pub trait BatchSource {
     /// An independent batch of `size` examples, drawn for `step`.
     fn extra_batch(&mut self, size: usize, step: u64) -> Batch;
+    /// The training set itself, for estimators that measure curvature on a fixed subset of it
+    /// (Nudged SGD); `None` where there is none.
+    fn examples(&self) -> Option<&dyn ExampleSet> {
+        None
+    }
+    /// Steps per epoch of the run (0 when unknown).
+    fn steps_per_epoch(&self) -> u64 {
+        0
+    }
 }
 
 /// A labelled image set the trainer can batch: any data source implements this.

@@ -3,4 +3,5 @@
 pub mod bench;
 pub mod data;
 pub mod hessian;
+pub mod sharpest;
 pub mod train;

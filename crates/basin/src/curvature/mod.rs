@@ -14,6 +14,7 @@ pub mod lanczos;
 pub mod objective;
 pub mod operator;
 pub mod power;
+pub mod slice;
 pub mod slq;
 pub mod track;
 pub mod vector;

@@ -31,11 +31,13 @@ pub struct CurvatureConfig {
     pub eps: f64,
     /// Batch size of the subset passes.
     pub batch_size: usize,
+    /// Steps at which to record the loss along the top eigenvector (to slices.jsonl).
+    pub slice_at: Vec<u64>,
 }
 
 impl Default for CurvatureConfig {
     fn default() -> Self {
-        CurvatureConfig { track_every: 0, top_k: 5, subset: 0.05, max_iter: 50, tol: 1e-3, operator: super::choice::OperatorKind::Ggn, eps: 0.0, batch_size: 500 }
+        CurvatureConfig { track_every: 0, top_k: 5, subset: 0.05, max_iter: 50, tol: 1e-3, operator: super::choice::OperatorKind::Ggn, eps: 0.0, batch_size: 500, slice_at: Vec::new() }
     }
 }
 

@@ -27,7 +27,7 @@ pub enum NoiseKind {
 
 /// Names accepted in `estimator.name`.
 pub const ESTIMATOR_NAMES: &[&str] =
-    &["sgd", "smoothout", "det-smoothout", "ada-smoothout", "s-sgd", "noise-enhancement", "sam", "asam"];
+    &["sgd", "smoothout", "det-smoothout", "ada-smoothout", "s-sgd", "noise-enhancement", "sam", "asam", "nsgd"];
 
 /// `[estimator]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +56,22 @@ pub struct EstimatorConfig {
     pub rho: f64,
     /// ASAM η added to |w| in T_w.
     pub eta: f64,
+    /// Nudged SGD γ: learning-rate factor along the sharpest directions (1 = SGD).
+    pub gamma: f64,
+    /// Nudged SGD: number of directions k.
+    pub directions: usize,
+    /// Nudged SGD: recompute the directions every N steps (0 = every epoch).
+    pub every: u64,
+    /// Nudged SGD: fraction of the training set for the curvature (paper: 5 %).
+    pub subset: f64,
+    /// Nudged SGD: Lanczos steps at most.
+    pub lanczos_iter: usize,
+    /// Nudged SGD: nudge | project | remove.
+    pub mode: super::nsgd::NsgdMode,
+    /// Nudged SGD control: a random orthonormal subspace instead of eigenvectors.
+    pub random_subspace: bool,
+    /// Nudged SGD curvature operator: ggn | hessian.
+    pub operator: crate::curvature::choice::OperatorKind,
 }
 
 impl Default for EstimatorConfig {
@@ -72,6 +88,14 @@ impl Default for EstimatorConfig {
             alpha: 1.5,
             rho: 0.05,
             eta: 0.01,
+            gamma: 1.0,
+            directions: 5,
+            every: 0,
+            subset: 0.05,
+            lanczos_iter: 30,
+            mode: super::nsgd::NsgdMode::Nudge,
+            random_subspace: false,
+            operator: crate::curvature::choice::OperatorKind::Ggn,
         }
     }
 }
@@ -103,6 +127,20 @@ impl EstimatorConfig {
                     return bad("alpha", "must be a finite number");
                 }
             }
+            "nsgd" => {
+                if !(self.gamma.is_finite() && self.gamma >= 0.0) {
+                    return bad("gamma", "must be a number ≥ 0");
+                }
+                if self.directions == 0 {
+                    return bad("directions", "must be ≥ 1");
+                }
+                if !(self.subset > 0.0 && self.subset <= 1.0) {
+                    return bad("subset", "must be in (0, 1]");
+                }
+                if self.lanczos_iter < self.directions {
+                    return bad("lanczos_iter", "must be ≥ directions");
+                }
+            }
             "sam" | "asam" => {
                 if !(self.rho.is_finite() && self.rho > 0.0) {
                     return bad("rho", "must be positive");
@@ -131,6 +169,16 @@ impl EstimatorConfig {
             "noise-enhancement" => Box::new(NoiseEnhancement::new(self.alpha)),
             "sam" => Box::new(Sam::sam(self.rho)),
             "asam" => Box::new(Sam::asam(self.rho, self.eta)),
+            "nsgd" => Box::new(super::nsgd::Nsgd::new(super::nsgd::NsgdConfig {
+                gamma: self.gamma,
+                k: self.directions,
+                every: self.every,
+                subset: self.subset,
+                max_iter: self.lanczos_iter,
+                mode: self.mode,
+                random_subspace: self.random_subspace,
+                operator: self.operator,
+            })),
             _ => Box::new(Plain),
         }
     }

@@ -6,6 +6,7 @@ pub mod ada_smoothout;
 pub mod config;
 pub mod det_smoothout;
 pub mod noise_enhancement;
+pub mod nsgd;
 pub mod plain;
 pub mod sam;
 pub mod smoothout;
@@ -47,6 +48,13 @@ pub trait GradientEstimator<M: Classifier> {
     fn name(&self) -> &'static str;
     /// The gradient for this step. `model` lives on an autodiff device.
     fn estimate(&mut self, model: M, batch: &Batch, ctx: &mut StepContext<'_>) -> Estimate<M>;
+    /// State that must survive a checkpoint (vectors in the model's parameter layout), for
+    /// estimators that carry any (Nudged SGD's eigenvectors). Stateless methods return nothing.
+    fn state(&self) -> Vec<ParamVec> {
+        Vec::new()
+    }
+    /// Restores what [`state`](Self::state) returned.
+    fn load_state(&mut self, _state: Vec<ParamVec>) {}
 }
 
 /// Loss and gradients of `model` on `batch`: one forward and one backward pass.

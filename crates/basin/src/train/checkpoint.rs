@@ -4,6 +4,7 @@
 
 use crate::error::BasinError;
 use crate::model::Classifier;
+use crate::paramvec::ParamVec;
 use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -69,7 +70,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), BasinError> {
 
 /// Saves a checkpoint under `dir/checkpoints/step-N/` and points `dir/checkpoints/latest` at it;
 /// older checkpoints are removed once the new one is published.
-pub fn save<M: Classifier>(dir: &Path, model: &M, optim: &ModuleOptimizer, state: &LoopState) -> Result<PathBuf, BasinError> {
+pub fn save<M: Classifier>(dir: &Path, model: &M, optim: &ModuleOptimizer, state: &LoopState, estimator_state: &[ParamVec]) -> Result<PathBuf, BasinError> {
     let root = dir.join("checkpoints");
     std::fs::create_dir_all(&root).map_err(|e| BasinError::file(&root, e))?;
     let name = format!("step-{:09}", state.step);
@@ -83,6 +84,10 @@ pub fn save<M: Classifier>(dir: &Path, model: &M, optim: &ModuleOptimizer, state
     model.clone().save_file(&model_path).map_err(|e| BasinError::file(&model_path, format!("{e:?}")))?;
     let optim_path = tmp.join("optim.bpk");
     optim.save(&optim_path).map_err(|e| BasinError::file(&optim_path, format!("{e:?}")))?;
+    if !estimator_state.is_empty() {
+        let p = tmp.join("estimator.bin");
+        std::fs::write(&p, encode_vectors(estimator_state)).map_err(|e| BasinError::file(&p, e))?;
+    }
     let state_path = tmp.join("state.json");
     std::fs::write(&state_path, serde_json::to_vec_pretty(state).expect("state serializes"))
         .map_err(|e| BasinError::file(&state_path, e))?;
@@ -102,6 +107,48 @@ pub fn save<M: Classifier>(dir: &Path, model: &M, optim: &ModuleOptimizer, state
         }
     }
     Ok(final_dir)
+}
+
+/// Vectors as bytes: "BSNV", count (u64 LE), length (u64 LE), then the f32 LE values.
+fn encode_vectors(v: &[ParamVec]) -> Vec<u8> {
+    let len = v[0].numel();
+    let mut out = b"BSNV".to_vec();
+    out.extend((v.len() as u64).to_le_bytes());
+    out.extend((len as u64).to_le_bytes());
+    for x in v {
+        for f in x.to_host() {
+            out.extend(f.to_le_bytes());
+        }
+    }
+    out
+}
+
+/// The estimator state saved in checkpoint `ckpt` (empty when there is none), in the layout of
+/// `template`.
+pub fn load_estimator_state(ckpt: &Path, template: &ParamVec) -> Result<Vec<ParamVec>, BasinError> {
+    let p = ckpt.join("estimator.bin");
+    if !p.exists() {
+        return Ok(Vec::new());
+    }
+    let b = std::fs::read(&p).map_err(|e| BasinError::file(&p, e))?;
+    if b.len() < 20 || &b[..4] != b"BSNV" {
+        return Err(BasinError::file(&p, "not a basin estimator state"));
+    }
+    let n = u64::from_le_bytes(b[4..12].try_into().expect("8 bytes")) as usize;
+    let len = u64::from_le_bytes(b[12..20].try_into().expect("8 bytes")) as usize;
+    if len != template.numel() || b.len() != 20 + 4 * n * len {
+        return Err(BasinError::file(&p, "size does not match the model"));
+    }
+    let device = template.parts.first().map(|t| t.device()).unwrap_or_default();
+    Ok((0..n)
+        .map(|i| {
+            let vals: Vec<f32> = b[20 + 4 * i * len..20 + 4 * (i + 1) * len]
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            template.from_host(&vals, &device)
+        })
+        .collect())
 }
 
 /// The folder of the latest published checkpoint of the run in `dir`, if any.

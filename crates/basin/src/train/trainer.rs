@@ -107,11 +107,18 @@ pub fn init_model<M: Classifier>(device: &Device, seed: u64, build: impl FnOnce(
 /// Extra batches for estimators, drawn from a seeded stream of the step.
 struct Extra<'a> {
     set: &'a dyn ExampleSet,
+    steps: u64,
     seed: u64,
     device: Device,
 }
 
 impl BatchSource for Extra<'_> {
+    fn examples(&self) -> Option<&dyn ExampleSet> {
+        Some(self.set)
+    }
+    fn steps_per_epoch(&self) -> u64 {
+        self.steps
+    }
     fn extra_batch(&mut self, size: usize, step: u64) -> Batch {
         let mut rng = stream_rng(self.seed, Stream::ExtraBatch, step);
         let idx = rand::seq::index::sample(&mut rng, self.set.len(), size.min(self.set.len())).into_vec();
@@ -138,6 +145,12 @@ fn track_thresholds(state: &mut LoopState, loss: f64, cfg: &TrainConfig) {
     if cfg.train.stop_at_loss > 0.0 && state.converged_at.is_none() && mean < cfg.train.stop_at_loss {
         state.converged_at = Some(state.step);
     }
+}
+
+fn append_line(path: &std::path::Path, line: &str) -> Result<(), BasinError> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| BasinError::file(path, e))?;
+    writeln!(f, "{line}").map_err(|e| BasinError::file(path, e))
 }
 
 /// The order of the training examples in `epoch`.
@@ -176,7 +189,14 @@ pub fn train<M: Classifier>(
         (false, Some(_)) => {
             return Err(BasinError::file(out, "already holds a run; pass --resume to continue it or choose another --out"));
         }
-        (false, None) => {}
+        (false, None) => {
+            // θ₀, for the distance from initialization ‖θ − θ₀‖ of the sharpest-directions table
+            let _ = std::fs::remove_file(out.join("slices.jsonl"));
+            model.sync_running_stats();
+            let tmp = out.join("init.bpk.tmp");
+            model.clone().save_file(&tmp).map_err(|e| BasinError::file(&tmp, format!("{e:?}")))?;
+            std::fs::rename(&tmp, out.join("init.bpk")).map_err(|e| BasinError::file(out.join("init.bpk"), e))?;
+        }
     }
     let mut log = MetricsLog::open(out, opts.resume.then_some(state.step))?;
     let phases = super::phases::resolve(cfg)?;
@@ -187,7 +207,7 @@ pub fn train<M: Classifier>(
     let started = Instant::now();
     let seconds_before = state.seconds;
     let elapsed = |_: &LoopState| seconds_before + started.elapsed().as_secs_f64();
-    let mut extra = Extra { set: sets.train, seed: cfg.seed, device: ad.clone() };
+    let mut extra = Extra { set: sets.train, steps: steps as u64, seed: cfg.seed, device: ad.clone() };
     let mut current_phase = usize::MAX;
     let mut estimator = phases[0].estimator.build::<M>(cfg.seed);
 
@@ -197,6 +217,15 @@ pub fn train<M: Classifier>(
         let phase = &phases[pi];
         if pi != current_phase {
             estimator = phase.estimator.build::<M>(cfg.seed);
+            // Restore a resumed estimator's state only if it was saved by this same phase.
+            let last_epoch = if state.batch_in_epoch == 0 { state.epoch.saturating_sub(1) } else { state.epoch };
+            let same_phase = state.step > 0 && super::phases::phase_of(&phases, last_epoch) == pi;
+            if current_phase == usize::MAX && opts.resume && same_phase {
+                if let Some(ckpt) = checkpoint::latest(out)? {
+                    let template = crate::paramvec::ParamVec::from_model(&model);
+                    estimator.load_state(checkpoint::load_estimator_state(&ckpt, &template)?);
+                }
+            }
             current_phase = pi;
         }
         let base_lr = phase.schedule.scaled_lr(phase.lr, bs);
@@ -259,6 +288,12 @@ pub fn train<M: Classifier>(
                     elapsed: elapsed(&state),
                 })?;
             }
+            if ce.slice_at.contains(&state.step) {
+                let idx = crate::curvature::track::subset_for(sets.train, ce, cfg.seed, 0);
+                let ks: Vec<f64> = (0..41).map(|i| -5.0 + 0.25 * i as f64).collect();
+                let (sl, _) = crate::curvature::slice::eigen_slice(&model, sets.train, &idx, bs, lr, &ks, state.step, &opts.device);
+                append_line(&out.join("slices.jsonl"), &serde_json::to_string(&sl).expect("slice serializes"))?;
+            }
             if state.converged_at.is_some() {
                 break;
             }
@@ -266,7 +301,7 @@ pub fn train<M: Classifier>(
             let periodic = cfg.train.checkpoint_every > 0 && state.step % cfg.train.checkpoint_every as u64 == 0;
             if (stop || periodic) && state.batch_in_epoch < steps {
                 let s = LoopState { seconds: elapsed(&state), ..state.clone() };
-                checkpoint::save(out, &model, &optim, &s)?;
+                checkpoint::save(out, &model, &optim, &s, &estimator.state())?;
             }
             if stop {
                 return Err(BasinError::Interrupted { step: state.step });
@@ -297,7 +332,7 @@ pub fn train<M: Classifier>(
             seconds: elapsed(&state),
             ..state
         };
-        checkpoint::save(out, &model, &optim, &state)?;
+        checkpoint::save(out, &model, &optim, &state, &estimator.state())?;
     }
 
     let train_eval = evaluate(&model, sets.train, cfg.train.eval_batch_size, &opts.device);

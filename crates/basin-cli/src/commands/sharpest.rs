@@ -1,0 +1,134 @@
+//! `basin sharpest`: the sharpest-directions paper's measurements for finished runs — the
+//! table (spectral norm, Frobenius norm, test / validation accuracy, final training loss,
+//! distance from initialization) and the loss along the top eigenvector.
+
+use crate::model_source::{ModelSource, load_weights};
+use crate::{CliError, device, plots};
+use basin::curvature::choice::{CurvatureOperator, OperatorKind};
+use basin::curvature::frobenius::frobenius;
+use basin::curvature::lanczos::{LanczosConfig, lanczos};
+use basin::curvature::objective::subset_indices;
+use basin::curvature::slice::{EigenSlice, eigen_slice};
+use basin::curvature::{LinearOperator, Objective};
+use basin::paramvec::ParamVec;
+use clap::Subcommand;
+use std::path::PathBuf;
+
+/// Subcommands of `basin sharpest`.
+#[derive(Subcommand)]
+pub enum SharpestCommand {
+    /// The paper's table for one or more runs: ‖H‖₂, ‖H‖_F, test acc., val. acc., loss, ‖θ − θ₀‖.
+    Table {
+        /// Run folders written by `basin train`.
+        #[arg(long = "run", required = true)]
+        runs: Vec<PathBuf>,
+        /// Fraction of the training set for the curvature.
+        #[arg(long, default_value_t = 0.05)]
+        subset: f64,
+        /// Probes for ‖H‖_F.
+        #[arg(long, default_value_t = 20)]
+        frobenius_samples: usize,
+        /// cpu or cuda.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
+    /// The loss along the top eigenvector: the curves recorded during training
+    /// (`curvature.slice_at`) or, if none, one at the final weights.
+    Slice {
+        #[command(flatten)]
+        source: ModelSource,
+        /// Fraction of the training set.
+        #[arg(long, default_value_t = 0.05)]
+        subset: f64,
+        /// Learning rate η for Δθ₁ (default: the run's optimizer.lr).
+        #[arg(long)]
+        lr: Option<f64>,
+        /// Write the slices as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write the plot here.
+        #[arg(long, default_value = "slice.svg")]
+        svg: PathBuf,
+        /// cpu or cuda.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
+}
+
+/// Runs `basin sharpest ...`.
+pub fn run(cmd: SharpestCommand) -> Result<(), CliError> {
+    match cmd {
+        SharpestCommand::Table { runs, subset, frobenius_samples, device } => table(&runs, subset, frobenius_samples, &device),
+        SharpestCommand::Slice { source, subset, lr, json, svg, device } => slice(&source, subset, lr, json, &svg, &device),
+    }
+}
+
+fn table(runs: &[PathBuf], subset: f64, fro_samples: usize, device: &str) -> Result<(), CliError> {
+    let dev = device::select(device)?;
+    println!("| run | ‖H‖₂ | ‖H‖_F | test acc. | val. acc. | loss | ‖θ − θ₀‖ |");
+    println!("|---|---|---|---|---|---|---|");
+    for run in runs {
+        let src = ModelSource { run: Some(run.clone()), weights: None, model: None, data: None, data_dir: None };
+        let l = src.load(&dev)?;
+        let summary: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(run.join("summary.json")).map_err(|e| CliError::input(format!("{}: {e}", run.join("summary.json").display())))?,
+        )
+        .map_err(|e| CliError::input(format!("{}: {e}", run.join("summary.json").display())))?;
+        let idx = subset_indices(basin::batch::ExampleSet::len(&l.data.train), Some(subset), None, l.cfg.seed);
+        let mk = || CurvatureOperator::new(OperatorKind::Ggn, Objective::new(&l.model, &l.data.train, &idx, 500, &dev), OperatorKind::Ggn.default_eps());
+        let mut op = mk();
+        let top = lanczos(&mut op, &LanczosConfig { k: 1, tol: 1e-3, max_iter: 60, seed: 0, smallest: false });
+        let mut op2 = mk();
+        let fro = frobenius(&mut op2, fro_samples, 0);
+        let dist = match load_weights(l.model.clone(), &run.join("init.bpk")) {
+            Ok(init) => format!("{:.2}", ParamVec::from_model(&l.model).sub(&ParamVec::from_model(&init)).norm()),
+            Err(_) => "n/a (no init.bpk)".into(),
+        };
+        let pct = |k: &str| summary[k].as_f64().map(|v| format!("{:.1}%", 100.0 * v)).unwrap_or_else(|| "—".into());
+        println!(
+            "| {} | {:.1} | {:.1} ± {:.1} | {} | {} | {:.5} | {} |",
+            run.display(),
+            top.eigenvalues[0],
+            fro.mean,
+            fro.stderr,
+            pct("test_acc"),
+            pct("val_acc"),
+            summary["train_loss"].as_f64().unwrap_or(f64::NAN),
+            dist
+        );
+        let _ = op.calls();
+    }
+    Ok(())
+}
+
+fn slice(source: &ModelSource, subset: f64, lr: Option<f64>, json: Option<PathBuf>, svg: &std::path::Path, device: &str) -> Result<(), CliError> {
+    let recorded: Vec<EigenSlice> = source
+        .run
+        .as_ref()
+        .and_then(|r| std::fs::read_to_string(r.join("slices.jsonl")).ok())
+        .map(|t| t.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+        .unwrap_or_default();
+    let slices = if recorded.is_empty() {
+        let dev = device::select(device)?;
+        let l = source.load(&dev)?;
+        let idx = subset_indices(basin::batch::ExampleSet::len(&l.data.train), Some(subset), None, l.cfg.seed);
+        let ks: Vec<f64> = (0..41).map(|i| -5.0 + 0.25 * i as f64).collect();
+        let lr = lr.unwrap_or(l.cfg.optimizer.lr);
+        vec![eigen_slice(&l.model, &l.data.train, &idx, l.cfg.train.batch_size, lr, &ks, 0, &dev).0]
+    } else {
+        recorded
+    };
+    for s in &slices {
+        let ch: Vec<String> = s.alpha_changes.iter().map(|(a, c)| format!("α={a}: {c:+.2e}")).collect();
+        println!("step {:>6}: λ₁ = {:.3}, Δθ₁ = {:.3e}, L = {:.4}, mean ΔL {}", s.step, s.lambda1, s.delta, s.loss, ch.join(", "));
+    }
+    if let Some(j) = &json {
+        basin::train::checkpoint::write_atomic(j, &serde_json::to_vec_pretty(&slices).expect("serializes"))?;
+        println!("wrote {}", j.display());
+    }
+    let pts: Vec<Vec<(f64, f64)>> = slices.iter().map(|s| s.ks.iter().copied().zip(s.losses.iter().copied()).collect()).collect();
+    let series: Vec<plots::Series<'_>> = slices.iter().zip(&pts).map(|(s, p)| plots::Series { label: format!("t = {}", s.step), points: p }).collect();
+    plots::line_plot(svg, "Loss along the top eigenvector", "k (units of Δθ₁)", "training loss", &series, false)?;
+    println!("wrote {}", svg.display());
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! Nudged SGD and the projected-gradient variants of the sharpest-directions paper
+//! (Jastrzębski et al., shared/seeds/sharpest-directions.txt): every K steps the top-k
+//! eigenvectors V of the loss curvature are recomputed by Lanczos on a fixed subset of the
+//! training set (default 5 %); in between, the gradient handed to the base optimizer is
+//!
+//! * `nudge`:   g + (γ − 1) V Vᵀ g — learning rate γη along the k sharpest directions;
+//! * `project`: e₁ e₁ᵀ g — only the component along the top eigenvector;
+//! * `remove`:  g − e₁ e₁ᵀ g — everything but that component.
+//!
+//! γ < 1 steers toward sharper regions, γ > 1 toward flatter ones. `random_subspace` replaces V
+//! by a random orthonormal k-frame (the control). The eigenvectors are part of the checkpoint.
+
+use super::{Estimate, GradientEstimator, StepContext, loss_and_grads, to_optimizer_grads};
+use crate::batch::Batch;
+use crate::curvature::choice::{CurvatureOperator, OperatorKind};
+use crate::curvature::lanczos::{LanczosConfig, lanczos};
+use crate::curvature::objective::{Objective, subset_indices};
+use crate::model::Classifier;
+use crate::paramvec::ParamVec;
+use serde::{Deserialize, Serialize};
+
+/// Which gradient Nudged SGD hands on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum NsgdMode {
+    /// g + (γ − 1) V Vᵀ g.
+    #[default]
+    Nudge,
+    /// e₁ e₁ᵀ g.
+    Project,
+    /// g − e₁ e₁ᵀ g.
+    Remove,
+}
+
+/// Settings of Nudged SGD.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NsgdConfig {
+    /// γ.
+    pub gamma: f64,
+    /// Number of directions k.
+    pub k: usize,
+    /// Recompute every this many steps (0 = once per epoch).
+    pub every: u64,
+    /// Fraction of the training set for the curvature.
+    pub subset: f64,
+    /// Lanczos steps at most.
+    pub max_iter: usize,
+    /// Mode.
+    pub mode: NsgdMode,
+    /// Random orthonormal subspace instead of eigenvectors (control).
+    pub random_subspace: bool,
+    /// Curvature operator.
+    pub operator: OperatorKind,
+}
+
+/// Nudged SGD.
+pub struct Nsgd {
+    cfg: NsgdConfig,
+    /// The current directions (orthonormal).
+    pub directions: Vec<ParamVec>,
+    /// Step at which they were computed.
+    pub computed_at: Option<u64>,
+}
+
+impl Nsgd {
+    /// Nudged SGD with `cfg`.
+    pub fn new(cfg: NsgdConfig) -> Self {
+        Nsgd { cfg, directions: Vec::new(), computed_at: None }
+    }
+}
+
+/// The nudged gradient g + (γ − 1) Σᵢ vᵢ vᵢᵀ g for orthonormal `v`.
+pub fn nudge(g: &ParamVec, v: &[ParamVec], gamma: f64) -> ParamVec {
+    if gamma == 1.0 {
+        return g.clone();
+    }
+    v.iter().fold(g.clone(), |acc, vi| acc.axpy((gamma - 1.0) * vi.dot(g), vi))
+}
+
+/// e eᵀ g (keep only the component along unit `e`).
+pub fn project(g: &ParamVec, e: &ParamVec) -> ParamVec {
+    e.scale(e.dot(g))
+}
+
+/// g − e eᵀ g (remove the component along unit `e`).
+pub fn remove(g: &ParamVec, e: &ParamVec) -> ParamVec {
+    g.axpy(-e.dot(g), e)
+}
+
+/// A random orthonormal k-frame in `w`'s layout (Gram–Schmidt of Gaussian vectors).
+pub fn random_frame(w: &ParamVec, k: usize, key: u64) -> Vec<ParamVec> {
+    let mut out: Vec<ParamVec> = Vec::new();
+    for i in 0..k {
+        let mut v = w.normal(key.wrapping_add(i as u64), 1.0);
+        for _ in 0..2 {
+            for u in &out {
+                v = v.axpy(-u.dot(&v), u);
+            }
+        }
+        let n = v.norm();
+        out.push(v.scale(1.0 / n));
+    }
+    out
+}
+
+impl<M: Classifier> GradientEstimator<M> for Nsgd {
+    fn name(&self) -> &'static str {
+        "nsgd"
+    }
+    fn estimate(&mut self, model: M, batch: &Batch, ctx: &mut StepContext<'_>) -> Estimate<M> {
+        let every = if self.cfg.every > 0 { self.cfg.every } else { ctx.source.steps_per_epoch().max(1) };
+        if self.directions.is_empty() || ctx.step % every == 0 {
+            let w = ParamVec::from_model(&model);
+            let key = super::smoothout::noise_key(ctx.seed, ctx.step);
+            self.directions = if self.cfg.random_subspace {
+                random_frame(&w, self.cfg.k, key)
+            } else {
+                let set = ctx.source.examples().expect("Nudged SGD needs the training set");
+                let idx = subset_indices(set.len(), Some(self.cfg.subset), None, ctx.seed);
+                let device = batch.images.device().inner();
+                let obj = Objective::new(&model, set, &idx, 500, &device);
+                let mut op = CurvatureOperator::new(self.cfg.operator, obj, self.cfg.operator.default_eps());
+                let r = lanczos(&mut op, &LanczosConfig { k: self.cfg.k, tol: 1e-3, max_iter: self.cfg.max_iter, seed: key, smallest: false });
+                r.eigenvectors
+            };
+            self.computed_at = Some(ctx.step);
+        }
+        let (loss, grads) = loss_and_grads(&model, batch);
+        let w = ParamVec::from_model(&model);
+        let g = ParamVec::from_grads(&w, &grads);
+        let g = match self.cfg.mode {
+            NsgdMode::Nudge => nudge(&g, &self.directions, self.cfg.gamma),
+            NsgdMode::Project => project(&g, &self.directions[0]),
+            NsgdMode::Remove => remove(&g, &self.directions[0]),
+        };
+        Estimate { model, loss, grads: to_optimizer_grads(&g) }
+    }
+    fn state(&self) -> Vec<ParamVec> {
+        self.directions.clone()
+    }
+    fn load_state(&mut self, state: Vec<ParamVec>) {
+        self.directions = state;
+    }
+}
