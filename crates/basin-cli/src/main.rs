@@ -34,6 +34,13 @@ enum Command {
         #[command(subcommand)]
         command: commands::sharpest::SharpestCommand,
     },
+    /// (C_ε, A)-sharpness (L-BFGS-B) and noise sensitivity of a trained model.
+    Sharpness(commands::sharpness::SharpnessArgs),
+    /// Loss landscapes: interpolation, filter-normalized surfaces, plane through 3 checkpoints.
+    Landscape {
+        #[command(subcommand)]
+        command: commands::landscape::LandscapeCommand,
+    },
     /// List the zoo's models.
     Models,
     /// Speed benchmarks.
@@ -84,6 +91,8 @@ fn main() -> ExitCode {
         Command::Train(args) => commands::train::run(args),
         Command::Data { command } => commands::data::run(command),
         Command::Hessian(args) => commands::hessian::run(args),
+        Command::Sharpness(args) => commands::sharpness::run(args),
+        Command::Landscape { command } => commands::landscape::run(command),
         Command::Sharpest { command } => commands::sharpest::run(command),
         Command::Models => {
             for (name, what) in basin_zoo::MODEL_NAMES {

@@ -62,3 +62,51 @@ pub fn line_plot(path: &Path, title: &str, x_label: &str, y_label: &str, series:
     }
     std::fs::rename(&tmp, path).map_err(|e| CliError::run(format!("{}: {e}", path.display())))
 }
+
+/// A heat map of `values` (row-major, `ys.len()` rows × `xs.len()` columns) with optional marked
+/// points, written as SVG to `path`.
+pub fn heat_map(path: &Path, title: &str, xs: &[f64], ys: &[f64], values: &[f64], marks: &[(f64, f64, String)]) -> Result<(), CliError> {
+    let tmp = path.with_extension("svg.tmp");
+    {
+        let draw = |e: Box<dyn std::error::Error + '_>| CliError::run(format!("{}: {e}", path.display()));
+        let root = SVGBackend::new(&tmp, (760, 640)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| draw(Box::new(e)))?;
+        let (x0, x1) = (xs[0], xs[xs.len() - 1]);
+        let (y0, y1) = (ys[0], ys[ys.len() - 1]);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(15)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(|e| draw(Box::new(e)))?;
+        chart.configure_mesh().disable_mesh().draw().map_err(|e| draw(Box::new(e)))?;
+        let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+        let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let (dx, dy) = ((x1 - x0) / (xs.len() - 1).max(1) as f64, (y1 - y0) / (ys.len() - 1).max(1) as f64);
+        // log scale of the loss shows the basin's floor and walls at once
+        let t = |v: f64| ((v - lo).max(0.0) + 1e-3).ln();
+        let (tl, th) = (t(lo), t(hi));
+        chart
+            .draw_series(ys.iter().enumerate().flat_map(|(r, &y)| {
+                xs.iter().enumerate().map(move |(c, &x)| {
+                    let v = values[r * xs.len() + c];
+                    let k = if v.is_finite() { ((t(v) - tl) / (th - tl).max(1e-12)).clamp(0.0, 1.0) } else { 1.0 };
+                    let color = ViridisRGB::get_color(k);
+                    Rectangle::new([(x - dx / 2.0, y - dy / 2.0), (x + dx / 2.0, y + dy / 2.0)], color.filled())
+                })
+            }))
+            .map_err(|e| draw(Box::new(e)))?;
+        for (x, y, label) in marks {
+            chart
+                .draw_series(std::iter::once(Circle::new((*x, *y), 6, RED.filled())))
+                .map_err(|e| draw(Box::new(e)))?;
+            chart
+                .draw_series(std::iter::once(Text::new(label.clone(), (*x, *y), ("sans-serif", 16).into_font().color(&WHITE))))
+                .map_err(|e| draw(Box::new(e)))?;
+        }
+        root.present().map_err(|e| draw(Box::new(e)))?;
+    }
+    std::fs::rename(&tmp, path).map_err(|e| CliError::run(format!("{}: {e}", path.display())))
+}

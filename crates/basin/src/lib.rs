@@ -10,6 +10,7 @@ pub mod curvature;
 pub mod error;
 pub mod estimators;
 pub mod fastrand;
+pub mod landscape;
 pub mod loss;
 pub mod model;
 pub mod optim;
@@ -19,6 +20,8 @@ pub mod paramvec;
 pub mod rng;
 pub mod running_stats;
 pub mod schedule;
+#[cfg(feature = "sharpness")]
+pub mod sharpness;
 pub mod train;
 
 pub use batch::{Batch, BatchSource};

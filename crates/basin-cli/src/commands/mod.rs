@@ -3,5 +3,7 @@
 pub mod bench;
 pub mod data;
 pub mod hessian;
+pub mod landscape;
+pub mod sharpness;
 pub mod sharpest;
 pub mod train;

@@ -1,0 +1,258 @@
+//! `basin landscape`: interpolation between two weight files, filter-normalized random
+//! surfaces (1-D curves, 2-D grids) and the plane through three checkpoints; plain data
+//! (JSON + CSV) and plots (SVG).
+
+use crate::model_source::{ModelSource, load_weights};
+use crate::{CliError, device, plots};
+use basin::landscape::grid::LandscapePoint;
+use basin::landscape::plane::Plane;
+use basin::landscape::{DirectionNorm, blend, filter_normalized_direction};
+use basin::paramvec::ParamVec;
+use basin::train::evaluate::evaluate;
+use basin_zoo::ZooModel;
+use basin_zoo::data::PreparedSet;
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+
+/// Subcommands of `basin landscape`.
+#[derive(Subcommand)]
+pub enum LandscapeCommand {
+    /// w(α) = (1 − α) w_a + α w_b on a grid of α (SmoothOut Fig. 2a, S-SGD Fig. 2).
+    Interpolate {
+        /// The run (or weights) at α = 0; its data and model are used.
+        #[command(flatten)]
+        source: ModelSource,
+        /// The weights at α = 1 (a run folder or a .bpk / .safetensors file).
+        #[arg(long)]
+        to: PathBuf,
+        /// α from.
+        #[arg(long, default_value_t = -1.0)]
+        from_alpha: f64,
+        /// α to.
+        #[arg(long, default_value_t = 2.0)]
+        to_alpha: f64,
+        /// Points.
+        #[arg(long, default_value_t = 25)]
+        points: usize,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Loss along filter-normalized random directions (Li et al.): a 1-D curve or a 2-D grid.
+    Surface {
+        #[command(flatten)]
+        source: ModelSource,
+        /// 1 (curve) or 2 (grid).
+        #[arg(long, default_value_t = 2)]
+        dims: usize,
+        /// Points per axis.
+        #[arg(long, default_value_t = 51)]
+        points: usize,
+        /// Half-width of the range of each coordinate.
+        #[arg(long, default_value_t = 1.0)]
+        range: f64,
+        /// filter | layer | none.
+        #[arg(long, default_value = "filter")]
+        norm: String,
+        /// Give biases and batch-norm parameters a direction too (Li et al. ignore them).
+        #[arg(long)]
+        include_bias_bn: bool,
+        /// Seed of the directions (they are regenerated from it, never cached).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// The plane through three checkpoints (Garipov et al.; S-SGD Fig. 7).
+    Plane {
+        /// Three run folders or weight files; the first one's config gives model and data.
+        #[arg(long = "point", num_args = 1, required = true)]
+        points_from: Vec<PathBuf>,
+        /// Grid points per axis.
+        #[arg(long, default_value_t = 21)]
+        points: usize,
+        /// Margin around the three points, as a fraction of their span.
+        #[arg(long, default_value_t = 0.2)]
+        margin: f64,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Options every landscape shares.
+#[derive(Args, Clone)]
+pub struct Common {
+    /// Use only the first N training images (0 = all).
+    #[arg(long, default_value_t = 0)]
+    train_subset: usize,
+    /// Use only the first N test images (0 = all).
+    #[arg(long, default_value_t = 0)]
+    test_subset: usize,
+    /// Evaluation batch size.
+    #[arg(long, default_value_t = 1000)]
+    batch_size: usize,
+    /// Output prefix: PREFIX.json, PREFIX.csv, PREFIX.svg.
+    #[arg(long, default_value = "landscape")]
+    out: PathBuf,
+    /// cpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+fn subset(set: &PreparedSet, n: usize) -> PreparedSet {
+    if n == 0 || n >= set.len() {
+        return set.clone();
+    }
+    let s = set.example_size();
+    let mut p = set.clone();
+    p.x.truncate(n * s);
+    p.y.truncate(n);
+    p
+}
+
+fn bar(n: usize) -> ProgressBar {
+    let b = ProgressBar::new(n as u64);
+    b.set_style(ProgressStyle::with_template("{spinner} landscape [{bar:30}] {pos}/{len} points  ETA {eta}").expect("template").progress_chars("=> "));
+    b
+}
+
+fn weights_of(path: &Path, template: &ZooModel) -> Result<ZooModel, CliError> {
+    let file = if path.is_dir() { path.join("model.bpk") } else { path.to_path_buf() };
+    load_weights(template.clone(), &file)
+}
+
+fn write_outputs(prefix: &Path, points: &[LandscapePoint], meta: serde_json::Value) -> Result<(), CliError> {
+    let json = serde_json::json!({ "meta": meta, "points": points });
+    basin::train::checkpoint::write_atomic(&prefix.with_extension("json"), &serde_json::to_vec_pretty(&json).expect("serializes"))?;
+    let mut csv = String::from(if points.first().is_some_and(|p| p.coords.len() == 2) { "x,y" } else { "x" });
+    csv.push_str(",train_loss,train_acc,test_loss,test_acc\n");
+    for p in points {
+        let c: Vec<String> = p.coords.iter().map(|v| format!("{v}")).collect();
+        csv.push_str(&format!("{},{},{},{},{}\n", c.join(","), p.train.loss, p.train.accuracy, p.test.loss, p.test.accuracy));
+    }
+    basin::train::checkpoint::write_atomic(&prefix.with_extension("csv"), csv.as_bytes())?;
+    println!("wrote {}, {}", prefix.with_extension("json").display(), prefix.with_extension("csv").display());
+    Ok(())
+}
+
+fn curve_plot(prefix: &Path, title: &str, xlabel: &str, points: &[LandscapePoint]) -> Result<(), CliError> {
+    let tr: Vec<(f64, f64)> = points.iter().map(|p| (p.coords[0], p.train.loss)).collect();
+    let te: Vec<(f64, f64)> = points.iter().map(|p| (p.coords[0], p.test.loss)).collect();
+    let svg = prefix.with_extension("svg");
+    plots::line_plot(&svg, title, xlabel, "loss", &[plots::Series { label: "train".into(), points: &tr }, plots::Series { label: "test".into(), points: &te }], true)?;
+    println!("wrote {}", svg.display());
+    Ok(())
+}
+
+/// Runs `basin landscape ...`.
+pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
+    match cmd {
+        LandscapeCommand::Interpolate { source, to, from_alpha, to_alpha, points, common } => {
+            let dev = device::select(&common.device)?;
+            let l = source.load(&dev)?;
+            let (train, test) = (subset(&l.data.train, common.train_subset), subset(&l.data.test, common.test_subset));
+            let b = weights_of(&to, &l.model)?;
+            let pb = bar(points);
+            let mut out = Vec::new();
+            for i in 0..points {
+                let alpha = from_alpha + (to_alpha - from_alpha) * i as f64 / (points - 1).max(1) as f64;
+                let m = blend(&l.model, &[(&l.model, 1.0 - alpha), (&b, alpha)]);
+                out.push(LandscapePoint { coords: vec![alpha], train: evaluate(&m, &train, common.batch_size, &dev), test: evaluate(&m, &test, common.batch_size, &dev) });
+                pb.inc(1);
+            }
+            pb.finish_and_clear();
+            for p in &out {
+                println!("α = {:+.3}  train loss {:.4} acc {:.2}%  test loss {:.4} acc {:.2}%", p.coords[0], p.train.loss, 100.0 * p.train.accuracy, p.test.loss, 100.0 * p.test.accuracy);
+            }
+            write_outputs(&common.out, &out, serde_json::json!({ "kind": "interpolate", "to": to }))?;
+            curve_plot(&common.out, "Linear interpolation", "α", &out)
+        }
+        LandscapeCommand::Surface { source, dims, points, range, norm, include_bias_bn, seed, common } => {
+            if dims != 1 && dims != 2 {
+                return Err(CliError::input("--dims: 1 or 2"));
+            }
+            let norm = match norm.as_str() {
+                "filter" => DirectionNorm::Filter,
+                "layer" => DirectionNorm::Layer,
+                "none" => DirectionNorm::None,
+                o => return Err(CliError::input(format!("--norm: unknown normalization '{o}' (filter, layer, none)"))),
+            };
+            let dev = device::select(&common.device)?;
+            let l = source.load(&dev)?;
+            let (train, test) = (subset(&l.data.train, common.train_subset), subset(&l.data.test, common.test_subset));
+            let w = ParamVec::from_model(&l.model);
+            let d1 = filter_normalized_direction(&w, norm, !include_bias_bn, seed);
+            let d2 = filter_normalized_direction(&w, norm, !include_bias_bn, seed.wrapping_add(1));
+            let axis: Vec<f64> = (0..points).map(|i| -range + 2.0 * range * i as f64 / (points - 1).max(1) as f64).collect();
+            let coords: Vec<Vec<f64>> = if dims == 1 { axis.iter().map(|&x| vec![x]).collect() } else { axis.iter().flat_map(|&y| axis.iter().map(move |&x| vec![x, y])).collect() };
+            let pb = bar(coords.len());
+            let mut out = Vec::new();
+            for c in coords {
+                let mut p = w.axpy(c[0], &d1);
+                if dims == 2 {
+                    p = p.axpy(c[1], &d2);
+                }
+                let (tr, te) = basin::landscape::evaluate_at(&l.model, &p, &train, &test, common.batch_size, &dev);
+                out.push(LandscapePoint { coords: c, train: tr, test: te });
+                pb.inc(1);
+            }
+            pb.finish_and_clear();
+            write_outputs(&common.out, &out, serde_json::json!({ "kind": "surface", "dims": dims, "norm": format!("{norm:?}"), "seed": seed, "range": range }))?;
+            if dims == 1 {
+                curve_plot(&common.out, "Loss along a filter-normalized direction", "t", &out)
+            } else {
+                let vals: Vec<f64> = out.iter().map(|p| p.train.loss).collect();
+                let svg = common.out.with_extension("svg");
+                plots::heat_map(&svg, "Training loss, filter-normalized directions", &axis, &axis, &vals, &[(0.0, 0.0, "w".into())])?;
+                println!("wrote {}", svg.display());
+                Ok(())
+            }
+        }
+        LandscapeCommand::Plane { points_from, points, margin, common } => {
+            if points_from.len() != 3 {
+                return Err(CliError::input(format!("--point: give exactly three (got {})", points_from.len())));
+            }
+            let dev = device::select(&common.device)?;
+            let first = &points_from[0];
+            let src = if first.is_dir() {
+                ModelSource { run: Some(first.clone()), weights: None, model: None, data: None, data_dir: None }
+            } else {
+                return Err(CliError::input("--point: the first point must be a run folder (its config gives model and data)"));
+            };
+            let l = src.load(&dev)?;
+            let (train, test) = (subset(&l.data.train, common.train_subset), subset(&l.data.test, common.test_subset));
+            let m2 = weights_of(&points_from[1], &l.model)?;
+            let m3 = weights_of(&points_from[2], &l.model)?;
+            let (w1, w2, w3) = (ParamVec::from_model(&l.model), ParamVec::from_model(&m2), ParamVec::from_model(&m3));
+            let plane = Plane::new(&w1, &w2, &w3);
+            if !(plane.n1 > 0.0 && plane.n2 > 1e-12 * plane.n1) {
+                return Err(CliError::input("--point: the three checkpoints are (nearly) collinear"));
+            }
+            let pts = plane.points();
+            let (xmin, xmax) = pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.0), b.max(p.0)));
+            let (ymin, ymax) = pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.1), b.max(p.1)));
+            let (mx, my) = (margin * (xmax - xmin), margin * (ymax - ymin).max(1e-12));
+            let xs: Vec<f64> = (0..points).map(|i| xmin - mx + (xmax - xmin + 2.0 * mx) * i as f64 / (points - 1).max(1) as f64).collect();
+            let ys: Vec<f64> = (0..points).map(|i| ymin - my + (ymax - ymin + 2.0 * my) * i as f64 / (points - 1).max(1) as f64).collect();
+            let pb = bar(points * points);
+            let mut out = Vec::new();
+            for &y in &ys {
+                for &x in &xs {
+                    let [c1, c2, c3] = plane.coefficients(x, y);
+                    let m = blend(&l.model, &[(&l.model, c1), (&m2, c2), (&m3, c3)]);
+                    out.push(LandscapePoint { coords: vec![x, y], train: evaluate(&m, &train, common.batch_size, &dev), test: evaluate(&m, &test, common.batch_size, &dev) });
+                    pb.inc(1);
+                }
+            }
+            pb.finish_and_clear();
+            let names: Vec<String> = points_from.iter().map(|p| p.display().to_string()).collect();
+            write_outputs(&common.out, &out, serde_json::json!({ "kind": "plane", "points": names, "plane": plane, "coordinates": pts }))?;
+            let vals: Vec<f64> = out.iter().map(|p| p.test.loss).collect();
+            let marks: Vec<(f64, f64, String)> = pts.iter().zip(["1", "2", "3"]).map(|(p, n)| (p.0, p.1, n.to_string())).collect();
+            let svg = common.out.with_extension("svg");
+            plots::heat_map(&svg, "Test loss on the plane through three checkpoints", &xs, &ys, &vals, &marks)?;
+            println!("wrote {}", svg.display());
+            Ok(())
+        }
+    }
+}
