@@ -12,4 +12,4 @@ echo "basin (flex, $THREADS threads):"; echo "$B"
 echo; echo "$P"
 echo; echo "| workload | basin steps/s | PyTorch steps/s | ratio basin ÷ PyTorch | threads |"
 echo "|---|---|---|---|---|"
-paste -d'|' <(echo "$B" | grep '^| [nk]' ) <(echo "$P" | grep '^| [nk]') | awk -F'|' -v t="$THREADS" '{ printf "| %s | %s | %s | %.2f | %s |\n", $2, $4, $10, $4/$10, t }'
+paste -d'|' <(echo "$B" | grep '^| [nk]' ) <(echo "$P" | grep '^| [nk]') | awk -F'|' -v t="$THREADS" '{ printf "| %s | %s | %s | %.2f | %s |\n", $2, $4, $11, $4/$11, t }'

@@ -17,34 +17,39 @@ pub struct ParamEntry {
     pub values: Vec<f32>,
 }
 
-struct Collect {
-    path: Vec<String>,
-    out: Vec<ParamEntry>,
-}
-
-impl ModuleVisitor for Collect {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
+/// Calls `f(path, id, flat, shape)` for every float tensor of `model` (parameters and running
+/// state) in module order, with the dotted module path, flattened and without autodiff.
+pub fn for_each_float<M: Module>(model: &M, f: impl FnMut(&str, ParamId, Tensor<1>, Vec<usize>)) {
+    struct Walk<F> {
+        path: Vec<String>,
+        f: F,
     }
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
+    impl<F: FnMut(&str, ParamId, Tensor<1>, Vec<usize>)> ModuleVisitor for Walk<F> {
+        fn enter_module(&mut self, name: &str, _container_type: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let t = param.val();
+            let shape = t.dims().to_vec();
+            let n = t.shape().num_elements();
+            let flat: Tensor<1> = t.reshape([n]);
+            let flat = if flat.is_autodiff() { flat.inner() } else { flat };
+            (self.f)(&self.path.join("."), param.id, flat, shape);
+        }
     }
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let tensor = param.val();
-        self.out.push(ParamEntry {
-            id: param.id,
-            path: self.path.join("."),
-            shape: tensor.dims().to_vec(),
-            values: tensor.to_data().convert::<f32>().try_to_vec::<f32>().expect("float data"),
-        });
-    }
+    model.visit(&mut Walk { path: Vec::new(), f });
 }
 
 /// Every float parameter of `model`, in module order.
 pub fn collect<M: Module>(model: &M) -> Vec<ParamEntry> {
-    let mut c = Collect { path: Vec::new(), out: Vec::new() };
-    model.visit(&mut c);
-    c.out
+    let mut out = Vec::new();
+    for_each_float(model, |path, id, t, shape| {
+        out.push(ParamEntry { id, path: path.to_string(), shape, values: t.to_data().convert::<f32>().try_to_vec::<f32>().expect("float data") });
+    });
+    out
 }
 
 /// All float parameters concatenated in module order.

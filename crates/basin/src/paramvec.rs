@@ -9,7 +9,7 @@
 //! neuron (SmoothOut journal §III-D); a 1-D parameter (bias, norm scale/shift) is one filter.
 
 use crate::paramkind::ParamKind;
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::module::{Module, ModuleMapper, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Tensor};
 use std::collections::HashMap;
@@ -52,39 +52,18 @@ pub struct ParamVec {
     pub parts: Vec<Tensor<1>>,
 }
 
-struct Reader {
-    path: Vec<String>,
-    slots: Vec<Slot>,
-    parts: Vec<Tensor<1>>,
-}
-
-impl ModuleVisitor for Reader {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
-    }
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
-    }
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let path = self.path.join(".");
-        let t = param.val();
-        let kind = ParamKind::classify(&path, &t.dims());
-        if kind == ParamKind::State {
-            return;
-        }
-        let n = t.shape().num_elements();
-        self.slots.push(Slot { id: param.id, path, shape: t.dims().to_vec(), kind });
-        let flat: Tensor<1> = t.reshape([n]);
-        self.parts.push(if flat.is_autodiff() { flat.inner() } else { flat });
-    }
-}
-
 impl ParamVec {
     /// The trainable parameters of `model` (batch-norm running statistics excluded).
     pub fn from_model<M: Module>(model: &M) -> ParamVec {
-        let mut r = Reader { path: Vec::new(), slots: Vec::new(), parts: Vec::new() };
-        model.visit(&mut r);
-        ParamVec { slots: Arc::new(r.slots), parts: r.parts }
+        let (mut slots, mut parts) = (Vec::new(), Vec::new());
+        crate::params::for_each_float(model, |path, id, t, shape| {
+            let kind = ParamKind::classify(path, &shape);
+            if kind != ParamKind::State {
+                slots.push(Slot { id, path: path.to_string(), shape, kind });
+                parts.push(t);
+            }
+        });
+        ParamVec { slots: Arc::new(slots), parts }
     }
 
     /// The gradient of `model`'s parameters in `grads`, in this vector's layout (zeros where a

@@ -9,7 +9,7 @@
 
 use crate::model::Classifier;
 use crate::paramkind::ParamKind;
-use burn::module::{ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::module::{ModuleMapper, Param, ParamId};
 use burn::tensor::Tensor;
 use std::collections::HashMap;
 
@@ -17,27 +17,6 @@ use std::collections::HashMap;
 #[derive(Debug, Clone, Default)]
 pub struct RunningSnapshot {
     values: HashMap<ParamId, Tensor<1>>,
-}
-
-struct Snap {
-    path: Vec<String>,
-    values: HashMap<ParamId, Tensor<1>>,
-}
-
-impl ModuleVisitor for Snap {
-    fn enter_module(&mut self, name: &str, _: &str) {
-        self.path.push(name.to_string());
-    }
-    fn exit_module(&mut self, _: &str, _: &str) {
-        self.path.pop();
-    }
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let t = param.val();
-        if ParamKind::classify(&self.path.join("."), &t.dims()) == ParamKind::State {
-            let n = t.shape().num_elements();
-            self.values.insert(param.id, t.reshape([n]));
-        }
-    }
 }
 
 struct Restore<'a> {
@@ -60,9 +39,13 @@ impl ModuleMapper for Restore<'_> {
 /// The running statistics of `model` now (pending updates folded in first).
 pub fn snapshot<M: Classifier>(model: &M) -> RunningSnapshot {
     model.sync_running_stats();
-    let mut s = Snap { path: Vec::new(), values: HashMap::new() };
-    model.visit(&mut s);
-    RunningSnapshot { values: s.values }
+    let mut values = HashMap::new();
+    crate::params::for_each_float(model, |path, id, t, shape| {
+        if ParamKind::classify(path, &shape) == ParamKind::State {
+            values.insert(id, t);
+        }
+    });
+    RunningSnapshot { values }
 }
 
 /// Puts `snap` back into `model`'s (shared) running statistics, discarding updates since.

@@ -2,37 +2,18 @@
 //! and batch-norm running statistics), matched in module order.
 
 use crate::model::Classifier;
-use burn::module::{ModuleMapper, ModuleVisitor, Param};
+use burn::module::{ModuleMapper, Param};
 use burn::tensor::Tensor;
-
-struct Flat {
-    out: Vec<Tensor<1>>,
-    running: Vec<bool>,
-    path: Vec<String>,
-}
-
-impl ModuleVisitor for Flat {
-    fn enter_module(&mut self, name: &str, _: &str) {
-        self.path.push(name.to_string());
-    }
-    fn exit_module(&mut self, _: &str, _: &str) {
-        self.path.pop();
-    }
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let t = param.val();
-        let n = t.shape().num_elements();
-        let t: Tensor<1> = t.reshape([n]);
-        self.out.push(if t.is_autodiff() { t.inner() } else { t });
-        self.running.push(self.path.last().is_some_and(|p| p == "running_var"));
-    }
-}
 
 /// All float tensors of `m`, flattened, in module order, with a flag for running variances.
 pub fn blend_plan<M: Classifier>(m: &M) -> (Vec<Tensor<1>>, Vec<bool>) {
     m.sync_running_stats();
-    let mut f = Flat { out: Vec::new(), running: Vec::new(), path: Vec::new() };
-    m.visit(&mut f);
-    (f.out, f.running)
+    let (mut out, mut running) = (Vec::new(), Vec::new());
+    crate::params::for_each_float(m, |path, _, t, _| {
+        out.push(t);
+        running.push(path.rsplit('.').next() == Some("running_var"));
+    });
+    (out, running)
 }
 
 struct Write {
