@@ -17,7 +17,7 @@ fn slice_cfg() -> TrainConfig {
 }
 
 fn model_for(cfg: &TrainConfig, data: &RunData, device: &Device) -> ZooModel {
-    let opts = ModelOptions { ghost_batch: cfg.model.ghost_batch };
+    let opts = ModelOptions { ghost_batch: cfg.model.ghost_batch, relu_noise: cfg.model.relu_noise };
     init_model(device, cfg.seed, |d| ZooModel::build(&cfg.model.name, data.shape, data.classes, &opts, d).unwrap())
 }
 
@@ -224,7 +224,7 @@ fn extra_passes_do_not_update_batch_norm_running_statistics() {
     }
     // and the first pass did update them (not a no-op)
     let init: Vec<f32> = {
-        let cfg = TrainConfig { model: basin::train::ModelConfig { name: "keskar-f1".into(), ghost_batch: 0 }, ..slice_cfg() };
+        let cfg = TrainConfig { model: basin::train::ModelConfig { name: "keskar-f1".into(), ghost_batch: 0, relu_noise: 0.0 }, ..slice_cfg() };
         let data = prepare(&TrainConfig { data: basin::train::DataConfig { train_subset: 128, ..cfg.data.clone() }, ..cfg.clone() }.data, 0).unwrap();
         let m = model_for(&cfg, &data, &Device::flex().autodiff());
         basin::params::collect(&m).into_iter().filter(|p| p.path.contains("running_")).flat_map(|p| p.values).collect()

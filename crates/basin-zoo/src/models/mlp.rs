@@ -3,7 +3,6 @@
 use super::init::glorot;
 use burn::module::Module;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 /// A ReLU multilayer perceptron on flattened images, optionally batch-normalized.
@@ -17,6 +16,7 @@ pub struct Mlp {
     hidden: Vec<Linear>,
     norms: Vec<BatchNorm>,
     output: Linear,
+    act: super::noisy_relu::NoisyRelu,
 }
 
 impl Mlp {
@@ -33,7 +33,13 @@ impl Mlp {
             }
             d = w;
         }
-        Mlp { hidden, norms, output: LinearConfig::new(d, classes).with_initializer(glorot()).init(device) }
+        Mlp { hidden, norms, output: LinearConfig::new(d, classes).with_initializer(glorot()).init(device), act: super::noisy_relu::NoisyRelu::new(0.0) }
+    }
+
+    /// Switches the ReLUs to ReluSmoothOut with noise `a` (0 = plain ReLU).
+    pub fn with_relu_noise(mut self, a: f64) -> Mlp {
+        self.act = super::noisy_relu::NoisyRelu::new(a);
+        self
     }
 
     /// See [`basin::Classifier::sync_running_stats`].
@@ -49,7 +55,7 @@ impl Mlp {
             if let Some(bn) = self.norms.get(i) {
                 x = bn.forward(x);
             }
-            x = relu(x);
+            x = self.act.forward(x);
         }
         self.output.forward(x)
     }

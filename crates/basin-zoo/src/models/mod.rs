@@ -6,6 +6,7 @@ pub mod init;
 pub mod keskar_c1;
 pub mod mlp;
 pub mod ne_c1;
+pub mod noisy_relu;
 pub mod resnet_cifar;
 pub mod simple_cnn;
 
@@ -52,6 +53,8 @@ pub enum ZooModel {
 pub struct ModelOptions {
     /// Ghost batch size for `ne-c1` (0 = ordinary batch norm).
     pub ghost_batch: usize,
+    /// ReluSmoothOut noise a of the fully connected networks' ReLUs (0 = plain ReLU).
+    pub relu_noise: f64,
 }
 
 impl ZooModel {
@@ -59,8 +62,8 @@ impl ZooModel {
     pub fn build(name: &str, shape: [usize; 3], classes: usize, opts: &ModelOptions, device: &Device) -> Result<ZooModel, String> {
         let flat = shape.iter().product();
         Ok(match name {
-            "ne-f1" => ZooModel::Mlp(Mlp::new(flat, &[500; 7], classes, false, device)),
-            "keskar-f1" => ZooModel::Mlp(Mlp::new(flat, &[512; 5], classes, true, device)),
+            "ne-f1" => ZooModel::Mlp(Mlp::new(flat, &[500; 7], classes, false, device).with_relu_noise(opts.relu_noise)),
+            "keskar-f1" => ZooModel::Mlp(Mlp::new(flat, &[512; 5], classes, true, device).with_relu_noise(opts.relu_noise)),
             "keskar-c1" => ZooModel::KeskarC1(KeskarC1::new(shape, classes, device)),
             "ne-c1" => ZooModel::NeC1(NeC1::new(shape, classes, opts.ghost_batch, device)),
             "simple-cnn" => ZooModel::SimpleCnn(SimpleCnn::new(shape, classes, device)),

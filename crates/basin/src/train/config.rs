@@ -42,11 +42,13 @@ pub struct ModelConfig {
     pub name: String,
     /// Ghost batch size of `ne-c1`'s batch norm (the paper: 100); 0 = ordinary batch norm.
     pub ghost_batch: usize,
+    /// ReluSmoothOut (workshop eq. 12) noise a on the ReLUs of ne-f1 / keskar-f1 (0 = off).
+    pub relu_noise: f64,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        ModelConfig { name: "ne-f1".into(), ghost_batch: 0 }
+        ModelConfig { name: "ne-f1".into(), ghost_batch: 0, relu_noise: 0.0 }
     }
 }
 
@@ -118,6 +120,9 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<(), BasinError> {
         if self.model.name.is_empty() {
             return Err(BasinError::config("model.name", "must name a model"));
+        }
+        if !(self.model.relu_noise >= 0.0 && self.model.relu_noise < 1.0) {
+            return Err(BasinError::config("model.relu_noise", "must be in [0, 1)"));
         }
         if self.train.epochs == 0 {
             return Err(BasinError::config("train.epochs", "must be ≥ 1"));

@@ -1,0 +1,32 @@
+//! ReluSmoothOut (SmoothOut workshop, eq. 12): f(x) = (1 + Θ) · max(0, x) with Θ ~ U(−a, a)
+//! drawn per unit and per example at every training forward pass; plain ReLU in evaluation.
+//! It perturbs activations instead of weights, so it is a module, not an estimator; the zoo's
+//! fully connected networks switch it on with `model.relu_noise = a`.
+
+use burn::module::Module;
+use burn::tensor::activation::relu;
+use burn::tensor::{Distribution, Tensor};
+
+/// A ReLU with multiplicative uniform noise in training.
+#[derive(Module, Debug)]
+pub struct NoisyRelu {
+    a: f64,
+}
+
+impl NoisyRelu {
+    /// Noise strength a (0 = plain ReLU).
+    pub fn new(a: f64) -> Self {
+        NoisyRelu { a }
+    }
+
+    /// (1 + Θ) ⊙ relu(x) when `x` is on an autodiff (training) device and a > 0, else relu(x).
+    /// Θ comes from the backend RNG, which the trainer seeds from (run seed, step).
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        let r = relu(x);
+        if self.a == 0.0 || !r.device().is_autodiff() {
+            return r;
+        }
+        let theta = Tensor::<D>::random(r.shape(), Distribution::Uniform(1.0 - self.a, 1.0 + self.a), &r.device().inner());
+        r * Tensor::from_inner(theta)
+    }
+}

@@ -1,0 +1,50 @@
+//! ReluSmoothOut: (1 + Θ)·max(0, x), Θ ~ U(−a, a) per unit, in training only.
+
+use basin::Classifier;
+use burn::module::Module;
+use basin_zoo::models::noisy_relu::NoisyRelu;
+use basin_zoo::{ModelOptions, ZooModel};
+use burn::tensor::{Device, Tensor, TensorData};
+
+#[test]
+fn noisy_relu_scales_each_unit_by_one_plus_theta_in_training_only() {
+    let ad = Device::flex().autodiff();
+    let xs: Vec<f32> = (0..4000).map(|i| (i as f32 - 2000.0) / 100.0).collect();
+    let x = Tensor::<2>::from_data(TensorData::new(xs.clone(), [40, 100]), &ad);
+    ad.seed(1);
+    let y: Vec<f32> = NoisyRelu::new(0.2).forward(x.clone()).into_data().convert::<f32>().try_to_vec().unwrap();
+    let mut ratios = Vec::new();
+    for (xi, yi) in xs.iter().zip(&y) {
+        if *xi <= 0.0 {
+            assert_eq!(*yi, 0.0);
+        } else {
+            let r = yi / xi;
+            assert!((0.8 - 1e-6..=1.2 + 1e-6).contains(&r), "ratio {r}");
+            ratios.push(r as f64);
+        }
+    }
+    let mean = ratios.iter().sum::<f64>() / ratios.len() as f64;
+    let var = ratios.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / ratios.len() as f64;
+    assert!((mean - 1.0).abs() < 0.01, "E[1 + Θ] = {mean}");
+    assert!((var - 0.04 / 3.0).abs() < 0.002, "Var Θ = {var}, want a²/3");
+    // evaluation (no autodiff): plain ReLU
+    let plain = Tensor::<2>::from_data(TensorData::new(xs.clone(), [40, 100]), &Device::flex());
+    let e: Vec<f32> = NoisyRelu::new(0.2).forward(plain).into_data().convert::<f32>().try_to_vec().unwrap();
+    assert!(xs.iter().zip(&e).all(|(a, b)| *b == a.max(0.0)));
+}
+
+#[test]
+fn zoo_mlp_switches_it_on() {
+    let ad = Device::flex().autodiff();
+    let opts = ModelOptions { ghost_batch: 0, relu_noise: 0.3 };
+    let m = basin::train::init_model(&ad, 0, |d| ZooModel::build("ne-f1", [1, 28, 28], 10, &opts, d).unwrap());
+    let x = Tensor::<4>::ones([2, 1, 28, 28], &ad);
+    ad.seed(1);
+    let a: Vec<f32> = m.logits(x.clone()).into_data().convert::<f32>().try_to_vec().unwrap();
+    ad.seed(2);
+    let b: Vec<f32> = m.logits(x.clone()).into_data().convert::<f32>().try_to_vec().unwrap();
+    assert_ne!(a, b, "training forward passes must differ");
+    let v1: Vec<f32> = m.valid().logits(x.clone().inner()).into_data().convert::<f32>().try_to_vec().unwrap();
+    let v2: Vec<f32> = m.valid().logits(x.inner()).into_data().convert::<f32>().try_to_vec().unwrap();
+    assert_eq!(v1, v2, "evaluation is deterministic");
+}
