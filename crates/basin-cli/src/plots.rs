@@ -12,9 +12,50 @@ pub struct Series<'a> {
     pub points: &'a [(f64, f64)],
 }
 
-/// A line plot of `series` written as SVG to `path` (through a temporary file and a rename).
+/// A line plot of `series` written as SVG to `path` and as PNG beside it (through temporary
+/// files and renames).
 pub fn line_plot(path: &Path, title: &str, x_label: &str, y_label: &str, series: &[Series<'_>], log_y: bool) -> Result<(), CliError> {
+    font_ready(path)?;
     let tmp = path.with_extension("svg.tmp");
+    finish(draw_line(SVGBackend::new(&tmp, (800, 500)).into_drawing_area(), path, title, x_label, y_label, series, log_y), &tmp, path)?;
+    let png = path.with_extension("png");
+    let tmp = path.with_extension("png.tmp.png");
+    finish(draw_line(BitMapBackend::new(&tmp, (800, 500)).into_drawing_area(), &png, title, x_label, y_label, series, log_y), &tmp, &png)
+}
+
+/// Renames a finished temporary file into place, or removes it if drawing failed: no half-drawn
+/// plot is ever left behind.
+fn finish(drawn: Result<(), CliError>, tmp: &Path, path: &Path) -> Result<(), CliError> {
+    match drawn {
+        Ok(()) => std::fs::rename(tmp, path).map_err(|e| CliError::run(format!("{}: {e}", path.display()))),
+        Err(e) => {
+            let _ = std::fs::remove_file(tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Registers a TrueType font: plotters lays out the text of both backends with it (ab_glyph).
+fn font_ready(path: &Path) -> Result<(), CliError> {
+    static READY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let ok = *READY.get_or_init(|| {
+        for f in ["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans.ttf"] {
+            if let Ok(bytes) = std::fs::read(f) {
+                let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+                if plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_ok() {
+                    return true;
+                }
+            }
+        }
+        false
+    });
+    if ok { Ok(()) } else { Err(CliError::run(format!("{}: plots need the DejaVu Sans font (apt-get install fonts-dejavu-core); the data files are written", path.display()))) }
+}
+
+fn draw_line<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift>, path: &Path, title: &str, x_label: &str, y_label: &str, series: &[Series<'_>], log_y: bool) -> Result<(), CliError>
+where
+    DB::ErrorType: 'static,
+{
     {
         let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
         for s in series {
@@ -30,7 +71,6 @@ pub fn line_plot(path: &Path, title: &str, x_label: &str, y_label: &str, series:
             return Err(CliError::run(format!("{}: nothing to plot", path.display())));
         }
         let pad = ((y1 - y0) * 0.05).max(1e-9);
-        let root = SVGBackend::new(&tmp, (800, 500)).into_drawing_area();
         let draw = |e: Box<dyn std::error::Error + '_>| CliError::run(format!("{}: {e}", path.display()));
         root.fill(&WHITE).map_err(|e| draw(Box::new(e)))?;
         let mut chart = ChartBuilder::on(&root)
@@ -60,16 +100,26 @@ pub fn line_plot(path: &Path, title: &str, x_label: &str, y_label: &str, series:
         }
         root.present().map_err(|e| draw(Box::new(e)))?;
     }
-    std::fs::rename(&tmp, path).map_err(|e| CliError::run(format!("{}: {e}", path.display())))
+    Ok(())
 }
 
 /// A heat map of `values` (row-major, `ys.len()` rows × `xs.len()` columns) with optional marked
-/// points, written as SVG to `path`.
+/// points, written as SVG to `path` and as PNG beside it.
 pub fn heat_map(path: &Path, title: &str, xs: &[f64], ys: &[f64], values: &[f64], marks: &[(f64, f64, String)]) -> Result<(), CliError> {
+    font_ready(path)?;
     let tmp = path.with_extension("svg.tmp");
+    finish(draw_heat(SVGBackend::new(&tmp, (760, 640)).into_drawing_area(), path, title, xs, ys, values, marks), &tmp, path)?;
+    let png = path.with_extension("png");
+    let tmp = path.with_extension("png.tmp.png");
+    finish(draw_heat(BitMapBackend::new(&tmp, (760, 640)).into_drawing_area(), &png, title, xs, ys, values, marks), &tmp, &png)
+}
+
+fn draw_heat<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift>, path: &Path, title: &str, xs: &[f64], ys: &[f64], values: &[f64], marks: &[(f64, f64, String)]) -> Result<(), CliError>
+where
+    DB::ErrorType: 'static,
+{
     {
         let draw = |e: Box<dyn std::error::Error + '_>| CliError::run(format!("{}: {e}", path.display()));
-        let root = SVGBackend::new(&tmp, (760, 640)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| draw(Box::new(e)))?;
         let (x0, x1) = (xs[0], xs[xs.len() - 1]);
         let (y0, y1) = (ys[0], ys[ys.len() - 1]);
@@ -108,5 +158,5 @@ pub fn heat_map(path: &Path, title: &str, xs: &[f64], ys: &[f64], values: &[f64]
         }
         root.present().map_err(|e| draw(Box::new(e)))?;
     }
-    std::fs::rename(&tmp, path).map_err(|e| CliError::run(format!("{}: {e}", path.display())))
+    Ok(())
 }

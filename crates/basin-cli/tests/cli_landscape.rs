@@ -19,7 +19,8 @@ fn plane_interpolation_surface_and_noise_write_their_data() {
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("plane.json")).unwrap()).unwrap();
     assert_eq!(v["points"].as_array().unwrap().len(), 9);
-    assert!(dir.path().join("plane.svg").is_file() && dir.path().join("plane.csv").is_file());
+    assert!(dir.path().join("plane.svg").is_file() && dir.path().join("plane.png").is_file() && dir.path().join("plane.csv").is_file());
+    assert!(!dir.path().join("plane.svg.tmp").exists());
 
     let (code, out, err) = basin(&["landscape", "interpolate", "--run", "a", "--to", "b", "--points", "3", "--from-alpha", "0", "--to-alpha", "1", "--train-subset", "128", "--test-subset", "64", "--out", "interp"], dir.path());
     assert_eq!(code, 0, "{err}");

@@ -186,7 +186,7 @@ fn noise_enhancement_is_sgd_at_alpha_one_and_the_mixture_otherwise() {
 fn sam_takes_the_gradient_at_the_normalized_ascent_point() {
     let (b, _) = batches();
     let model = tiny(5);
-    let mut est = basin::estimators::sam::Sam::sam(0.05);
+    let mut est = basin::estimators::sam::Sam::new(0.05);
     let (after, _) = step_with(&mut est, model.clone(), &b, "sgd", 0.1, &mut Fixed(b.clone()));
     let w0 = ParamVec::from_model(&model).to_host();
     let (_, g0) = host_grad_at(&model, &w0, &b);

@@ -70,7 +70,7 @@ fn resume_is_bit_identical(mut cfg: TrainConfig, stop_at: u64) {
 
     let b = tempfile::tempdir().unwrap();
     let flag = Arc::new(AtomicBool::new(false));
-    let err = run(&cfg, &data, b.path(), false, &mut StopAt { at: stop_at, flag: flag.clone() }, flag).err().expect("interrupted");
+    let err = run(&cfg, &data, b.path(), false, &mut StopAt { at: stop_at, flag: flag.clone() }, flag).expect_err("interrupted");
     assert!(matches!(err, BasinError::Interrupted { step } if step == stop_at), "{err}");
     let (resumed, s) = run(&cfg, &data, b.path(), true, &mut Silent, Arc::new(AtomicBool::new(false))).unwrap();
 
@@ -127,7 +127,7 @@ fn divergence_stops_at_the_step_and_keeps_the_last_checkpoint() {
     cfg.schedule.kind = "step".into();
     cfg.schedule.milestones = vec![1];
     cfg.schedule.gamma = 1e12;
-    let err = run(&cfg, &data, dir.path(), false, &mut Silent, Arc::new(AtomicBool::new(false))).err().expect("diverges");
+    let err = run(&cfg, &data, dir.path(), false, &mut Silent, Arc::new(AtomicBool::new(false))).expect_err("diverges");
     match err {
         BasinError::Diverged { step, epoch, loss } => {
             assert!(step >= 10 && epoch >= 2, "step {step} epoch {epoch}");

@@ -1,4 +1,6 @@
 #![warn(missing_docs)]
+// Validation is written `!(x > 0.0)` on purpose: NaN must fail it, which `x <= 0.0` would not.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
 //! basin: train Burn models toward flat minima and measure how flat they are.
 //!
 //! Every training method of the papers is an ordinary optimizer fed a different gradient: a

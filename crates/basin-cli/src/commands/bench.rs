@@ -8,6 +8,7 @@ use basin::estimators::{EstimatorConfig, StepContext};
 use basin::train::init_model;
 use basin::{Batch, BatchSource};
 use basin_zoo::{ModelOptions, ZooModel};
+use burn::module::Module;
 use clap::Subcommand;
 use std::time::Instant;
 
@@ -38,6 +39,19 @@ pub enum BenchCommand {
         /// Fraction of the training set.
         #[arg(long, default_value_t = 0.05)]
         subset: f64,
+        /// cpu or cuda.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
+    /// Landscape evaluation: seconds for a 21×21 filter-normalized surface of ne-f1 on the MNIST
+    /// test set, and grid-point throughput relative to a plain test-set evaluation.
+    Landscape {
+        /// Data set: mnist (if fetched) or mnist-slice.
+        #[arg(long, default_value = "mnist")]
+        data: String,
+        /// Points per axis.
+        #[arg(long, default_value_t = 21)]
+        points: usize,
         /// cpu or cuda.
         #[arg(long, default_value = "cpu")]
         device: String,
@@ -130,6 +144,7 @@ fn threads() -> usize {
 pub fn run(cmd: BenchCommand) -> Result<(), CliError> {
     match cmd {
         BenchCommand::Hessian { data, subset, device } => bench_hessian(&data, subset, &device)?,
+        BenchCommand::Landscape { data, points, device } => bench_landscape(&data, points, &device)?,
         BenchCommand::Step { batch, steps, models, device } => {
             let dev = device::select(&device)?;
             println!("| workload | batch | steps/s | ms/step | threads |");
@@ -228,5 +243,49 @@ fn bench_hessian(data: &str, subset: f64, device: &str) -> Result<(), CliError> 
     println!("| power iteration top-5, tol 1e-3: HVPs / seconds | {} / {:.1} s |", p.iterations, tp);
     println!("| Lanczos eigenvalues | {:?} |", l.eigenvalues.iter().map(|x| format!("{x:.4}")).collect::<Vec<_>>());
     println!("| power eigenvalues | {:?} |", p.eigenvalues.iter().map(|x| format!("{x:.4}")).collect::<Vec<_>>());
+    Ok(())
+}
+
+fn bench_landscape(data: &str, points: usize, device: &str) -> Result<(), CliError> {
+    use basin::landscape::{DirectionNorm, filter_normalized_direction};
+    use basin::paramvec::ParamVec;
+    use basin::train::evaluate::evaluate;
+    let dev = device::select(device)?;
+    let name = if data == "mnist" && basin_zoo::data::load("mnist", None).is_err() {
+        println!("(full MNIST not fetched: `basin data fetch mnist`; using the bundled slice)");
+        "mnist-slice"
+    } else {
+        data
+    };
+    let rd = basin_zoo::data::prepare(&basin::train::DataConfig { name: name.to_string(), ..Default::default() }, 0)?;
+    let ad = dev.clone().autodiff();
+    let model = init_model(&ad, 0, |d| ZooModel::build("ne-f1", rd.shape, rd.classes, &ModelOptions::default(), d).expect("zoo"));
+    let n = basin::batch::ExampleSet::len(&rd.test);
+    let t = Instant::now();
+    let base = evaluate(&model, &rd.test, 1000, &dev);
+    let _ = evaluate(&model, &rd.test, 1000, &dev);
+    let plain = t.elapsed().as_secs_f64() / 2.0;
+    let w = ParamVec::from_model(&model);
+    let (d1, d2) = (filter_normalized_direction(&w, DirectionNorm::Filter, true, 0), filter_normalized_direction(&w, DirectionNorm::Filter, true, 1));
+    let axis: Vec<f64> = (0..points).map(|i| -1.0 + 2.0 * i as f64 / (points - 1).max(1) as f64).collect();
+    let valid = model.valid();
+    let t = Instant::now();
+    let mut worst: f64 = base.loss;
+    for &y in &axis {
+        for &x in &axis {
+            let m = w.axpy(x, &d1).axpy(y, &d2).write_into(valid.clone());
+            worst = worst.max(evaluate(&m, &rd.test, 1000, &dev).loss);
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let per = secs / (points * points) as f64;
+    println!("ne-f1 on the {name} test set ({n} images), {} threads", threads());
+    println!("| quantity | value |");
+    println!("|---|---|");
+    println!("| plain test-set evaluation | {:.3} s ({:.0} images/s) |", plain, n as f64 / plain);
+    println!("| {points}×{points} surface | {:.1} s |", secs);
+    println!("| grid points per second | {:.2} |", 1.0 / per);
+    println!("| throughput relative to plain evaluation | {:.2} |", plain / per);
+    println!("| loss range on the grid | {:.3} … {:.3} |", base.loss, worst);
     Ok(())
 }

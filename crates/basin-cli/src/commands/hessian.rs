@@ -152,10 +152,10 @@ fn check(args: &HessianArgs) -> Result<(), CliError> {
         return Err(CliError::input("--repeats: must be ≥ 1"));
     }
     let kind = OperatorKind::parse(&args.operator).ok_or_else(|| CliError::input(format!("--operator: unknown operator '{}' (ggn, hessian)", args.operator)))?;
-    if let Some(e) = args.eps {
-        if !(e > 0.0 && e < 1.0) {
-            return Err(CliError::input("--eps: must be in (0, 1)"));
-        }
+    if let Some(e) = args.eps
+        && !(e > 0.0 && e < 1.0)
+    {
+        return Err(CliError::input("--eps: must be in (0, 1)"));
     }
     let _ = kind;
     Ok(())

@@ -51,7 +51,7 @@ pub struct SharpnessArgs {
 
 /// Runs `basin sharpness`.
 pub fn run(args: SharpnessArgs) -> Result<(), CliError> {
-    if !(args.eps > 0.0) {
+    if args.eps.is_nan() || args.eps <= 0.0 {
         return Err(CliError::input("--eps: must be positive"));
     }
     let grid: Option<Vec<f64>> = args
@@ -79,7 +79,8 @@ pub fn run(args: SharpnessArgs) -> Result<(), CliError> {
         println!("slope s: train {:.4}, test {:.4}", slope(&tr), slope(&te));
         report["noise"] = serde_json::json!({ "train": tr, "test": te, "slope_train": slope(&tr), "slope_test": slope(&te) });
         if let Some(j) = &args.json {
-            let (a, b): (Vec<(f64, f64)>, Vec<(f64, f64)>) = (tr.iter().map(|p| (p.a, p.loss)).collect(), te.iter().map(|p| (p.a, p.loss)).collect());
+            let a: Vec<(f64, f64)> = tr.iter().map(|p| (p.a, p.loss)).collect();
+            let b: Vec<(f64, f64)> = te.iter().map(|p| (p.a, p.loss)).collect();
             let svg = j.with_extension("noise.svg");
             plots::line_plot(&svg, "Noise sensitivity C̄(w; a)", "a", "loss", &[plots::Series { label: "train".into(), points: &a }, plots::Series { label: "test".into(), points: &b }], false)?;
             println!("wrote {}", svg.display());

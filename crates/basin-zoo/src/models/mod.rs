@@ -33,7 +33,9 @@ pub const MODEL_NAMES: &[(&str, &str)] = &[
     ("resnet-56", "CIFAR ResNet-56"),
 ];
 
-/// Any network of the zoo.
+/// Any network of the zoo. Built once per run, so the size difference between variants
+/// (a ResNet's block list vs an MLP) does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum ZooModel {
     /// A fully connected network (`ne-f1`, `keskar-f1`).

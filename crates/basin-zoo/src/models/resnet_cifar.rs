@@ -75,7 +75,7 @@ pub struct ResNetCifar {
 impl ResNetCifar {
     /// Builds a ResNet of `depth` (20, 32, 44, 56, ... = 6n+2) for images with `channels`.
     pub fn new(depth: usize, channels: usize, classes: usize, device: &Device) -> ResNetCifar {
-        assert!(depth >= 8 && (depth - 2) % 6 == 0, "ResNet depth must be 6n+2");
+        assert!(depth >= 8 && (depth - 2).is_multiple_of(6), "ResNet depth must be 6n+2");
         let n = (depth - 2) / 6;
         let mut blocks = Vec::new();
         let mut d = 16;

@@ -37,6 +37,7 @@ pub struct EigenSlice {
 
 /// The slice of `model` on `indices` of `set`; minibatches of `batch` examples for g_B,
 /// learning rate `lr`, grid `ks`. Also returns e₁.
+#[allow(clippy::too_many_arguments)] // the paper's quantities, each needed once
 pub fn eigen_slice<M: Classifier>(model: &M, set: &dyn ExampleSet, indices: &[usize], batch: usize, lr: f64, ks: &[f64], step: u64, device: &Device) -> (EigenSlice, ParamVec) {
     let obj = Objective::new(model, set, indices, 500, device);
     let theta = obj.point().clone();

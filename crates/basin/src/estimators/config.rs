@@ -167,7 +167,7 @@ impl EstimatorConfig {
             "det-smoothout" => Box::new(DetSmoothOut::new(self.a, self.noise, self.copies, self.params, seed)),
             "s-sgd" => Box::new(SymmetricSgd::new(self.level, self.layers)),
             "noise-enhancement" => Box::new(NoiseEnhancement::new(self.alpha)),
-            "sam" => Box::new(Sam::sam(self.rho)),
+            "sam" => Box::new(Sam::new(self.rho)),
             "asam" => Box::new(Sam::asam(self.rho, self.eta)),
             "nsgd" => Box::new(super::nsgd::Nsgd::new(super::nsgd::NsgdConfig {
                 gamma: self.gamma,

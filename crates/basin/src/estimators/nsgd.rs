@@ -109,7 +109,7 @@ impl<M: Classifier> GradientEstimator<M> for Nsgd {
     }
     fn estimate(&mut self, model: M, batch: &Batch, ctx: &mut StepContext<'_>) -> Estimate<M> {
         let every = if self.cfg.every > 0 { self.cfg.every } else { ctx.source.steps_per_epoch().max(1) };
-        if self.directions.is_empty() || ctx.step % every == 0 {
+        if self.directions.is_empty() || ctx.step.is_multiple_of(every) {
             let w = ParamVec::from_model(&model);
             let key = super::smoothout::noise_key(ctx.seed, ctx.step);
             self.directions = if self.cfg.random_subspace {

@@ -21,7 +21,7 @@ pub struct Sam {
 
 impl Sam {
     /// SAM with radius ρ.
-    pub fn sam(rho: f64) -> Self {
+    pub fn new(rho: f64) -> Self {
         Sam { rho, adaptive: None, last_epsilon: None }
     }
     /// ASAM with radius ρ and η.

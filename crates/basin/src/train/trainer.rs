@@ -220,11 +220,13 @@ pub fn train<M: Classifier>(
             // Restore a resumed estimator's state only if it was saved by this same phase.
             let last_epoch = if state.batch_in_epoch == 0 { state.epoch.saturating_sub(1) } else { state.epoch };
             let same_phase = state.step > 0 && super::phases::phase_of(&phases, last_epoch) == pi;
-            if current_phase == usize::MAX && opts.resume && same_phase {
-                if let Some(ckpt) = checkpoint::latest(out)? {
-                    let template = crate::paramvec::ParamVec::from_model(&model);
-                    estimator.load_state(checkpoint::load_estimator_state(&ckpt, &template)?);
-                }
+            if current_phase == usize::MAX
+                && opts.resume
+                && same_phase
+                && let Some(ckpt) = checkpoint::latest(out)?
+            {
+                let template = crate::paramvec::ParamVec::from_model(&model);
+                estimator.load_state(checkpoint::load_estimator_state(&ckpt, &template)?);
             }
             current_phase = pi;
         }
