@@ -11,7 +11,7 @@
 use crate::paramkind::ParamKind;
 use burn::module::{Module, ModuleMapper, Param, ParamId};
 use burn::optim::GradientsParams;
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Tensor};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -170,10 +170,6 @@ impl ParamVec {
             off += n;
             t
         })
-    }
-    /// Random vector of this layout, drawn from the backend RNG (seed it first).
-    pub fn random(&self, dist: Distribution) -> ParamVec {
-        self.map(|s, p| Tensor::random([s.numel()], dist, &p.device()))
     }
     /// I.i.d. U(lo, hi) vector of this layout from the fast host generator, determined by `key`.
     pub fn uniform(&self, key: u64, lo: f32, hi: f32) -> ParamVec {

@@ -186,6 +186,23 @@ pub fn run(cmd: BenchCommand) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The data set `data` prepared (falling back to the bundled slice when `mnist` was not fetched)
+/// and a Glorot-initialized ne-f1 for it: what the curvature and landscape benchmarks run on.
+fn ne_f1_on(data: &str, dev: &burn::tensor::Device) -> Result<(String, basin_zoo::data::RunData, ZooModel), CliError> {
+    let prep = |name: &str| basin_zoo::data::prepare(&basin::train::DataConfig { name: name.to_string(), ..Default::default() }, 0);
+    let (name, rd) = match prep(data) {
+        Ok(rd) => (data.to_string(), rd),
+        Err(_) if data == "mnist" => {
+            println!("(full MNIST not fetched: `basin data fetch mnist`; using the bundled slice)");
+            ("mnist-slice".to_string(), prep("mnist-slice")?)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let ad = dev.clone().autodiff();
+    let model = init_model(&ad, 0, |d| ZooModel::build("ne-f1", rd.shape, rd.classes, &ModelOptions::default(), d).expect("zoo"));
+    Ok((name, rd, model))
+}
+
 fn bench_hessian(data: &str, subset: f64, device: &str) -> Result<(), CliError> {
     use basin::curvature::choice::{CurvatureOperator, OperatorKind};
     use basin::curvature::hessian::Differentiable;
@@ -194,16 +211,7 @@ fn bench_hessian(data: &str, subset: f64, device: &str) -> Result<(), CliError> 
     use basin::curvature::power::power_iteration;
     use basin::curvature::{LinearOperator, Objective};
     let dev = device::select(device)?;
-    let name = if data == "mnist" && basin_zoo::data::load("mnist", None).is_err() {
-        println!("(full MNIST not fetched: `basin data fetch mnist`; using the bundled slice)");
-        "mnist-slice"
-    } else {
-        data
-    };
-    let cfg = basin::train::DataConfig { name: name.to_string(), ..Default::default() };
-    let rd = basin_zoo::data::prepare(&cfg, 0)?;
-    let ad = dev.clone().autodiff();
-    let model = init_model(&ad, 0, |d| ZooModel::build("ne-f1", rd.shape, rd.classes, &ModelOptions::default(), d).expect("zoo"));
+    let (name, rd, model) = ne_f1_on(data, &dev)?;
     let idx = subset_indices(basin::batch::ExampleSet::len(&rd.train), Some(subset), None, 0);
     println!("ne-f1 (1.9 M parameters, Glorot init), {} = {} examples of {name}, batches of 500, {} threads", subset, idx.len(), threads());
     let mut obj = Objective::new(&model, &rd.train, &idx, 500, &dev);
@@ -251,15 +259,7 @@ fn bench_landscape(data: &str, points: usize, device: &str) -> Result<(), CliErr
     use basin::paramvec::ParamVec;
     use basin::train::evaluate::evaluate;
     let dev = device::select(device)?;
-    let name = if data == "mnist" && basin_zoo::data::load("mnist", None).is_err() {
-        println!("(full MNIST not fetched: `basin data fetch mnist`; using the bundled slice)");
-        "mnist-slice"
-    } else {
-        data
-    };
-    let rd = basin_zoo::data::prepare(&basin::train::DataConfig { name: name.to_string(), ..Default::default() }, 0)?;
-    let ad = dev.clone().autodiff();
-    let model = init_model(&ad, 0, |d| ZooModel::build("ne-f1", rd.shape, rd.classes, &ModelOptions::default(), d).expect("zoo"));
+    let (name, rd, model) = ne_f1_on(data, &dev)?;
     let n = basin::batch::ExampleSet::len(&rd.test);
     let t = Instant::now();
     let base = evaluate(&model, &rd.test, 1000, &dev);

@@ -141,7 +141,7 @@ fn bar(len: u64, what: &str) -> ProgressBar {
     b
 }
 
-fn check(args: &HessianArgs) -> Result<(), CliError> {
+fn check(args: &HessianArgs) -> Result<OperatorKind, CliError> {
     if !(args.subset > 0.0 && args.subset <= 1.0) {
         return Err(CliError::input("--subset: must be in (0, 1]"));
     }
@@ -157,14 +157,12 @@ fn check(args: &HessianArgs) -> Result<(), CliError> {
     {
         return Err(CliError::input("--eps: must be in (0, 1)"));
     }
-    let _ = kind;
-    Ok(())
+    Ok(kind)
 }
 
 /// Runs `basin hessian`.
 pub fn run(args: HessianArgs) -> Result<(), CliError> {
-    check(&args)?;
-    let kind = OperatorKind::parse(&args.operator).expect("checked");
+    let kind = check(&args)?;
     let eps = args.eps.unwrap_or(kind.default_eps());
     let dev = device::select(&args.device)?;
     let loaded = args.source.load(&dev)?;

@@ -9,7 +9,7 @@ use basin::curvature::frobenius::frobenius;
 use basin::curvature::lanczos::{LanczosConfig, lanczos};
 use basin::curvature::objective::subset_indices;
 use basin::curvature::slice::{EigenSlice, eigen_slice};
-use basin::curvature::{LinearOperator, Objective};
+use basin::curvature::Objective;
 use basin::paramvec::ParamVec;
 use clap::Subcommand;
 use std::path::PathBuf;
@@ -96,7 +96,6 @@ fn table(runs: &[PathBuf], subset: f64, fro_samples: usize, device: &str) -> Res
             summary["train_loss"].as_f64().unwrap_or(f64::NAN),
             dist
         );
-        let _ = op.calls();
     }
     Ok(())
 }

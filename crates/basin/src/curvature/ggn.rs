@@ -35,7 +35,7 @@ impl<M: Classifier> LinearOperator for GgnOperator<M> {
         if vn == 0.0 {
             return v.zeros_like();
         }
-        let h = self.eps * (1.0 + self.w_norm) / vn;
+        let h = super::hessian::relative_step(self.eps, self.w_norm, vn);
         self.f.ggn_product(v, h)
     }
     fn dim(&self) -> usize {

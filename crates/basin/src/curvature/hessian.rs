@@ -12,6 +12,12 @@
 use super::operator::LinearOperator;
 use crate::paramvec::ParamVec;
 
+/// h = ε(1 + ‖w‖)/‖v‖: the points w ± hv lie ε(1 + ‖w‖) from w whatever the scale of v
+/// (shared by the Hessian and GGN operators).
+pub fn relative_step(eps: f64, w_norm: f64, v_norm: f64) -> f64 {
+    eps * (1.0 + w_norm) / v_norm
+}
+
 /// Something with a gradient: a loss over a fixed data set, as a function of the parameters.
 pub trait Differentiable {
     /// Loss and gradient at `w`.
@@ -38,7 +44,7 @@ impl<F: Differentiable> HessianOperator<F> {
     }
     /// The step h used for a vector of norm `v_norm`.
     pub fn step(&self, v_norm: f64) -> f64 {
-        self.eps * (1.0 + self.w_norm) / v_norm
+        relative_step(self.eps, self.w_norm, v_norm)
     }
 }
 
