@@ -86,6 +86,8 @@ impl From<basin_zoo::data::DataError> for CliError {
 }
 
 fn main() -> ExitCode {
+    // Reuse freed activation buffers instead of faulting fresh pages in every step.
+    basin::heap::keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => commands::train::run(args),

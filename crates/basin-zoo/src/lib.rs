@@ -5,5 +5,6 @@
 
 pub mod data;
 pub mod models;
+pub mod ops;
 
 pub use models::{MODEL_NAMES, ModelOptions, ZooModel};

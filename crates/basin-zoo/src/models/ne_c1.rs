@@ -53,7 +53,7 @@ impl NeC1 {
     /// Logits for images `[B, C, H, W]`.
     pub fn forward(&self, mut x: Tensor<4>) -> Tensor<2> {
         for (i, (conv, bn)) in self.convs.iter().zip(&self.norms).enumerate() {
-            x = relu(bn.forward(conv.forward(x)));
+            x = relu(bn.forward(crate::ops::conv2d(conv, x)));
             if i % 3 == 2 {
                 x = self.pool.forward(x);
             }

@@ -39,7 +39,7 @@ impl SimpleCnn {
     /// Logits for images `[B, C, H, W]`.
     pub fn forward(&self, mut x: Tensor<4>) -> Tensor<2> {
         for (i, conv) in self.convs.iter().enumerate() {
-            x = relu(conv.forward(x));
+            x = relu(crate::ops::conv2d(conv, x));
             if i % 2 == 1 {
                 x = self.pool.forward(x);
             }
