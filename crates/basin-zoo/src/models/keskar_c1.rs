@@ -57,11 +57,11 @@ impl KeskarC1 {
 
     /// Logits for images `[B, C, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = self.pool.forward(relu(self.bn1.forward(crate::ops::conv2d(&self.conv1, x))));
-        let x = self.pool.forward(relu(self.bn2.forward(crate::ops::conv2d(&self.conv2, x))));
+        let x = self.pool.forward(relu(crate::ops::batch_norm(&self.bn1, crate::ops::conv2d(&self.conv1, x))));
+        let x = self.pool.forward(relu(crate::ops::batch_norm(&self.bn2, crate::ops::conv2d(&self.conv2, x))));
         let x: Tensor<2> = x.flatten(1, 3);
-        let x = self.dropout.forward(relu(self.bn3.forward(self.fc1.forward(x))));
-        let x = self.dropout.forward(relu(self.bn4.forward(self.fc2.forward(x))));
+        let x = self.dropout.forward(relu(crate::ops::batch_norm(&self.bn3, self.fc1.forward(x))));
+        let x = self.dropout.forward(relu(crate::ops::batch_norm(&self.bn4, self.fc2.forward(x))));
         self.out.forward(x)
     }
 }

@@ -53,7 +53,7 @@ impl Mlp {
         for (i, layer) in self.hidden.iter().enumerate() {
             x = layer.forward(x);
             if let Some(bn) = self.norms.get(i) {
-                x = bn.forward(x);
+                x = crate::ops::batch_norm(bn, x);
             }
             x = self.act.forward(x);
         }

@@ -45,8 +45,8 @@ impl BasicBlock {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let out = relu(self.bn1.forward(crate::ops::conv2d(&self.conv1, x.clone())));
-        let out = self.bn2.forward(crate::ops::conv2d(&self.conv2, out));
+        let out = relu(crate::ops::batch_norm(&self.bn1, crate::ops::conv2d(&self.conv1, x.clone())));
+        let out = crate::ops::batch_norm(&self.bn2, crate::ops::conv2d(&self.conv2, out));
         let short = match &self.subsample {
             None => x,
             Some(pool) => {
@@ -106,7 +106,7 @@ impl ResNetCifar {
 
     /// Logits for images `[B, C, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x = relu(self.bn.forward(crate::ops::conv2d(&self.stem, x)));
+        let mut x = relu(crate::ops::batch_norm(&self.bn, crate::ops::conv2d(&self.stem, x)));
         for b in &self.blocks {
             x = b.forward(x);
         }

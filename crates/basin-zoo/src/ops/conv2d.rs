@@ -9,6 +9,7 @@
 //! change.
 
 use super::conv2d_cpu;
+use super::flex_io::{contiguous, flex, on_flex_f32, values};
 use super::im2col::Geometry;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -16,10 +17,10 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend, DispatchDevice, Flex, TensorMetadata, backend_extension};
+use burn::backend::{Autodiff, Backend, Flex, TensorMetadata, backend_extension};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::Tensor;
 
 /// A 2-D convolution (groups 1, dilation 1, explicit padding) computed by im2col + gemm.
 #[backend_extension(Flex, Autodiff)]
@@ -28,19 +29,6 @@ pub trait Im2colConv: Backend {
     /// `(sh, sw)` and padding `(top, left, bottom, right)`.
     #[allow(clippy::too_many_arguments)]
     fn im2col_conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, sh: usize, sw: usize, pt: usize, pl: usize, pb: usize, pr: usize) -> FloatTensor<Self>;
-}
-
-/// The contiguous f32 values of a flex tensor (copies only when it is a strided view).
-fn contiguous(t: FlexTensor) -> FlexTensor {
-    if t.as_slice::<f32>().is_some() { t } else { t.to_contiguous() }
-}
-
-fn values(t: &FlexTensor) -> &[f32] {
-    t.as_slice::<f32>().expect("im2col conv2d: f32 contiguous tensor")
-}
-
-fn flex(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape))
 }
 
 fn geometry(x: &FlexTensor, weight: &FlexTensor, stride: [usize; 2], padding: [usize; 4]) -> Geometry {
@@ -109,11 +97,6 @@ fn explicit_padding(conv: &Conv2d) -> Option<[usize; 4]> {
         PaddingConfig2d::Explicit(t, l, b, r) => Some([t, l, b, r]),
         PaddingConfig2d::Same => None,
     }
-}
-
-/// Whether `x` lives on the flex CPU backend (directly or under autodiff) as f32.
-fn on_flex_f32(x: &Tensor<4>) -> bool {
-    x.dtype() == DType::F32 && matches!(x.device().inner().as_dispatch(), DispatchDevice::Flex(_))
 }
 
 /// `conv.forward(x)`, through basin's im2col kernels when they apply (flex backend, f32,

@@ -1,11 +1,16 @@
 //! Tensor operations basin runs faster than the backend's generic ones on the CPU.
 //!
-//! [`conv2d`] replaces `Conv2d::forward` in the zoo's networks: on the flex backend it lowers
-//! each image with [`im2col`](im2col::im2col) and calls one matrix product per image
-//! ([`conv2d_cpu`]); elsewhere it is Burn's own convolution.
+//! [`conv2d`] and [`batch_norm`] replace `Conv2d::forward` and `BatchNorm::forward` in the zoo's
+//! networks: on the flex backend they run basin's kernels (im2col + one matrix product per
+//! image; two-pass fused batch norm) with hand-written backward passes, plugged in through
+//! Burn's backend-extension API; elsewhere they are Burn's own.
 
+pub mod batch_norm;
+pub mod batch_norm_cpu;
 pub mod conv2d;
 pub mod conv2d_cpu;
+pub mod flex_io;
 pub mod im2col;
 
+pub use batch_norm::batch_norm;
 pub use conv2d::conv2d;
