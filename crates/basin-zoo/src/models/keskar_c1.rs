@@ -57,8 +57,8 @@ impl KeskarC1 {
 
     /// Logits for images `[B, C, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = self.pool.forward(relu(crate::ops::batch_norm(&self.bn1, crate::ops::conv2d(&self.conv1, x))));
-        let x = self.pool.forward(relu(crate::ops::batch_norm(&self.bn2, crate::ops::conv2d(&self.conv2, x))));
+        let x = crate::ops::max_pool2d(&self.pool, relu(crate::ops::batch_norm(&self.bn1, crate::ops::conv2d(&self.conv1, x))));
+        let x = crate::ops::max_pool2d(&self.pool, relu(crate::ops::batch_norm(&self.bn2, crate::ops::conv2d(&self.conv2, x))));
         let x: Tensor<2> = x.flatten(1, 3);
         let x = self.dropout.forward(relu(crate::ops::batch_norm(&self.bn3, self.fc1.forward(x))));
         let x = self.dropout.forward(relu(crate::ops::batch_norm(&self.bn4, self.fc2.forward(x))));

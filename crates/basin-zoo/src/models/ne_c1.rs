@@ -55,7 +55,7 @@ impl NeC1 {
         for (i, (conv, bn)) in self.convs.iter().zip(&self.norms).enumerate() {
             x = relu(bn.forward(crate::ops::conv2d(conv, x)));
             if i % 3 == 2 {
-                x = self.pool.forward(x);
+                x = crate::ops::max_pool2d(&self.pool, x);
             }
         }
         self.out.forward(x.flatten(1, 3))

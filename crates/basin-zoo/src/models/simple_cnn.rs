@@ -41,7 +41,7 @@ impl SimpleCnn {
         for (i, conv) in self.convs.iter().enumerate() {
             x = relu(crate::ops::conv2d(conv, x));
             if i % 2 == 1 {
-                x = self.pool.forward(x);
+                x = crate::ops::max_pool2d(&self.pool, x);
             }
         }
         self.out.forward(relu(self.fc.forward(x.flatten(1, 3))))

@@ -67,7 +67,7 @@ impl Geometry {
 
     /// For kernel offset `k` along one axis: the range of outputs whose input index
     /// `out · s + k − p` falls inside `0..len`.
-    fn valid(out: usize, len: usize, s: usize, k: usize, p: usize) -> std::ops::Range<usize> {
+    pub(crate) fn valid(out: usize, len: usize, s: usize, k: usize, p: usize) -> std::ops::Range<usize> {
         // first out with out*s + k >= p
         let lo = if k >= p { 0 } else { (p - k).div_ceil(s) };
         // last out with out*s + k - p <= len - 1

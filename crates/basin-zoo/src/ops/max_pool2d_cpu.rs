@@ -1,0 +1,64 @@
+//! 2-D max pooling on the CPU with the argmax of every window kept for the backward pass,
+//! images in parallel.
+//!
+//! Why: Burn 0.22.1's flex `max_pool2d_with_indices` took ~45 ms forward + backward for
+//! keskar-c1's first pool (`[128, 64, 32, 32]`, 3×3 / 2), more than the convolution after it.
+
+use super::im2col::Geometry;
+use rayon::prelude::*;
+
+/// Output `[batch, c, ho, wo]` and, per output, the flat index inside its input plane
+/// (`iy · w + ix`) of the maximum (the first one on ties; NaN wins, as in PyTorch).
+pub fn forward(g: &Geometry, x: &[f32]) -> (Vec<f32>, Vec<u32>) {
+    let plane_in = g.h * g.w;
+    let plane_out = g.ho * g.wo;
+    let planes = x.len() / plane_in;
+    let mut y = vec![0.0f32; planes * plane_out];
+    let mut arg = vec![0u32; planes * plane_out];
+    let rows: Vec<(usize, usize)> = (0..g.ho).map(|oy| window(oy, g.sh, g.pt, g.kh, g.h)).collect();
+    let cols: Vec<(usize, usize)> = (0..g.wo).map(|ox| window(ox, g.sw, g.pl, g.kw, g.w)).collect();
+    y.par_chunks_mut(plane_out).zip(arg.par_chunks_mut(plane_out)).zip(x.par_chunks(plane_in)).for_each(|((yp, ap), xp)| {
+        for (oy, &(y0, y1)) in rows.iter().enumerate() {
+            for (ox, &(x0, x1)) in cols.iter().enumerate() {
+                let (mut best, mut at) = (f32::NEG_INFINITY, y0 * g.w + x0);
+                for iy in y0..y1 {
+                    let line = &xp[iy * g.w..(iy + 1) * g.w];
+                    for (ix, &v) in line.iter().enumerate().take(x1).skip(x0) {
+                        if v > best || v.is_nan() {
+                            best = v;
+                            at = iy * g.w + ix;
+                            if v.is_nan() {
+                                break;
+                            }
+                        }
+                    }
+                }
+                yp[oy * g.wo + ox] = best;
+                ap[oy * g.wo + ox] = at as u32;
+            }
+        }
+    });
+    (y, arg)
+}
+
+/// Input rows (or columns) `[start, end)` covered by output `o` of a window of `k` with stride
+/// `s` and leading padding `p` over an axis of length `len`.
+fn window(o: usize, s: usize, p: usize, k: usize, len: usize) -> (usize, usize) {
+    let start = (o * s).saturating_sub(p);
+    let end = (o * s + k).saturating_sub(p).min(len);
+    (start, end.max(start))
+}
+
+/// Input gradient: every output gradient added to the input position that won its window.
+pub fn backward(g: &Geometry, arg: &[u32], dy: &[f32]) -> Vec<f32> {
+    let plane_in = g.h * g.w;
+    let plane_out = g.ho * g.wo;
+    let planes = dy.len() / plane_out;
+    let mut dx = vec![0.0f32; planes * plane_in];
+    dx.par_chunks_mut(plane_in).zip(arg.par_chunks(plane_out)).zip(dy.par_chunks(plane_out)).for_each(|((dxp, ap), dyp)| {
+        for (&i, &d) in ap.iter().zip(dyp) {
+            dxp[i as usize] += d;
+        }
+    });
+    dx
+}
