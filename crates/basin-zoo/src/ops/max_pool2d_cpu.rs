@@ -17,28 +17,55 @@ pub fn forward(g: &Geometry, x: &[f32]) -> (Vec<f32>, Vec<u32>) {
     let mut arg = vec![0u32; planes * plane_out];
     let rows: Vec<(usize, usize)> = (0..g.ho).map(|oy| window(oy, g.sh, g.pt, g.kh, g.h)).collect();
     let cols: Vec<(usize, usize)> = (0..g.wo).map(|ox| window(ox, g.sw, g.pl, g.kw, g.w)).collect();
-    y.par_chunks_mut(plane_out).zip(arg.par_chunks_mut(plane_out)).zip(x.par_chunks(plane_in)).for_each(|((yp, ap), xp)| {
-        for (oy, &(y0, y1)) in rows.iter().enumerate() {
-            for (ox, &(x0, x1)) in cols.iter().enumerate() {
-                let (mut best, mut at) = (f32::NEG_INFINITY, y0 * g.w + x0);
-                for iy in y0..y1 {
+    y.par_chunks_mut(plane_out).zip(arg.par_chunks_mut(plane_out)).zip(x.par_chunks(plane_in)).for_each_init(
+        || (vec![0.0f32; g.w], vec![0u32; g.w]),
+        |(colmax, colrow), ((yp, ap), xp)| {
+            for (oy, &(y0, y1)) in rows.iter().enumerate() {
+                // Column maxima over the window's rows, then maxima over the window's columns.
+                colmax.copy_from_slice(&xp[y0 * g.w..(y0 + 1) * g.w]);
+                colrow.fill(y0 as u32);
+                for iy in y0 + 1..y1 {
                     let line = &xp[iy * g.w..(iy + 1) * g.w];
-                    for (ix, &v) in line.iter().enumerate().take(x1).skip(x0) {
-                        if v > best || v.is_nan() {
-                            best = v;
-                            at = iy * g.w + ix;
-                            if v.is_nan() {
-                                break;
-                            }
-                        }
+                    for ((m, r), &v) in colmax.iter_mut().zip(colrow.iter_mut()).zip(line) {
+                        let t = wins(v, *m);
+                        *m = pick_f32(t, v, *m);
+                        *r = pick(t, iy as u32, *r);
                     }
                 }
-                yp[oy * g.wo + ox] = best;
-                ap[oy * g.wo + ox] = at as u32;
+                for (ox, &(x0, x1)) in cols.iter().enumerate() {
+                    let (mut best, mut at) = (colmax[x0], x0 as u32);
+                    for ix in x0 + 1..x1 {
+                        let t = wins(colmax[ix], best);
+                        best = pick_f32(t, colmax[ix], best);
+                        at = pick(t, ix as u32, at);
+                    }
+                    yp[oy * g.wo + ox] = best;
+                    ap[oy * g.wo + ox] = colrow[at as usize] * g.w as u32 + at;
+                }
             }
-        }
-    });
+        },
+    );
     (y, arg)
+}
+
+/// Whether `v` replaces the current maximum `m`: larger, or the first NaN.
+#[inline(always)]
+fn wins(v: f32, m: f32) -> bool {
+    (v > m) | (v.is_nan() & !m.is_nan())
+}
+
+/// `if t { a } else { b }` as bit operations: LLVM turns selects in loops back into branches,
+/// which mispredict half the time on random activations (measured: 25 ms instead of 7 ms for
+/// keskar-c1's first pool).
+#[inline(always)]
+fn pick(t: bool, a: u32, b: u32) -> u32 {
+    let m = (t as u32).wrapping_neg();
+    (a & m) | (b & !m)
+}
+
+#[inline(always)]
+fn pick_f32(t: bool, a: f32, b: f32) -> f32 {
+    f32::from_bits(pick(t, a.to_bits(), b.to_bits()))
 }
 
 /// Input rows (or columns) `[start, end)` covered by output `o` of a window of `k` with stride
