@@ -56,6 +56,16 @@ pub enum BenchCommand {
         #[arg(long, default_value = "cpu")]
         device: String,
     },
+    /// basin's CPU kernels (conv, batch norm, max pool) vs Burn's on keskar-c1's layers,
+    /// forward + backward, same process: the speed-up Burn ÷ basin.
+    Ops {
+        /// Batch size.
+        #[arg(long, default_value_t = 128)]
+        batch: usize,
+        /// Timed repeats per op (median).
+        #[arg(long, default_value_t = 5)]
+        reps: usize,
+    },
     /// Step time of every estimator relative to plain SGD (same process, same model, same batch).
     Estimators {
         /// Batch size.
@@ -145,6 +155,7 @@ pub fn run(cmd: BenchCommand) -> Result<(), CliError> {
     match cmd {
         BenchCommand::Hessian { data, subset, device } => bench_hessian(&data, subset, &device)?,
         BenchCommand::Landscape { data, points, device } => bench_landscape(&data, points, &device)?,
+        BenchCommand::Ops { batch, reps } => super::bench_ops::run(batch, reps),
         BenchCommand::Step { batch, steps, models, device } => {
             let dev = device::select(&device)?;
             println!("| workload | batch | steps/s | ms/step | threads |");

@@ -1,6 +1,7 @@
 //! The subcommands of `basin`.
 
 pub mod bench;
+pub mod bench_ops;
 pub mod data;
 pub mod hessian;
 pub mod landscape;

@@ -1,0 +1,59 @@
+//! `basin bench ops`: basin's CPU kernels (`basin_zoo::ops`) against Burn's generic
+//! convolution, batch norm and max pooling on keskar-c1's layer shapes, forward + backward,
+//! timed in the same process (median of repeats) and reported as the speed-up Burn ÷ basin.
+
+use burn::module::Module;
+use burn::nn::conv::Conv2dConfig;
+use burn::nn::pool::MaxPool2dConfig;
+use burn::nn::{BatchNormConfig, PaddingConfig2d};
+use burn::tensor::{Device, Distribution, Tensor};
+use std::time::Instant;
+
+/// Median seconds of `reps` runs of `f` after one warm-up run.
+fn median_seconds(reps: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut v: Vec<f64> = (0..reps.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Forward + backward of `Σ op(x) · w` (every output weighted, so every gradient is real work).
+fn fwd_bwd(x: &Tensor<4>, op: &dyn Fn(Tensor<4>) -> Tensor<4>) {
+    let y = op(x.clone());
+    let w = Tensor::<4>::ones(y.dims(), &y.device());
+    let grads = (y * w).sum().backward();
+    let _ = x.grad(&grads);
+}
+
+/// Runs the table for batch size `batch`.
+pub fn run(batch: usize, reps: usize) {
+    let dev = Device::flex().autodiff();
+    let input = |shape: [usize; 4]| Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &dev).require_grad();
+    let pad2 = PaddingConfig2d::Explicit(2, 2, 2, 2);
+    let conv1 = Conv2dConfig::new([3, 64], [5, 5]).with_padding(pad2.clone()).init(&dev);
+    let conv2 = Conv2dConfig::new([64, 64], [5, 5]).with_padding(pad2).init(&dev);
+    let bn = BatchNormConfig::new(64).init(&dev);
+    let pool = MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init();
+    let (x1, x2, a1) = (input([batch, 3, 32, 32]).detach(), input([batch, 64, 16, 16]), input([batch, 64, 32, 32]));
+    type Op<'a> = Box<dyn Fn(Tensor<4>) -> Tensor<4> + 'a>;
+    let cases: Vec<(&str, &Tensor<4>, Op, Op)> = vec![
+        ("conv 3→64 5×5 on 32×32 (no input grad)", &x1, Box::new(|x| conv1.forward(x)), Box::new(|x| basin_zoo::ops::conv2d(&conv1, x))),
+        ("conv 64→64 5×5 on 16×16", &x2, Box::new(|x| conv2.forward(x)), Box::new(|x| basin_zoo::ops::conv2d(&conv2, x))),
+        ("batch norm 64 on 32×32 (training)", &a1, Box::new(|x| bn.forward(x)), Box::new(|x| basin_zoo::ops::batch_norm(&bn, x))),
+        ("max pool 3×3/2 on 64×32×32", &a1, Box::new(|x| pool.forward(x)), Box::new(|x| basin_zoo::ops::max_pool2d(&pool, x))),
+    ];
+    println!("| op (batch {batch}, forward + backward) | Burn flex ms | basin ms | speed-up |");
+    println!("|---|---|---|---|");
+    for (name, x, burn_op, basin_op) in &cases {
+        let b = median_seconds(reps, || fwd_bwd(x, burn_op.as_ref()));
+        let o = median_seconds(reps, || fwd_bwd(x, basin_op.as_ref()));
+        println!("| {name} | {:.1} | {:.1} | {:.2} |", 1000.0 * b, 1000.0 * o, b / o);
+    }
+    let _ = bn.valid();
+}
