@@ -99,6 +99,7 @@ pub struct Grads {
 }
 
 /// Backward of the training-mode forward, from the saved batch statistics.
+#[allow(clippy::too_many_arguments)] // the forward's inputs plus dy and the saved statistics
 pub fn backward(x: &[f32], dy: &[f32], c: usize, l: usize, gamma: &[f32], mean: &[f32], var: &[f32], eps: f64) -> Grads {
     let count = (x.len() / c) as f64;
     let sums = channel_sums(x, Some(dy), c, l, mean);

@@ -34,9 +34,9 @@ pub fn forward(g: &Geometry, x: &[f32]) -> (Vec<f32>, Vec<u32>) {
                 }
                 for (ox, &(x0, x1)) in cols.iter().enumerate() {
                     let (mut best, mut at) = (colmax[x0], x0 as u32);
-                    for ix in x0 + 1..x1 {
-                        let t = wins(colmax[ix], best);
-                        best = pick_f32(t, colmax[ix], best);
+                    for (ix, &v) in colmax.iter().enumerate().take(x1).skip(x0 + 1) {
+                        let t = wins(v, best);
+                        best = pick_f32(t, v, best);
                         at = pick(t, ix as u32, at);
                     }
                     yp[oy * g.wo + ox] = best;
