@@ -9,7 +9,7 @@
 //! change.
 
 use super::conv2d_cpu;
-use super::flex_io::{contiguous, flex, on_flex_f32, values};
+use super::flex_io::{contiguous, fixed_padding, flex, on_flex_f32, values};
 use super::im2col::Geometry;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -18,7 +18,6 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Flex, TensorMetadata, backend_extension};
-use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::tensor::Tensor;
 
@@ -36,16 +35,17 @@ fn geometry(x: &FlexTensor, weight: &FlexTensor, stride: [usize; 2], padding: [u
     Geometry::new([xs[1], xs[2], xs[3]], [ws[0], ws[1], ws[2], ws[3]], stride, padding).expect("im2col conv2d: kernel larger than the padded input")
 }
 
-fn forward_flex(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, stride: [usize; 2], padding: [usize; 4]) -> FlexTensor {
-    let (x, weight, bias) = (contiguous(x), contiguous(weight), contiguous(bias));
-    let g = geometry(&x, &weight, stride, padding);
+/// The output and the geometry, for contiguous `x` and `weight`.
+fn forward_flex(x: &FlexTensor, weight: &FlexTensor, bias: FlexTensor, stride: [usize; 2], padding: [usize; 4]) -> (FlexTensor, Geometry) {
+    let bias = contiguous(bias);
+    let g = geometry(x, weight, stride, padding);
     let batch = x.shape()[0];
-    flex(conv2d_cpu::forward(&g, values(&x), values(&weight), Some(values(&bias))), vec![batch, g.o, g.ho, g.wo])
+    (flex(conv2d_cpu::forward(&g, values(x), values(weight), Some(values(&bias))), vec![batch, g.o, g.ho, g.wo]), g)
 }
 
 impl Im2colConv for Flex {
     fn im2col_conv2d(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, sh: usize, sw: usize, pt: usize, pl: usize, pb: usize, pr: usize) -> FlexTensor {
-        forward_flex(x, weight, bias, [sh, sw], [pt, pl, pb, pr])
+        forward_flex(&contiguous(x), &contiguous(weight), bias, [sh, sw], [pt, pl, pb, pr]).0
     }
 }
 
@@ -78,24 +78,13 @@ impl Backward<Flex, 3> for Im2colConvBackward {
 impl<C: CheckpointStrategy> Im2colConv for Autodiff<Flex, C> {
     fn im2col_conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, sh: usize, sw: usize, pt: usize, pl: usize, pb: usize, pr: usize) -> FloatTensor<Self> {
         let (stride, padding) = ([sh, sw], [pt, pl, pb, pr]);
-        match Im2colConvBackward.prepare::<C>([x.node(), weight.node(), bias.node()]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => {
-                let (xp, wp) = (contiguous(x.into_primitive()), contiguous(weight.into_primitive()));
-                let g = geometry(&xp, &wp, stride, padding);
-                let y = forward_flex(xp.clone(), wp.clone(), bias.into_primitive(), stride, padding);
-                prep.finish((xp, wp, g), y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(forward_flex(x.into_primitive(), weight.into_primitive(), bias.into_primitive(), stride, padding)),
+        let prepared = Im2colConvBackward.prepare::<C>([x.node(), weight.node(), bias.node()]).compute_bound().stateful();
+        let (xp, wp) = (contiguous(x.into_primitive()), contiguous(weight.into_primitive()));
+        let (y, g) = forward_flex(&xp, &wp, bias.into_primitive(), stride, padding);
+        match prepared {
+            OpsKind::Tracked(prep) => prep.finish((xp, wp, g), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
         }
-    }
-}
-
-/// Padding `(top, left, bottom, right)` of `conv`, when it is fixed (not "same").
-fn explicit_padding(conv: &Conv2d) -> Option<[usize; 4]> {
-    match conv.padding {
-        PaddingConfig2d::Valid => Some([0; 4]),
-        PaddingConfig2d::Explicit(t, l, b, r) => Some([t, l, b, r]),
-        PaddingConfig2d::Same => None,
     }
 }
 
@@ -103,7 +92,7 @@ fn explicit_padding(conv: &Conv2d) -> Option<[usize; 4]> {
 /// groups 1, dilation 1, explicit padding) and Burn's `conv2d` otherwise. Same parameters,
 /// same result up to float rounding (tested against Burn's in `tests/conv2d.rs`).
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    let padding = explicit_padding(conv);
+    let padding = fixed_padding(&conv.padding);
     let Some([pt, pl, pb, pr]) = padding.filter(|_| conv.groups == 1 && conv.dilation == [1, 1] && on_flex_f32(&x)) else {
         return conv.forward(x);
     };

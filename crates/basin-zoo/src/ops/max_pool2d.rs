@@ -3,7 +3,7 @@
 //! into the saved argmax positions; Burn's own pooling elsewhere (other backends, dtypes,
 //! dilation, ceil mode, "same" padding).
 
-use super::flex_io::{contiguous, flex, on_flex_f32, values};
+use super::flex_io::{contiguous, fixed_padding, flex, on_flex_f32, values};
 use super::im2col::Geometry;
 use super::max_pool2d_cpu;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -13,7 +13,6 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Flex, TensorMetadata, backend_extension};
-use burn::nn::PaddingConfig2d;
 use burn::nn::pool::MaxPool2d;
 use burn::tensor::Tensor;
 use std::sync::Arc;
@@ -77,11 +76,7 @@ impl<C: CheckpointStrategy> ArgmaxPool for Autodiff<Flex, C> {
 /// Tested against Burn's in `tests/max_pool2d.rs`.
 pub fn max_pool2d(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
     let [kh, kw] = pool.kernel_size;
-    let padding = match pool.padding {
-        PaddingConfig2d::Valid => Some([0; 4]),
-        PaddingConfig2d::Explicit(t, l, b, r) => Some([t, l, b, r]),
-        PaddingConfig2d::Same => None,
-    };
+    let padding = fixed_padding(&pool.padding);
     let fits = |p: &[usize; 4]| p[0] < kh && p[2] < kh && p[1] < kw && p[3] < kw;
     let Some([pt, pl, pb, pr]) = padding.filter(|p| fits(p) && pool.dilation == [1, 1] && !pool.ceil_mode && on_flex_f32(&x)) else {
         return pool.forward(x);
