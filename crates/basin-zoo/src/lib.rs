@@ -4,6 +4,7 @@
 //! and in-memory data sets.
 
 pub mod data;
+pub mod jvp;
 pub mod models;
 pub mod ops;
 

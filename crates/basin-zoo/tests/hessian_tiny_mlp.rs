@@ -4,7 +4,7 @@
 //! nalgebra's dense eigensolver) to 1e-3 relative.
 
 use basin::Classifier;
-use basin::curvature::hessian::{Differentiable, HessianOperator};
+use basin::curvature::fd_hessian::{Differentiable, FdHessianOperator};
 use basin::curvature::lanczos::{LanczosConfig, lanczos};
 use basin::curvature::{LinearOperator, Objective};
 use burn::module::Module;
@@ -43,7 +43,7 @@ fn top5_lanczos_matches_the_dense_hessian() {
     let point = obj.point().clone();
     let n = point.numel();
     assert_eq!(n, 49 * 6 + 6 + 6 * 10 + 10);
-    let mut op = HessianOperator::new(obj, 1e-3);
+    let mut op = FdHessianOperator::new(obj, 1e-3);
     // dense Hessian, column by column
     let mut h = DMatrix::<f64>::zeros(n, n);
     for i in 0..n {
@@ -58,7 +58,7 @@ fn top5_lanczos_matches_the_dense_hessian() {
     let h = (&h + h.transpose()) * 0.5;
     let mut dense: Vec<f64> = h.symmetric_eigen().eigenvalues.iter().copied().collect();
     dense.sort_by(|a, b| b.total_cmp(a));
-    let mut op2 = HessianOperator::new(Objective::new(&model, &set, &idx, 128, &dev), 1e-3);
+    let mut op2 = FdHessianOperator::new(Objective::new(&model, &set, &idx, 128, &dev), 1e-3);
     let r = lanczos(&mut op2, &LanczosConfig { k: 5, tol: 1e-4, max_iter: 120, seed: 1, smallest: false });
     println!("asymmetry of the FD Hessian: {asym:e}");
     println!("dense top-5: {:?}", &dense[..5]);

@@ -130,7 +130,7 @@ fn loss_slice_starts_at_the_loss_and_delta_matches_a_hand_computation() {
     let (model, set) = setup();
     let idx: Vec<usize> = (0..256).collect();
     let ks = [-1.0, 0.0, 0.5, 1.0];
-    let (s, e1) = basin::curvature::slice::eigen_slice(&model, &set, &idx, 64, 0.1, &ks, 7, &Device::flex());
+    let (s, e1) = basin::curvature::slice::eigen_slice(&model, &set, &idx, 64, 0.1, &ks, 7, basin::curvature::choice::OperatorKind::Hessian, &Device::flex()).unwrap();
     // k = 0 is the loss at θ, which is the plain evaluation of the model on the subset
     let sub = set.clone();
     let direct = {

@@ -321,7 +321,7 @@ fn nudged_sgd_small_gamma_ends_sharper_than_large_gamma() {
         let (m, _) = run(&cfg, &data, d.path(), false, &mut Silent, Arc::new(AtomicBool::new(false))).unwrap();
         let idx: Vec<usize> = (0..500).collect();
         let ccfg = basin::curvature::track::CurvatureConfig { top_k: 1, max_iter: 30, ..Default::default() };
-        basin::curvature::track::top_eigen(&m, &data.train, &idx, &ccfg, 0, &Device::flex()).eigenvalues[0]
+        basin::curvature::track::top_eigen(&m, &data.train, &idx, &ccfg, 0, &Device::flex()).unwrap().eigenvalues[0]
     };
     let (sharp, flat) = (top(0.1), top(10.0));
     println!("top Hessian eigenvalue after NSGD: γ = 0.1 → {sharp:.2}, γ = 10 → {flat:.2}");

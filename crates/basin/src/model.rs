@@ -20,6 +20,21 @@ pub trait Classifier: Module + 'static {
     /// and evaluation; models with batch norm should call `value_sync()` on each running
     /// statistic (see `basin_zoo` for the pattern). Models without running state need nothing.
     fn sync_running_stats(&self) {}
+
+    /// The logits z at this model's parameters w and their tangent ż = (∂z/∂w)·v along the
+    /// direction `dir` (a copy of the model whose parameters hold v), in evaluation mode.
+    ///
+    /// This is what makes the exact Hessian-vector product possible with first-order autodiff:
+    /// H v is the gradient of ⟨∂L/∂z, ż⟩ (Pearlmutter 1994; see `curvature::exact_hessian`).
+    /// Write it with differentiable ops on `self`'s parameters and `dir`'s parameters as
+    /// constants, holding ReLU masks and max-pool arg-maxes fixed (the `basin_zoo::jvp`
+    /// helpers do this layer by layer). `None` (the default) means the model has no tangent
+    /// pass: the exact Hessian is then unavailable and the Gauss–Newton or finite-difference
+    /// operators remain.
+    fn logits_jvp(&self, dir: &Self, images: Tensor<4>) -> Option<(Tensor<2>, Tensor<2>)> {
+        let _ = (dir, images);
+        None
+    }
 }
 
 /// Syncs both running statistics of a Burn batch norm (see [`Classifier::sync_running_stats`]).

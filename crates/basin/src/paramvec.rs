@@ -237,7 +237,7 @@ impl ParamVec {
     /// model is on an autodiff device); ids, running state and everything else are kept.
     pub fn write_into<M: Module>(&self, model: M) -> M {
         let index: HashMap<ParamId, usize> = self.slots.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
-        let mut w = Writer { index, vec: self, force_grad: false };
+        let mut w = Writer { index, vec: self, mode: Mode::Keep };
         model.map(&mut w)
     }
     /// Like [`write_into`](Self::write_into), but the written parameters always require
@@ -245,7 +245,15 @@ impl ParamVec {
     /// model in evaluation mode, for curvature).
     pub fn write_into_with_grad<M: Module>(&self, model: M) -> M {
         let index: HashMap<ParamId, usize> = self.slots.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
-        let mut w = Writer { index, vec: self, force_grad: true };
+        let mut w = Writer { index, vec: self, mode: Mode::Grad };
+        model.map(&mut w)
+    }
+    /// A copy of `model` (taken through `valid()`) whose trainable parameters are `self` as
+    /// constants on the autodiff twin of its device: the direction model of an exact
+    /// Hessian-vector product ([`crate::Classifier::logits_jvp`]).
+    pub fn write_into_constant<M: Module>(&self, model: M) -> M {
+        let index: HashMap<ParamId, usize> = self.slots.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
+        let mut w = Writer { index, vec: self, mode: Mode::Constant };
         model.map(&mut w)
     }
     /// A Rademacher vector (i.i.d. ±1) of this layout, determined by `key`.
@@ -273,10 +281,21 @@ impl ParamVec {
     }
 }
 
+/// How [`Writer`] places the values.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// On the parameter's device, keeping its gradient requirement.
+    Keep,
+    /// On the autodiff twin, requiring gradients.
+    Grad,
+    /// On the autodiff twin, as constants.
+    Constant,
+}
+
 struct Writer<'a> {
     index: HashMap<ParamId, usize>,
     vec: &'a ParamVec,
-    force_grad: bool,
+    mode: Mode,
 }
 
 impl ModuleMapper for Writer<'_> {
@@ -286,17 +305,19 @@ impl ModuleMapper for Writer<'_> {
         let shape: [usize; D] = old.dims();
         let device = old.device();
         let ad = old.is_autodiff();
-        let req = old.is_require_grad() || self.force_grad;
+        let req = old.is_require_grad();
         let flat = self.vec.parts[i].clone();
-        let value: Tensor<D> = if self.force_grad {
-            let inner_dev = device.clone().inner();
-            Tensor::from_inner(flat.to_device(&inner_dev).reshape(shape)).require_grad()
-        } else if ad {
+        let value: Tensor<D> = if self.mode == Mode::Keep && !ad {
+            flat.to_device(&device).reshape(shape)
+        } else {
             let inner_dev = device.clone().inner();
             let v = Tensor::from_inner(flat.to_device(&inner_dev).reshape(shape));
-            if req { v.require_grad() } else { v }
-        } else {
-            flat.to_device(&device).reshape(shape)
+            let grad = match self.mode {
+                Mode::Keep => req,
+                Mode::Grad => true,
+                Mode::Constant => false,
+            };
+            if grad { v.require_grad() } else { v }
         };
         Param::from_mapped_value(id, value, mapper)
     }

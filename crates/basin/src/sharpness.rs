@@ -10,7 +10,7 @@
 //! restart's value alongside. Each restart stops after `max_evals` function evaluations (the
 //! best point seen is kept).
 
-use crate::curvature::hessian::Differentiable;
+use crate::curvature::fd_hessian::Differentiable;
 use crate::paramvec::ParamVec;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};

@@ -6,7 +6,7 @@
 
 use basin::Classifier;
 use basin::batch::ExampleSet;
-use basin::curvature::hessian::{Differentiable, HessianOperator};
+use basin::curvature::fd_hessian::{Differentiable, FdHessianOperator};
 use basin::curvature::ggn::GgnOperator;
 use basin::curvature::{LinearOperator, Objective};
 use basin::paramvec::ParamVec;
@@ -76,7 +76,7 @@ fn least_squares_hvp_equals_xtx_over_n() {
     let y = Tensor::<2>::from_data(TensorData::new(random(n, 2), [n, 1]), &ad);
     let model = LinReg { w: Param::from_tensor(Tensor::from_data(TensorData::new(random(d, 3), [d, 1]), &ad).require_grad()) };
     let point = ParamVec::from_model(&model);
-    let mut op = HessianOperator::new(LeastSquares { model, x, y, point: point.clone() }, 1e-4);
+    let mut op = FdHessianOperator::new(LeastSquares { model, x, y, point: point.clone() }, 1e-4);
     let cols = columns(&mut op, &point, &dev);
     let mut worst: f64 = 0.0;
     for a in 0..d {
@@ -149,7 +149,7 @@ fn logistic_regression_hvp_equals_the_kronecker_form() {
     // batches of 7: the last one is short, weighting by batch size must still give the mean
     let obj = Objective::new(&model, &data, &idx, 7, &dev);
     let point = obj.point().clone();
-    let mut op = HessianOperator::new(obj, 1e-5);
+    let mut op = FdHessianOperator::new(obj, 1e-5);
     let cols = columns(&mut op, &point, &dev);
     // the GGN of a linear model is its Hessian: the same closed form must hold
     let mut ggn = GgnOperator::new(Objective::new(&model, &data, &idx, 7, &dev), 1e-5);

@@ -1,7 +1,7 @@
 //! (C_ε, A)-sharpness against the closed form of the box maximum of a quadratic.
 #![cfg(feature = "sharpness")]
 
-use basin::curvature::hessian::Differentiable;
+use basin::curvature::fd_hessian::Differentiable;
 use basin::paramvec::ParamVec;
 use basin::sharpness::{SharpnessConfig, sharpness};
 use burn::module::{Module, Param};

@@ -1,11 +1,16 @@
-//! `basin hessian`: top eigenvalues (Lanczos), trace (Hutchinson), Frobenius norm and spectral
-//! density (SLQ) of the loss Hessian of a trained model on a fixed subset of its training set,
-//! with the spread across independent subsets (`--repeats`).
+//! `basin hessian`: top (and bottom) eigenvalues (Lanczos), trace (Hutchinson), Frobenius norm,
+//! diagonal (Hutchinson, per tensor) and spectral density (SLQ) of the loss Hessian of a trained
+//! model on a fixed subset of its training set, with the spread across independent subsets
+//! (`--repeats`); optionally of one layer's block (`--layer`) or of the Gauss–Newton matrix
+//! (`--operator ggn`), always labelled with what it is.
 
 use crate::model_source::ModelSource;
 use crate::{CliError, device, plots};
+use basin::curvature::block::{Block, in_group};
+use basin::curvature::diagonal::{TensorDiagonal, hutchinson_diagonal};
 use basin::curvature::frobenius::frobenius;
-use basin::curvature::choice::{CurvatureOperator, OperatorKind};
+use basin::paramvec::ParamVec;
+use basin::curvature::choice::{CurvatureOperator, OPERATOR_NAMES, OperatorKind};
 use basin::curvature::hutchinson::{Estimate, hutchinson};
 use basin::curvature::lanczos::{LanczosConfig, lanczos};
 use basin::curvature::objective::subset_indices;
@@ -39,13 +44,26 @@ pub struct HessianArgs {
     /// Relative residual tolerance of the Ritz pairs.
     #[arg(long, default_value_t = 1e-3)]
     tol: f64,
-    /// ggn (Jᵀ H_ℓ J: the Hessian a.e. for ReLU networks, converges in ε) or hessian
-    /// (finite differences of gradients: the full Hessian of smooth networks).
-    #[arg(long, default_value = "ggn")]
+    /// hessian (exact: reverse mode over the model's tangent pass), ggn (the Gauss–Newton
+    /// matrix Jᵀ H_ℓ J, PSD) or fd (finite differences of gradients: smooth networks only).
+    #[arg(long, default_value = "hessian")]
     operator: String,
-    /// Relative finite-difference step (default: 1e-4 for ggn, 1e-3 for hessian).
+    /// Relative finite-difference step of ggn and fd (default: 1e-4 for ggn, 1e-3 for fd).
     #[arg(long)]
     eps: Option<f64>,
+    /// Also the K smallest (most negative) eigenvalues.
+    #[arg(long, default_value_t = 0)]
+    bottom_k: usize,
+    /// Restrict the operator to one parameter group (a layer such as `hidden.0`, or a tensor
+    /// such as `hidden.0.weight`): the diagonal block of that layer.
+    #[arg(long)]
+    layer: Option<String>,
+    /// Also estimate the diagonal (Hutchinson), summarized per parameter tensor.
+    #[arg(long)]
+    diagonal: bool,
+    /// Probes for --diagonal.
+    #[arg(long, default_value_t = 50)]
+    diagonal_samples: usize,
     /// Independent subsets (eigenvalue mean ± std across them).
     #[arg(long, default_value_t = 1)]
     repeats: usize,
@@ -98,12 +116,16 @@ struct Report {
     parameters: usize,
     subset_size: usize,
     operator: String,
-    eps: f64,
+    operator_label: String,
+    eps: Option<f64>,
+    layer: Option<String>,
     repeats: Vec<TopEigen>,
     mean: Vec<f64>,
     std: Vec<f64>,
     trace: Option<Estimate>,
     frobenius: Option<Estimate>,
+    bottom: Option<TopEigen>,
+    diagonal: Option<Vec<TensorDiagonal>>,
     density: Option<Density>,
     seconds: f64,
 }
@@ -151,7 +173,10 @@ fn check(args: &HessianArgs) -> Result<OperatorKind, CliError> {
     if args.repeats == 0 {
         return Err(CliError::input("--repeats: must be ≥ 1"));
     }
-    let kind = OperatorKind::parse(&args.operator).ok_or_else(|| CliError::input(format!("--operator: unknown operator '{}' (ggn, hessian)", args.operator)))?;
+    let kind = OperatorKind::parse(&args.operator).ok_or_else(|| CliError::input(format!("--operator: unknown operator '{}' ({OPERATOR_NAMES})", args.operator)))?;
+    if args.eps.is_some() && kind == OperatorKind::Hessian {
+        return Err(CliError::input("--eps: the exact Hessian has no step (--eps applies to --operator ggn and fd)"));
+    }
     if let Some(e) = args.eps
         && !(e > 0.0 && e < 1.0)
     {
@@ -160,64 +185,110 @@ fn check(args: &HessianArgs) -> Result<OperatorKind, CliError> {
     Ok(kind)
 }
 
+type Operator = Box<dyn LinearOperator<V = ParamVec>>;
+
 /// Runs `basin hessian`.
 pub fn run(args: HessianArgs) -> Result<(), CliError> {
     let kind = check(&args)?;
-    let eps = args.eps.unwrap_or(kind.default_eps());
+    let eps = kind.default_eps();
+    let eps = args.eps.unwrap_or(eps);
     let dev = device::select(&args.device)?;
     let loaded = args.source.load(&dev)?;
     let started = Instant::now();
     let model: &ZooModel = &loaded.model;
     let set = &loaded.data.train;
-    let op_for = |r: u64| -> (CurvatureOperator<ZooModel>, usize) {
+    // The operator on subset `r`, its subset size and the subset loss.
+    let op_for = |r: u64| -> Result<(Operator, usize, f64), CliError> {
         let idx = subset_indices(basin::batch::ExampleSet::len(set), Some(args.subset), args.samples, args.seed.wrapping_add(r));
         let n = idx.len();
-        (CurvatureOperator::new(kind, Objective::new(model, set, &idx, args.batch_size, &dev), eps), n)
+        let op = CurvatureOperator::new(kind, Objective::new(model, set, &idx, args.batch_size, &dev), eps)?;
+        let loss = op.loss();
+        let w = basin::curvature::Differentiable::point(op.objective()).clone();
+        let op: Operator = match &args.layer {
+            Some(name) => Box::new(Block::new(op, &w, name)?),
+            None => Box::new(op),
+        };
+        Ok((op, n, loss))
+    };
+    let eigen = |op: Operator, loss: f64, k: usize, smallest: bool, what: String, seed: u64| -> TopEigen {
+        let mut t = Ticking { op, bar: bar(args.max_iter as u64, &what) };
+        let res = lanczos(&mut t, &LanczosConfig { k, tol: args.tol, max_iter: args.max_iter, seed, smallest });
+        t.bar.finish_and_clear();
+        TopEigen { eigenvalues: res.eigenvalues, residuals: res.residuals, hvps: res.iterations, loss }
     };
     let mut repeats = Vec::new();
     let mut subset_size = 0;
     let mut parameters = 0;
     for r in 0..args.repeats as u64 {
-        let (op, n) = op_for(r);
+        let (op, n, loss) = op_for(r)?;
         subset_size = n;
         parameters = op.dim();
-        let loss = op.loss();
-        let mut t = Ticking { op, bar: bar(args.max_iter as u64, &format!("lanczos {}/{}", r + 1, args.repeats)) };
-        let res = lanczos(&mut t, &LanczosConfig { k: args.top_k, tol: args.tol, max_iter: args.max_iter, seed: args.seed.wrapping_add(r), smallest: false });
-        t.bar.finish_and_clear();
-        repeats.push(TopEigen { eigenvalues: res.eigenvalues, residuals: res.residuals, hvps: res.iterations, loss });
+        repeats.push(eigen(op, loss, args.top_k, false, format!("lanczos {}/{}", r + 1, args.repeats), args.seed.wrapping_add(r)));
     }
     let (mean, std) = spread(&repeats.iter().map(|t| t.eigenvalues.clone()).collect::<Vec<_>>());
-    let trace = args.trace.then(|| {
-        let mut t = Ticking { op: op_for(0).0, bar: bar(args.trace_samples as u64, "trace") };
-        let e = hutchinson(&mut t, args.trace_samples, 0.0, args.seed);
-        t.bar.finish_and_clear();
-        e
-    });
-    let fro = args.frobenius.then(|| {
-        let mut t = Ticking { op: op_for(0).0, bar: bar(args.frobenius_samples as u64, "frobenius") };
-        let e = frobenius(&mut t, args.frobenius_samples, args.seed);
-        t.bar.finish_and_clear();
-        e
-    });
-    let density = args.density.then(|| {
-        let mut t = Ticking { op: op_for(0).0, bar: bar((args.density_probes * args.density_steps) as u64, "density") };
-        let d = slq_density(&mut t, args.density_probes, args.density_steps, args.sigma, 400, args.seed);
-        t.bar.finish_and_clear();
-        d
-    });
+    let bottom = match args.bottom_k {
+        0 => None,
+        k => {
+            let (op, _, loss) = op_for(0)?;
+            Some(eigen(op, loss, k, true, "lanczos (smallest)".into(), args.seed))
+        }
+    };
+    let trace = match args.trace {
+        false => None,
+        true => {
+            let mut t = Ticking { op: op_for(0)?.0, bar: bar(args.trace_samples as u64, "trace") };
+            let e = hutchinson(&mut t, args.trace_samples, 0.0, args.seed);
+            t.bar.finish_and_clear();
+            Some(e)
+        }
+    };
+    let fro = match args.frobenius {
+        false => None,
+        true => {
+            let mut t = Ticking { op: op_for(0)?.0, bar: bar(args.frobenius_samples as u64, "frobenius") };
+            let e = frobenius(&mut t, args.frobenius_samples, args.seed);
+            t.bar.finish_and_clear();
+            Some(e)
+        }
+    };
+    let diagonal = match args.diagonal {
+        false => None,
+        true => {
+            let mut t = Ticking { op: op_for(0)?.0, bar: bar(args.diagonal_samples.max(2) as u64, "diagonal") };
+            let (_, per) = hutchinson_diagonal(&mut t, args.diagonal_samples, args.seed);
+            t.bar.finish_and_clear();
+            let per: Vec<TensorDiagonal> = match &args.layer {
+                Some(name) => per.into_iter().filter(|d| in_group(&d.path, name)).collect(),
+                None => per,
+            };
+            Some(per)
+        }
+    };
+    let density = match args.density {
+        false => None,
+        true => {
+            let mut t = Ticking { op: op_for(0)?.0, bar: bar((args.density_probes * args.density_steps) as u64, "density") };
+            let d = slq_density(&mut t, args.density_probes, args.density_steps, args.sigma, 400, args.seed);
+            t.bar.finish_and_clear();
+            Some(d)
+        }
+    };
     let report = Report {
         model: loaded.cfg.model.name.clone(),
         data: loaded.cfg.data.name.clone(),
         parameters,
         subset_size,
-        operator: args.operator.clone(),
-        eps,
+        operator: kind.name().to_string(),
+        operator_label: kind.label().to_string(),
+        eps: (kind != OperatorKind::Hessian).then_some(eps),
+        layer: args.layer.clone(),
         repeats,
         mean,
         std,
         trace,
         frobenius: fro,
+        bottom,
+        diagonal,
         density,
         seconds: started.elapsed().as_secs_f64(),
     };
@@ -233,25 +304,43 @@ pub fn run(args: HessianArgs) -> Result<(), CliError> {
             None => PathBuf::from("hessian-density.svg"),
         });
         let pts: Vec<(f64, f64)> = d.grid.iter().copied().zip(d.density.iter().copied()).collect();
-        plots::line_plot(&svg, &format!("Hessian spectral density — {}", report.model), "eigenvalue", "density", &[plots::Series { label: "SLQ".into(), points: &pts }], true)?;
+        let of = report.layer.as_ref().map(|l| format!(" of {l}")).unwrap_or_default();
+        plots::line_plot(&svg, &format!("{} spectral density{of} — {}", report.operator_label, report.model), "eigenvalue", "density", &[plots::Series { label: "SLQ".into(), points: &pts }], true)?;
         println!("wrote {}", svg.display());
     }
     Ok(())
 }
 
 fn print_report(r: &Report) {
-    println!("{} on {}: {} parameters, subset of {} training examples, operator {}, ε = {}", r.model, r.data, r.parameters, r.subset_size, r.operator, r.eps);
-    println!("| rank | eigenvalue (mean) | std over {} subset(s) | residual (subset 1) |", r.repeats.len());
+    let op = &r.operator_label;
+    let step = r.eps.map(|e| format!(", ε = {e}")).unwrap_or_default();
+    let block = r.layer.as_ref().map(|l| format!(", block of {l}")).unwrap_or_default();
+    println!("{} on {}: {} parameters, subset of {} training examples, operator: {op} ({}{step}){block}", r.model, r.data, r.parameters, r.subset_size, r.operator);
+    println!("| rank | {op} eigenvalue (mean) | std over {} subset(s) | residual (subset 1) |", r.repeats.len());
     println!("|---|---|---|---|");
     for (i, m) in r.mean.iter().enumerate() {
         println!("| {} | {:.6e} | {:.2e} | {:.1e} |", i + 1, m, r.std[i], r.repeats[0].residuals.get(i).copied().unwrap_or(f64::NAN));
     }
     println!("HVPs per Lanczos run: {:?}; subset loss {:.5}", r.repeats.iter().map(|t| t.hvps).collect::<Vec<_>>(), r.repeats[0].loss);
+    if let Some(b) = &r.bottom {
+        println!("| rank from the bottom | {op} eigenvalue | residual |");
+        println!("|---|---|---|");
+        for (i, (e, res)) in b.eigenvalues.iter().zip(&b.residuals).enumerate() {
+            println!("| {} | {:.6e} | {:.1e} |", i + 1, e, res);
+        }
+    }
     if let Some(t) = &r.trace {
-        println!("trace ≈ {:.6e} ± {:.2e} (standard error, {} probes)", t.mean, t.stderr, t.samples);
+        println!("{op} trace ≈ {:.6e} ± {:.2e} (standard error, {} probes)", t.mean, t.stderr, t.samples);
     }
     if let Some(f) = &r.frobenius {
-        println!("‖H‖_F ≈ {:.6e} ± {:.2e} ({} probes)", f.mean, f.stderr, f.samples);
+        println!("{op} Frobenius norm ≈ {:.6e} ± {:.2e} ({} probes)", f.mean, f.stderr, f.samples);
+    }
+    if let Some(d) = &r.diagonal {
+        println!("| tensor | entries | {op} diagonal sum (± s.e.) | mean | min | max |");
+        println!("|---|---|---|---|---|---|");
+        for t in d {
+            println!("| {} | {} | {:.4e} ± {:.1e} | {:.3e} | {:.3e} | {:.3e} |", t.path, t.numel, t.sum.mean, t.sum.stderr, t.mean, t.min, t.max);
+        }
     }
     println!("{:.1} s", r.seconds);
 }

@@ -75,10 +75,11 @@ fn table(runs: &[PathBuf], subset: f64, fro_samples: usize, device: &str) -> Res
         )
         .map_err(|e| CliError::input(format!("{}: {e}", run.join("summary.json").display())))?;
         let idx = subset_indices(basin::batch::ExampleSet::len(&l.data.train), Some(subset), None, l.cfg.seed);
-        let mk = || CurvatureOperator::new(OperatorKind::Ggn, Objective::new(&l.model, &l.data.train, &idx, 500, &dev), OperatorKind::Ggn.default_eps());
-        let mut op = mk();
+        let kind = OperatorKind::Hessian;
+        let mk = || CurvatureOperator::new(kind, Objective::new(&l.model, &l.data.train, &idx, 500, &dev), kind.default_eps());
+        let mut op = mk()?;
         let top = lanczos(&mut op, &LanczosConfig { k: 1, tol: 1e-3, max_iter: 60, seed: 0, smallest: false });
-        let mut op2 = mk();
+        let mut op2 = mk()?;
         let fro = frobenius(&mut op2, fro_samples, 0);
         let dist = match load_weights(l.model.clone(), &run.join("init.bpk")) {
             Ok(init) => format!("{:.2}", ParamVec::from_model(&l.model).sub(&ParamVec::from_model(&init)).norm()),
@@ -113,7 +114,7 @@ fn slice(source: &ModelSource, subset: f64, lr: Option<f64>, json: Option<PathBu
         let idx = subset_indices(basin::batch::ExampleSet::len(&l.data.train), Some(subset), None, l.cfg.seed);
         let ks: Vec<f64> = (0..41).map(|i| -5.0 + 0.25 * i as f64).collect();
         let lr = lr.unwrap_or(l.cfg.optimizer.lr);
-        vec![eigen_slice(&l.model, &l.data.train, &idx, l.cfg.train.batch_size, lr, &ks, 0, &dev).0]
+        vec![eigen_slice(&l.model, &l.data.train, &idx, l.cfg.train.batch_size, lr, &ks, 0, OperatorKind::Hessian, &dev)?.0]
     } else {
         recorded
     };
@@ -127,7 +128,7 @@ fn slice(source: &ModelSource, subset: f64, lr: Option<f64>, json: Option<PathBu
     }
     let pts: Vec<Vec<(f64, f64)>> = slices.iter().map(|s| s.ks.iter().copied().zip(s.losses.iter().copied()).collect()).collect();
     let series: Vec<plots::Series<'_>> = slices.iter().zip(&pts).map(|(s, p)| plots::Series { label: format!("t = {}", s.step), points: p }).collect();
-    plots::line_plot(svg, "Loss along the top eigenvector", "k (units of Δθ₁)", "training loss", &series, false)?;
+    plots::line_plot(svg, "Loss along the top Hessian eigenvector", "k (units of Δθ₁)", "training loss", &series, false)?;
     println!("wrote {}", svg.display());
     Ok(())
 }

@@ -21,6 +21,11 @@ impl GhostBatchNorm {
         GhostBatchNorm { bn: BatchNormConfig::new(features).init(device), ghost }
     }
 
+    /// The batch norm itself (its parameters and running statistics).
+    pub fn inner(&self) -> &BatchNorm {
+        &self.bn
+    }
+
     /// See [`basin::Classifier::sync_running_stats`].
     pub fn sync_running_stats(&self) {
         basin::model::sync_batch_norm(&self.bn);

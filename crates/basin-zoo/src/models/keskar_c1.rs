@@ -6,6 +6,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
+use crate::jvp::{self, Dual};
 use burn::tensor::{Device, Tensor};
 
 /// `keskar-c1`: 2 × [conv 64 5×5 (same) → BN → ReLU → MaxPool 3×3 stride 2 (same)] →
@@ -63,5 +64,16 @@ impl KeskarC1 {
         let x = self.dropout.forward(relu(crate::ops::batch_norm(&self.bn3, self.fc1.forward(x))));
         let x = self.dropout.forward(relu(crate::ops::batch_norm(&self.bn4, self.fc2.forward(x))));
         self.out.forward(x)
+    }
+
+    /// Logits and their tangent along `dir` in evaluation mode (no dropout, running statistics);
+    /// see [`basin::Classifier::logits_jvp`].
+    pub fn forward_jvp(&self, dir: &KeskarC1, x: Tensor<4>) -> Dual<2> {
+        let x = jvp::max_pool2d(&self.pool, jvp::batch_norm(&self.bn1, &dir.bn1, jvp::conv2d(&self.conv1, &dir.conv1, Dual::constant(x))).relu());
+        let x = jvp::max_pool2d(&self.pool, jvp::batch_norm(&self.bn2, &dir.bn2, jvp::conv2d(&self.conv2, &dir.conv2, x)).relu());
+        let x = jvp::layers::flatten(x);
+        let x = jvp::batch_norm(&self.bn3, &dir.bn3, jvp::linear(&self.fc1, &dir.fc1, x)).relu();
+        let x = jvp::batch_norm(&self.bn4, &dir.bn4, jvp::linear(&self.fc2, &dir.fc2, x)).relu();
+        jvp::linear(&self.out, &dir.out, x)
     }
 }

@@ -3,6 +3,7 @@
 use super::init::glorot;
 use burn::module::Module;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
+use crate::jvp::{self, Dual};
 use burn::tensor::{Device, Tensor};
 
 /// A ReLU multilayer perceptron on flattened images, optionally batch-normalized.
@@ -58,5 +59,19 @@ impl Mlp {
             x = self.act.forward(x);
         }
         self.output.forward(x)
+    }
+
+    /// Logits and their tangent along the direction model `dir` (evaluation mode: batch norm on
+    /// running statistics, plain ReLU); see [`basin::Classifier::logits_jvp`].
+    pub fn forward_jvp(&self, dir: &Mlp, images: Tensor<4>) -> Dual<2> {
+        let mut x = Dual::constant(images.flatten(1, 3));
+        for (i, (layer, d)) in self.hidden.iter().zip(&dir.hidden).enumerate() {
+            x = jvp::linear(layer, d, x);
+            if let (Some(bn), Some(dbn)) = (self.norms.get(i), dir.norms.get(i)) {
+                x = jvp::batch_norm(bn, dbn, x);
+            }
+            x = x.relu();
+        }
+        jvp::linear(&self.output, &dir.output, x)
     }
 }

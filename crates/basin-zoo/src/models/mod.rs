@@ -103,4 +103,16 @@ impl Classifier for ZooModel {
             ZooModel::ResNet(m) => m.sync_running_stats(),
         }
     }
+    fn logits_jvp(&self, dir: &Self, images: Tensor<4>) -> Option<(Tensor<2>, Tensor<2>)> {
+        let d = match (self, dir) {
+            (ZooModel::Mlp(m), ZooModel::Mlp(d)) => m.forward_jvp(d, images),
+            (ZooModel::KeskarC1(m), ZooModel::KeskarC1(d)) => m.forward_jvp(d, images),
+            (ZooModel::NeC1(m), ZooModel::NeC1(d)) => m.forward_jvp(d, images),
+            (ZooModel::SimpleCnn(m), ZooModel::SimpleCnn(d)) => m.forward_jvp(d, images),
+            (ZooModel::ResNet(m), ZooModel::ResNet(d)) => m.forward_jvp(d, images),
+            _ => return None,
+        };
+        let t = d.tangent_or_zeros();
+        Some((d.value, t))
+    }
 }

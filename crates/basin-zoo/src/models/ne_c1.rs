@@ -7,6 +7,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
+use crate::jvp::{self, Dual};
 use burn::tensor::{Device, Tensor};
 
 /// `ne-c1` (shared/seeds/noise-enhancement.txt, §4): 3×[64, 3, 3, 1], 3×[128, 3, 3, 1],
@@ -59,5 +60,18 @@ impl NeC1 {
             }
         }
         self.out.forward(x.flatten(1, 3))
+    }
+
+    /// Logits and their tangent along `dir` in evaluation mode (running statistics);
+    /// see [`basin::Classifier::logits_jvp`].
+    pub fn forward_jvp(&self, dir: &NeC1, x: Tensor<4>) -> Dual<2> {
+        let mut x = Dual::constant(x);
+        for (i, ((conv, bn), (dconv, dbn))) in self.convs.iter().zip(&self.norms).zip(dir.convs.iter().zip(&dir.norms)).enumerate() {
+            x = jvp::batch_norm(bn.inner(), dbn.inner(), jvp::conv2d(conv, dconv, x)).relu();
+            if i % 3 == 2 {
+                x = jvp::max_pool2d(&self.pool, x);
+            }
+        }
+        jvp::linear(&self.out, &dir.out, jvp::layers::flatten(x))
     }
 }

@@ -3,7 +3,7 @@
 //! It perturbs activations instead of weights, so it is a module, not an estimator; the zoo's
 //! fully connected networks switch it on with `model.relu_noise = a`.
 
-use burn::module::Module;
+use burn::module::{Flag, Module, Param};
 use burn::tensor::activation::relu;
 use burn::tensor::{Distribution, Tensor};
 
@@ -11,19 +11,23 @@ use burn::tensor::{Distribution, Tensor};
 #[derive(Module, Debug)]
 pub struct NoisyRelu {
     a: f64,
+    /// Training behaviour (noise); cleared by `valid()`, like Burn's `Dropout`, so evaluation,
+    /// curvature, sharpness and landscapes see a plain ReLU even on an autodiff device.
+    pub training: Param<Flag>,
 }
 
 impl NoisyRelu {
     /// Noise strength a (0 = plain ReLU).
     pub fn new(a: f64) -> Self {
-        NoisyRelu { a }
+        NoisyRelu { a, training: Param::from_bool(true) }
     }
 
-    /// (1 + Θ) ⊙ relu(x) when `x` is on an autodiff (training) device and a > 0, else relu(x).
+    /// (1 + Θ) ⊙ relu(x) in training (training flag set, `x` on an autodiff device, a > 0),
+    /// else relu(x).
     /// Θ comes from the backend RNG, which the trainer seeds from (run seed, step).
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         let r = relu(x);
-        if self.a == 0.0 || !r.device().is_autodiff() {
+        if self.a == 0.0 || !self.training.is_enabled() || !r.device().is_autodiff() {
             return r;
         }
         let theta = Tensor::<D>::random(r.shape(), Distribution::Uniform(1.0 - self.a, 1.0 + self.a), &r.device().inner());

@@ -8,6 +8,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
+use crate::jvp::{self, Dual};
 use burn::tensor::{Device, Tensor};
 
 fn conv3x3(i: usize, o: usize, stride: usize, device: &Device) -> Conv2d {
@@ -47,7 +48,12 @@ impl BasicBlock {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let out = relu(crate::ops::batch_norm(&self.bn1, crate::ops::conv2d(&self.conv1, x.clone())));
         let out = crate::ops::batch_norm(&self.bn2, crate::ops::conv2d(&self.conv2, out));
-        let short = match &self.subsample {
+        relu(out + self.shortcut(x))
+    }
+
+    /// The zero-channel padding and sub-sampling of the option-A shortcut (linear, no parameters).
+    fn shortcut(&self, x: Tensor<4>) -> Tensor<4> {
+        match &self.subsample {
             None => x,
             Some(pool) => {
                 let s = pool.forward(x);
@@ -55,8 +61,13 @@ impl BasicBlock {
                 let z = Tensor::zeros([b, self.pad, h, w], &s.device());
                 Tensor::cat(vec![z.clone(), s, z], 1)
             }
-        };
-        relu(out + short)
+        }
+    }
+
+    fn forward_jvp(&self, dir: &BasicBlock, x: Dual<4>) -> Dual<4> {
+        let out = jvp::batch_norm(&self.bn1, &dir.bn1, jvp::conv2d(&self.conv1, &dir.conv1, x.clone())).relu();
+        let out = jvp::batch_norm(&self.bn2, &dir.bn2, jvp::conv2d(&self.conv2, &dir.conv2, out));
+        out.add(x.map(|t| self.shortcut(t))).relu()
     }
 }
 
@@ -111,5 +122,16 @@ impl ResNetCifar {
             x = b.forward(x);
         }
         self.fc.forward(self.pool.forward(x).flatten(1, 3))
+    }
+
+    /// Logits and their tangent along `dir` in evaluation mode (running statistics);
+    /// see [`basin::Classifier::logits_jvp`].
+    pub fn forward_jvp(&self, dir: &ResNetCifar, x: Tensor<4>) -> Dual<2> {
+        let mut x = jvp::batch_norm(&self.bn, &dir.bn, jvp::conv2d(&self.stem, &dir.stem, Dual::constant(x))).relu();
+        for (b, d) in self.blocks.iter().zip(&dir.blocks) {
+            x = b.forward_jvp(d, x);
+        }
+        let pooled = x.map(|t| self.pool.forward(t).flatten(1, 3));
+        jvp::linear(&self.fc, &dir.fc, pooled)
     }
 }

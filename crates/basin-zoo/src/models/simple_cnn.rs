@@ -7,6 +7,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
+use crate::jvp::{self, Dual};
 use burn::tensor::{Device, Tensor};
 
 /// `simple-cnn`: the paper's "4 layer CNN": conv 32 → conv 32 → MaxPool 2 → conv 64 → conv 64 →
@@ -45,5 +46,17 @@ impl SimpleCnn {
             }
         }
         self.out.forward(relu(self.fc.forward(x.flatten(1, 3))))
+    }
+
+    /// Logits and their tangent along `dir`; see [`basin::Classifier::logits_jvp`].
+    pub fn forward_jvp(&self, dir: &SimpleCnn, x: Tensor<4>) -> Dual<2> {
+        let mut x = Dual::constant(x);
+        for (i, (conv, dconv)) in self.convs.iter().zip(&dir.convs).enumerate() {
+            x = jvp::conv2d(conv, dconv, x).relu();
+            if i % 2 == 1 {
+                x = jvp::max_pool2d(&self.pool, x);
+            }
+        }
+        jvp::linear(&self.out, &dir.out, jvp::linear(&self.fc, &dir.fc, jvp::layers::flatten(x)).relu())
     }
 }

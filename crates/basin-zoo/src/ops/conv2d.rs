@@ -92,15 +92,25 @@ impl<C: CheckpointStrategy> Im2colConv for Autodiff<Flex, C> {
 /// groups 1, dilation 1, explicit padding) and Burn's `conv2d` otherwise. Same parameters,
 /// same result up to float rounding (tested against Burn's in `tests/conv2d.rs`).
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    let padding = fixed_padding(&conv.padding);
-    let Some([pt, pl, pb, pr]) = padding.filter(|_| conv.groups == 1 && conv.dilation == [1, 1] && on_flex_f32(&x)) else {
+    if fixed_padding(&conv.padding).is_none() {
         return conv.forward(x);
-    };
-    let weight = conv.weight.val();
-    let bias = match &conv.bias {
-        Some(b) => b.val(),
-        None => Tensor::zeros([weight.dims()[0]], &x.device()),
-    };
+    }
+    conv2d_with(conv, x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()))
+}
+
+/// `x ⋆ weight + bias` with the geometry (stride, explicit padding, dilation, groups) of `conv`
+/// but other parameter tensors: the tangent pass of the exact Hessian ([`crate::jvp`]) convolves
+/// with the direction's kernel, and with the layer's kernel without its bias.
+///
+/// # Panics
+/// On "same" padding, which depends on the input size (the zoo uses explicit padding).
+pub fn conv2d_with(conv: &Conv2d, x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
+    let [pt, pl, pb, pr] = fixed_padding(&conv.padding).expect("conv2d_with: explicit or valid padding");
+    if !(conv.groups == 1 && conv.dilation == [1, 1] && on_flex_f32(&x)) {
+        let options = burn::tensor::ops::ConvOptions::new_with_padding(conv.stride, [(pt, pb), (pl, pr)], conv.dilation, conv.groups);
+        return burn::tensor::module::conv2d(x, weight, bias, options);
+    }
+    let bias = bias.unwrap_or_else(|| Tensor::zeros([weight.dims()[0]], &x.device()));
     let [sh, sw] = conv.stride;
     Tensor::from_dispatch(<burn::backend::Dispatch as Im2colConv>::im2col_conv2d(x.into_dispatch(), weight.into_dispatch(), bias.into_dispatch(), sh, sw, pt, pl, pb, pr))
 }

@@ -1,66 +1,106 @@
-//! Which curvature matrix a command measures: the generalized Gauss–Newton matrix (default:
-//! equal to the Hessian almost everywhere for piecewise-linear networks, and converging in the
-//! step there) or the finite-difference Hessian (the full Hessian, non-PSD part included, for
-//! smooth networks).
+//! Which curvature matrix a command measures: the Hessian (default, exact), the generalized
+//! Gauss–Newton matrix, or the finite-difference Hessian. Every table header, JSON field and
+//! plot title takes its name from [`OperatorKind::label`], so a Gauss–Newton number is never
+//! printed as a Hessian one.
 
+use super::exact_hessian::ExactHessianOperator;
+use super::fd_hessian::{Differentiable, FdHessianOperator};
 use super::ggn::GgnOperator;
-use super::hessian::{Differentiable, HessianOperator};
 use super::objective::Objective;
 use super::operator::LinearOperator;
+use crate::error::BasinError;
 use crate::model::Classifier;
 use crate::paramvec::ParamVec;
 use serde::{Deserialize, Serialize};
 
-/// `ggn` or `hessian`.
+/// `hessian`, `ggn` or `fd`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum OperatorKind {
-    /// Jᵀ H_ℓ J v (exact reverse mode + central differences of the logits); default ε = 1e-4.
+    /// The exact Hessian: reverse mode over the model's tangent pass (no step).
     #[default]
-    Ggn,
-    /// (g(w + hv) − g(w − hv)) / 2h; default ε = 1e-3.
     Hessian,
+    /// The generalized Gauss–Newton matrix Jᵀ H_ℓ J (PSD; J v by central differences of the
+    /// logits, Jᵀu exact); default ε = 1e-4.
+    Ggn,
+    /// The finite-difference Hessian (g(w + hv) − g(w − hv)) / 2h: only for smooth networks
+    /// (on ReLU networks it does not converge); default ε = 1e-3.
+    Fd,
 }
 
+/// The names [`OperatorKind::parse`] accepts.
+pub const OPERATOR_NAMES: &str = "hessian, ggn, fd";
+
 impl OperatorKind {
-    /// The default relative step of this operator.
+    /// The default relative step of this operator (0 for the exact Hessian, which has none).
     pub fn default_eps(self) -> f64 {
         match self {
+            OperatorKind::Hessian => 0.0,
             OperatorKind::Ggn => 1e-4,
-            OperatorKind::Hessian => 1e-3,
+            OperatorKind::Fd => 1e-3,
         }
     }
-    /// Parses `ggn` / `hessian`.
+    /// Parses `hessian` / `ggn` / `fd`.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
-            "ggn" => Some(OperatorKind::Ggn),
             "hessian" => Some(OperatorKind::Hessian),
+            "ggn" => Some(OperatorKind::Ggn),
+            "fd" => Some(OperatorKind::Fd),
             _ => None,
         }
     }
+    /// The command-line / config name.
+    pub fn name(self) -> &'static str {
+        match self {
+            OperatorKind::Hessian => "hessian",
+            OperatorKind::Ggn => "ggn",
+            OperatorKind::Fd => "fd",
+        }
+    }
+    /// What the matrix is, for table headers and plot titles.
+    pub fn label(self) -> &'static str {
+        match self {
+            OperatorKind::Hessian => "Hessian",
+            OperatorKind::Ggn => "Gauss–Newton",
+            OperatorKind::Fd => "finite-difference Hessian",
+        }
+    }
 }
 
-/// Either operator over an [`Objective`].
+/// Any of the operators over an [`Objective`].
 pub enum CurvatureOperator<M: Classifier> {
+    /// The exact Hessian.
+    Hessian(ExactHessianOperator<M>),
     /// The GGN.
     Ggn(GgnOperator<M>),
     /// The finite-difference Hessian.
-    Hessian(HessianOperator<Objective<M>>),
+    Fd(FdHessianOperator<Objective<M>>),
 }
 
 impl<M: Classifier> CurvatureOperator<M> {
-    /// The operator of `kind` over `f` with relative step `eps`.
-    pub fn new(kind: OperatorKind, f: Objective<M>, eps: f64) -> Self {
-        match kind {
+    /// The operator of `kind` over `f` with relative step `eps` (ignored by the exact Hessian);
+    /// an error when `kind` is the exact Hessian and the model has no tangent pass.
+    pub fn new(kind: OperatorKind, f: Objective<M>, eps: f64) -> Result<Self, BasinError> {
+        Ok(match kind {
+            OperatorKind::Hessian => CurvatureOperator::Hessian(ExactHessianOperator::new(f)?),
             OperatorKind::Ggn => CurvatureOperator::Ggn(GgnOperator::new(f, eps)),
-            OperatorKind::Hessian => CurvatureOperator::Hessian(HessianOperator::new(f, eps)),
+            OperatorKind::Fd => CurvatureOperator::Fd(FdHessianOperator::new(f, eps)),
+        })
+    }
+    /// Which operator this is.
+    pub fn kind(&self) -> OperatorKind {
+        match self {
+            CurvatureOperator::Hessian(_) => OperatorKind::Hessian,
+            CurvatureOperator::Ggn(_) => OperatorKind::Ggn,
+            CurvatureOperator::Fd(_) => OperatorKind::Fd,
         }
     }
     /// The objective underneath.
     pub fn objective(&self) -> &Objective<M> {
         match self {
-            CurvatureOperator::Ggn(o) => &o.f,
             CurvatureOperator::Hessian(o) => &o.f,
+            CurvatureOperator::Ggn(o) => &o.f,
+            CurvatureOperator::Fd(o) => &o.f,
         }
     }
     /// Loss at the point.
@@ -74,8 +114,9 @@ impl<M: Classifier> LinearOperator for CurvatureOperator<M> {
     type V = ParamVec;
     fn apply(&mut self, v: &ParamVec) -> ParamVec {
         match self {
-            CurvatureOperator::Ggn(o) => o.apply(v),
             CurvatureOperator::Hessian(o) => o.apply(v),
+            CurvatureOperator::Ggn(o) => o.apply(v),
+            CurvatureOperator::Fd(o) => o.apply(v),
         }
     }
     fn dim(&self) -> usize {
@@ -89,8 +130,9 @@ impl<M: Classifier> LinearOperator for CurvatureOperator<M> {
     }
     fn calls(&self) -> usize {
         match self {
-            CurvatureOperator::Ggn(o) => o.calls(),
             CurvatureOperator::Hessian(o) => o.calls(),
+            CurvatureOperator::Ggn(o) => o.calls(),
+            CurvatureOperator::Fd(o) => o.calls(),
         }
     }
 }

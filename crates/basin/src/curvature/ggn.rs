@@ -3,7 +3,7 @@
 //! finite differences of gradients do not converge (a kink crossed inside the step contributes
 //! O(1) whatever the step).
 
-use super::hessian::Differentiable;
+use super::fd_hessian::Differentiable;
 use super::objective::Objective;
 use super::operator::LinearOperator;
 use crate::model::Classifier;
@@ -35,7 +35,7 @@ impl<M: Classifier> LinearOperator for GgnOperator<M> {
         if vn == 0.0 {
             return v.zeros_like();
         }
-        let h = super::hessian::relative_step(self.eps, self.w_norm, vn);
+        let h = super::fd_hessian::relative_step(self.eps, self.w_norm, vn);
         self.f.ggn_product(v, h)
     }
     fn dim(&self) -> usize {

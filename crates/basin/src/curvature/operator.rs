@@ -17,3 +17,23 @@ pub trait LinearOperator {
     /// Applications of the operator so far.
     fn calls(&self) -> usize;
 }
+
+/// A boxed operator is an operator (commands choose theirs at run time).
+impl<T: LinearOperator + ?Sized> LinearOperator for Box<T> {
+    type V = T::V;
+    fn apply(&mut self, v: &Self::V) -> Self::V {
+        (**self).apply(v)
+    }
+    fn dim(&self) -> usize {
+        (**self).dim()
+    }
+    fn rademacher(&self, seed: u64) -> Self::V {
+        (**self).rademacher(seed)
+    }
+    fn gaussian(&self, seed: u64) -> Self::V {
+        (**self).gaussian(seed)
+    }
+    fn calls(&self) -> usize {
+        (**self).calls()
+    }
+}

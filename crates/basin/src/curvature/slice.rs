@@ -1,15 +1,16 @@
 //! The loss along the top eigenvector (sharpest-directions paper): at parameters θ, with e₁ the
-//! top eigenvector of the curvature on a fixed subset and Δθ₁ = η · mean_B |g_Bᵀe₁| the
+//! top eigenvector of the curvature (the Hessian by default) on a fixed subset and Δθ₁ = η · mean_B |g_Bᵀe₁| the
 //! expected length of an SGD step along e₁, the curve k ↦ L(θ + k·Δθ₁·e₁), and the average
 //! change of loss after the SGD step's e₁ component scaled by α: mean_B L(θ − α η (g_Bᵀe₁) e₁)
 //! − L(θ) for α = 0.5, 1, 2 (the paper: halving the step decreases the loss, doubling it
 //! increases it).
 
 use super::choice::{CurvatureOperator, OperatorKind};
-use super::hessian::Differentiable;
+use super::fd_hessian::Differentiable;
 use super::lanczos::{LanczosConfig, lanczos};
 use super::objective::Objective;
 use crate::batch::ExampleSet;
+use crate::error::BasinError;
 use crate::estimators::loss_and_grads;
 use crate::model::Classifier;
 use crate::paramvec::ParamVec;
@@ -35,13 +36,13 @@ pub struct EigenSlice {
     pub alpha_changes: Vec<(f64, f64)>,
 }
 
-/// The slice of `model` on `indices` of `set`; minibatches of `batch` examples for g_B,
-/// learning rate `lr`, grid `ks`. Also returns e₁.
+/// The slice of `model` on `indices` of `set` along the top eigenvector of `kind`; minibatches
+/// of `batch` examples for g_B, learning rate `lr`, grid `ks`. Also returns e₁.
 #[allow(clippy::too_many_arguments)] // the paper's quantities, each needed once
-pub fn eigen_slice<M: Classifier>(model: &M, set: &dyn ExampleSet, indices: &[usize], batch: usize, lr: f64, ks: &[f64], step: u64, device: &Device) -> (EigenSlice, ParamVec) {
+pub fn eigen_slice<M: Classifier>(model: &M, set: &dyn ExampleSet, indices: &[usize], batch: usize, lr: f64, ks: &[f64], step: u64, kind: OperatorKind, device: &Device) -> Result<(EigenSlice, ParamVec), BasinError> {
     let obj = Objective::new(model, set, indices, 500, device);
     let theta = obj.point().clone();
-    let mut op = CurvatureOperator::new(OperatorKind::Ggn, obj, OperatorKind::Ggn.default_eps());
+    let mut op = CurvatureOperator::new(kind, obj, kind.default_eps())?;
     let r = lanczos(&mut op, &LanczosConfig { k: 1, tol: 1e-3, max_iter: 40, seed: step, smallest: false });
     let e1 = r.eigenvectors[0].clone();
     let obj = op.objective();
@@ -67,5 +68,5 @@ pub fn eigen_slice<M: Classifier>(model: &M, set: &dyn ExampleSet, indices: &[us
             (a, mean)
         })
         .collect();
-    (EigenSlice { step, lambda1: r.eigenvalues[0], delta, loss, ks: ks.to_vec(), losses, alpha_changes }, e1)
+    Ok((EigenSlice { step, lambda1: r.eigenvalues[0], delta, loss, ks: ks.to_vec(), losses, alpha_changes }, e1))
 }

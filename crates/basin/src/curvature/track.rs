@@ -1,4 +1,4 @@
-//! Top Hessian eigenvalues on a fixed subset of a data set — what `basin hessian` reports and
+//! Top eigenvalues of the Hessian (or another curvature operator) on a fixed subset of a data set — what `basin hessian` reports and
 //! what the trainer tracks every N steps (the sharpest-directions paper tracks the top 30 on
 //! ≈ 5 % of the training set), with the spread across independent subsets.
 
@@ -25,9 +25,9 @@ pub struct CurvatureConfig {
     pub max_iter: usize,
     /// Relative residual tolerance.
     pub tol: f64,
-    /// `ggn` (default) or `hessian` (see `choice`).
+    /// `hessian` (default, exact), `ggn` (Gauss–Newton) or `fd` (finite differences; see `choice`).
     pub operator: super::choice::OperatorKind,
-    /// Relative finite-difference step ε (0 = the operator's default: 1e-4 GGN, 1e-3 Hessian).
+    /// Relative finite-difference step ε of `ggn` and `fd` (0 = the operator's default: 1e-4, 1e-3).
     pub eps: f64,
     /// Batch size of the subset passes.
     pub batch_size: usize,
@@ -37,7 +37,7 @@ pub struct CurvatureConfig {
 
 impl Default for CurvatureConfig {
     fn default() -> Self {
-        CurvatureConfig { track_every: 0, top_k: 5, subset: 0.05, max_iter: 50, tol: 1e-3, operator: super::choice::OperatorKind::Ggn, eps: 0.0, batch_size: 500, slice_at: Vec::new() }
+        CurvatureConfig { track_every: 0, top_k: 5, subset: 0.05, max_iter: 50, tol: 1e-3, operator: super::choice::OperatorKind::Hessian, eps: 0.0, batch_size: 500, slice_at: Vec::new() }
     }
 }
 
@@ -76,14 +76,15 @@ pub struct TopEigen {
     pub loss: f64,
 }
 
-/// Top-k eigenvalues of the loss Hessian of `model` on the subset `indices` of `set`.
-pub fn top_eigen<M: Classifier>(model: &M, set: &dyn ExampleSet, indices: &[usize], cfg: &CurvatureConfig, seed: u64, device: &Device) -> TopEigen {
+/// Top-k eigenvalues of the curvature (`cfg.operator`: the Hessian by default) of `model`'s
+/// loss on the subset `indices` of `set`.
+pub fn top_eigen<M: Classifier>(model: &M, set: &dyn ExampleSet, indices: &[usize], cfg: &CurvatureConfig, seed: u64, device: &Device) -> Result<TopEigen, BasinError> {
     let obj = Objective::new(model, set, indices, cfg.batch_size, device);
     let eps = if cfg.eps > 0.0 { cfg.eps } else { cfg.operator.default_eps() };
-    let mut op = super::choice::CurvatureOperator::new(cfg.operator, obj, eps);
+    let mut op = super::choice::CurvatureOperator::new(cfg.operator, obj, eps)?;
     let loss = op.loss();
     let r = lanczos(&mut op, &LanczosConfig { k: cfg.top_k, tol: cfg.tol, max_iter: cfg.max_iter, seed, smallest: false });
-    TopEigen { eigenvalues: r.eigenvalues, residuals: r.residuals, hvps: r.iterations, loss }
+    Ok(TopEigen { eigenvalues: r.eigenvalues, residuals: r.residuals, hvps: r.iterations, loss })
 }
 
 /// The subset of `set` used at repeat `r` (a fraction `cfg.subset` of a permutation seeded by

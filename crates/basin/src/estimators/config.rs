@@ -70,7 +70,7 @@ pub struct EstimatorConfig {
     pub mode: super::nsgd::NsgdMode,
     /// Nudged SGD control: a random orthonormal subspace instead of eigenvectors.
     pub random_subspace: bool,
-    /// Nudged SGD curvature operator: ggn | hessian.
+    /// Nudged SGD curvature operator: hessian (exact, default) | ggn | fd.
     pub operator: crate::curvature::choice::OperatorKind,
 }
 
@@ -95,7 +95,7 @@ impl Default for EstimatorConfig {
             lanczos_iter: 30,
             mode: super::nsgd::NsgdMode::Nudge,
             random_subspace: false,
-            operator: crate::curvature::choice::OperatorKind::Ggn,
+            operator: crate::curvature::choice::OperatorKind::Hessian,
         }
     }
 }

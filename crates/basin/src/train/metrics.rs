@@ -1,5 +1,6 @@
 //! metrics.jsonl: one JSON object per line, `kind` = `step` (every `log_every` steps),
-//! `epoch` (after each epoch's evaluation) or `hessian` (every `curvature.track_every` steps).
+//! `epoch` (after each epoch's evaluation) or the curvature operator's name — `hessian`, `ggn`
+//! (Gauss–Newton) or `fd` — for the top eigenvalues tracked every `curvature.track_every` steps.
 
 use crate::error::BasinError;
 use serde::{Deserialize, Serialize};
@@ -9,7 +10,7 @@ use std::path::{Path, PathBuf};
 /// One line of metrics.jsonl.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricRecord {
-    /// `step` or `epoch`.
+    /// `step`, `epoch`, or the tracked operator (`hessian`, `ggn`, `fd`).
     pub kind: String,
     /// Global steps taken when the record was written.
     pub step: u64,

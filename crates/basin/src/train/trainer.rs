@@ -275,9 +275,9 @@ pub fn train<M: Classifier>(
             let ce = &cfg.curvature;
             if ce.track_every > 0 && state.step % ce.track_every as u64 == 0 {
                 let idx = crate::curvature::track::subset_for(sets.train, ce, cfg.seed, 0);
-                let top = crate::curvature::track::top_eigen(&model, sets.train, &idx, ce, cfg.seed, &opts.device);
+                let top = crate::curvature::track::top_eigen(&model, sets.train, &idx, ce, cfg.seed, &opts.device)?;
                 log.write(&MetricRecord {
-                    kind: "hessian".into(),
+                    kind: ce.operator.name().into(),
                     step: state.step,
                     epoch: epoch + 1,
                     loss: top.loss,
@@ -293,7 +293,7 @@ pub fn train<M: Classifier>(
             if ce.slice_at.contains(&state.step) {
                 let idx = crate::curvature::track::subset_for(sets.train, ce, cfg.seed, 0);
                 let ks: Vec<f64> = (0..41).map(|i| -5.0 + 0.25 * i as f64).collect();
-                let (sl, _) = crate::curvature::slice::eigen_slice(&model, sets.train, &idx, bs, lr, &ks, state.step, &opts.device);
+                let (sl, _) = crate::curvature::slice::eigen_slice(&model, sets.train, &idx, bs, lr, &ks, state.step, ce.operator, &opts.device)?;
                 append_line(&out.join("slices.jsonl"), &serde_json::to_string(&sl).expect("slice serializes"))?;
             }
             if state.converged_at.is_some() {
