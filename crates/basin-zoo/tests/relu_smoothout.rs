@@ -48,3 +48,36 @@ fn zoo_mlp_switches_it_on() {
     let v2: Vec<f32> = m.valid().logits(x.inner()).into_data().convert::<f32>().try_to_vec().unwrap();
     assert_eq!(v1, v2, "evaluation is deterministic");
 }
+
+/// Issue 11: the noise must not leak into measurements. Curvature, sharpness and landscapes
+/// evaluate a model taken through `valid()` but on the autodiff device (they need gradients);
+/// the noise follows the module's training flag, so two evaluations there are identical.
+#[test]
+fn relu_noise_stays_out_of_curvature_and_gradients_of_the_objective() {
+    use basin::curvature::choice::{CurvatureOperator, OperatorKind};
+    use basin::curvature::{Differentiable, LinearOperator, Objective};
+    let dev = Device::flex();
+    let ad = dev.clone().autodiff();
+    let opts = ModelOptions { ghost_batch: 0, relu_noise: 0.5 };
+    let m = basin::train::init_model(&ad, 0, |d| ZooModel::build("ne-f1", [1, 28, 28], 10, &opts, d).unwrap());
+    let tt = basin_zoo::data::load("mnist-slice", Some(&basin_zoo::data::sources::bundled_slice_dir())).unwrap();
+    let set = basin_zoo::data::PreparedSet::new(&tt.train.take(64), &basin_zoo::data::Normalization::fit(&tt.train));
+    let idx: Vec<usize> = (0..64).collect();
+    let mut obj = Objective::new(&m, &set, &idx, 64, &dev);
+    let w = obj.point().clone();
+    ad.seed(1);
+    let (l1, g1) = obj.loss_grad(&w);
+    ad.seed(2);
+    let (l2, g2) = obj.loss_grad(&w);
+    assert_eq!(l1, l2, "objective loss is random");
+    assert_eq!(g1.to_host(), g2.to_host(), "objective gradient is random");
+    for kind in [OperatorKind::Hessian, OperatorKind::Ggn, OperatorKind::Fd] {
+        let mut op = CurvatureOperator::new(kind, Objective::new(&m, &set, &idx, 64, &dev), kind.default_eps()).unwrap();
+        let v = op.rademacher(3);
+        ad.seed(3);
+        let a = op.apply(&v).to_host();
+        ad.seed(4);
+        let b = op.apply(&v).to_host();
+        assert_eq!(a, b, "two {} products differ", kind.label());
+    }
+}
