@@ -50,6 +50,9 @@ fn hessian_of_a_trained_run_writes_a_consistent_report() {
     let bottom: Vec<f64> = rep["bottom"]["eigenvalues"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     assert!(bottom.len() == 2 && bottom[0] <= bottom[1] && bottom[1] < mean[2], "{bottom:?}");
     assert!(bottom[0] < 0.0, "λ_min = {}", bottom[0]);
+    // the spectral density covers the negative part
+    let grid0 = rep["density"]["grid"][0].as_f64().unwrap();
+    assert!(grid0 < 0.0, "density grid starts at {grid0}");
     // the diagonal, one entry per parameter tensor of ne-f1 (8 dense layers)
     let diag = rep["diagonal"].as_array().unwrap();
     assert_eq!(diag.len(), 16);

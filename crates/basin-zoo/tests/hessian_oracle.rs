@@ -18,6 +18,7 @@ use basin::batch::ExampleSet;
 use basin::curvature::choice::{CurvatureOperator, OperatorKind};
 use basin::curvature::lanczos::{LanczosConfig, lanczos};
 use basin::curvature::{Differentiable, LinearOperator, Objective};
+use basin::paramvec::ParamVec;
 use basin_zoo::jvp::{self, Dual};
 use basin_zoo::ZooModel;
 use basin_zoo::models::Mlp;
@@ -210,6 +211,53 @@ fn check_mlp(batch_norm: bool, seed: u64) {
 #[test]
 fn exact_hessian_of_an_mlp_matches_the_f64_oracle() {
     check_mlp(false, 1);
+}
+
+/// `--layer` and `--diagonal` against the oracle: the block of one layer has the eigenvalues of
+/// the oracle's sub-matrix, and Hutchinson's per-tensor diagonal sums agree with the oracle's
+/// within their standard errors.
+#[test]
+fn layer_block_and_diagonal_match_the_f64_oracle() {
+    use basin::curvature::block::{Block, in_group};
+    use basin::curvature::diagonal::hutchinson_diagonal;
+    let dev = Device::flex();
+    let ad = dev.clone().autodiff();
+    let set = mnist_features(12, 0, 7);
+    let model = basin::train::init_model(&ad, 3, |d| ZooModel::Mlp(Mlp::new(16, &[12, 12], 3, false, d)));
+    let ys: Vec<usize> = set.ys.iter().map(|&y| y as usize).collect();
+    let xs: Vec<Vec<f64>> = set.xs.iter().map(|x| x.iter().map(|&v| v as f64).collect()).collect();
+    let (layout, w) = Layout::of(&model.valid(), "Mlp.");
+    let h = oracle::dense_hessian(&w, |x: &[oracle::Hd]| mlp_loss(&layout, x, &xs, &ys, 2, false));
+    let point = ParamVec::from_model(&model.valid());
+    // slot ranges in the flat (oracle) order
+    let mut ranges = Vec::new();
+    let mut off = 0;
+    for s in point.slots.iter() {
+        ranges.push((s.path.clone(), off..off + s.numel()));
+        off += s.numel();
+    }
+    let group: Vec<usize> = ranges.iter().filter(|(p, _)| in_group(p, "Mlp.hidden.1")).flat_map(|(_, r)| r.clone()).collect();
+    assert_eq!(group.len(), 12 * 12 + 12);
+    let sub = nalgebra::DMatrix::from_fn(group.len(), group.len(), |r, c| h[(group[r], group[c])]);
+    let want = oracle::eigenvalues(&sub);
+    let op = basin_operator(&model, &set, &dev);
+    let mut block = Block::new(op, &point, "Mlp.hidden.1").unwrap();
+    assert_eq!(block.dim(), group.len());
+    let top = lanczos(&mut block, &LanczosConfig { k: 3, tol: 1e-7, max_iter: 156, seed: 5, smallest: false });
+    println!("block Mlp.hidden.1: oracle {:?}, basin {:?}", &want[..3], top.eigenvalues);
+    for (b, e) in top.eigenvalues.iter().zip(&want) {
+        assert!((b - e).abs() <= 1e-3 * e.abs(), "block eigenvalue basin {b} vs oracle {e}");
+    }
+    assert!(Block::new(basin_operator(&model, &set, &dev), &point, "Mlp.nothing").is_err());
+
+    let mut op = basin_operator(&model, &set, &dev);
+    let (_, per) = hutchinson_diagonal(&mut op, 400, 1);
+    for (t, (path, r)) in per.iter().zip(&ranges) {
+        assert_eq!(&t.path, path);
+        let exact: f64 = r.clone().map(|i| h[(i, i)]).sum();
+        println!("{path}: diagonal sum oracle {exact:.5}, Hutchinson {:.5} ± {:.5}", t.sum.mean, t.sum.stderr);
+        assert!((t.sum.mean - exact).abs() <= 4.0 * t.sum.stderr + 1e-6, "{path}: {} ± {} vs {exact}", t.sum.mean, t.sum.stderr);
+    }
 }
 
 #[test]

@@ -39,6 +39,13 @@ pub enum BenchCommand {
         /// Fraction of the training set.
         #[arg(long, default_value_t = 0.05)]
         subset: f64,
+        /// Rounds of (gradient, each product), alternating; ratios are per round, reported as
+        /// the median and range.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Only the product ÷ gradient ratios (skip the Lanczos and power-iteration runs).
+        #[arg(long)]
+        products_only: bool,
         /// cpu or cuda.
         #[arg(long, default_value = "cpu")]
         device: String,
@@ -153,7 +160,7 @@ fn threads() -> usize {
 /// Runs `basin bench ...`.
 pub fn run(cmd: BenchCommand) -> Result<(), CliError> {
     match cmd {
-        BenchCommand::Hessian { data, subset, device } => bench_hessian(&data, subset, &device)?,
+        BenchCommand::Hessian { data, subset, rounds, products_only, device } => bench_hessian(&data, subset, rounds, products_only, &device)?,
         BenchCommand::Landscape { data, points, device } => bench_landscape(&data, points, &device)?,
         BenchCommand::Ops { batch, reps } => super::bench_ops::run(batch, reps),
         BenchCommand::Step { batch, steps, models, device } => {
@@ -214,7 +221,7 @@ fn ne_f1_on(data: &str, dev: &burn::tensor::Device) -> Result<(String, basin_zoo
     Ok((name, rd, model))
 }
 
-fn bench_hessian(data: &str, subset: f64, device: &str) -> Result<(), CliError> {
+fn bench_hessian(data: &str, subset: f64, rounds: usize, products_only: bool, device: &str) -> Result<(), CliError> {
     use basin::curvature::choice::{CurvatureOperator, OperatorKind};
     use basin::curvature::fd_hessian::Differentiable;
     use basin::curvature::lanczos::{LanczosConfig, lanczos};
@@ -224,31 +231,49 @@ fn bench_hessian(data: &str, subset: f64, device: &str) -> Result<(), CliError> 
     let dev = device::select(device)?;
     let (name, rd, model) = ne_f1_on(data, &dev)?;
     let idx = subset_indices(basin::batch::ExampleSet::len(&rd.train), Some(subset), None, 0);
-    println!("ne-f1 (1.9 M parameters, Glorot init), {} = {} examples of {name}, batches of 500, {} threads", subset, idx.len(), threads());
+    println!("ne-f1 (1.9 M parameters, Glorot init), {} = {} examples of {name}, batches of 500, {} threads, {rounds} rounds", subset, idx.len(), threads());
     let mut obj = Objective::new(&model, &rd.train, &idx, 500, &dev);
     let w = obj.point().clone();
-    let time = |f: &mut dyn FnMut()| {
-        f();
+    let kinds = [OperatorKind::Hessian, OperatorKind::Ggn, OperatorKind::Fd];
+    let mut ops = Vec::new();
+    for kind in kinds {
+        ops.push(CurvatureOperator::new(kind, Objective::new(&model, &rd.train, &idx, 500, &dev), kind.default_eps())?);
+    }
+    let v = ops[0].rademacher(1);
+    let secs = |f: &mut dyn FnMut()| {
         let t = Instant::now();
-        for _ in 0..3 {
-            f();
-        }
-        t.elapsed().as_secs_f64() / 3.0
+        f();
+        t.elapsed().as_secs_f64()
     };
-    let tg = time(&mut || {
-        let _ = obj.loss_grad(&w);
-    });
-    println!("| quantity | value |");
-    println!("|---|---|");
-    println!("| gradient over the subset | {:.3} s |", tg);
-    for kind in [OperatorKind::Hessian, OperatorKind::Ggn, OperatorKind::Fd] {
-        let mut op = CurvatureOperator::new(kind, Objective::new(&model, &rd.train, &idx, 500, &dev), kind.default_eps())?;
-        let v = op.rademacher(1);
-        let th = time(&mut || {
-            let _ = op.apply(&v);
-        });
-        let goal = if kind == OperatorKind::Hessian { " (goal ≤ 2.5)" } else { "" };
-        println!("| {} product ÷ gradient | {:.2}{goal} |", kind.label(), th / tg);
+    // warm-up, then rounds alternating the gradient and each product
+    let _ = obj.loss_grad(&w);
+    ops.iter_mut().for_each(|op| drop(op.apply(&v)));
+    let mut grad_times = Vec::new();
+    let mut ratios = vec![Vec::new(); kinds.len()];
+    for _ in 0..rounds.max(1) {
+        let tg = secs(&mut || drop(obj.loss_grad(&w)));
+        grad_times.push(tg);
+        for (op, r) in ops.iter_mut().zip(&mut ratios) {
+            r.push(secs(&mut || drop(op.apply(&v))) / tg);
+        }
+    }
+    let median = |xs: &[f64]| {
+        let mut s = xs.to_vec();
+        s.sort_by(f64::total_cmp);
+        s[s.len() / 2]
+    };
+    let range = |xs: &[f64]| (xs.iter().copied().fold(f64::INFINITY, f64::min), xs.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+    println!("| quantity | median | range |");
+    println!("|---|---|---|");
+    let (lo, hi) = range(&grad_times);
+    println!("| gradient over the subset | {:.3} s | {lo:.3}–{hi:.3} s |", median(&grad_times));
+    for (kind, r) in kinds.iter().zip(&ratios) {
+        let goal = if *kind == OperatorKind::Hessian { " (goal ≤ 2.5)" } else { "" };
+        let (lo, hi) = range(r);
+        println!("| {} product ÷ gradient | {:.2}{goal} | {lo:.2}–{hi:.2} |", kind.label(), median(r));
+    }
+    if products_only {
+        return Ok(());
     }
     let kind = OperatorKind::Hessian;
     let mut op = CurvatureOperator::new(kind, Objective::new(&model, &rd.train, &idx, 500, &dev), kind.default_eps())?;
@@ -259,10 +284,10 @@ fn bench_hessian(data: &str, subset: f64, device: &str) -> Result<(), CliError> 
     let t = Instant::now();
     let p = power_iteration(&mut op2, 5, 1e-3, 300, 0);
     let tp = t.elapsed().as_secs_f64();
-    println!("| Hessian: Lanczos top-5, tol 1e-3: HVPs / seconds | {} / {:.1} s |", l.iterations, tl);
-    println!("| Hessian: power iteration top-5, tol 1e-3: HVPs / seconds | {} / {:.1} s |", p.iterations, tp);
-    println!("| Lanczos eigenvalues | {:?} |", l.eigenvalues.iter().map(|x| format!("{x:.4}")).collect::<Vec<_>>());
-    println!("| power eigenvalues | {:?} |", p.eigenvalues.iter().map(|x| format!("{x:.4}")).collect::<Vec<_>>());
+    println!("| Hessian: Lanczos top-5, tol 1e-3: HVPs / seconds | {} / {:.1} s | |", l.iterations, tl);
+    println!("| Hessian: power iteration top-5, tol 1e-3: HVPs / seconds | {} / {:.1} s | |", p.iterations, tp);
+    println!("| Lanczos eigenvalues | {:?} | |", l.eigenvalues.iter().map(|x| format!("{x:.4}")).collect::<Vec<_>>());
+    println!("| power eigenvalues | {:?} | |", p.eigenvalues.iter().map(|x| format!("{x:.4}")).collect::<Vec<_>>());
     Ok(())
 }
 

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 /// Subcommands of `basin sharpest`.
 #[derive(Subcommand)]
 pub enum SharpestCommand {
-    /// The paper's table for one or more runs: ‖H‖₂, ‖H‖_F, test acc., val. acc., loss, ‖θ − θ₀‖.
+    /// The paper's table for one or more runs: λ_max(H), ‖H‖_F, test acc., val. acc., loss, ‖θ − θ₀‖.
     Table {
         /// Run folders written by `basin train`.
         #[arg(long = "run", required = true)]
@@ -65,7 +65,7 @@ pub fn run(cmd: SharpestCommand) -> Result<(), CliError> {
 
 fn table(runs: &[PathBuf], subset: f64, fro_samples: usize, device: &str) -> Result<(), CliError> {
     let dev = device::select(device)?;
-    println!("| run | ‖H‖₂ | ‖H‖_F | test acc. | val. acc. | loss | ‖θ − θ₀‖ |");
+    println!("| run | λ_max(H) | ‖H‖_F | test acc. | val. acc. | loss | ‖θ − θ₀‖ |");
     println!("|---|---|---|---|---|---|---|");
     for run in runs {
         let src = ModelSource { run: Some(run.clone()), weights: None, model: None, data: None, data_dir: None };
@@ -120,7 +120,7 @@ fn slice(source: &ModelSource, subset: f64, lr: Option<f64>, json: Option<PathBu
     };
     for s in &slices {
         let ch: Vec<String> = s.alpha_changes.iter().map(|(a, c)| format!("α={a}: {c:+.2e}")).collect();
-        println!("step {:>6}: λ₁ = {:.3}, Δθ₁ = {:.3e}, L = {:.4}, mean ΔL {}", s.step, s.lambda1, s.delta, s.loss, ch.join(", "));
+        println!("step {:>6}: λ₁ ({}) = {:.3}, Δθ₁ = {:.3e}, L = {:.4}, mean ΔL {}", s.step, label(&s.operator), s.lambda1, s.delta, s.loss, ch.join(", "));
     }
     if let Some(j) = &json {
         basin::train::checkpoint::write_atomic(j, &serde_json::to_vec_pretty(&slices).expect("serializes"))?;
@@ -128,7 +128,13 @@ fn slice(source: &ModelSource, subset: f64, lr: Option<f64>, json: Option<PathBu
     }
     let pts: Vec<Vec<(f64, f64)>> = slices.iter().map(|s| s.ks.iter().copied().zip(s.losses.iter().copied()).collect()).collect();
     let series: Vec<plots::Series<'_>> = slices.iter().zip(&pts).map(|(s, p)| plots::Series { label: format!("t = {}", s.step), points: p }).collect();
-    plots::line_plot(svg, "Loss along the top Hessian eigenvector", "k (units of Δθ₁)", "training loss", &series, false)?;
+    let title = format!("Loss along the top {} eigenvector", slices.first().map_or("Hessian", |s| label(&s.operator)));
+    plots::line_plot(svg, &title, "k (units of Δθ₁)", "training loss", &series, false)?;
     println!("wrote {}", svg.display());
     Ok(())
+}
+
+/// The display name of an operator recorded in a slice.
+fn label(name: &str) -> &'static str {
+    OperatorKind::parse(name).map_or("unknown operator", OperatorKind::label)
 }

@@ -1,6 +1,7 @@
 //! [`Dual`]: an activation and its tangent along a parameter direction.
 
 use burn::tensor::Tensor;
+use std::ops::Add;
 
 /// An activation `value` and its directional derivative `tangent` = ∂value/∂w · v.
 /// `tangent = None` means zero (the input images do not depend on the weights), which lets the
@@ -25,10 +26,6 @@ impl<const D: usize> Dual<D> {
         Dual { tangent: self.tangent.map(&f), value: f(self.value) }
     }
 
-    /// The sum of two activations (residual connections).
-    pub fn add(self, other: Dual<D>) -> Dual<D> {
-        Dual { value: self.value + other.value, tangent: add_opt(self.tangent, other.tangent) }
-    }
 
     /// ReLU: the tangent passes where the value is positive. The mask is a constant, as in
     /// autodiff's ReLU derivative (0 at and below zero).
@@ -49,5 +46,13 @@ pub fn add_opt<const D: usize>(a: Option<Tensor<D>>, b: Option<Tensor<D>>) -> Op
         (Some(a), Some(b)) => Some(a + b),
         (a, None) => a,
         (None, b) => b,
+    }
+}
+
+/// The sum of two activations (residual connections).
+impl<const D: usize> Add for Dual<D> {
+    type Output = Dual<D>;
+    fn add(self, other: Dual<D>) -> Dual<D> {
+        Dual { value: self.value + other.value, tangent: add_opt(self.tangent, other.tangent) }
     }
 }

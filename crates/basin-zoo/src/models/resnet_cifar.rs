@@ -67,7 +67,7 @@ impl BasicBlock {
     fn forward_jvp(&self, dir: &BasicBlock, x: Dual<4>) -> Dual<4> {
         let out = jvp::batch_norm(&self.bn1, &dir.bn1, jvp::conv2d(&self.conv1, &dir.conv1, x.clone())).relu();
         let out = jvp::batch_norm(&self.bn2, &dir.bn2, jvp::conv2d(&self.conv2, &dir.conv2, out));
-        out.add(x.map(|t| self.shortcut(t))).relu()
+        (out + x.map(|t| self.shortcut(t))).relu()
     }
 }
 

@@ -17,11 +17,19 @@ use crate::paramvec::ParamVec;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
+fn ggn_name() -> String {
+    "ggn".into()
+}
+
 /// One slice along the top eigenvector.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EigenSlice {
     /// Training step it was taken at (0 for a finished model).
     pub step: u64,
+    /// The operator whose top eigenvector this is (`hessian`, `ggn`, `fd`; files from before
+    /// the exact Hessian read as `ggn`).
+    #[serde(default = "ggn_name")]
+    pub operator: String,
     /// Top eigenvalue λ₁.
     pub lambda1: f64,
     /// Δθ₁ = η · mean_B |g_Bᵀe₁|.
@@ -68,5 +76,5 @@ pub fn eigen_slice<M: Classifier>(model: &M, set: &dyn ExampleSet, indices: &[us
             (a, mean)
         })
         .collect();
-    Ok((EigenSlice { step, lambda1: r.eigenvalues[0], delta, loss, ks: ks.to_vec(), losses, alpha_changes }, e1))
+    Ok((EigenSlice { step, operator: kind.name().to_string(), lambda1: r.eigenvalues[0], delta, loss, ks: ks.to_vec(), losses, alpha_changes }, e1))
 }
