@@ -44,16 +44,5 @@ impl<M: Classifier> LinearOperator for ExactHessianOperator<M> {
         self.calls += 1;
         self.f.hvp(v)
     }
-    fn dim(&self) -> usize {
-        self.f.point().numel()
-    }
-    fn rademacher(&self, seed: u64) -> ParamVec {
-        self.f.point().rademacher(seed)
-    }
-    fn gaussian(&self, seed: u64) -> ParamVec {
-        self.f.point().normal(seed, 1.0)
-    }
-    fn calls(&self) -> usize {
-        self.calls
-    }
+    super::operator::point_operator_methods!();
 }

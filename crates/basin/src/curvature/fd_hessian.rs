@@ -65,16 +65,5 @@ impl<F: Differentiable> LinearOperator for FdHessianOperator<F> {
         let (_, gm) = self.f.loss_grad(&w.axpy(-h, v));
         gp.sub(&gm).scale(0.5 / h)
     }
-    fn dim(&self) -> usize {
-        self.f.point().numel()
-    }
-    fn rademacher(&self, seed: u64) -> ParamVec {
-        self.f.point().rademacher(seed)
-    }
-    fn gaussian(&self, seed: u64) -> ParamVec {
-        self.f.point().normal(seed, 1.0)
-    }
-    fn calls(&self) -> usize {
-        self.calls
-    }
+    super::operator::point_operator_methods!();
 }

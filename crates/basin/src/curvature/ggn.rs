@@ -38,16 +38,5 @@ impl<M: Classifier> LinearOperator for GgnOperator<M> {
         let h = super::fd_hessian::relative_step(self.eps, self.w_norm, vn);
         self.f.ggn_product(v, h)
     }
-    fn dim(&self) -> usize {
-        self.f.point().numel()
-    }
-    fn rademacher(&self, seed: u64) -> ParamVec {
-        self.f.point().rademacher(seed)
-    }
-    fn gaussian(&self, seed: u64) -> ParamVec {
-        self.f.point().normal(seed, 1.0)
-    }
-    fn calls(&self) -> usize {
-        self.calls
-    }
+    super::operator::point_operator_methods!();
 }

@@ -18,6 +18,27 @@ pub trait LinearOperator {
     fn calls(&self) -> usize;
 }
 
+/// The methods an operator over a model's parameters shares (`self.f` is its function, with
+/// the point; `self.calls` counts products): dimension, probe vectors in the point's layout and
+/// the call count.
+macro_rules! point_operator_methods {
+    () => {
+        fn dim(&self) -> usize {
+            self.f.point().numel()
+        }
+        fn rademacher(&self, seed: u64) -> ParamVec {
+            self.f.point().rademacher(seed)
+        }
+        fn gaussian(&self, seed: u64) -> ParamVec {
+            self.f.point().normal(seed, 1.0)
+        }
+        fn calls(&self) -> usize {
+            self.calls
+        }
+    };
+}
+pub(crate) use point_operator_methods;
+
 /// A boxed operator is an operator (commands choose theirs at run time).
 impl<T: LinearOperator + ?Sized> LinearOperator for Box<T> {
     type V = T::V;
