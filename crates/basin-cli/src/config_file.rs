@@ -27,9 +27,10 @@ pub fn load(file: Option<&Path>, sets: &[String]) -> Result<TrainConfig, CliErro
     }
     let defaults = toml::Table::try_from(TrainConfig::default()).expect("defaults serialize");
     check_keys(&value, &defaults, "", file)?;
-    let cfg: TrainConfig = toml::Value::Table(value)
-        .try_into()
-        .map_err(|e: toml::de::Error| CliError::input(format!("config: {}", e.message().lines().next().unwrap_or(""))))?;
+    let cfg: TrainConfig = serde_path_to_error::deserialize(toml::Value::Table(value)).map_err(|e| {
+        let msg = e.inner().message().lines().next().unwrap_or("invalid value").to_string();
+        CliError::input(format!("{}: {msg}", e.path()))
+    })?;
     cfg.validate()?;
     Ok(cfg)
 }
@@ -72,6 +73,12 @@ fn check_keys(user: &toml::Table, defaults: &toml::Table, prefix: &str, file: Op
             return Err(CliError::input(format!("{at}{key}: unknown key (known here: {})", known.join(", "))));
         };
         match (v, d) {
+            (toml::Value::Float(f), _) if !f.is_finite() => {
+                return Err(CliError::input(format!("{at}{key}: must be a finite number, got {f}")));
+            }
+            (toml::Value::Integer(i), toml::Value::Integer(_)) if *i < 0 => {
+                return Err(CliError::input(format!("{at}{key}: must be ≥ 0, got {i}")));
+            }
             (toml::Value::Table(u), toml::Value::Table(dd)) => check_keys(u, dd, &key, file)?,
             (toml::Value::Integer(_), toml::Value::Float(_)) => {}
             (toml::Value::Array(_), toml::Value::Array(_)) => {}
@@ -82,4 +89,29 @@ fn check_keys(user: &toml::Table, defaults: &toml::Table, prefix: &str, file: Op
         }
     }
     Ok(())
+}
+
+/// The first key (dotted) whose value differs between two configs, with both values.
+pub fn first_difference(a: &TrainConfig, b: &TrainConfig) -> Option<(String, String, String)> {
+    fn walk(a: &toml::Table, b: &toml::Table, prefix: &str) -> Option<(String, String, String)> {
+        let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+        for k in keys {
+            let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+            match (a.get(k), b.get(k)) {
+                (Some(toml::Value::Table(x)), Some(toml::Value::Table(y))) => {
+                    if let Some(d) = walk(x, y, &key) {
+                        return Some(d);
+                    }
+                }
+                (x, y) if x != y => {
+                    let show = |v: Option<&toml::Value>| v.map_or("(absent)".to_string(), |v| v.to_string());
+                    return Some((key, show(x), show(y)));
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+    let (ta, tb) = (toml::Table::try_from(a).expect("config serializes"), toml::Table::try_from(b).expect("config serializes"));
+    walk(&ta, &tb, "")
 }

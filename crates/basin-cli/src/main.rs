@@ -4,6 +4,7 @@ mod commands;
 mod config_file;
 mod device;
 mod model_source;
+mod output;
 mod plots;
 mod progress;
 
@@ -51,7 +52,7 @@ enum Command {
 }
 
 /// A failure with the exit code it maps to: 2 for bad input (config, arguments, files), 1 for
-/// failures while running, 130 for an interruption.
+/// failures while running, 130 for an interruption by Ctrl-C (SIGINT), 143 by SIGTERM.
 pub struct CliError {
     code: u8,
     message: String,
@@ -73,7 +74,7 @@ impl From<basin::BasinError> for CliError {
         let code = match e {
             basin::BasinError::Config { .. } | basin::BasinError::File { .. } => 2,
             basin::BasinError::Interrupted { .. } => 130,
-            basin::BasinError::Diverged { .. } => 1,
+            basin::BasinError::Diverged { .. } | basin::BasinError::NonFinite { .. } => 1,
         };
         CliError { code, message: e.to_string() }
     }

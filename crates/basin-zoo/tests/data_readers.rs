@@ -197,3 +197,33 @@ fn augmentation_is_a_shifted_padded_crop() {
         assert!(found, "image {k} is not a padded crop of its source");
     }
 }
+
+/// Issue 13: zero or overflowing IDX dimensions, and test images of another size than the
+/// training images, are one-line errors naming the file (they panicked or passed silently).
+#[test]
+fn idx_zero_or_overflowing_dimensions_and_mismatched_sizes_name_the_file() {
+    let d = tempfile::tempdir().unwrap();
+    let img = d.path().join("imgs");
+    let lab = d.path().join("labs");
+    write(&lab, &idx_labels(&[1, 2, 3]));
+    write(&img, &idx_images(3, 0, 4));
+    let e = err_text(data::sources::load_idx_split(&img, &lab).unwrap_err());
+    assert!(e.contains("imgs") && e.contains("is 0"), "{e}");
+    let mut h = vec![0, 0, 8, 3];
+    for _ in 0..3 {
+        h.extend_from_slice(&u32::MAX.to_be_bytes());
+    }
+    write(&img, &h);
+    let e = err_text(data::sources::load_idx_split(&img, &lab).unwrap_err());
+    assert!(e.contains("imgs") && e.contains("overflow"), "{e}");
+
+    // a data folder whose test images are 5×5 while the training images are 4×4
+    let dir = d.path().join("mnist");
+    std::fs::create_dir(&dir).unwrap();
+    write(&dir.join("train-images-idx3-ubyte"), &idx_images(3, 4, 4));
+    write(&dir.join("train-labels-idx1-ubyte"), &idx_labels(&[1, 2, 3]));
+    write(&dir.join("t10k-images-idx3-ubyte"), &idx_images(2, 5, 5));
+    write(&dir.join("t10k-labels-idx1-ubyte"), &idx_labels(&[0, 1]));
+    let e = data::load("mnist", Some(&dir)).unwrap_err().to_string();
+    assert!(e.contains("t10k-images") && e.contains("5×5") && e.lines().count() == 1, "{e}");
+}

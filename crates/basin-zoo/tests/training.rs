@@ -99,6 +99,18 @@ fn resume_mid_epoch_is_bit_identical_for_momentum_sgd() {
     resume_is_bit_identical(cfg, 21); // inside epoch 2 (16 steps per epoch)
 }
 
+/// Issue 13: Ctrl-C on the last step of an epoch used to exit without a checkpoint (in epoch
+/// 1, nothing could be resumed). Now it checkpoints, and resume closes the epoch exactly.
+#[test]
+fn interruption_on_the_last_step_of_an_epoch_checkpoints_and_resumes_bit_identically() {
+    let mut cfg = slice_cfg();
+    cfg.data.train_subset = 1024;
+    cfg.data.test_subset = 200;
+    cfg.train.epochs = 2;
+    cfg.train.batch_size = 64;
+    resume_is_bit_identical(cfg, 16); // the last of 16 steps of epoch 1
+}
+
 #[test]
 fn resume_is_bit_identical_with_batch_norm_dropout_adam_and_augmentation() {
     let mut cfg = slice_cfg();

@@ -31,6 +31,15 @@ pub enum BasinError {
         /// The loss value.
         loss: f64,
     },
+    /// The weights (or the loss at the end) became NaN or infinite after an update: training
+    /// stopped before writing them anywhere.
+    #[error("training diverged at step {step}: non-finite {what}; nothing was written with them, the last good checkpoint is kept")]
+    NonFinite {
+        /// Global step (0-based) whose update produced them.
+        step: u64,
+        /// What is non-finite (`weights`, `final training loss`).
+        what: String,
+    },
     /// The run was interrupted (Ctrl-C); it can be resumed from the last checkpoint.
     #[error("interrupted at step {step}; resume with --resume")]
     Interrupted {

@@ -43,6 +43,18 @@ pub fn for_each_float<M: Module>(model: &M, f: impl FnMut(&str, ParamId, Tensor<
     model.visit(&mut Walk { path: Vec::new(), f });
 }
 
+/// Whether every float tensor of `model` (parameters and running statistics) is finite: no
+/// checkpoint or final model is written otherwise.
+pub fn all_finite<M: Module>(model: &M) -> bool {
+    let mut ok = true;
+    for_each_float(model, |_, _, t, _| {
+        if ok {
+            ok = !t.is_finite().bool_not().any().into_scalar::<bool>();
+        }
+    });
+    ok
+}
+
 /// Every float parameter of `model`, in module order.
 pub fn collect<M: Module>(model: &M) -> Vec<ParamEntry> {
     let mut out = Vec::new();

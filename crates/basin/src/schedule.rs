@@ -55,17 +55,20 @@ impl ScheduleConfig {
         if !["none", "linear", "sqrt"].contains(&self.lr_scaling.as_str()) {
             return Err(BasinError::config("schedule.lr_scaling", format!("unknown rule '{}' (none, linear, sqrt)", self.lr_scaling)));
         }
-        if !(self.gamma > 0.0) {
-            return Err(BasinError::config("schedule.gamma", "must be positive"));
+        if !(self.gamma > 0.0 && self.gamma.is_finite()) {
+            return Err(BasinError::config("schedule.gamma", "must be positive and finite"));
         }
-        if !(self.t0 > 0.0) {
-            return Err(BasinError::config("schedule.t0", "must be positive"));
+        if !(self.t0 > 0.0 && self.t0.is_finite()) {
+            return Err(BasinError::config("schedule.t0", "must be positive and finite"));
         }
-        if !(self.t_mult >= 1.0) {
-            return Err(BasinError::config("schedule.t_mult", "must be ≥ 1"));
+        if !(self.t_mult >= 1.0 && self.t_mult.is_finite()) {
+            return Err(BasinError::config("schedule.t_mult", "must be ≥ 1 and finite"));
         }
-        if !(self.warmup_epochs >= 0.0) {
-            return Err(BasinError::config("schedule.warmup_epochs", "must be ≥ 0"));
+        if !(self.warmup_epochs >= 0.0 && self.warmup_epochs.is_finite()) {
+            return Err(BasinError::config("schedule.warmup_epochs", "must be ≥ 0 and finite"));
+        }
+        if !self.eta_min.is_finite() {
+            return Err(BasinError::config("schedule.eta_min", "must be finite"));
         }
         if self.base_batch == 0 {
             return Err(BasinError::config("schedule.base_batch", "must be ≥ 1"));
@@ -88,12 +91,7 @@ impl ScheduleConfig {
         let body = match self.kind.as_str() {
             "step" => lr * self.gamma.powi(self.milestones.iter().filter(|&&m| t >= m as f64).count() as i32),
             "cosine" => {
-                // Find the cycle containing t: cycles of length t0, t0·m, t0·m², ...
-                let (mut start, mut len) = (0.0, self.t0);
-                while t >= start + len {
-                    start += len;
-                    len *= self.t_mult;
-                }
+                let (start, len) = cosine_cycle(t, self.t0, self.t_mult);
                 let frac = (t - start) / len;
                 self.eta_min + (lr - self.eta_min) * 0.5 * (1.0 + (std::f64::consts::PI * frac).cos())
             }
@@ -104,6 +102,24 @@ impl ScheduleConfig {
         } else {
             body
         }
+    }
+}
+
+/// The cycle (start, length) containing epoch `t` among cycles of length t0, t0·m, t0·m², …,
+/// in closed form: cycle k starts at t0·(mᵏ − 1)/(m − 1) (k·t0 for m = 1). A loop over the
+/// cycles would take t/t0 iterations, forever for t0 = 1e-20.
+fn cosine_cycle(t: f64, t0: f64, m: f64) -> (f64, f64) {
+    let at = |k: f64| if m == 1.0 { (k * t0, t0) } else { (t0 * (m.powf(k) - 1.0) / (m - 1.0), t0 * m.powf(k)) };
+    let k = if m == 1.0 { (t / t0).floor() } else { ((1.0 + t * (m - 1.0) / t0).ln() / m.ln()).floor() };
+    let k = k.max(0.0);
+    let (s, l) = at(k);
+    // rounding at a cycle boundary moves k by at most one
+    if t < s && k > 0.0 {
+        at(k - 1.0)
+    } else if t >= s + l {
+        at(k + 1.0)
+    } else {
+        (s, l)
     }
 }
 
@@ -128,6 +144,38 @@ mod tests {
         assert!((s.lr_at(1.0, 10.0) - 1.0).abs() < 1e-12);
         assert!((s.lr_at(1.0, 20.0) - 0.5).abs() < 1e-12);
         assert!((s.lr_at(1.0, 30.0) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn cosine_cycle_in_closed_form_matches_walking_the_cycles() {
+        for &(t0, m) in &[(10.0, 2.0), (3.0, 1.0), (0.7, 1.5), (1.0, 3.0)] {
+            for i in 0..2000 {
+                let t = i as f64 * 0.037;
+                let (mut start, mut len) = (0.0, t0);
+                while t >= start + len {
+                    start += len;
+                    len *= m;
+                }
+                let (s, l) = cosine_cycle(t, t0, m);
+                assert!((s - start).abs() < 1e-9 && (l - len).abs() < 1e-9, "t0 {t0} m {m} t {t}: ({s}, {l}) vs ({start}, {len})");
+            }
+        }
+        // issue 13: t0 = 1e-20 used to loop ~1e20 times
+        let s = ScheduleConfig { kind: "cosine".into(), t0: 1e-20, t_mult: 1.0, ..Default::default() };
+        assert!(s.lr_at(1.0, 3.5).is_finite());
+    }
+
+    #[test]
+    fn non_finite_values_are_rejected_naming_the_key() {
+        for (key, s) in [
+            ("schedule.warmup_epochs", ScheduleConfig { warmup_epochs: f64::INFINITY, ..Default::default() }),
+            ("schedule.eta_min", ScheduleConfig { eta_min: f64::NAN, ..Default::default() }),
+            ("schedule.gamma", ScheduleConfig { gamma: f64::INFINITY, ..Default::default() }),
+            ("schedule.t0", ScheduleConfig { t0: f64::INFINITY, ..Default::default() }),
+        ] {
+            let e = s.validate().unwrap_err().to_string();
+            assert!(e.starts_with(key), "{e}");
+        }
     }
 
     #[test]

@@ -100,6 +100,9 @@ pub struct HessianArgs {
     /// Write the results as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Overwrite existing output files (--json, the density plot).
+    #[arg(long)]
+    force: bool,
     /// Write the density plot here (default: next to --json, or hessian-density.svg).
     #[arg(long)]
     svg: Option<PathBuf>,
@@ -173,6 +176,18 @@ fn check(args: &HessianArgs) -> Result<OperatorKind, CliError> {
     if args.repeats == 0 {
         return Err(CliError::input("--repeats: must be ≥ 1"));
     }
+    if args.samples == Some(0) {
+        return Err(CliError::input("--samples: must be ≥ 1"));
+    }
+    if args.batch_size == 0 {
+        return Err(CliError::input("--batch-size: must be ≥ 1"));
+    }
+    if args.density && (args.density_probes == 0 || args.density_steps == 0) {
+        return Err(CliError::input("--density-probes, --density-steps: must be ≥ 1"));
+    }
+    if !(args.tol >= 0.0 && args.tol.is_finite()) || !(args.sigma > 0.0 && args.sigma.is_finite()) {
+        return Err(CliError::input("--tol, --sigma: must be finite (tol ≥ 0, sigma > 0)"));
+    }
     let kind = OperatorKind::parse(&args.operator).ok_or_else(|| CliError::input(format!("--operator: unknown operator '{}' ({OPERATOR_NAMES})", args.operator)))?;
     if args.eps.is_some() && kind == OperatorKind::Hessian {
         return Err(CliError::input("--eps: the exact Hessian has no step (--eps applies to --operator ggn and fd)"));
@@ -190,6 +205,11 @@ type Operator = Box<dyn LinearOperator<V = ParamVec>>;
 /// Runs `basin hessian`.
 pub fn run(args: HessianArgs) -> Result<(), CliError> {
     let kind = check(&args)?;
+    let mut files: Vec<PathBuf> = args.json.iter().cloned().collect();
+    if args.density {
+        files.extend(crate::output::plot_files(&density_svg(&args)));
+    }
+    crate::output::refuse_overwrite(&files, args.force)?;
     let eps = kind.default_eps();
     let eps = args.eps.unwrap_or(eps);
     let dev = device::select(&args.device)?;
@@ -299,10 +319,7 @@ pub fn run(args: HessianArgs) -> Result<(), CliError> {
         println!("wrote {}", path.display());
     }
     if let Some(d) = &report.density {
-        let svg = args.svg.clone().unwrap_or_else(|| match &args.json {
-            Some(j) => j.with_extension("density.svg"),
-            None => PathBuf::from("hessian-density.svg"),
-        });
+        let svg = density_svg(&args);
         let pts: Vec<(f64, f64)> = d.grid.iter().copied().zip(d.density.iter().copied()).collect();
         let of = report.layer.as_ref().map(|l| format!(" of {l}")).unwrap_or_default();
         plots::line_plot(&svg, &format!("{} spectral density{of} — {}", report.operator_label, report.model), "eigenvalue", "density", &[plots::Series { label: "SLQ".into(), points: &pts }], true)?;
@@ -343,4 +360,12 @@ fn print_report(r: &Report) {
         }
     }
     println!("{:.1} s", r.seconds);
+}
+
+/// Where the density plot goes: --svg, or next to --json, or hessian-density.svg.
+fn density_svg(args: &HessianArgs) -> PathBuf {
+    args.svg.clone().unwrap_or_else(|| match &args.json {
+        Some(j) => j.with_extension("density.svg"),
+        None => PathBuf::from("hessian-density.svg"),
+    })
 }

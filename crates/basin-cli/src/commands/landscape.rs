@@ -91,9 +91,12 @@ pub struct Common {
     /// Evaluation batch size.
     #[arg(long, default_value_t = 1000)]
     batch_size: usize,
-    /// Output prefix: PREFIX.json, PREFIX.csv, PREFIX.svg.
+    /// Output prefix: PREFIX.json, PREFIX.csv, PREFIX.svg (and .png).
     #[arg(long, default_value = "landscape")]
     out: PathBuf,
+    /// Overwrite existing output files.
+    #[arg(long)]
+    force: bool,
     /// cpu or cuda.
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -146,6 +149,18 @@ fn curve_plot(prefix: &Path, title: &str, xlabel: &str, points: &[LandscapePoint
 
 /// Runs `basin landscape ...`.
 pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
+    let (points, common) = match &cmd {
+        LandscapeCommand::Interpolate { points, common, .. } | LandscapeCommand::Surface { points, common, .. } | LandscapeCommand::Plane { points, common, .. } => (*points, common),
+    };
+    if points < 2 {
+        return Err(CliError::input(format!("--points: must be ≥ 2 (got {points})")));
+    }
+    if common.batch_size == 0 {
+        return Err(CliError::input("--batch-size: must be ≥ 1"));
+    }
+    let prefix = &common.out;
+    let files = ["json", "csv", "svg", "png"].map(|e| prefix.with_extension(e));
+    crate::output::refuse_overwrite(&files, common.force)?;
     match cmd {
         LandscapeCommand::Interpolate { source, to, from_alpha, to_alpha, points, common } => {
             let dev = device::select(&common.device)?;

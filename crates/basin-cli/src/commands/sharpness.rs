@@ -44,6 +44,9 @@ pub struct SharpnessArgs {
     /// Write the results as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Overwrite an existing --json file.
+    #[arg(long)]
+    force: bool,
     /// cpu or cuda.
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -51,8 +54,11 @@ pub struct SharpnessArgs {
 
 /// Runs `basin sharpness`.
 pub fn run(args: SharpnessArgs) -> Result<(), CliError> {
-    if args.eps.is_nan() || args.eps <= 0.0 {
-        return Err(CliError::input("--eps: must be positive"));
+    if !(args.eps > 0.0 && args.eps.is_finite()) {
+        return Err(CliError::input(format!("--eps: must be positive and finite (got {})", args.eps)));
+    }
+    if let Some(j) = &args.json {
+        crate::output::refuse_overwrite(std::slice::from_ref(j), args.force)?;
     }
     let grid: Option<Vec<f64>> = args
         .noise

@@ -33,9 +33,11 @@ pub struct TrainArgs {
 
 /// Runs `basin train`.
 pub fn run(args: TrainArgs) -> Result<(), CliError> {
-    // `--resume --out DIR` alone continues the run with the config saved in DIR.
-    let saved = args.out.as_ref().map(|o| o.join("config.toml")).filter(|p| args.resume && args.config.is_none() && p.is_file());
-    let cfg = config_file::load(saved.as_deref().or(args.config.as_deref()), &args.sets)?;
+    let cfg = match (&args.out, args.resume) {
+        (Some(out), true) => resumed_config(out, args.config.as_deref(), &args.sets)?,
+        (None, true) => return Err(CliError::input("--resume: needs --out DIR, the run to continue")),
+        _ => config_file::load(args.config.as_deref(), &args.sets)?,
+    };
     if args.dry_run {
         print!("{}", toml::to_string_pretty(&cfg).expect("config serializes"));
         return Ok(());
@@ -59,6 +61,9 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
             out.display()
         )));
     }
+    if !args.resume && out.read_dir().is_ok_and(|mut d| d.next().is_some()) {
+        return Err(CliError::input(format!("{}: exists and is not empty (and is not a basin run); choose an empty or new --out", out.display())));
+    }
     if args.resume && previous.is_none() {
         return Err(CliError::input(format!("{}: holds no checkpoint to resume", out.display())));
     }
@@ -67,16 +72,15 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
         let text = toml::to_string_pretty(&cfg).expect("config serializes");
         basin::train::checkpoint::write_atomic(&out.join("config.toml"), text.as_bytes())?;
     }
+    // Ctrl-C and SIGTERM (what cluster schedulers send before a kill) both finish the step and
+    // write a checkpoint; a second one aborts at once.
     let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        let _ = ctrlc::set_handler(move || {
-            if stop.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-            eprintln!("\ninterrupt: finishing the step and writing a checkpoint (Ctrl-C again to abort)");
-        });
+    let terminated = Arc::new(AtomicBool::new(false));
+    for (signal, code) in [(signal_hook::consts::SIGINT, 130), (signal_hook::consts::SIGTERM, 143)] {
+        let _ = signal_hook::flag::register_conditional_shutdown(signal, code, stop.clone());
+        let _ = signal_hook::flag::register(signal, stop.clone());
     }
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGTERM, terminated.clone());
     let sets = TrainSets { train: &data.train, test: &data.test, val: data.val.as_ref().map(|v| v as _) };
     let steps = basin::train::trainer::steps_per_epoch(data.train.len(), cfg.train.batch_size) as u64;
     let done = match basin::train::checkpoint::latest(&out) {
@@ -102,7 +106,14 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
     let mut bars = progress::Bars::new(steps * epochs as u64, done);
     let result = train(model, &cfg, &sets, &TrainOptions { out: out.clone(), resume: args.resume, stop, device }, &mut bars);
     bars.finish();
-    let (model, summary) = result?;
+    let (model, summary) = result.map_err(|e| {
+        let sigterm = matches!(e, basin::BasinError::Interrupted { .. }) && terminated.load(std::sync::atomic::Ordering::SeqCst);
+        let mut e = CliError::from(e);
+        if sigterm {
+            e.code = 143;
+        }
+        e
+    })?;
     export_weights(&model, &out)?;
     println!(
         "final: train loss {:.4}  train acc {:.2}%  test loss {:.4}  test acc {:.2}%  ({} steps, {:.1}s)",
@@ -133,6 +144,25 @@ fn export_weights(model: &ZooModel, out: &std::path::Path) -> Result<(), CliErro
     let tmp = out.join("model.safetensors.tmp");
     let mut store = SafetensorsStore::from_file(&tmp).overwrite(true);
     model.save_into(&mut store).map_err(|e| CliError::run(format!("{}: {e:?}", tmp.display())))?;
+    crate::output::canonical_safetensors(&tmp)?;
     std::fs::rename(&tmp, &st).map_err(|e| CliError::run(format!("{}: {e}", st.display())))?;
     Ok(())
+}
+
+/// The config of the run in `out` for `--resume`: its config.toml, which must exist. A
+/// `--config` or `--set` given again must not change it (the first differing key is the error).
+fn resumed_config(out: &std::path::Path, config: Option<&std::path::Path>, sets: &[String]) -> Result<basin::train::TrainConfig, CliError> {
+    let saved = out.join("config.toml");
+    if !saved.is_file() {
+        return Err(CliError::input(format!("{}: missing; --resume needs the run's stored config", saved.display())));
+    }
+    let stored = config_file::load(Some(&saved), &[])?;
+    if config.is_none() && sets.is_empty() {
+        return Ok(stored);
+    }
+    let asked = config_file::load(Some(config.unwrap_or(&saved)), sets)?;
+    if let Some((key, was, now)) = config_file::first_difference(&stored, &asked) {
+        return Err(CliError::input(format!("{key}: {now} differs from the run's config.toml ({was}); --resume continues with the stored config, drop the override")));
+    }
+    Ok(stored)
 }

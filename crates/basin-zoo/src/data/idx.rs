@@ -64,7 +64,12 @@ pub fn read_idx(path: &Path, ndim: usize) -> Result<IdxArray, DataError> {
             u32::from_be_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]) as usize
         })
         .collect();
-    let expected: usize = dims.iter().product();
+    if let Some(i) = dims.iter().skip(1).position(|&d| d == 0) {
+        return Err(DataError::corrupt(path, format!("dimension {} of {dims:?} is 0", i + 1)));
+    }
+    let Some(expected) = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)) else {
+        return Err(DataError::corrupt(path, format!("dimensions {dims:?} overflow")));
+    };
     let actual = bytes.len() - header;
     if actual != expected {
         return Err(DataError::corrupt(

@@ -96,7 +96,17 @@ pub fn load_idx_split(images: &Path, labels: &Path) -> Result<Dataset, DataError
 
 fn load_idx_pair(dir: &Path, expected: Option<(usize, usize)>) -> Result<TrainTest, DataError> {
     let train = load_idx_split(&find_file(dir, "train-images-idx3-ubyte")?, &find_file(dir, "train-labels-idx1-ubyte")?)?;
-    let test = load_idx_split(&find_file(dir, "t10k-images-idx3-ubyte")?, &find_file(dir, "t10k-labels-idx1-ubyte")?)?;
+    let test_images = find_file(dir, "t10k-images-idx3-ubyte")?;
+    let test = load_idx_split(&test_images, &find_file(dir, "t10k-labels-idx1-ubyte")?)?;
+    if (test.height, test.width) != (train.height, train.width) {
+        return Err(DataError::corrupt(
+            &test_images,
+            format!("images are {}×{}, the training images {}×{}", test.height, test.width, train.height, train.width),
+        ));
+    }
+    if train.is_empty() {
+        return Err(DataError::corrupt(dir, "the training set holds no images"));
+    }
     if let Some((n_train, n_test)) = expected {
         check_count(dir, "training", train.len(), n_train)?;
         check_count(dir, "test", test.len(), n_test)?;

@@ -39,7 +39,9 @@ impl DetSmoothOut {
                 let mut rng = stream_rng(self.seed, Stream::Estimator, u64::MAX - k as u64);
                 let vals: Vec<f32> = (0..w.numel())
                     .map(|_| match self.noise {
-                        NoiseKind::Uniform => rng.random_range(-self.a..self.a) as f32,
+                        NoiseKind::Uniform if self.a > 0.0 => rng.random_range(-self.a..self.a) as f32,
+                        // a = 0: no noise (an empty range has nothing to sample)
+                        NoiseKind::Uniform => 0.0,
                         NoiseKind::Gaussian => (self.a * rng.sample::<f64, _>(StandardNormal)) as f32,
                     })
                     .collect();

@@ -71,9 +71,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), BasinError> {
 /// Saves a checkpoint under `dir/checkpoints/step-N/` and points `dir/checkpoints/latest` at it;
 /// older checkpoints are removed once the new one is published.
 pub fn save<M: Classifier>(dir: &Path, model: &M, optim: &ModuleOptimizer, state: &LoopState, estimator_state: &[ParamVec]) -> Result<PathBuf, BasinError> {
+    if !crate::params::all_finite(model) {
+        return Err(BasinError::NonFinite { step: state.step.saturating_sub(1), what: "weights (checkpoint not written)".into() });
+    }
     let root = dir.join("checkpoints");
     std::fs::create_dir_all(&root).map_err(|e| BasinError::file(&root, e))?;
-    let name = format!("step-{:09}", state.step);
+    // A fresh folder name even when this step was saved before (Ctrl-C, then the epoch's own
+    // checkpoint after a resume): `latest` must never name a folder that is being replaced.
+    let base = format!("step-{:09}", state.step);
+    let name = (0..).map(|k| if k == 0 { base.clone() } else { format!("{base}-{k}") }).find(|n| !root.join(n).exists()).expect("a free name");
     let tmp = root.join(format!("{name}.tmp"));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| BasinError::file(&tmp, e))?;
@@ -92,9 +98,6 @@ pub fn save<M: Classifier>(dir: &Path, model: &M, optim: &ModuleOptimizer, state
     std::fs::write(&state_path, serde_json::to_vec_pretty(state).expect("state serializes"))
         .map_err(|e| BasinError::file(&state_path, e))?;
     let final_dir = root.join(&name);
-    if final_dir.exists() {
-        std::fs::remove_dir_all(&final_dir).map_err(|e| BasinError::file(&final_dir, e))?;
-    }
     std::fs::rename(&tmp, &final_dir).map_err(|e| BasinError::file(&final_dir, e))?;
     write_atomic(&root.join(LATEST), name.as_bytes())?;
     // Only now that `latest` names the new one are older checkpoints dropped.

@@ -251,6 +251,9 @@ pub fn train<M: Classifier>(
             }
             drop(guard);
             model = optim.step(lr, est.model, est.grads);
+            if !crate::params::all_finite(&model) {
+                return Err(BasinError::NonFinite { step, what: "weights".into() });
+            }
             state.step += 1;
             state.batch_in_epoch += 1;
             state.epoch_loss_sum += est.loss * bs as f64;
@@ -301,7 +304,10 @@ pub fn train<M: Classifier>(
             }
             let stop = opts.stop.load(Ordering::SeqCst);
             let periodic = cfg.train.checkpoint_every > 0 && state.step % cfg.train.checkpoint_every as u64 == 0;
-            if (stop || periodic) && state.batch_in_epoch < steps {
+            // Ctrl-C/SIGTERM always checkpoints (also after an epoch's last step: resume then
+            // evaluates and closes that epoch); periodic ones leave the end of an epoch to the
+            // epoch checkpoint.
+            if stop || (periodic && state.batch_in_epoch < steps) {
                 let s = LoopState { seconds: elapsed(&state), ..state.clone() };
                 checkpoint::save(out, &model, &optim, &s, &estimator.state())?;
             }
@@ -355,6 +361,9 @@ pub fn train<M: Classifier>(
         model: cfg.model.name.clone(),
         estimator: phases.iter().map(|p| p.estimator.name.as_str()).collect::<Vec<_>>().join(" → "),
     };
+    if !train_eval.loss.is_finite() {
+        return Err(BasinError::NonFinite { step: state.step.saturating_sub(1), what: format!("final training loss ({})", train_eval.loss) });
+    }
     checkpoint::write_atomic(&out.join("summary.json"), &serde_json::to_vec_pretty(&summary).expect("summary serializes"))?;
     Ok((model, summary))
 }

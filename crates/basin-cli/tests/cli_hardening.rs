@@ -1,0 +1,193 @@
+//! Issue 13, row by row: every bad input a one-line exit-2 error, no non-finite weights ever
+//! written, interruptions (Ctrl-C, SIGTERM) always checkpoint, resume keeps the stored config,
+//! outputs are never overwritten silently, identical weights give identical files.
+
+use basin::train::checkpoint;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn basin(args: &[&str], cwd: &Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_basin")).args(args).current_dir(cwd).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// A small run: 128 training images, 64 test images, batch 64, 1 epoch, plus `extra` sets.
+fn small(out: &str, extra: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = ["train", "--out", out, "--set", "data.train_subset=128", "--set", "data.test_subset=64", "--set", "train.epochs=1", "--set", "train.batch_size=64"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for e in extra {
+        a.push("--set".into());
+        a.push(e.to_string());
+    }
+    a
+}
+
+fn run_small(dir: &Path, out: &str, extra: &[&str]) -> (i32, String, String) {
+    let a = small(out, extra);
+    basin(&a.iter().map(String::as_str).collect::<Vec<_>>(), dir)
+}
+
+fn one_line_exit_2(r: (i32, String, String), must: &[&str]) {
+    let (code, _, err) = r;
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    for m in must {
+        assert!(err.contains(m), "{err:?} lacks {m:?}");
+    }
+}
+
+/// Every checkpoint written under `run` holds finite weights.
+fn checkpoints_are_finite(run: &Path) {
+    let Ok(entries) = std::fs::read_dir(run.join("checkpoints")) else { return };
+    for e in entries.flatten().filter(|e| e.path().join("model.bpk").is_file()) {
+        let m = basin_zoo::ZooModel::build("ne-f1", [1, 28, 28], 10, &Default::default(), &burn::tensor::Device::flex()).unwrap();
+        let m = burn::module::Module::try_load_file(m, e.path().join("model.bpk")).unwrap();
+        assert!(basin::params::all_finite(&m), "{} holds non-finite weights", e.path().display());
+    }
+}
+
+#[test]
+fn det_smoothout_with_a_zero_is_a_noise_free_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run_small(dir.path(), "r", &["estimator.name=\"det-smoothout\"", "estimator.a=0", "estimator.copies=2"]);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn cosine_with_a_tiny_period_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = small("r", &["schedule.kind=\"cosine\"", "schedule.t0=1e-20", "schedule.t_mult=1"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_basin")).args(&a).current_dir(dir.path()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    // a watchdog for a hang, not a timing assertion: the run takes seconds
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(300) {
+            child.kill().unwrap();
+            panic!("cosine schedule with t0 = 1e-20 hangs");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(status.success());
+}
+
+#[test]
+fn an_update_to_non_finite_weights_stops_the_run_and_writes_nothing_with_them() {
+    let dir = tempfile::tempdir().unwrap();
+    // mid-run: checkpoints every step, the update blows up early
+    let (code, _, err) = run_small(dir.path(), "a", &["optimizer.lr=1e30", "train.checkpoint_every=1", "data.train_subset=256"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("diverged"), "{err}");
+    checkpoints_are_finite(&dir.path().join("a"));
+    assert!(!dir.path().join("a/model.bpk").exists() && !dir.path().join("a/summary.json").exists());
+    // the bad update is the last step of the run (64 images, batch 64, 1 epoch)
+    let (code, _, err) = run_small(dir.path(), "b", &["optimizer.lr=1e30", "data.train_subset=64"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(!dir.path().join("b/model.bpk").exists(), "no final model");
+    assert!(!dir.path().join("b/summary.json").exists(), "no summary");
+    checkpoints_are_finite(&dir.path().join("b"));
+}
+
+#[test]
+fn config_errors_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    one_line_exit_2(run_small(dir.path(), "r", &["train.epochs=-1"]), &["train.epochs"]);
+    one_line_exit_2(run_small(dir.path(), "r", &["train.batch_size=-64"]), &["train.batch_size"]);
+    one_line_exit_2(run_small(dir.path(), "r", &["seed=-1"]), &["seed"]);
+    one_line_exit_2(run_small(dir.path(), "r", &["schedule.warmup_epochs=inf"]), &["schedule.warmup_epochs"]);
+    one_line_exit_2(run_small(dir.path(), "r", &["schedule.eta_min=nan"]), &["schedule.eta_min"]);
+    one_line_exit_2(run_small(dir.path(), "r", &["schedule.gamma=inf"]), &["schedule.gamma"]);
+    one_line_exit_2(run_small(dir.path(), "r", &["optimizer.lr=-inf"]), &["optimizer.lr"]);
+    assert!(!dir.path().join("r").exists(), "bad input writes nothing");
+}
+
+#[test]
+fn a_folder_that_is_not_a_run_is_not_written_into() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("mine")).unwrap();
+    std::fs::write(dir.path().join("mine/config.toml"), "precious").unwrap();
+    one_line_exit_2(run_small(dir.path(), "mine", &[]), &["mine", "not empty"]);
+    assert_eq!(std::fs::read_to_string(dir.path().join("mine/config.toml")).unwrap(), "precious");
+    // an empty folder is fine
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    assert_eq!(run_small(dir.path(), "empty", &[]).0, 0);
+}
+
+#[test]
+fn measurements_do_not_overwrite_files_and_reject_bad_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (code, _, err) = run_small(d, "r", &[]);
+    assert_eq!(code, 0, "{err}");
+    let summary = std::fs::read_to_string(d.join("r/summary.json")).unwrap();
+    one_line_exit_2(basin(&["hessian", "--run", "r", "--samples", "32", "--top-k", "1", "--json", "r/summary.json"], d), &["r/summary.json", "--force"]);
+    one_line_exit_2(basin(&["sharpness", "--run", "r", "--json", "r/summary.json"], d), &["r/summary.json", "--force"]);
+    std::fs::write(d.join("land.json"), "mine").unwrap();
+    one_line_exit_2(basin(&["landscape", "surface", "--run", "r", "--dims", "1", "--points", "3", "--out", "land"], d), &["land.json", "--force"]);
+    assert_eq!(std::fs::read_to_string(d.join("r/summary.json")).unwrap(), summary);
+    assert_eq!(std::fs::read_to_string(d.join("land.json")).unwrap(), "mine");
+    // --force overwrites
+    let (code, _, err) = basin(&["landscape", "surface", "--run", "r", "--dims", "1", "--points", "3", "--test-subset", "32", "--train-subset", "32", "--out", "land", "--force"], d);
+    assert_eq!(code, 0, "{err}");
+    assert_ne!(std::fs::read_to_string(d.join("land.json")).unwrap(), "mine");
+    // argument values
+    one_line_exit_2(basin(&["landscape", "surface", "--run", "r", "--points", "0", "--out", "x"], d), &["--points"]);
+    one_line_exit_2(basin(&["sharpness", "--run", "r", "--eps", "inf"], d), &["--eps"]);
+    one_line_exit_2(basin(&["hessian", "--run", "r", "--samples", "0"], d), &["--samples"]);
+}
+
+#[test]
+fn resume_keeps_the_stored_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (code, _, err) = run_small(d, "r", &["train.epochs=1"]);
+    assert_eq!(code, 0, "{err}");
+    // a differing override is an error naming the key; the same value is fine
+    one_line_exit_2(basin(&["train", "--out", "r", "--resume", "--set", "optimizer.lr=0.5"], d), &["optimizer.lr", "config.toml"]);
+    let (code, _, err) = basin(&["train", "--out", "r", "--resume", "--set", "train.epochs=1"], d);
+    assert_eq!(code, 0, "{err}");
+    // a run without its config.toml cannot be resumed
+    std::fs::remove_file(d.join("r/config.toml")).unwrap();
+    one_line_exit_2(basin(&["train", "--out", "r", "--resume"], d), &["config.toml"]);
+}
+
+#[test]
+fn identical_weights_give_identical_files() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(run_small(dir.path(), "a", &[]).0, 0);
+    assert_eq!(run_small(dir.path(), "b", &[]).0, 0);
+    // (model.bpk carries Burn's random parameter ids, so it differs by design)
+    for f in ["model.safetensors"] {
+        let (a, b) = (std::fs::read(dir.path().join("a").join(f)).unwrap(), std::fs::read(dir.path().join("b").join(f)).unwrap());
+        assert!(a == b, "{f} differs between two identical runs");
+    }
+}
+
+#[test]
+fn sigterm_finishes_the_step_checkpoints_and_exits_143_then_resume_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let a = small("r", &["data.train_subset=2048", "train.epochs=3"]);
+    let child = Command::new(env!("CARGO_BIN_EXE_basin")).args(&a).current_dir(d).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    // wait until training has started (init.bpk is written before the first step)
+    let start = Instant::now();
+    while !d.join("r/init.bpk").exists() && start.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{err}");
+    assert!(err.contains("--resume"), "{err}");
+    let ckpt = checkpoint::latest(&d.join("r")).unwrap().expect("a checkpoint before exit 143");
+    assert!(ckpt.join("state.json").is_file());
+    let (code, _, err) = basin(&["train", "--out", "r", "--resume"], d);
+    assert_eq!(code, 0, "{err}");
+    assert!(d.join("r/summary.json").is_file());
+}
