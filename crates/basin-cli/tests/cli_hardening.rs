@@ -191,3 +191,45 @@ fn sigterm_finishes_the_step_checkpoints_and_exits_143_then_resume_completes() {
     assert_eq!(code, 0, "{err}");
     assert!(d.join("r/summary.json").is_file());
 }
+
+/// kill -9 at ≥ 20 pseudo-random moments (start-up, steps, checkpoint writes), `--resume` after
+/// each, then to the end: the final weights are bit-identical to an uninterrupted run's.
+#[test]
+fn kill_9_at_random_moments_then_resume_ends_bit_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let extra = ["data.train_subset=4096", "train.epochs=5", "train.checkpoint_every=1"];
+    assert_eq!(run_small(d, "whole", &extra).0, 0);
+    let first = small("cut", &extra);
+    let mut resume: Vec<String> = vec!["train".into(), "--out".into(), "cut".into(), "--resume".into()];
+    resume.extend(["--set", "train.checkpoint_every=1"].map(String::from));
+    let (mut kills, mut during_write, mut state) = (0, 0, 0x2545_f491_4f6c_dd1du64);
+    let mut started = false;
+    for _ in 0..200 {
+        if kills >= 24 {
+            break;
+        }
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let delay = Duration::from_millis(50 + (state >> 33) % 700);
+        let args = if started { &resume } else { &first };
+        started = true;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_basin")).args(args).current_dir(d).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(delay);
+        if child.try_wait().unwrap().is_some() {
+            break; // finished before the kill
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+        let ck = d.join("cut/checkpoints");
+        if std::fs::read_dir(&ck).is_ok_and(|r| r.flatten().any(|e| e.file_name().to_string_lossy().ends_with(".tmp"))) {
+            during_write += 1;
+        }
+    }
+    println!("{kills} kills, {during_write} of them during a checkpoint write");
+    assert!(kills >= 20, "only {kills} kills landed before the run finished");
+    let (code, _, err) = basin(&resume.iter().map(String::as_str).collect::<Vec<_>>(), d);
+    assert_eq!(code, 0, "{err}");
+    let (a, b) = (std::fs::read(d.join("whole/model.safetensors")).unwrap(), std::fs::read(d.join("cut/model.safetensors")).unwrap());
+    assert!(a == b, "weights after {kills} kills differ from the uninterrupted run");
+}

@@ -64,10 +64,14 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
     if !args.resume && out.read_dir().is_ok_and(|mut d| d.next().is_some()) {
         return Err(CliError::input(format!("{}: exists and is not empty (and is not a basin run); choose an empty or new --out", out.display())));
     }
-    if args.resume && previous.is_none() {
-        return Err(CliError::input(format!("{}: holds no checkpoint to resume", out.display())));
+    // A run stopped before its first checkpoint (killed during start-up or its first steps)
+    // has nothing to resume from: it starts again from step 0 with its stored config.
+    let fresh_start = args.resume && previous.is_none();
+    if fresh_start {
+        eprintln!("{}: no checkpoint yet; starting the run from step 0 with its config.toml", out.display());
     }
     std::fs::create_dir_all(&out).map_err(|e| CliError::input(format!("{}: {e}", out.display())))?;
+    let resume = args.resume && !fresh_start;
     if !args.resume {
         let text = toml::to_string_pretty(&cfg).expect("config serializes");
         basin::train::checkpoint::write_atomic(&out.join("config.toml"), text.as_bytes())?;
@@ -84,7 +88,7 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
     let sets = TrainSets { train: &data.train, test: &data.test, val: data.val.as_ref().map(|v| v as _) };
     let steps = basin::train::trainer::steps_per_epoch(data.train.len(), cfg.train.batch_size) as u64;
     let done = match basin::train::checkpoint::latest(&out) {
-        Ok(Some(p)) if args.resume => std::fs::read_to_string(p.join("state.json"))
+        Ok(Some(p)) if resume => std::fs::read_to_string(p.join("state.json"))
             .ok()
             .and_then(|t| serde_json::from_str::<basin::train::checkpoint::LoopState>(&t).ok())
             .map(|s| s.step)
@@ -104,7 +108,7 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
     );
     let epochs = basin::train::phases::total_epochs(&basin::train::phases::resolve(&cfg)?);
     let mut bars = progress::Bars::new(steps * epochs as u64, done);
-    let result = train(model, &cfg, &sets, &TrainOptions { out: out.clone(), resume: args.resume, stop, device }, &mut bars);
+    let result = train(model, &cfg, &sets, &TrainOptions { out: out.clone(), resume, stop, device }, &mut bars);
     bars.finish();
     let (model, summary) = result.map_err(|e| {
         let sigterm = matches!(e, basin::BasinError::Interrupted { .. }) && terminated.load(std::sync::atomic::Ordering::SeqCst);
