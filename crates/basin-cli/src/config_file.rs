@@ -7,15 +7,22 @@ use std::path::Path;
 
 /// Reads `file` (or the defaults), applies `sets`, and returns the validated config.
 pub fn load(file: Option<&Path>, sets: &[String]) -> Result<TrainConfig, CliError> {
+    let text = match file {
+        Some(p) => Some(std::fs::read_to_string(p).map_err(|e| CliError::input(format!("{}: {e}", p.display())))?),
+        None => None,
+    };
+    load_text(text.as_deref().zip(file), sets)
+}
+
+/// [`load`] on the text of a config file (`(text, its path)`, for messages).
+pub fn load_text(file: Option<(&str, &Path)>, sets: &[String]) -> Result<TrainConfig, CliError> {
     let mut value: toml::Table = match file {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| CliError::input(format!("{}: {e}", p.display())))?;
-            text.parse::<toml::Table>().map_err(|e| {
-                CliError::input(format!("{}: {}", p.display(), e.message().lines().next().unwrap_or("invalid TOML")))
-            })?
-        }
+        Some((text, p)) => text.parse::<toml::Table>().map_err(|e| {
+            CliError::input(format!("{}: {}", p.display(), e.message().lines().next().unwrap_or("invalid TOML")))
+        })?,
         None => toml::Table::new(),
     };
+    let file = file.map(|(_, p)| p);
     for s in sets {
         let (key, raw) = s.split_once('=').ok_or_else(|| CliError::input(format!("--set {s}: expected key=value")))?;
         let parsed = format!("v = {raw}")
@@ -114,4 +121,88 @@ pub fn first_difference(a: &TrainConfig, b: &TrainConfig) -> Option<(String, Str
     }
     let (ta, tb) = (toml::Table::try_from(a).expect("config serializes"), toml::Table::try_from(b).expect("config serializes"));
     walk(&ta, &tb, "")
+}
+
+#[cfg(test)]
+mod tests {
+    //! Property tests (issue 13): whatever the TOML tree or `--set` string, loading a config
+    //! returns a config that validates or a one-line error; it never panics or hangs. Cases:
+    //! `PROPTEST_CASES` (proptest's default 256 in CI; the README lists the local counts).
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Real keys (so that values reach the deserializer and the validators) and junk.
+    const KEYS: &[&str] = &[
+        "seed", "model", "name", "ghost_batch", "relu_noise", "data", "validation", "augment", "train_subset", "test_subset", "train", "epochs",
+        "batch_size", "eval_batch_size", "log_every", "checkpoint_every", "halve_lr_at_loss", "stop_at_loss", "loss_window", "optimizer", "lr",
+        "momentum", "weight_decay", "schedule", "kind", "milestones", "gamma", "t0", "t_mult", "eta_min", "warmup_epochs", "lr_scaling",
+        "base_batch", "estimator", "a", "noise", "copies", "level", "alpha", "rho", "eta", "directions", "every", "subset", "lanczos_iter",
+        "mode", "operator", "curvature", "track_every", "top_k", "max_iter", "tol", "eps", "slice_at", "phases", "zzz", "",
+    ];
+
+    fn scalar() -> impl Strategy<Value = toml::Value> {
+        prop_oneof![
+            any::<i64>().prop_map(toml::Value::Integer),
+            (-3i64..200).prop_map(toml::Value::Integer),
+            any::<f64>().prop_map(toml::Value::Float),
+            prop_oneof![Just(f64::NAN), Just(f64::INFINITY), Just(-f64::INFINITY), Just(0.0), Just(1e-300), Just(1e300)].prop_map(toml::Value::Float),
+            any::<bool>().prop_map(toml::Value::Boolean),
+            "[a-z0-9-]{0,12}".prop_map(toml::Value::String),
+            prop_oneof![Just("sgd"), Just("smoothout"), Just("det-smoothout"), Just("s-sgd"), Just("sam"), Just("cosine"), Just("step"), Just("ne-f1"), Just("hessian"), Just("nsgd")]
+                .prop_map(|s| toml::Value::String(s.into())),
+        ]
+    }
+
+    fn tree() -> impl Strategy<Value = toml::Value> {
+        scalar().prop_recursive(3, 40, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(toml::Value::Array),
+                prop::collection::btree_map(prop::sample::select(KEYS), inner, 0..6)
+                    .prop_map(|m| toml::Value::Table(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+            ]
+        })
+    }
+
+    fn check(r: Result<TrainConfig, CliError>) -> Result<(), TestCaseError> {
+        match r {
+            Ok(cfg) => {
+                prop_assert!(cfg.validate().is_ok());
+                // the schedules of every phase give finite rates, in bounded time
+                if let Ok(phases) = basin::train::phases::resolve(&cfg) {
+                    for p in &phases {
+                        for t in [0.0, 0.5, 3.7, 1e3] {
+                            prop_assert!(p.schedule.lr_at(p.lr, t).is_finite());
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                prop_assert_eq!(e.code, 2);
+                prop_assert!(!e.message.contains('\n'), "multi-line error: {}", e.message);
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn random_toml_trees_load_or_fail_cleanly(t in prop::collection::btree_map(prop::sample::select(KEYS), tree(), 0..8)) {
+            let table: toml::Table = t.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            // NaN and infinities are not TOML text everywhere; whatever serializes is tried
+            if let Ok(text) = toml::to_string(&table) {
+                check(load_text(Some((&text, Path::new("random.toml"))), &[]))?;
+            }
+        }
+
+        #[test]
+        fn random_set_strings_load_or_fail_cleanly(sets in prop::collection::vec((prop::collection::vec(prop::sample::select(KEYS), 1..4), "\\PC{0,16}"), 0..5)) {
+            let sets: Vec<String> = sets.into_iter().map(|(k, v)| format!("{}={v}", k.join("."))).collect();
+            check(load_text(None, &sets))?;
+        }
+
+        #[test]
+        fn arbitrary_text_loads_or_fails_cleanly(text in "\\PC{0,200}") {
+            check(load_text(Some((&text, Path::new("random.toml"))), &[]))?;
+        }
+    }
 }

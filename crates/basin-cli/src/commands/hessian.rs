@@ -185,7 +185,7 @@ fn check(args: &HessianArgs) -> Result<OperatorKind, CliError> {
     if args.density && (args.density_probes == 0 || args.density_steps == 0) {
         return Err(CliError::input("--density-probes, --density-steps: must be ≥ 1"));
     }
-    if !(args.tol >= 0.0 && args.tol.is_finite()) || !(args.sigma > 0.0 && args.sigma.is_finite()) {
+    if !(args.tol >= 0.0 && args.tol.is_finite() && args.sigma > 0.0 && args.sigma.is_finite()) {
         return Err(CliError::input("--tol, --sigma: must be finite (tol ≥ 0, sigma > 0)"));
     }
     let kind = OperatorKind::parse(&args.operator).ok_or_else(|| CliError::input(format!("--operator: unknown operator '{}' ({OPERATOR_NAMES})", args.operator)))?;
