@@ -7,6 +7,7 @@ mod model_source;
 mod output;
 mod plots;
 mod progress;
+mod reproduce;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -42,6 +43,8 @@ enum Command {
         #[command(subcommand)]
         command: commands::landscape::LandscapeCommand,
     },
+    /// The papers' experiments over seeds, with error bars against the papers' numbers.
+    Reproduce(commands::reproduce::ReproduceArgs),
     /// List the zoo's models.
     Models,
     /// Speed benchmarks.
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
         Command::Sharpness(args) => commands::sharpness::run(args),
         Command::Landscape { command } => commands::landscape::run(command),
         Command::Sharpest { command } => commands::sharpest::run(command),
+        Command::Reproduce(args) => commands::reproduce::run(args),
         Command::Models => {
             for (name, what) in basin_zoo::MODEL_NAMES {
                 println!("{name:<12} {what}");

@@ -6,5 +6,6 @@ pub mod data;
 pub mod hessian;
 pub mod landscape;
 pub mod sharpness;
+pub mod reproduce;
 pub mod sharpest;
 pub mod train;

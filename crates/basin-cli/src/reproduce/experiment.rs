@@ -1,0 +1,217 @@
+//! An experiment file (`experiments/NAME.toml`): a base config, cells (named groups of `--set`
+//! overrides), seeds, measurements after training, the paper's reference numbers and the claims
+//! as comparisons between cells. A user adds an experiment by writing such a file.
+
+use crate::CliError;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One experiment, as written in its TOML file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    /// Short name (the file stem).
+    pub name: String,
+    /// What it reproduces, in a line.
+    pub title: String,
+    /// Paper and table or figure.
+    pub source: String,
+    /// Data set of the runs, and what the paper used when this is a stand-in.
+    pub data: String,
+    /// The paper's data when `data` is a stand-in (e.g. CIFAR-10), else empty.
+    #[serde(default)]
+    pub stand_in_for: String,
+    /// Seeds per cell at full scale.
+    pub seeds: usize,
+    /// Measurements after training beyond summary.json: `lambda_max` (top eigenvalue of the
+    /// exact Hessian on 5 % of the training set, `basin hessian`), `noise` (noise sensitivity
+    /// C̄(w; a) and its slope, `basin sharpness --no-box`).
+    #[serde(default)]
+    pub measure: Vec<String>,
+    /// Minutes on the 2-core development machine, per scale (for `--list`).
+    #[serde(default)]
+    pub minutes: BTreeMap<String, f64>,
+    /// `--set` overrides of every run.
+    #[serde(default)]
+    pub base: BTreeMap<String, toml::Value>,
+    /// Per-scale changes (`quick`, `full`).
+    #[serde(default)]
+    pub scale: BTreeMap<String, Scale>,
+    /// The cells.
+    pub cells: Vec<Cell>,
+    /// The paper's numbers.
+    #[serde(default)]
+    pub references: Vec<Reference>,
+    /// The claims, e.g. `test_acc[LB+SmoothOut] > test_acc[LB]`.
+    #[serde(default)]
+    pub claims: Vec<Claim>,
+}
+
+/// A scale: its seeds and overrides on top of `base`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scale {
+    /// Seeds per cell (default: the experiment's).
+    pub seeds: Option<usize>,
+    /// Overrides.
+    #[serde(default)]
+    pub set: BTreeMap<String, toml::Value>,
+}
+
+/// A named group of overrides.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cell {
+    /// Name, used in claims and references.
+    pub name: String,
+    /// Overrides on top of base and scale.
+    #[serde(default)]
+    pub set: BTreeMap<String, toml::Value>,
+}
+
+/// A number from the paper.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reference {
+    /// Cell.
+    pub cell: String,
+    /// Metric (`test_acc`, `lambda_max`, `converged_at_step`, …).
+    pub metric: String,
+    /// The paper's value.
+    pub value: f64,
+    /// The paper's standard deviation, when it gives one.
+    pub std: Option<f64>,
+    /// Table or figure.
+    pub source: String,
+}
+
+/// A claim: `metric[cell] > metric[cell]` (or `<`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claim {
+    /// The paper's words.
+    pub text: String,
+    /// The comparison.
+    pub test: String,
+}
+
+/// A parsed claim: metric[a] (greater than, if `greater`) metric[b].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// Left metric and cell.
+    pub left: (String, String),
+    /// Right metric and cell.
+    pub right: (String, String),
+    /// `>` (true) or `<`.
+    pub greater: bool,
+}
+
+/// Parses `metric[cell] > metric[cell]`.
+pub fn parse_comparison(s: &str) -> Option<Comparison> {
+    let (l, r, greater) = match (s.split_once('>'), s.split_once('<')) {
+        (Some((l, r)), None) => (l, r, true),
+        (None, Some((l, r))) => (l, r, false),
+        _ => return None,
+    };
+    let term = |t: &str| {
+        let t = t.trim();
+        let (m, rest) = t.split_once('[')?;
+        let c = rest.strip_suffix(']')?;
+        (!m.trim().is_empty() && !c.trim().is_empty()).then(|| (m.trim().to_string(), c.trim().to_string()))
+    };
+    Some(Comparison { left: term(l)?, right: term(r)?, greater })
+}
+
+/// The metrics a report knows: from summary.json, the tracked eigenvalues in metrics.jsonl
+/// (peak of the top one and its step), and the measurements.
+pub const METRICS: &[&str] = &[
+    "test_acc", "test_loss", "train_loss", "train_acc", "steps", "converged_at_step", "seconds", "lambda_max", "lambda_peak", "lambda_peak_step", "noise_slope_train",
+    "noise_slope_test",
+];
+
+/// A measurement after training: the file it writes in the run folder and the `basin`
+/// arguments that write it (the run folder is appended as `--run DIR`).
+pub fn measurement(name: &str) -> Option<(&'static str, &'static [&'static str])> {
+    match name {
+        "lambda_max" => Some(("hessian.json", &["hessian", "--top-k", "1"])),
+        "noise" => Some(("noise.json", &["sharpness", "--no-box", "--noise", "0,0.005,0.01,0.02,0.04"])),
+        _ => None,
+    }
+}
+
+impl Experiment {
+    /// Reads and checks `path`; errors name the file and the field.
+    pub fn load(path: &Path) -> Result<Experiment, CliError> {
+        let text = std::fs::read_to_string(path).map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
+        let e: Experiment = toml::from_str(&text).map_err(|e| CliError::input(format!("{}: {}", path.display(), e.message().lines().next().unwrap_or("invalid"))))?;
+        let bad = |m: String| Err(CliError::input(format!("{}: {m}", path.display())));
+        if e.cells.is_empty() || e.seeds == 0 {
+            return bad("needs at least one cell and one seed".into());
+        }
+        let names: Vec<&str> = e.cells.iter().map(|c| c.name.as_str()).collect();
+        for (i, c) in e.cells.iter().enumerate() {
+            if names[..i].contains(&c.name.as_str()) {
+                return bad(format!("cell '{}' is defined twice", c.name));
+            }
+        }
+        for m in &e.measure {
+            if measurement(m).is_none() {
+                return bad(format!("measure: unknown measurement '{m}' (lambda_max, noise)"));
+            }
+        }
+        let known = |m: &str, c: &str| METRICS.contains(&m) && names.contains(&c);
+        for r in &e.references {
+            if !known(&r.metric, &r.cell) {
+                return bad(format!("reference {}[{}]: unknown metric or cell (metrics: {}; cells: {})", r.metric, r.cell, METRICS.join(", "), names.join(", ")));
+            }
+        }
+        for c in &e.claims {
+            let Some(p) = parse_comparison(&c.test) else {
+                return bad(format!("claim '{}': expected metric[cell] > metric[cell]", c.test));
+            };
+            if !known(&p.left.0, &p.left.1) || !known(&p.right.0, &p.right.1) {
+                return bad(format!("claim '{}': unknown metric or cell (cells: {})", c.test, names.join(", ")));
+            }
+        }
+        Ok(e)
+    }
+
+    /// Seeds at `scale`.
+    pub fn seeds_at(&self, scale: &str) -> usize {
+        self.scale.get(scale).and_then(|s| s.seeds).unwrap_or(self.seeds)
+    }
+
+    /// The `--set key=value` arguments of `cell` at `scale` with `seed`.
+    pub fn sets(&self, cell: &Cell, scale: &str, seed: usize) -> Vec<String> {
+        let mut all: BTreeMap<String, toml::Value> = self.base.clone();
+        if let Some(s) = self.scale.get(scale) {
+            all.extend(s.set.clone());
+        }
+        all.extend(cell.set.clone());
+        all.insert("seed".into(), toml::Value::Integer(seed as i64));
+        all.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
+    }
+}
+
+/// The folder name of a cell: lower case, anything but letters and digits as `-`.
+pub fn slug(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comparisons_parse() {
+        let c = parse_comparison("test_acc[LB+SmoothOut] > test_acc[LB]").unwrap();
+        assert_eq!(c.left, ("test_acc".into(), "LB+SmoothOut".into()));
+        assert_eq!(c.right, ("test_acc".into(), "LB".into()));
+        assert!(c.greater);
+        assert!(!parse_comparison("lambda_max[a] < lambda_max[b]").unwrap().greater);
+        for bad in ["a > b", "x[a] >", "x[a] >< y[b]", "[a] > x[b]", "x[] > y[b]"] {
+            assert!(parse_comparison(bad).is_none(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! `basin reproduce NAME --report`: aggregates the runs that exist into report.md and
+//! report.json — each cell's metrics as mean ± std (n), the paper's numbers beside them with the
+//! difference in units of the combined standard deviation, and a verdict per claim.
+
+use super::experiment::{Experiment, METRICS, Reference, parse_comparison, slug};
+use crate::CliError;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Mean, sample standard deviation and count.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Stat {
+    /// Mean.
+    pub mean: f64,
+    /// Sample standard deviation (0 for one value).
+    pub std: f64,
+    /// Values.
+    pub n: usize,
+}
+
+impl Stat {
+    /// Of `xs` (non-empty).
+    pub fn of(xs: &[f64]) -> Stat {
+        let n = xs.len();
+        let mean = xs.iter().sum::<f64>() / n as f64;
+        let std = if n > 1 { (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt() } else { 0.0 };
+        Stat { mean, std, n }
+    }
+}
+
+/// A claim's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    /// The paper's words.
+    pub text: String,
+    /// The comparison.
+    pub test: String,
+    /// Welch's t of left − right (signed so that positive supports the claim).
+    pub t: Option<f64>,
+    /// `reproduced` (t ≥ 2), `not reproduced` (t ≤ −2), `inconclusive` (|t| < 2), or
+    /// `inconclusive (too few seeds)` (fewer than 2 runs in a cell).
+    pub verdict: String,
+}
+
+/// Welch's t supporting `left > right` (or `<`), and the verdict.
+pub fn judge(left: Option<Stat>, right: Option<Stat>, greater: bool) -> (Option<f64>, String) {
+    let (Some(l), Some(r)) = (left, right) else { return (None, "inconclusive (no runs)".into()) };
+    if l.n < 2 || r.n < 2 {
+        return (None, "inconclusive (too few seeds)".into());
+    }
+    let se = (l.std.powi(2) / l.n as f64 + r.std.powi(2) / r.n as f64).sqrt();
+    let d = if greater { l.mean - r.mean } else { r.mean - l.mean };
+    let t = if se > 0.0 { d / se } else if d == 0.0 { 0.0 } else { d.signum() * f64::INFINITY };
+    let v = if t >= 2.0 {
+        "reproduced"
+    } else if t <= -2.0 {
+        "not reproduced"
+    } else {
+        "inconclusive"
+    };
+    (Some(t), v.into())
+}
+
+/// Everything the report shows.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// Experiment name.
+    pub name: String,
+    /// Scale.
+    pub scale: String,
+    /// cell → metric → statistic.
+    pub cells: BTreeMap<String, BTreeMap<String, Stat>>,
+    /// Paper against basin.
+    pub references: Vec<(Reference, Option<Stat>, Option<f64>)>,
+    /// Claims.
+    pub claims: Vec<Verdict>,
+    /// Finished runs / runs of the design.
+    pub runs: (usize, usize),
+}
+
+/// The metrics of one finished run folder (summary.json, hessian.json), or None if unfinished.
+pub fn run_metrics(dir: &Path) -> Option<BTreeMap<String, f64>> {
+    let text = std::fs::read_to_string(dir.join("summary.json")).ok()?;
+    let s: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let mut m = BTreeMap::new();
+    for k in METRICS {
+        if let Some(v) = s[*k].as_f64() {
+            m.insert(k.to_string(), v);
+        }
+    }
+    let json = |f: &str| std::fs::read_to_string(dir.join(f)).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+    if let Some(v) = json("hessian.json").and_then(|h| h["mean"][0].as_f64()) {
+        m.insert("lambda_max".into(), v);
+    }
+    if let Some(n) = json("noise.json") {
+        for (k, f) in [("noise_slope_train", "slope_train"), ("noise_slope_test", "slope_test")] {
+            if let Some(v) = n["noise"][f].as_f64() {
+                m.insert(k.into(), v);
+            }
+        }
+    }
+    // the peak of the tracked top eigenvalue (curvature.track_every) and its step
+    let tracked: Vec<(f64, f64)> = std::fs::read_to_string(dir.join("metrics.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["eigenvalues"].is_array())
+        .filter_map(|r| Some((r["step"].as_f64()?, r["eigenvalues"][0].as_f64()?)))
+        .collect();
+    if let Some(&(step, peak)) = tracked.iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
+        m.insert("lambda_peak".into(), peak);
+        m.insert("lambda_peak_step".into(), step);
+    }
+    Some(m)
+}
+
+/// Aggregates the runs under `out` for `scale`.
+pub fn build(e: &Experiment, scale: &str, seeds: usize, out: &Path) -> Report {
+    let mut cells = BTreeMap::new();
+    let mut done = 0;
+    for c in &e.cells {
+        let mut per: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        for s in 0..seeds {
+            if let Some(m) = run_metrics(&out.join(slug(&c.name)).join(format!("seed-{s}"))) {
+                done += 1;
+                for (k, v) in m {
+                    per.entry(k).or_default().push(v);
+                }
+            }
+        }
+        cells.insert(c.name.clone(), per.into_iter().map(|(k, v)| (k, Stat::of(&v))).collect::<BTreeMap<_, _>>());
+    }
+    let get = |metric: &str, cell: &str| cells.get(cell).and_then(|m: &BTreeMap<String, Stat>| m.get(metric)).copied();
+    let references = e
+        .references
+        .iter()
+        .map(|r| {
+            let s = get(&r.metric, &r.cell);
+            let z = s.and_then(|s| {
+                let sd = (s.std.powi(2) + r.std.unwrap_or(0.0).powi(2)).sqrt();
+                (sd > 0.0).then(|| (s.mean - r.value) / sd)
+            });
+            (r.clone(), s, z)
+        })
+        .collect();
+    let claims = e
+        .claims
+        .iter()
+        .map(|c| {
+            let p = parse_comparison(&c.test).expect("checked when loading");
+            let (t, verdict) = judge(get(&p.left.0, &p.left.1), get(&p.right.0, &p.right.1), p.greater);
+            Verdict { text: c.text.clone(), test: c.test.clone(), t, verdict }
+        })
+        .collect();
+    Report { name: e.name.clone(), scale: scale.into(), cells, references, claims, runs: (done, e.cells.len() * seeds) }
+}
+
+fn fmt(s: &Stat) -> String {
+    let digits = if s.mean.abs() >= 100.0 { 1 } else { 4 };
+    format!("{:.digits$} ± {:.digits$} (n={})", s.mean, s.std, s.n)
+}
+
+/// The report as Markdown.
+pub fn markdown(e: &Experiment, r: &Report) -> String {
+    let mut md = format!("# {} — {}\n\n", e.name, e.title);
+    md += &format!("Source: {}. Data: {}", e.source, e.data);
+    if !e.stand_in_for.is_empty() {
+        md += &format!(" (stand-in for {})", e.stand_in_for);
+    }
+    md += &format!(". Scale: {}. Finished runs: {} of {}.\n\n", r.scale, r.runs.0, r.runs.1);
+    let metrics: Vec<&str> = METRICS.iter().copied().filter(|m| r.cells.values().any(|c| c.contains_key(*m))).collect();
+    md += &format!("| cell | {} |\n|---|{}\n", metrics.join(" | "), "---|".repeat(metrics.len()));
+    for c in &e.cells {
+        let row: Vec<String> = metrics.iter().map(|m| r.cells.get(&c.name).and_then(|x| x.get(*m)).map(fmt).unwrap_or_else(|| "—".into())).collect();
+        md += &format!("| {} | {} |\n", c.name, row.join(" | "));
+    }
+    if !r.references.is_empty() {
+        md += "\n| cell | metric | paper | basin | (basin − paper) / σ |\n|---|---|---|---|---|\n";
+        for (p, s, z) in &r.references {
+            let paper = match p.std {
+                Some(sd) => format!("{} ± {} ({})", p.value, sd, p.source),
+                None => format!("{} ({})", p.value, p.source),
+            };
+            md += &format!(
+                "| {} | {} | {paper} | {} | {} |\n",
+                p.cell,
+                p.metric,
+                s.as_ref().map(fmt).unwrap_or_else(|| "—".into()),
+                z.map(|z| format!("{z:+.1}")).unwrap_or_else(|| "—".into())
+            );
+        }
+    }
+    if !r.claims.is_empty() {
+        md += "\n| claim | test | Welch t | verdict |\n|---|---|---|---|\n";
+        for v in &r.claims {
+            md += &format!("| {} | `{}` | {} | **{}** |\n", v.text, v.test, v.t.map(|t| format!("{t:+.2}")).unwrap_or_else(|| "—".into()), v.verdict);
+        }
+    }
+    md += "\nVerdicts: Welch's t of the two cells' means over seeds; reproduced when t ≥ 2, not reproduced when t ≤ −2, inconclusive otherwise or with fewer than 2 seeds per cell.\n";
+    md
+}
+
+/// Writes report.md and report.json into `out`.
+pub fn write(e: &Experiment, r: &Report, out: &Path) -> Result<(), CliError> {
+    basin::train::checkpoint::write_atomic(&out.join("report.md"), markdown(e, r).as_bytes())?;
+    basin::train::checkpoint::write_atomic(&out.join("report.json"), &serde_json::to_vec_pretty(r).expect("report serializes"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_follow_welch_t() {
+        let s = |mean, std, n| Some(Stat { mean, std, n });
+        assert_eq!(judge(s(0.9, 0.01, 3), s(0.8, 0.01, 3), true).1, "reproduced");
+        assert_eq!(judge(s(0.8, 0.01, 3), s(0.9, 0.01, 3), true).1, "not reproduced");
+        assert_eq!(judge(s(0.9, 0.1, 3), s(0.89, 0.1, 3), true).1, "inconclusive");
+        assert_eq!(judge(s(0.9, 0.0, 1), s(0.8, 0.0, 3), true).1, "inconclusive (too few seeds)");
+        assert_eq!(judge(s(0.8, 0.01, 3), s(0.9, 0.01, 3), false).1, "reproduced");
+        let st = Stat::of(&[1.0, 2.0, 3.0]);
+        assert_eq!((st.mean, st.std, st.n), (2.0, 1.0, 3));
+    }
+}

@@ -1,0 +1,120 @@
+//! Running an experiment: every (cell, seed) is an ordinary `basin train` run folder
+//! `OUT/<cell>/seed-<s>/`, run as a child process of this binary. Finished runs (summary.json)
+//! are skipped, interrupted ones continue with `--resume`; measurements (`basin hessian`) run
+//! once per finished run. Ctrl-C or SIGTERM reach the children, which checkpoint; no new run
+//! starts after that.
+
+use super::experiment::{Experiment, measurement, slug};
+use crate::CliError;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// One unit of work: train (or resume) a run, then measure it.
+struct Job {
+    cell: String,
+    seed: usize,
+    dir: PathBuf,
+    sets: Vec<String>,
+}
+
+fn basin_exe() -> Result<PathBuf, CliError> {
+    std::env::current_exe().map_err(|e| CliError::run(format!("cannot find the basin binary: {e}")))
+}
+
+/// Runs `args` of this binary; `Ok(true)` on success, `Ok(false)` when interrupted.
+fn child(args: &[String]) -> Result<bool, CliError> {
+    let status = Command::new(basin_exe()?).args(args).status().map_err(|e| CliError::run(format!("basin {}: {e}", args.join(" "))))?;
+    match status.code() {
+        Some(0) => Ok(true),
+        Some(130) | Some(143) | None => Ok(false),
+        Some(c) => Err(CliError::run(format!("basin {} exited with {c}", args.join(" ")))),
+    }
+}
+
+fn train_and_measure(e: &Experiment, job: &Job) -> Result<bool, CliError> {
+    if !job.dir.join("summary.json").is_file() {
+        let mut args: Vec<String> = vec!["train".into(), "--out".into(), job.dir.display().to_string()];
+        if job.dir.join("config.toml").is_file() {
+            args.push("--resume".into());
+        } else {
+            for s in &job.sets {
+                args.push("--set".into());
+                args.push(s.clone());
+            }
+        }
+        if !child(&args)? {
+            return Ok(false);
+        }
+    }
+    for m in &e.measure {
+        let (file, base) = measurement(m).expect("checked when loading");
+        if job.dir.join(file).is_file() {
+            continue;
+        }
+        let mut args: Vec<String> = base.iter().map(|s| s.to_string()).collect();
+        args.extend(["--run".into(), job.dir.display().to_string(), "--json".into(), job.dir.join(file).display().to_string()]);
+        if !child(&args)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Runs every missing (cell, seed) of `e` at `scale` with `seeds` seeds into `out`, `jobs` at a
+/// time, printing progress (runs done / total, ETA).
+pub fn run(e: &Experiment, scale: &str, seeds: usize, jobs: usize, out: &Path, stop: Arc<AtomicBool>) -> Result<(), CliError> {
+    std::fs::create_dir_all(out).map_err(|e| CliError::input(format!("{}: {e}", out.display())))?;
+    let mut all = Vec::new();
+    for c in &e.cells {
+        for s in 0..seeds {
+            all.push(Job { cell: c.name.clone(), seed: s, dir: out.join(slug(&c.name)).join(format!("seed-{s}")), sets: e.sets(c, scale, s) });
+        }
+    }
+    let total = all.len();
+    let complete = |j: &Job| j.dir.join("summary.json").is_file() && e.measure.iter().all(|m| measurement(m).is_some_and(|(f, _)| j.dir.join(f).is_file()));
+    let todo: Vec<Job> = all.into_iter().filter(|j| !complete(j)).collect();
+    let already = total - todo.len();
+    println!("{}: {} runs ({} cells × {seeds} seeds), {already} already finished, {} to run, {jobs} at a time, out {}", e.name, total, e.cells.len(), todo.len(), out.display());
+    let queue = Mutex::new(todo.into_iter());
+    let finished = AtomicUsize::new(0);
+    let started = Instant::now();
+    let error: Mutex<Option<CliError>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| {
+                loop {
+                    if stop.load(Ordering::SeqCst) || error.lock().expect("lock").is_some() {
+                        return;
+                    }
+                    let Some(job) = queue.lock().expect("lock").next() else { return };
+                    match train_and_measure(e, &job) {
+                        Ok(true) => {
+                            let k = finished.fetch_add(1, Ordering::SeqCst) + 1;
+                            let left = total - already - k;
+                            let eta = started.elapsed().as_secs_f64() / k as f64 * left as f64 / jobs.max(1) as f64;
+                            println!("[{}/{total} runs] {} seed {} done; ETA {:.0} min", already + k, job.cell, job.seed, eta / 60.0);
+                        }
+                        Ok(false) => {
+                            stop.store(true, Ordering::SeqCst);
+                            return;
+                        }
+                        Err(err) => {
+                            *error.lock().expect("lock") = Some(err);
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(err) = error.into_inner().expect("lock") {
+        return Err(err);
+    }
+    if stop.load(Ordering::SeqCst) {
+        return Err(CliError { code: 130, message: format!("interrupted; run the same command again to continue ({} of {total} runs finished)", already + finished.load(Ordering::SeqCst)) });
+    }
+    Ok(())
+}
