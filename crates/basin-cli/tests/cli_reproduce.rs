@@ -72,6 +72,11 @@ fn a_small_experiment_runs_resumes_and_reports() {
     let (code, out, _) = basin(&["reproduce", "tiny", "--out", "rep"], d);
     assert_eq!(code, 0);
     assert!(out.contains("4 already finished, 0 to run"), "{out}");
+    // a run folder left by another version of the experiment is an error, not reused
+    std::fs::write(d.join("experiments/tiny.toml"), TINY.replace("\"optimizer.lr\" = 0.05", "\"optimizer.lr\" = 0.04")).unwrap();
+    let (code, _, err) = basin(&["reproduce", "tiny", "--out", "rep"], d);
+    assert!(code == 2 && err.contains("lr-0-05") && err.contains("optimizer.lr") && err.contains("another config"), "{err}");
+    std::fs::write(d.join("experiments/tiny.toml"), TINY).unwrap();
     // --report alone, and errors
     assert_eq!(basin(&["reproduce", "tiny", "--out", "rep", "--report"], d).0, 0);
     let (code, _, err) = basin(&["reproduce", "nope"], d);

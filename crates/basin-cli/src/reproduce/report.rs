@@ -157,7 +157,13 @@ pub fn build(e: &Experiment, scale: &str, seeds: usize, out: &Path) -> Report {
 }
 
 fn fmt(s: &Stat) -> String {
-    let digits = if s.mean.abs() >= 100.0 { 1 } else { 4 };
+    let digits = if s.mean.abs() >= 1000.0 {
+        0
+    } else if s.mean.abs() >= 10.0 {
+        1
+    } else {
+        4
+    };
     format!("{:.digits$} ± {:.digits$} (n={})", s.mean, s.std, s.n)
 }
 

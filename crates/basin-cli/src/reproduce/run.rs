@@ -34,17 +34,39 @@ fn child(args: &[String]) -> Result<bool, CliError> {
     }
 }
 
+/// `basin train --out DIR [--resume] --set …` for `job`.
+fn train_args(job: &Job, resume: bool) -> Vec<String> {
+    let mut args: Vec<String> = vec!["train".into(), "--out".into(), job.dir.display().to_string()];
+    if resume {
+        args.push("--resume".into());
+    }
+    for s in &job.sets {
+        args.push("--set".into());
+        args.push(s.clone());
+    }
+    args
+}
+
+/// An existing run folder must hold this experiment's config (a folder left by an earlier
+/// version of the experiment file is an error naming the folder and the key, not silently
+/// reused): `basin train --resume --dry-run` with the cell's overrides checks exactly that.
+fn check_existing(job: &Job) -> Result<(), CliError> {
+    if !job.dir.join("config.toml").is_file() {
+        return Ok(());
+    }
+    let mut args = train_args(job, true);
+    args.push("--dry-run".into());
+    let out = Command::new(basin_exe()?).args(&args).output().map_err(|e| CliError::run(format!("basin train --dry-run: {e}")))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let why = String::from_utf8_lossy(&out.stderr).trim().trim_start_matches("error: ").to_string();
+    Err(CliError::input(format!("{}: was run with another config ({why}); delete it or choose another --out", job.dir.display())))
+}
+
 fn train_and_measure(e: &Experiment, job: &Job) -> Result<bool, CliError> {
     if !job.dir.join("summary.json").is_file() {
-        let mut args: Vec<String> = vec!["train".into(), "--out".into(), job.dir.display().to_string()];
-        if job.dir.join("config.toml").is_file() {
-            args.push("--resume".into());
-        } else {
-            for s in &job.sets {
-                args.push("--set".into());
-                args.push(s.clone());
-            }
-        }
+        let args = train_args(job, job.dir.join("config.toml").is_file());
         if !child(&args)? {
             return Ok(false);
         }
@@ -72,6 +94,9 @@ pub fn run(e: &Experiment, scale: &str, seeds: usize, jobs: usize, out: &Path, s
         for s in 0..seeds {
             all.push(Job { cell: c.name.clone(), seed: s, dir: out.join(slug(&c.name)).join(format!("seed-{s}")), sets: e.sets(c, scale, s) });
         }
+    }
+    for j in &all {
+        check_existing(j)?;
     }
     let total = all.len();
     let complete = |j: &Job| j.dir.join("summary.json").is_file() && e.measure.iter().all(|m| measurement(m).is_some_and(|(f, _)| j.dir.join(f).is_file()));
