@@ -23,7 +23,6 @@ pub mod paramvec;
 pub mod rng;
 pub mod running_stats;
 pub mod schedule;
-#[cfg(feature = "sharpness")]
 pub mod sharpness;
 pub mod train;
 

@@ -5,7 +5,9 @@
 //!
 //! with C_ε = { |y_i| ≤ ε (|(A⁺w)_i| + 1) }. A = I is the full space; otherwise A is a random
 //! n×p matrix with orthonormal columns (so A⁺ = Aᵀ). The maximum is found by a real L-BFGS-B
-//! (the `lbfgsb` crate, the C port by Becker) on −f, from R random starts in the box; SmoothOut
+//! (the pure-Rust `rcompat-lbfgsb`, R's `optim(method = "L-BFGS-B")`, i.e. Becker's port
+//! of Byrd–Lu–Nocedal–Zhu; compared with the C binding it replaced and `lbfgsb-rs-pure` in
+//! BENCHMARKS.md) on −f, from R random starts in the box; SmoothOut
 //! reports the **maximum** over restarts (Keskar averaged), and so does basin, with each
 //! restart's value alongside. Each restart stops after `max_evals` function evaluations (the
 //! best point seen is kept).
@@ -71,13 +73,16 @@ pub fn sharpness(f: &mut dyn Differentiable, cfg: &SharpnessConfig) -> Sharpness
     for r in 0..cfg.restarts.max(1) {
         let mut rng = rand::rngs::StdRng::seed_from_u64(crate::rng::derive_seed(cfg.seed, crate::rng::Stream::Estimator, r as u64));
         let y0: Vec<f64> = bounds.iter().map(|b| rng.random_range(-*b..=*b)).collect();
-        let best = RefCell::new(f0);
-        let evals = RefCell::new(0usize);
-        let eval = |y: &[f64], g: &mut [f64]| -> anyhow::Result<f64> {
-            if *evals.borrow() >= cfg.max_evals {
-                anyhow::bail!("evaluation budget reached");
+        let mut best = f0;
+        let mut evals = 0usize;
+        let mut last = -f0;
+        let fg = |y: &[f64]| -> (f64, Vec<f64>) {
+            // The budget spent: the last value with a zero gradient ends the run (the solver sees
+            // a stationary point) without evaluating the network again.
+            if evals >= cfg.max_evals {
+                return (last, vec![0.0; y.len()]);
             }
-            *evals.borrow_mut() += 1;
+            evals += 1;
             let point = match &basis {
                 None => {
                     let x: Vec<f64> = w_host.iter().zip(y).map(|(a, b)| a + b).collect();
@@ -86,31 +91,39 @@ pub fn sharpness(f: &mut dyn Differentiable, cfg: &SharpnessConfig) -> Sharpness
                 Some(a) => a.iter().zip(y).fold(w.clone(), |acc, (col, yi)| acc.axpy(*yi, col)),
             };
             let (val, grad) = f.borrow_mut().loss_grad(&point);
-            match &basis {
-                None => {
-                    for (gi, v) in g.iter_mut().zip(grad.to_host_f64()) {
-                        *gi = -v;
-                    }
-                }
-                Some(a) => {
-                    for (gi, col) in g.iter_mut().zip(a) {
-                        *gi = -col.dot(&grad);
-                    }
-                }
-            }
-            if val > *best.borrow() {
-                *best.borrow_mut() = val;
-            }
-            Ok(-val)
+            let g: Vec<f64> = match &basis {
+                None => grad.to_host_f64().into_iter().map(|v| -v).collect(),
+                Some(a) => a.iter().map(|col| -col.dot(&grad)).collect(),
+            };
+            best = best.max(val);
+            last = -val;
+            (-val, g)
         };
-        let mut problem = lbfgsb::LbfgsbProblem::build(y0, eval);
-        problem.set_bounds(bounds.iter().map(|b| (Some(-*b), Some(*b))));
-        let param = lbfgsb::LbfgsbParameter { m: 5, factr: 1e7, pgtol: 1e-10, iprint: -1 };
-        let mut state = lbfgsb::LbfgsbState::new(problem, param);
-        let _ = state.minimize(); // stopping at the evaluation budget is an Err by design
-        drop(state);
-        let b = *best.borrow();
-        evaluations += *evals.borrow();
+        // R's optim(method = "L-BFGS-B") semantics, i.e. Becker's port of the reference code;
+        // value and gradient come from one network evaluation, cached for the second call.
+        let fg = RefCell::new(fg);
+        let cache: RefCell<Option<(Vec<f64>, f64, Vec<f64>)>> = RefCell::new(None);
+        let at = |y: &[f64]| -> (f64, Vec<f64>) {
+            if let Some((x, v, g)) = cache.borrow().as_ref()
+                && x.as_slice() == y
+            {
+                return (*v, g.clone());
+            }
+            let (v, g) = (fg.borrow_mut())(y);
+            *cache.borrow_mut() = Some((y.to_vec(), v, g.clone()));
+            (v, g)
+        };
+        let lower: Vec<f64> = bounds.iter().map(|b| -b).collect();
+        let mut control = rcompat_lbfgsb::OptimControl::default_for_dimension(y0.len());
+        control.maxit = cfg.max_evals.max(1);
+        control.lmm = 5;
+        if let Ok(b) = rcompat_lbfgsb::Bounds::new(lower, bounds.clone()) {
+            // A line-search failure or the budget ends a restart; the best point seen counts.
+            let _ = rcompat_lbfgsb::optim_lbfgsb_with_gradient(y0, b, |y| at(y).0, |y| at(y).1, control);
+        }
+        drop(fg);
+        let b = best;
+        evaluations += evals;
         f_max = f_max.max(b);
         per_restart.push(100.0 * (b - f0) / (1.0 + f0));
     }

@@ -1,5 +1,4 @@
 //! (C_ε, A)-sharpness against the closed form of the box maximum of a quadratic.
-#![cfg(feature = "sharpness")]
 
 use basin::curvature::fd_hessian::Differentiable;
 use basin::paramvec::ParamVec;

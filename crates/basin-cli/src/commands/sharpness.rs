@@ -99,7 +99,6 @@ pub fn run(args: SharpnessArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-#[cfg(feature = "sharpness")]
 fn box_sharpness(mut obj: Objective<basin_zoo::ZooModel>, args: &SharpnessArgs) -> Result<serde_json::Value, CliError> {
     use basin::sharpness::{SharpnessConfig, sharpness};
     let cfg = SharpnessConfig { eps: args.eps, subspace: args.subspace, max_evals: args.max_evals, restarts: args.restarts, seed: args.seed };
@@ -115,11 +114,4 @@ fn box_sharpness(mut obj: Objective<basin_zoo::ZooModel>, args: &SharpnessArgs) 
         s.evaluations
     );
     Ok(serde_json::to_value(&s).expect("serializes"))
-}
-
-#[cfg(not(feature = "sharpness"))]
-fn box_sharpness(_obj: Objective<basin_zoo::ZooModel>, _args: &SharpnessArgs) -> Result<serde_json::Value, CliError> {
-    Err(CliError::input(
-        "(C_ε, A)-sharpness needs the `sharpness` feature: apt-get install libclang1-14 libclang-common-14-dev && cargo build --release -p basin-cli --features sharpness (or pass --no-box for noise sensitivity only)",
-    ))
 }
