@@ -26,7 +26,8 @@ pub struct Experiment {
     pub seeds: usize,
     /// Measurements after training beyond summary.json: `lambda_max` (top eigenvalue of the
     /// exact Hessian on 5 % of the training set, `basin hessian`), `noise` (noise sensitivity
-    /// C̄(w; a) and its slope, `basin sharpness --no-box`).
+    /// C̄(w; a) and its slope, `basin sharpness --no-box`), `sharpness` ((C_ε, A)-sharpness,
+    /// `basin sharpness`).
     #[serde(default)]
     pub measure: Vec<String>,
     /// Minutes on the 2-core development machine, per scale (for `--list`).
@@ -127,7 +128,7 @@ pub fn parse_comparison(s: &str) -> Option<Comparison> {
 /// (peak of the top one and its step), and the measurements.
 pub const METRICS: &[&str] = &[
     "test_acc", "test_loss", "train_loss", "train_acc", "steps", "converged_at_step", "seconds", "lambda_max", "lambda_peak", "lambda_peak_step", "noise_slope_train",
-    "noise_slope_test",
+    "noise_slope_test", "sharpness",
 ];
 
 /// A measurement after training: the file it writes in the run folder and the `basin`
@@ -136,6 +137,9 @@ pub fn measurement(name: &str) -> Option<(&'static str, &'static [&'static str])
     match name {
         "lambda_max" => Some(("hessian.json", &["hessian", "--top-k", "1"])),
         "noise" => Some(("noise.json", &["sharpness", "--no-box", "--noise", "0,0.005,0.01,0.02,0.04"])),
+        // SmoothOut Table I: ε = 5e-4, full space, the maximum of 5 L-BFGS-B runs; on 5,000
+        // training examples (a CPU budget: each evaluation is a pass over them)
+        "sharpness" => Some(("sharpness.json", &["sharpness", "--eps", "5e-4", "--restarts", "5", "--max-evals", "20", "--samples", "5000"])),
         _ => None,
     }
 }
@@ -157,7 +161,7 @@ impl Experiment {
         }
         for m in &e.measure {
             if measurement(m).is_none() {
-                return bad(format!("measure: unknown measurement '{m}' (lambda_max, noise)"));
+                return bad(format!("measure: unknown measurement '{m}' (lambda_max, noise, sharpness)"));
             }
         }
         let known = |m: &str, c: &str| METRICS.contains(&m) && names.contains(&c);

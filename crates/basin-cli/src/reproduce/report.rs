@@ -93,6 +93,9 @@ pub fn run_metrics(dir: &Path) -> Option<BTreeMap<String, f64>> {
     if let Some(v) = json("hessian.json").and_then(|h| h["mean"][0].as_f64()) {
         m.insert("lambda_max".into(), v);
     }
+    if let Some(v) = json("sharpness.json").and_then(|s| s["box"]["sharpness"].as_f64()) {
+        m.insert("sharpness".into(), v);
+    }
     if let Some(n) = json("noise.json") {
         for (k, f) in [("noise_slope_train", "slope_train"), ("noise_slope_test", "slope_test")] {
             if let Some(v) = n["noise"][f].as_f64() {
