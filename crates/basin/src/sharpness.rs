@@ -18,6 +18,9 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 
+/// A point of the box, the objective there and its gradient.
+type Evaluated = (Vec<f64>, f64, Vec<f64>);
+
 /// Settings of a sharpness measurement.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SharpnessConfig {
@@ -76,52 +79,53 @@ pub fn sharpness(f: &mut dyn Differentiable, cfg: &SharpnessConfig) -> Sharpness
         let mut best = f0;
         let mut evals = 0usize;
         let mut last = -f0;
-        let fg = |y: &[f64]| -> (f64, Vec<f64>) {
-            // The budget spent: the last value with a zero gradient ends the run (the solver sees
-            // a stationary point) without evaluating the network again.
-            if evals >= cfg.max_evals {
-                return (last, vec![0.0; y.len()]);
-            }
-            evals += 1;
-            let point = match &basis {
-                None => {
-                    let x: Vec<f64> = w_host.iter().zip(y).map(|(a, b)| a + b).collect();
-                    w.from_host_f64(&x, &device)
+        {
+            let fg = |y: &[f64]| -> (f64, Vec<f64>) {
+                // The budget spent: the last value with a zero gradient ends the run (the solver sees
+                // a stationary point) without evaluating the network again.
+                if evals >= cfg.max_evals {
+                    return (last, vec![0.0; y.len()]);
                 }
-                Some(a) => a.iter().zip(y).fold(w.clone(), |acc, (col, yi)| acc.axpy(*yi, col)),
+                evals += 1;
+                let point = match &basis {
+                    None => {
+                        let x: Vec<f64> = w_host.iter().zip(y).map(|(a, b)| a + b).collect();
+                        w.from_host_f64(&x, &device)
+                    }
+                    Some(a) => a.iter().zip(y).fold(w.clone(), |acc, (col, yi)| acc.axpy(*yi, col)),
+                };
+                let (val, grad) = f.borrow_mut().loss_grad(&point);
+                let g: Vec<f64> = match &basis {
+                    None => grad.to_host_f64().into_iter().map(|v| -v).collect(),
+                    Some(a) => a.iter().map(|col| -col.dot(&grad)).collect(),
+                };
+                best = best.max(val);
+                last = -val;
+                (-val, g)
             };
-            let (val, grad) = f.borrow_mut().loss_grad(&point);
-            let g: Vec<f64> = match &basis {
-                None => grad.to_host_f64().into_iter().map(|v| -v).collect(),
-                Some(a) => a.iter().map(|col| -col.dot(&grad)).collect(),
+            // R's optim(method = "L-BFGS-B") semantics, i.e. Becker's port of the reference code;
+            // value and gradient come from one network evaluation, cached for the second call.
+            let fg = RefCell::new(fg);
+            let cache: RefCell<Option<Evaluated>> = RefCell::new(None);
+            let at = |y: &[f64]| -> (f64, Vec<f64>) {
+                if let Some((x, v, g)) = cache.borrow().as_ref()
+                    && x.as_slice() == y
+                {
+                    return (*v, g.clone());
+                }
+                let (v, g) = (fg.borrow_mut())(y);
+                *cache.borrow_mut() = Some((y.to_vec(), v, g.clone()));
+                (v, g)
             };
-            best = best.max(val);
-            last = -val;
-            (-val, g)
-        };
-        // R's optim(method = "L-BFGS-B") semantics, i.e. Becker's port of the reference code;
-        // value and gradient come from one network evaluation, cached for the second call.
-        let fg = RefCell::new(fg);
-        let cache: RefCell<Option<(Vec<f64>, f64, Vec<f64>)>> = RefCell::new(None);
-        let at = |y: &[f64]| -> (f64, Vec<f64>) {
-            if let Some((x, v, g)) = cache.borrow().as_ref()
-                && x.as_slice() == y
-            {
-                return (*v, g.clone());
+            let lower: Vec<f64> = bounds.iter().map(|b| -b).collect();
+            let mut control = rcompat_lbfgsb::OptimControl::default_for_dimension(y0.len());
+            control.maxit = cfg.max_evals.max(1);
+            control.lmm = 5;
+            if let Ok(b) = rcompat_lbfgsb::Bounds::new(lower, bounds.clone()) {
+                // A line-search failure or the budget ends a restart; the best point seen counts.
+                let _ = rcompat_lbfgsb::optim_lbfgsb_with_gradient(y0, b, |y| at(y).0, |y| at(y).1, control);
             }
-            let (v, g) = (fg.borrow_mut())(y);
-            *cache.borrow_mut() = Some((y.to_vec(), v, g.clone()));
-            (v, g)
-        };
-        let lower: Vec<f64> = bounds.iter().map(|b| -b).collect();
-        let mut control = rcompat_lbfgsb::OptimControl::default_for_dimension(y0.len());
-        control.maxit = cfg.max_evals.max(1);
-        control.lmm = 5;
-        if let Ok(b) = rcompat_lbfgsb::Bounds::new(lower, bounds.clone()) {
-            // A line-search failure or the budget ends a restart; the best point seen counts.
-            let _ = rcompat_lbfgsb::optim_lbfgsb_with_gradient(y0, b, |y| at(y).0, |y| at(y).1, control);
         }
-        drop(fg);
         let b = best;
         evaluations += evals;
         f_max = f_max.max(b);
