@@ -160,3 +160,71 @@ where
     }
     Ok(())
 }
+
+/// One cell of an error-bar plot: its name, mean ± std over seeds, and the paper's value.
+pub struct Bar {
+    /// Cell name (x axis).
+    pub label: String,
+    /// Mean over seeds.
+    pub mean: f64,
+    /// Standard deviation over seeds.
+    pub std: f64,
+    /// The paper's value, drawn as a red cross.
+    pub paper: Option<f64>,
+}
+
+/// Means with ±1 std error bars per cell (and the paper's values), as SVG to `path` and PNG
+/// beside it: the picture of a reproduction's table.
+pub fn error_bars(path: &Path, title: &str, y_label: &str, bars: &[Bar]) -> Result<(), CliError> {
+    font_ready(path)?;
+    let tmp = path.with_extension("svg.tmp");
+    finish(draw_bars(SVGBackend::new(&tmp, (800, 500)).into_drawing_area(), path, title, y_label, bars), &tmp, path)?;
+    let png = path.with_extension("png");
+    let tmp = path.with_extension("png.tmp.png");
+    finish(draw_bars(BitMapBackend::new(&tmp, (800, 500)).into_drawing_area(), &png, title, y_label, bars), &tmp, &png)
+}
+
+fn draw_bars<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift>, path: &Path, title: &str, y_label: &str, bars: &[Bar]) -> Result<(), CliError>
+where
+    DB::ErrorType: 'static,
+{
+    {
+        let draw = |e: Box<dyn std::error::Error + '_>| CliError::run(format!("{}: {e}", path.display()));
+        root.fill(&WHITE).map_err(|e| draw(Box::new(e)))?;
+        let vals = bars.iter().flat_map(|b| [b.mean - b.std, b.mean + b.std].into_iter().chain(b.paper)).filter(|v| v.is_finite());
+        let (lo, hi) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)));
+        let pad = ((hi - lo) * 0.1).max(1e-9);
+        let n = bars.len();
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(15)
+            .x_label_area_size(60)
+            .y_label_area_size(70)
+            .build_cartesian_2d(-0.5..n as f64 - 0.5, (lo - pad)..(hi + pad))
+            .map_err(|e| draw(Box::new(e)))?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n.max(1))
+            .x_label_formatter(&|x| bars.get(x.round().max(0.0) as usize).filter(|_| (x - x.round()).abs() < 1e-6).map(|b| b.label.clone()).unwrap_or_default())
+            .y_desc(y_label)
+            .draw()
+            .map_err(|e| draw(Box::new(e)))?;
+        chart
+            .draw_series(bars.iter().enumerate().map(|(i, b)| ErrorBar::new_vertical(i as f64, b.mean - b.std, b.mean, b.mean + b.std, BLUE.filled(), 12)))
+            .map_err(|e| draw(Box::new(e)))?
+            .label("basin: mean ± std over seeds")
+            .legend(|(x, y)| Circle::new((x, y), 4, BLUE.filled()));
+        let papers: Vec<(f64, f64)> = bars.iter().enumerate().filter_map(|(i, b)| b.paper.map(|p| (i as f64, p))).collect();
+        if !papers.is_empty() {
+            chart
+                .draw_series(papers.iter().map(|&(x, y)| Cross::new((x, y), 7, RED.stroke_width(2))))
+                .map_err(|e| draw(Box::new(e)))?
+                .label("paper")
+                .legend(|(x, y)| Cross::new((x, y), 5, RED.stroke_width(2)));
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(|e| draw(Box::new(e)))?;
+        root.present().map_err(|e| draw(Box::new(e)))?;
+    }
+    Ok(())
+}

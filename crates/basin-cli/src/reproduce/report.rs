@@ -210,9 +210,52 @@ pub fn markdown(e: &Experiment, r: &Report) -> String {
     md
 }
 
-/// Writes report.md and report.json into `out`.
+/// The metrics named by a claim or a reference, in the order they first appear.
+fn plotted_metrics(e: &Experiment) -> Vec<String> {
+    let mut v: Vec<String> = Vec::new();
+    let named = e.claims.iter().filter_map(|c| parse_comparison(&c.test)).flat_map(|p| [p.left.0, p.right.0]).chain(e.references.iter().map(|r| r.metric.clone()));
+    for m in named {
+        if !v.contains(&m) {
+            v.push(m);
+        }
+    }
+    v
+}
+
+/// Draws `<metric>.svg` (+ .png) into `out` for each metric of the claims and references:
+/// every cell's mean ± std with the paper's value; returns the files written.
+fn plots(e: &Experiment, r: &Report, out: &Path) -> Vec<String> {
+    let mut written = Vec::new();
+    for m in plotted_metrics(e) {
+        let bars: Vec<crate::plots::Bar> = e
+            .cells
+            .iter()
+            .filter_map(|c| {
+                let s = r.cells.get(&c.name)?.get(&m)?;
+                let paper = e.references.iter().find(|p| p.cell == c.name && p.metric == m).map(|p| p.value);
+                Some(crate::plots::Bar { label: c.name.clone(), mean: s.mean, std: s.std, paper })
+            })
+            .collect();
+        if bars.is_empty() {
+            continue;
+        }
+        let file = out.join(format!("{m}.svg"));
+        match crate::plots::error_bars(&file, &format!("{} — {m} ({} scale)", e.name, r.scale), &m, &bars) {
+            Ok(()) => written.push(format!("{m}.svg")),
+            Err(err) => eprintln!("warning: {}", err.message),
+        }
+    }
+    written
+}
+
+/// Writes report.md (with the plots), report.json and one plot per compared metric into `out`.
 pub fn write(e: &Experiment, r: &Report, out: &Path) -> Result<(), CliError> {
-    basin::train::checkpoint::write_atomic(&out.join("report.md"), markdown(e, r).as_bytes())?;
+    let figures = plots(e, r, out);
+    let mut md = markdown(e, r);
+    for f in &figures {
+        md += &format!("\n![{f}]({f})\n");
+    }
+    basin::train::checkpoint::write_atomic(&out.join("report.md"), md.as_bytes())?;
     basin::train::checkpoint::write_atomic(&out.join("report.json"), &serde_json::to_vec_pretty(r).expect("report serializes"))?;
     Ok(())
 }
