@@ -1,7 +1,7 @@
 //! On a ReLU network the loss is piecewise smooth: finite differences of gradients see every
 //! ReLU kink crossed inside the step (an O(1) contribution whatever the step), so their top
 //! eigenvalue moves with ε; the GGN product (exact reverse mode, differences of the logits
-//! only) is the Hessian almost everywhere and must not move.
+//! only) converges in the step: the Gauss–Newton matrix, which is not the Hessian (see hessian_oracle.rs).
 
 use basin::curvature::ggn::GgnOperator;
 use basin::curvature::lanczos::{LanczosConfig, lanczos};
