@@ -39,3 +39,31 @@ fn plane_interpolation_surface_and_noise_write_their_data() {
     assert_eq!(code, 2);
     assert!(err.contains("--norm"), "{err}");
 }
+
+#[test]
+fn sharpness_protocols_write_what_they_measured() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = basin(&["train", "--out", "a", "--set", "train.epochs=1", "--set", "data.train_subset=256", "--set", "data.test_subset=64"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = basin(&["sharpness", "--run", "a", "--protocol", "smoothout-code", "--subspace", "10", "--json", "code.json"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("smoothout-code protocol") && out.contains("random 10-dimensional subspace"), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("code.json")).unwrap()).unwrap();
+    assert_eq!(v["box"]["protocol"], "smoothout-code");
+    assert_eq!(v["box"]["subspace"], 10);
+    assert_eq!(v["box"]["per_restart"].as_array().unwrap().len(), 1, "one solver run");
+    assert!(v["box"]["sharpness"].as_f64().unwrap() >= 0.0);
+    let (code, _, err) = basin(&["sharpness", "--run", "a", "--restarts", "2", "--max-evals", "4", "--samples", "64", "--subspace", "0", "--json", "basin.json"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("basin.json")).unwrap()).unwrap();
+    assert_eq!(v["box"]["protocol"], "basin");
+    assert!(v["box"]["subspace"].is_null(), "--subspace 0 is the full space");
+    assert_eq!(v["box"]["per_restart"].as_array().unwrap().len(), 2);
+    for (args, key) in [(&["--protocol", "keskar"][..], "--protocol"), (&["--protocol", "smoothout-code", "--restarts", "3"][..], "--restarts")] {
+        let mut all = vec!["sharpness", "--run", "a"];
+        all.extend_from_slice(args);
+        let (code, _, err) = basin(&all, dir.path());
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(key) && err.lines().count() == 1, "{err}");
+    }
+}

@@ -36,13 +36,13 @@ fn sharpness_of_a_quadratic_at_its_minimum_is_the_box_maximum() {
     let m = Vector { x: Param::from_tensor(Tensor::from_data(TensorData::new(vec![0.0f32; n], [n, 1]), &Device::flex())) };
     let mut q = Quadratic { h: h.clone(), point: ParamVec::from_model(&m) };
     let eps = 5e-4;
-    let full = sharpness(&mut q, &SharpnessConfig { eps, subspace: None, max_evals: 50, restarts: 3, seed: 1 });
+    let full = sharpness(&mut q, &SharpnessConfig { eps, subspace: None, max_evals: 50, restarts: 3, seed: 1, ..Default::default() });
     // every vertex of |xᵢ| ≤ ε(|0| + 1) gives ½ ε² Σ hᵢ; f₀ = 0
     let closed = 100.0 * 0.5 * eps * eps * h.iter().sum::<f64>();
     assert!((full.sharpness - closed).abs() / closed < 1e-4, "{} vs closed form {closed}", full.sharpness);
     assert_eq!(full.per_restart.len(), 3);
     assert!(full.per_restart.iter().all(|s| *s <= full.sharpness + 1e-15));
-    let sub = sharpness(&mut q, &SharpnessConfig { eps, subspace: Some(5), max_evals: 50, restarts: 3, seed: 1 });
+    let sub = sharpness(&mut q, &SharpnessConfig { eps, subspace: Some(5), max_evals: 50, restarts: 3, seed: 1, ..Default::default() });
     assert!(sub.sharpness <= full.sharpness, "subspace {} > full {}", sub.sharpness, full.sharpness);
     assert!(sub.sharpness > 0.0);
 }

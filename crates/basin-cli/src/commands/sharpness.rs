@@ -1,11 +1,12 @@
-//! `basin sharpness`: (C_ε, A)-sharpness by L-BFGS-B (needs the `sharpness` feature) and
-//! SmoothOut's noise sensitivity C̄(w; a) with its slope.
+//! `basin sharpness`: (C_ε, A)-sharpness by L-BFGS-B under a named protocol (basin's, or the
+//! SmoothOut authors' script's) and SmoothOut's noise sensitivity C̄(w; a) with its slope.
 
 use crate::model_source::ModelSource;
 use crate::{CliError, device, plots};
 use basin::curvature::Objective;
 use basin::curvature::objective::subset_indices;
 use basin::landscape::noise::{noise_sensitivity, slope};
+use basin::sharpness::Protocol;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -17,16 +18,24 @@ pub struct SharpnessArgs {
     /// Box size ε (SmoothOut Table 1: 5e-4).
     #[arg(long, default_value_t = 5e-4)]
     eps: f64,
-    /// Random subspace dimension p (default: full space, A = I).
+    /// How L-BFGS-B is driven: `basin` (random starts, consistent signs, maximum over
+    /// restarts, training set) or `smoothout-code` (the SmoothOut authors' script: validation
+    /// set, one run from y = 0 of 10 iterations, value −f with the gradient of +f, and a
+    /// 100-dimensional subspace unless --subspace says otherwise).
+    #[arg(long, default_value = "basin")]
+    protocol: String,
+    /// Random subspace dimension p; 0 is the full space (A = I). Default: full space, or 100
+    /// under `--protocol smoothout-code`.
     #[arg(long)]
     subspace: Option<usize>,
-    /// Function evaluations per L-BFGS-B restart.
-    #[arg(long, default_value_t = 20)]
-    max_evals: usize,
-    /// Restarts; the maximum is reported.
-    #[arg(long, default_value_t = 5)]
-    restarts: usize,
-    /// Training examples the loss is taken over (0 = the whole training set).
+    /// Function evaluations per L-BFGS-B restart [default: 20] (`basin` protocol only).
+    #[arg(long)]
+    max_evals: Option<usize>,
+    /// Restarts; the maximum is reported [default: 5] (`basin` protocol only).
+    #[arg(long)]
+    restarts: Option<usize>,
+    /// Examples the loss is taken over (0 = the whole set: training set, or the validation
+    /// set under `--protocol smoothout-code`).
     #[arg(long, default_value_t = 0)]
     samples: usize,
     /// Also the noise sensitivity C̄(w; a) on train and test for these a (comma separated).
@@ -57,6 +66,10 @@ pub fn run(args: SharpnessArgs) -> Result<(), CliError> {
     if !(args.eps > 0.0 && args.eps.is_finite()) {
         return Err(CliError::input(format!("--eps: must be positive and finite (got {})", args.eps)));
     }
+    let protocol = Protocol::from_name(&args.protocol).ok_or_else(|| CliError::input(format!("--protocol: unknown protocol '{}' (expected one of: {})", args.protocol, Protocol::NAMES.join(", "))))?;
+    if protocol == Protocol::SmoothOutCode && (args.restarts.is_some() || args.max_evals.is_some()) {
+        return Err(CliError::input("--restarts/--max-evals: the smoothout-code protocol is one solver run of 10 iterations; drop them or use --protocol basin"));
+    }
     if let Some(j) = &args.json {
         crate::output::refuse_overwrite(std::slice::from_ref(j), args.force)?;
     }
@@ -69,10 +82,12 @@ pub fn run(args: SharpnessArgs) -> Result<(), CliError> {
     let l = args.source.load(&dev)?;
     let mut report = serde_json::json!({ "model": l.cfg.model.name, "data": l.cfg.data.name });
     if !args.no_box {
-        let n = basin::batch::ExampleSet::len(&l.data.train);
+        // the authors' script measures on the validation set (MNIST's test split)
+        let set = if protocol == Protocol::SmoothOutCode { &l.data.test } else { &l.data.train };
+        let n = basin::batch::ExampleSet::len(set);
         let idx = subset_indices(n, None, (args.samples > 0).then_some(args.samples), args.seed);
-        let obj = Objective::new(&l.model, &l.data.train, &idx, args.batch_size, &dev);
-        report["box"] = box_sharpness(obj, &args)?;
+        let obj = Objective::new(&l.model, set, &idx, args.batch_size, &dev);
+        report["box"] = box_sharpness(obj, &args, protocol)?;
     }
     if let Some(grid) = grid {
         let tr = noise_sensitivity(&l.model, &l.data.train, &grid, args.batch_size, args.seed, &dev);
@@ -99,19 +114,33 @@ pub fn run(args: SharpnessArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn box_sharpness(mut obj: Objective<basin_zoo::ZooModel>, args: &SharpnessArgs) -> Result<serde_json::Value, CliError> {
+fn box_sharpness(mut obj: Objective<basin_zoo::ZooModel>, args: &SharpnessArgs, protocol: Protocol) -> Result<serde_json::Value, CliError> {
     use basin::sharpness::{SharpnessConfig, sharpness};
-    let cfg = SharpnessConfig { eps: args.eps, subspace: args.subspace, max_evals: args.max_evals, restarts: args.restarts, seed: args.seed };
+    let default_subspace = if protocol == Protocol::SmoothOutCode { 100 } else { 0 };
+    let subspace = Some(args.subspace.unwrap_or(default_subspace)).filter(|p| *p > 0);
+    let defaults = SharpnessConfig::default();
+    let cfg = SharpnessConfig {
+        eps: args.eps,
+        subspace,
+        max_evals: args.max_evals.unwrap_or(defaults.max_evals),
+        restarts: args.restarts.unwrap_or(defaults.restarts),
+        seed: args.seed,
+        protocol,
+    };
     let s = sharpness(&mut obj, &cfg);
     println!(
-        "(C_ε, A)-sharpness, ε = {}, {}: {:.4}  (f₀ = {:.5}, f_max = {:.5}; per restart {:?}; {} evaluations)",
+        "(C_ε, A)-sharpness ({} protocol), ε = {}, {}: {:.4}  (f₀ = {:.5}, f_max = {:.5}; per restart {:?}; {} evaluations)",
+        args.protocol,
         args.eps,
-        args.subspace.map(|p| format!("random {p}-dimensional subspace")).unwrap_or_else(|| "full space".into()),
+        subspace.map(|p| format!("random {p}-dimensional subspace")).unwrap_or_else(|| "full space".into()),
         s.sharpness,
         s.f0,
         s.f_max,
         s.per_restart.iter().map(|v| format!("{v:.4}")).collect::<Vec<_>>(),
         s.evaluations
     );
-    Ok(serde_json::to_value(&s).expect("serializes"))
+    let mut v = serde_json::to_value(&s).expect("serializes");
+    v["subspace"] = serde_json::json!(subspace);
+    v["eps"] = serde_json::json!(args.eps);
+    Ok(v)
 }

@@ -27,7 +27,8 @@ pub struct Experiment {
     /// Measurements after training beyond summary.json: `lambda_max` (top eigenvalue of the
     /// exact Hessian on 5 % of the training set, `basin hessian`), `noise` (noise sensitivity
     /// C̄(w; a) and its slope, `basin sharpness --no-box`), `sharpness` ((C_ε, A)-sharpness,
-    /// `basin sharpness`).
+    /// `basin sharpness`), `sharpness_code` (the same under the SmoothOut authors' script's
+    /// protocol, `basin sharpness --protocol smoothout-code`).
     #[serde(default)]
     pub measure: Vec<String>,
     /// Minutes on the 2-core development machine, per scale (for `--list`).
@@ -69,6 +70,10 @@ pub struct Cell {
     /// Overrides on top of base and scale.
     #[serde(default)]
     pub set: BTreeMap<String, toml::Value>,
+    /// Per-scale overrides of this cell, applied last (e.g. a shorter phase schedule at
+    /// `quick` for a cell that sets its own `phases`).
+    #[serde(default)]
+    pub scale: BTreeMap<String, BTreeMap<String, toml::Value>>,
 }
 
 /// A number from the paper.
@@ -128,7 +133,7 @@ pub fn parse_comparison(s: &str) -> Option<Comparison> {
 /// (peak of the top one and its step), and the measurements.
 pub const METRICS: &[&str] = &[
     "test_acc", "test_loss", "train_loss", "train_acc", "steps", "converged_at_step", "seconds", "lambda_max", "lambda_peak", "lambda_peak_step", "noise_slope_train",
-    "noise_slope_test", "sharpness",
+    "noise_slope_test", "sharpness", "sharpness_code",
 ];
 
 /// A measurement after training: the file it writes in the run folder and the `basin`
@@ -140,6 +145,9 @@ pub fn measurement(name: &str) -> Option<(&'static str, &'static [&'static str])
         // SmoothOut Table I: ε = 5e-4, full space, the maximum of 5 L-BFGS-B runs; on 5,000
         // training examples (a CPU budget: each evaluation is a pass over them)
         "sharpness" => Some(("sharpness.json", &["sharpness", "--eps", "5e-4", "--restarts", "5", "--max-evals", "20", "--samples", "5000"])),
+        // the SmoothOut authors' measure_sharpness.py: validation set, 100-dim subspace, one
+        // fmin_l_bfgs_b run of 10 iterations from y = 0
+        "sharpness_code" => Some(("sharpness-code.json", &["sharpness", "--protocol", "smoothout-code", "--eps", "5e-4"])),
         _ => None,
     }
 }
@@ -161,7 +169,7 @@ impl Experiment {
         }
         for m in &e.measure {
             if measurement(m).is_none() {
-                return bad(format!("measure: unknown measurement '{m}' (lambda_max, noise, sharpness)"));
+                return bad(format!("measure: unknown measurement '{m}' (lambda_max, noise, sharpness, sharpness_code)"));
             }
         }
         let known = |m: &str, c: &str| METRICS.contains(&m) && names.contains(&c);
@@ -193,6 +201,9 @@ impl Experiment {
             all.extend(s.set.clone());
         }
         all.extend(cell.set.clone());
+        if let Some(s) = cell.scale.get(scale) {
+            all.extend(s.clone());
+        }
         all.insert("seed".into(), toml::Value::Integer(seed as i64));
         all.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
     }
@@ -217,5 +228,32 @@ mod tests {
         for bad in ["a > b", "x[a] >", "x[a] >< y[b]", "[a] > x[b]", "x[] > y[b]"] {
             assert!(parse_comparison(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_cell_s_own_scale_overrides_come_last() {
+        let text = r#"
+name = "x"
+title = "t"
+source = "s"
+data = "mnist"
+seeds = 1
+[base]
+"train.epochs" = 20
+[scale.quick]
+set = { "train.epochs" = 2 }
+[[cells]]
+name = "a"
+set = { "train.epochs" = 10 }
+scale = { quick = { "train.epochs" = 1 } }
+[[cells]]
+name = "b"
+"#;
+        let e: Experiment = toml::from_str(text).unwrap();
+        let epochs = |cell: usize, scale: &str| e.sets(&e.cells[cell], scale, 0).into_iter().find(|s| s.starts_with("train.epochs=")).unwrap();
+        assert_eq!(epochs(0, "quick"), "train.epochs=1");
+        assert_eq!(epochs(0, "full"), "train.epochs=10");
+        assert_eq!(epochs(1, "quick"), "train.epochs=2");
+        assert_eq!(epochs(1, "full"), "train.epochs=20");
     }
 }

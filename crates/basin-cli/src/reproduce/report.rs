@@ -96,6 +96,9 @@ pub fn run_metrics(dir: &Path) -> Option<BTreeMap<String, f64>> {
     if let Some(v) = json("sharpness.json").and_then(|s| s["box"]["sharpness"].as_f64()) {
         m.insert("sharpness".into(), v);
     }
+    if let Some(v) = json("sharpness-code.json").and_then(|s| s["box"]["sharpness"].as_f64()) {
+        m.insert("sharpness_code".into(), v);
+    }
     if let Some(n) = json("noise.json") {
         for (k, f) in [("noise_slope_train", "slope_train"), ("noise_slope_test", "slope_test")] {
             if let Some(v) = n["noise"][f].as_f64() {
