@@ -7,6 +7,7 @@ mod model_source;
 mod output;
 mod plots;
 mod progress;
+mod report;
 mod reproduce;
 
 use clap::{Parser, Subcommand};
@@ -43,6 +44,8 @@ enum Command {
         #[command(subcommand)]
         command: commands::landscape::LandscapeCommand,
     },
+    /// One self-contained HTML page for one or several run folders.
+    Report(commands::report::ReportArgs),
     /// The papers' experiments over seeds, with error bars against the papers' numbers.
     Reproduce(commands::reproduce::ReproduceArgs),
     /// List the zoo's models.
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
         Command::Sharpness(args) => commands::sharpness::run(args),
         Command::Landscape { command } => commands::landscape::run(command),
         Command::Sharpest { command } => commands::sharpest::run(command),
+        Command::Report(args) => commands::report::run(args),
         Command::Reproduce(args) => commands::reproduce::run(args),
         Command::Models => {
             for (name, what) in basin_zoo::MODEL_NAMES {

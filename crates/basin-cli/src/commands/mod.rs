@@ -6,6 +6,7 @@ pub mod data;
 pub mod hessian;
 pub mod landscape;
 pub mod sharpness;
+pub mod report;
 pub mod reproduce;
 pub mod sharpest;
 pub mod train;
