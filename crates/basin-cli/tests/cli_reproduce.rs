@@ -67,7 +67,13 @@ fn a_small_experiment_runs_resumes_and_reports() {
     assert_eq!(rep["claims"][0]["verdict"], "reproduced", "{}", rep["claims"]);
     assert_eq!(rep["runs"], serde_json::json!([4, 4]));
     let md = std::fs::read_to_string(d.join("rep/report.md")).unwrap();
-    assert!(md.contains("(n=2)") && md.contains("0.85 ± 0.01 (Table 0)") && md.contains("**reproduced**"), "{md}");
+    assert!(md.contains("(n=2)") && md.contains("0.85 ± 0.01 (Table 0)") && md.contains("| reproduced |"), "{md}");
+    // the same tables as one self-contained page, with the error bars inline
+    let html = std::fs::read_to_string(d.join("rep/report.html")).unwrap();
+    for want in ["<section id=\"cells\">", "<section id=\"claims\">", "<td>reproduced</td>", "0.85 ± 0.01 (Table 0)", "<svg"] {
+        assert!(html.contains(want), "report.html lacks {want}");
+    }
+    assert!(!html.contains("<script") && !html.contains("src="));
     // the picture of the table: one error-bar plot per compared metric
     assert!(d.join("rep/test_acc.svg").is_file() && md.contains("![test_acc.svg](test_acc.svg)"), "{md}");
     // resumable: a second call finds every run finished and only reports

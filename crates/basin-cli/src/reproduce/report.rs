@@ -1,9 +1,11 @@
-//! `basin reproduce NAME --report`: aggregates the runs that exist into report.md and
-//! report.json — each cell's metrics as mean ± std (n), the paper's numbers beside them with the
+//! `basin reproduce NAME --report`: aggregates the runs that exist into report.md,
+//! report.html (self-contained, the renderer of `basin report`) and report.json — each cell's metrics as mean ± std (n), the paper's numbers beside them with the
 //! difference in units of the combined standard deviation, and a verdict per claim.
 
 use super::experiment::{Experiment, METRICS, Reference, parse_comparison, slug};
 use crate::CliError;
+use crate::plots::{Bar, ErrorBars};
+use crate::report::html::{Page, Section, Table};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -173,44 +175,79 @@ fn fmt(s: &Stat) -> String {
     format!("{:.digits$} ± {:.digits$} (n={})", s.mean, s.std, s.n)
 }
 
+/// The report's three tables: cells (mean ± std (n) per metric), the paper against basin,
+/// and the claims with their verdicts. Markdown and HTML are rendered from these.
+pub fn tables(e: &Experiment, r: &Report) -> (Table, Table, Table) {
+    let metrics: Vec<&str> = METRICS.iter().copied().filter(|m| r.cells.values().any(|c| c.contains_key(*m))).collect();
+    let mut header = vec!["cell"];
+    header.extend(&metrics);
+    let mut cells = Table::new(&header);
+    for c in &e.cells {
+        let mut row = vec![c.name.clone()];
+        row.extend(metrics.iter().map(|m| r.cells.get(&c.name).and_then(|x| x.get(*m)).map(fmt).unwrap_or_else(|| "—".into())));
+        cells.row(row);
+    }
+    let mut refs = Table::new(&["cell", "metric", "paper", "basin", "(basin − paper) / σ"]);
+    for (p, s, z) in &r.references {
+        let paper = match p.std {
+            Some(sd) => format!("{} ± {} ({})", p.value, sd, p.source),
+            None => format!("{} ({})", p.value, p.source),
+        };
+        refs.row(vec![p.cell.clone(), p.metric.clone(), paper, s.as_ref().map(fmt).unwrap_or_else(|| "—".into()), z.map(|z| format!("{z:+.1}")).unwrap_or_else(|| "—".into())]);
+    }
+    let mut claims = Table::new(&["claim", "test", "Welch t", "verdict"]);
+    for v in &r.claims {
+        claims.row(vec![v.text.clone(), v.test.clone(), v.t.map(|t| format!("{t:+.2}")).unwrap_or_else(|| "—".into()), v.verdict.clone()]);
+    }
+    (cells, refs, claims)
+}
+
+const VERDICT_RULE: &str = "Verdicts: Welch's t of the two cells' means over seeds; reproduced when t ≥ 2, not reproduced when t ≤ −2, inconclusive otherwise or with fewer than 2 seeds per cell.";
+
+/// One line on what the experiment is and how far it got.
+fn lead(e: &Experiment, r: &Report) -> String {
+    let mut s = format!("Source: {}. Data: {}", e.source, e.data);
+    if !e.stand_in_for.is_empty() {
+        s += &format!(" (stand-in for {})", e.stand_in_for);
+    }
+    s + &format!(". Scale: {}. Finished runs: {} of {}.", r.scale, r.runs.0, r.runs.1)
+}
+
 /// The report as Markdown.
 pub fn markdown(e: &Experiment, r: &Report) -> String {
-    let mut md = format!("# {} — {}\n\n", e.name, e.title);
-    md += &format!("Source: {}. Data: {}", e.source, e.data);
-    if !e.stand_in_for.is_empty() {
-        md += &format!(" (stand-in for {})", e.stand_in_for);
+    let (cells, refs, claims) = tables(e, r);
+    let mut md = format!("# {} — {}\n\n{}\n\n", e.name, e.title, lead(e, r));
+    md += &cells.markdown();
+    if !refs.rows.is_empty() {
+        md += &format!("\n{}", refs.markdown());
     }
-    md += &format!(". Scale: {}. Finished runs: {} of {}.\n\n", r.scale, r.runs.0, r.runs.1);
-    let metrics: Vec<&str> = METRICS.iter().copied().filter(|m| r.cells.values().any(|c| c.contains_key(*m))).collect();
-    md += &format!("| cell | {} |\n|---|{}\n", metrics.join(" | "), "---|".repeat(metrics.len()));
-    for c in &e.cells {
-        let row: Vec<String> = metrics.iter().map(|m| r.cells.get(&c.name).and_then(|x| x.get(*m)).map(fmt).unwrap_or_else(|| "—".into())).collect();
-        md += &format!("| {} | {} |\n", c.name, row.join(" | "));
+    if !claims.rows.is_empty() {
+        md += &format!("\n{}", claims.markdown());
     }
-    if !r.references.is_empty() {
-        md += "\n| cell | metric | paper | basin | (basin − paper) / σ |\n|---|---|---|---|---|\n";
-        for (p, s, z) in &r.references {
-            let paper = match p.std {
-                Some(sd) => format!("{} ± {} ({})", p.value, sd, p.source),
-                None => format!("{} ({})", p.value, p.source),
-            };
-            md += &format!(
-                "| {} | {} | {paper} | {} | {} |\n",
-                p.cell,
-                p.metric,
-                s.as_ref().map(fmt).unwrap_or_else(|| "—".into()),
-                z.map(|z| format!("{z:+.1}")).unwrap_or_else(|| "—".into())
-            );
-        }
+    md + &format!("\n{VERDICT_RULE}\n")
+}
+
+/// The report as one self-contained HTML page (the renderer of `basin report`), with an
+/// error-bar figure per compared metric.
+pub fn html(e: &Experiment, r: &Report) -> Page {
+    let (cells, refs, claims) = tables(e, r);
+    let mut results = Section::new("cells", "Cells: mean ± std (n) over seeds");
+    results.table(&cells);
+    let mut paper = Section::new("paper", "The paper's numbers against basin's");
+    if !refs.rows.is_empty() {
+        paper.table(&refs);
     }
-    if !r.claims.is_empty() {
-        md += "\n| claim | test | Welch t | verdict |\n|---|---|---|---|\n";
-        for v in &r.claims {
-            md += &format!("| {} | `{}` | {} | **{}** |\n", v.text, v.test, v.t.map(|t| format!("{t:+.2}")).unwrap_or_else(|| "—".into()), v.verdict);
-        }
+    let mut verdicts = Section::new("claims", "Claims and verdicts");
+    if !claims.rows.is_empty() {
+        verdicts.table(&claims);
     }
-    md += "\nVerdicts: Welch's t of the two cells' means over seeds; reproduced when t ≥ 2, not reproduced when t ≤ −2, inconclusive otherwise or with fewer than 2 seeds per cell.\n";
-    md
+    verdicts.text(VERDICT_RULE);
+    let mut figures = Section::new("plots", "Error bars");
+    for (m, bars) in metric_bars(e, r) {
+        let title = format!("{} — {m} ({} scale)", e.name, r.scale);
+        figures.figure(&ErrorBars { title: &title, y_label: &m, bars: &bars }, &format!("{m}: mean ± std over seeds (blue) and the paper's value (red)"));
+    }
+    Page { title: format!("{} — {}", e.name, e.title), subtitle: lead(e, r), sections: vec![results, paper, verdicts, figures] }
 }
 
 /// The metrics named by a claim or a reference, in the order they first appear.
@@ -225,23 +262,31 @@ fn plotted_metrics(e: &Experiment) -> Vec<String> {
     v
 }
 
-/// Draws `<metric>.svg` (+ .png) into `out` for each metric of the claims and references:
-/// every cell's mean ± std with the paper's value; returns the files written.
+/// Each compared metric's bars: every cell's mean ± std with the paper's value.
+fn metric_bars(e: &Experiment, r: &Report) -> Vec<(String, Vec<Bar>)> {
+    plotted_metrics(e)
+        .into_iter()
+        .map(|m| {
+            let bars: Vec<Bar> = e
+                .cells
+                .iter()
+                .filter_map(|c| {
+                    let s = r.cells.get(&c.name)?.get(&m)?;
+                    let paper = e.references.iter().find(|p| p.cell == c.name && p.metric == m).map(|p| p.value);
+                    Some(Bar { label: c.name.clone(), mean: s.mean, std: s.std, paper })
+                })
+                .collect();
+            (m, bars)
+        })
+        .filter(|(_, b)| !b.is_empty())
+        .collect()
+}
+
+/// Draws `<metric>.svg` (+ .png) into `out` for each metric of the claims and references;
+/// returns the files written.
 fn plots(e: &Experiment, r: &Report, out: &Path) -> Vec<String> {
     let mut written = Vec::new();
-    for m in plotted_metrics(e) {
-        let bars: Vec<crate::plots::Bar> = e
-            .cells
-            .iter()
-            .filter_map(|c| {
-                let s = r.cells.get(&c.name)?.get(&m)?;
-                let paper = e.references.iter().find(|p| p.cell == c.name && p.metric == m).map(|p| p.value);
-                Some(crate::plots::Bar { label: c.name.clone(), mean: s.mean, std: s.std, paper })
-            })
-            .collect();
-        if bars.is_empty() {
-            continue;
-        }
+    for (m, bars) in metric_bars(e, r) {
         let file = out.join(format!("{m}.svg"));
         match crate::plots::error_bars(&file, &format!("{} — {m} ({} scale)", e.name, r.scale), &m, &bars) {
             Ok(()) => written.push(format!("{m}.svg")),
@@ -260,7 +305,7 @@ pub fn write(e: &Experiment, r: &Report, out: &Path) -> Result<(), CliError> {
     }
     basin::train::checkpoint::write_atomic(&out.join("report.md"), md.as_bytes())?;
     basin::train::checkpoint::write_atomic(&out.join("report.json"), &serde_json::to_vec_pretty(r).expect("report serializes"))?;
-    Ok(())
+    html(e, r).write(&out.join("report.html"))
 }
 
 #[cfg(test)]
