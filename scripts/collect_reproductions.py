@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Copies each reproduction's report (report.md and its plots) from repro/NAME-SCALE/ into
+"""Copies each reproduction's report (report.md, report.html and the plots) from repro/NAME-SCALE/ into
 docs/reproductions/NAME-SCALE/, so REPRODUCTIONS.md can link the measured tables and figures
 (the run folders themselves stay out of git).
 
@@ -13,7 +13,7 @@ src = Path(sys.argv[1]) if len(sys.argv) > 1 else root / "repro"
 for d in sorted(p for p in src.iterdir() if (p / "report.md").is_file()):
     out = root / "docs" / "reproductions" / d.name
     out.mkdir(parents=True, exist_ok=True)
-    for f in [d / "report.md", d / "report.json", *d.glob("*.png")]:
+    for f in [d / "report.md", d / "report.json", *d.glob("report.html"), *d.glob("*.png")]:
         shutil.copy2(f, out / f.name)
     # the report links SVGs; the copies link the PNGs beside them (smaller in git)
     md = (out / "report.md").read_text().replace(".svg)", ".png)")
