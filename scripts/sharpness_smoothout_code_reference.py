@@ -4,9 +4,9 @@ otherwise, the value -f handed over with the gradient of +f), applied to closed-
 functions in float64.
 
     python3 -m venv V && V/bin/pip install scipy numpy
-    V/bin/python scripts/sharpness_smoothout_code_reference.py > crates/basin/tests/data/sharpness_smoothout_code.json
+    V/bin/python scripts/sharpness_smoothout_code_reference.py > crates/basin-core/tests/data/sharpness_smoothout_code.json
 
-The test `crates/basin/tests/sharpness_smoothout_code.rs` runs basin's protocol on the same
+The test `crates/basin-core/tests/sharpness_smoothout_code.rs` runs basin's protocol on the same
 functions and compares the sharpness. Each case is f(x) = sum_i h_i/2 (x_i - c_i)^2 +
 q/4 (x_i - c_i)^4 at w = 0 with the box |y_i| <= eps (|w_i| + 1) = eps.
 """

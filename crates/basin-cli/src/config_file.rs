@@ -2,7 +2,7 @@
 //! the documented defaults so that a typo or a wrong type is a one-line error naming the key.
 
 use crate::CliError;
-use basin::train::TrainConfig;
+use basin_core::train::TrainConfig;
 use std::path::Path;
 
 /// Reads `file` (or the defaults), applies `sets`, and returns the validated config.
@@ -168,7 +168,7 @@ mod tests {
             Ok(cfg) => {
                 prop_assert!(cfg.validate().is_ok());
                 // the schedules of every phase give finite rates, in bounded time
-                if let Ok(phases) = basin::train::phases::resolve(&cfg) {
+                if let Ok(phases) = basin_core::train::phases::resolve(&cfg) {
                     for p in &phases {
                         for t in [0.0, 0.5, 3.7, 1e3] {
                             prop_assert!(p.schedule.lr_at(p.lr, t).is_finite());

@@ -75,12 +75,12 @@ impl CliError {
     }
 }
 
-impl From<basin::BasinError> for CliError {
-    fn from(e: basin::BasinError) -> Self {
+impl From<basin_core::BasinError> for CliError {
+    fn from(e: basin_core::BasinError) -> Self {
         let code = match e {
-            basin::BasinError::Config { .. } | basin::BasinError::File { .. } => 2,
-            basin::BasinError::Interrupted { .. } => 130,
-            basin::BasinError::Diverged { .. } | basin::BasinError::NonFinite { .. } => 1,
+            basin_core::BasinError::Config { .. } | basin_core::BasinError::File { .. } => 2,
+            basin_core::BasinError::Interrupted { .. } => 130,
+            basin_core::BasinError::Diverged { .. } | basin_core::BasinError::NonFinite { .. } => 1,
         };
         CliError { code, message: e.to_string() }
     }
@@ -94,7 +94,7 @@ impl From<basin_zoo::data::DataError> for CliError {
 
 fn main() -> ExitCode {
     // Reuse freed activation buffers instead of faulting fresh pages in every step.
-    basin::heap::keep_freed_memory();
+    basin_core::heap::keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => commands::train::run(args),

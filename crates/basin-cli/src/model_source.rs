@@ -2,7 +2,7 @@
 //! config.toml and model.bpk) or a weights file with a model and data name.
 
 use crate::{CliError, config_file};
-use basin::train::TrainConfig;
+use basin_core::train::TrainConfig;
 use basin_zoo::data::RunData;
 use basin_zoo::{ModelOptions, ZooModel};
 use burn::module::Module;

@@ -1,7 +1,7 @@
 //! Progress bars (indicatif) for training: one bar over all steps with ETA, and a line per epoch.
 
-use basin::train::Observer;
-use basin::train::metrics::MetricRecord;
+use basin_core::train::Observer;
+use basin_core::train::metrics::MetricRecord;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Draws a step bar with ETA and prints each epoch's numbers above it.

@@ -2,7 +2,7 @@
 //! written, interruptions (Ctrl-C, SIGTERM) always checkpoint, resume keeps the stored config,
 //! outputs are never overwritten silently, identical weights give identical files.
 
-use basin::train::checkpoint;
+use basin_core::train::checkpoint;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -45,7 +45,7 @@ fn checkpoints_are_finite(run: &Path) {
     for e in entries.flatten().filter(|e| e.path().join("model.bpk").is_file()) {
         let m = basin_zoo::ZooModel::build("ne-f1", [1, 28, 28], 10, &Default::default(), &burn::tensor::Device::flex()).unwrap();
         let m = burn::module::Module::try_load_file(m, e.path().join("model.bpk")).unwrap();
-        assert!(basin::params::all_finite(&m), "{} holds non-finite weights", e.path().display());
+        assert!(basin_core::params::all_finite(&m), "{} holds non-finite weights", e.path().display());
     }
 }
 

@@ -9,3 +9,8 @@ pub mod models;
 pub mod ops;
 
 pub use models::{MODEL_NAMES, ModelOptions, ZooModel};
+
+/// The README's Rust blocks (the "Use it as a library" section), compiled and run as doctests.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

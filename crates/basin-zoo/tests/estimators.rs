@@ -1,16 +1,16 @@
 //! The flat-minima estimators against independent computations of their defining formulas.
 
-use basin::batch::{Batch, BatchSource, ExampleSet};
-use basin::estimators::ada_smoothout::AdaSmoothOut;
-use basin::estimators::config::NoiseKind;
-use basin::estimators::noise_enhancement::NoiseEnhancement;
-use basin::estimators::smoothout::SmoothOut;
-use basin::estimators::ssgd::SymmetricSgd;
-use basin::estimators::{GradientEstimator, Plain, StepContext, loss_and_grads};
-use basin::optim::OptimizerConfig;
-use basin::paramkind::{ParamFilter, ParamKind};
-use basin::paramvec::ParamVec;
-use basin::{Classifier, loss};
+use basin_core::batch::{Batch, BatchSource, ExampleSet};
+use basin_core::estimators::ada_smoothout::AdaSmoothOut;
+use basin_core::estimators::config::NoiseKind;
+use basin_core::estimators::noise_enhancement::NoiseEnhancement;
+use basin_core::estimators::smoothout::SmoothOut;
+use basin_core::estimators::ssgd::SymmetricSgd;
+use basin_core::estimators::{GradientEstimator, Plain, StepContext, loss_and_grads};
+use basin_core::optim::OptimizerConfig;
+use basin_core::paramkind::{ParamFilter, ParamKind};
+use basin_core::paramvec::ParamVec;
+use basin_core::{Classifier, loss};
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::relu;
@@ -34,7 +34,7 @@ fn ad() -> Device {
 }
 
 fn tiny(seed: u64) -> Tiny {
-    basin::train::init_model(&ad(), seed, |d| Tiny { l1: LinearConfig::new(784, 32).init(d), l2: LinearConfig::new(32, 10).init(d) })
+    basin_core::train::init_model(&ad(), seed, |d| Tiny { l1: LinearConfig::new(784, 32).init(d), l2: LinearConfig::new(32, 10).init(d) })
 }
 
 fn batches() -> (Batch, Batch) {
@@ -186,7 +186,7 @@ fn noise_enhancement_is_sgd_at_alpha_one_and_the_mixture_otherwise() {
 fn sam_takes_the_gradient_at_the_normalized_ascent_point() {
     let (b, _) = batches();
     let model = tiny(5);
-    let mut est = basin::estimators::sam::Sam::new(0.05);
+    let mut est = basin_core::estimators::sam::Sam::new(0.05);
     let (after, _) = step_with(&mut est, model.clone(), &b, "sgd", 0.1, &mut Fixed(b.clone()));
     let w0 = ParamVec::from_model(&model).to_host();
     let (_, g0) = host_grad_at(&model, &w0, &b);

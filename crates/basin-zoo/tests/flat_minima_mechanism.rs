@@ -9,14 +9,14 @@
 //! that S-SGD's random direction changes from step to step (in 1-D its ±n would be the same
 //! two points every step).
 
-use basin::Classifier;
-use basin::Batch;
-use basin::estimators::config::NoiseKind;
-use basin::estimators::smoothout::SmoothOut;
-use basin::estimators::ssgd::SymmetricSgd;
-use basin::estimators::{GradientEstimator, Plain, StepContext};
-use basin::paramkind::ParamFilter;
-use basin::rng::{Stream, derive_seed};
+use basin_core::Classifier;
+use basin_core::Batch;
+use basin_core::estimators::config::NoiseKind;
+use basin_core::estimators::smoothout::SmoothOut;
+use basin_core::estimators::ssgd::SymmetricSgd;
+use basin_core::estimators::{GradientEstimator, Plain, StepContext};
+use basin_core::paramkind::ParamFilter;
+use basin_core::rng::{Stream, derive_seed};
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
@@ -40,7 +40,7 @@ impl Classifier for DoubleWell {
 const BOUNDARY: f32 = 1.0 + 2.0 / 15.142136;
 
 struct NoExtra;
-impl basin::BatchSource for NoExtra {
+impl basin_core::BatchSource for NoExtra {
     fn extra_batch(&mut self, _: usize, _: u64) -> Batch {
         unreachable!()
     }
@@ -53,7 +53,7 @@ fn final_w(est: &mut dyn GradientEstimator<DoubleWell>, w0: f32, seed: u64) -> f
         images: Tensor::zeros([8, 1, 1, 1], &ad),
         targets: Tensor::<1, Int>::ones([8], &ad),
     };
-    let mut optim = basin::optim::OptimizerConfig { name: "sgd".into(), ..Default::default() }.build();
+    let mut optim = basin_core::optim::OptimizerConfig { name: "sgd".into(), ..Default::default() }.build();
     for step in 0..1500u64 {
         ad.seed(derive_seed(seed, Stream::Backend, step));
         let mut ctx = StepContext { step, seed, source: &mut NoExtra };
@@ -64,7 +64,7 @@ fn final_w(est: &mut dyn GradientEstimator<DoubleWell>, w0: f32, seed: u64) -> f
 }
 
 fn flat_count(make: &dyn Fn() -> Box<dyn GradientEstimator<DoubleWell>>) -> (usize, Vec<f32>) {
-    let _lock = basin::rng::backend_lock();
+    let _lock = basin_core::rng::backend_lock();
     let ends: Vec<f32> = (0..20)
         .map(|s| {
             let w0 = 0.3 + 0.8 * s as f32 / 19.0;

@@ -3,9 +3,9 @@
 //! eigenvalue moves with ε; the GGN product (exact reverse mode, differences of the logits
 //! only) converges in the step: the Gauss–Newton matrix, which is not the Hessian (see hessian_oracle.rs).
 
-use basin::curvature::ggn::GgnOperator;
-use basin::curvature::lanczos::{LanczosConfig, lanczos};
-use basin::curvature::Objective;
+use basin_core::curvature::ggn::GgnOperator;
+use basin_core::curvature::lanczos::{LanczosConfig, lanczos};
+use basin_core::curvature::Objective;
 use basin_zoo::ZooModel;
 use burn::tensor::Device;
 
@@ -15,7 +15,7 @@ fn ggn_top_eigenvalue_is_stable_in_the_step_on_a_relu_network() {
     let ad = dev.clone().autodiff();
     let tt = basin_zoo::data::load("mnist-slice", Some(&basin_zoo::data::sources::bundled_slice_dir())).unwrap();
     let set = basin_zoo::data::PreparedSet::new(&tt.train.take(300), &basin_zoo::data::Normalization::fit(&tt.train));
-    let model = basin::train::init_model(&ad, 1, |d| ZooModel::build("ne-f1", [1, 28, 28], 10, &Default::default(), d).unwrap());
+    let model = basin_core::train::init_model(&ad, 1, |d| ZooModel::build("ne-f1", [1, 28, 28], 10, &Default::default(), d).unwrap());
     let idx: Vec<usize> = (0..300).collect();
     let top = |eps: f64| {
         let mut op = GgnOperator::new(Objective::new(&model, &set, &idx, 300, &dev), eps);

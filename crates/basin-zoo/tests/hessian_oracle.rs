@@ -13,12 +13,12 @@
 
 mod oracle;
 
-use basin::Classifier;
-use basin::batch::ExampleSet;
-use basin::curvature::choice::{CurvatureOperator, OperatorKind};
-use basin::curvature::lanczos::{LanczosConfig, lanczos};
-use basin::curvature::{Differentiable, LinearOperator, Objective};
-use basin::paramvec::ParamVec;
+use basin_core::Classifier;
+use basin_core::batch::ExampleSet;
+use basin_core::curvature::choice::{CurvatureOperator, OperatorKind};
+use basin_core::curvature::lanczos::{LanczosConfig, lanczos};
+use basin_core::curvature::{Differentiable, LinearOperator, Objective};
+use basin_core::paramvec::ParamVec;
 use basin_zoo::jvp::{self, Dual};
 use basin_zoo::ZooModel;
 use basin_zoo::models::Mlp;
@@ -114,7 +114,7 @@ impl Classifier for SmallCnn {
         self.fc.forward(x.flatten(1, 3))
     }
     fn sync_running_stats(&self) {
-        basin::model::sync_batch_norm(&self.bn);
+        basin_core::model::sync_batch_norm(&self.bn);
     }
     fn logits_jvp(&self, dir: &Self, x: Tensor<4>) -> Option<(Tensor<2>, Tensor<2>)> {
         let x = jvp::conv2d(&self.conv1, &dir.conv1, Dual::constant(x));
@@ -193,7 +193,7 @@ fn check_mlp(batch_norm: bool, seed: u64) {
     let dev = Device::flex();
     let ad = dev.clone().autodiff();
     let set = mnist_features(12, 0, 7);
-    let model = basin::train::init_model(&ad, seed, |d| ZooModel::Mlp(Mlp::new(16, &[12, 12], 3, batch_norm, d)));
+    let model = basin_core::train::init_model(&ad, seed, |d| ZooModel::Mlp(Mlp::new(16, &[12, 12], 3, batch_norm, d)));
     if batch_norm {
         warm_running_stats(&model, &set, &ad);
     }
@@ -218,12 +218,12 @@ fn exact_hessian_of_an_mlp_matches_the_f64_oracle() {
 /// within their standard errors.
 #[test]
 fn layer_block_and_diagonal_match_the_f64_oracle() {
-    use basin::curvature::block::{Block, in_group};
-    use basin::curvature::diagonal::hutchinson_diagonal;
+    use basin_core::curvature::block::{Block, in_group};
+    use basin_core::curvature::diagonal::hutchinson_diagonal;
     let dev = Device::flex();
     let ad = dev.clone().autodiff();
     let set = mnist_features(12, 0, 7);
-    let model = basin::train::init_model(&ad, 3, |d| ZooModel::Mlp(Mlp::new(16, &[12, 12], 3, false, d)));
+    let model = basin_core::train::init_model(&ad, 3, |d| ZooModel::Mlp(Mlp::new(16, &[12, 12], 3, false, d)));
     let ys: Vec<usize> = set.ys.iter().map(|&y| y as usize).collect();
     let xs: Vec<Vec<f64>> = set.xs.iter().map(|x| x.iter().map(|&v| v as f64).collect()).collect();
     let (layout, w) = Layout::of(&model.valid(), "Mlp.");
@@ -271,7 +271,7 @@ fn exact_hessian_of_a_conv_pool_batch_norm_net_matches_the_f64_oracle() {
     let ad = dev.clone().autodiff();
     let set = mnist_features(10, 2, 4);
     let side = set.shape[1];
-    let model = basin::train::init_model(&ad, 5, |d| SmallCnn::new(side, d));
+    let model = basin_core::train::init_model(&ad, 5, |d| SmallCnn::new(side, d));
     warm_running_stats(&model, &set, &ad);
     let ys: Vec<usize> = set.ys.iter().map(|&y| y as usize).collect();
     let xs: Vec<Vec<f64>> = set.xs.iter().map(|x| x.iter().map(|&v| v as f64).collect()).collect();

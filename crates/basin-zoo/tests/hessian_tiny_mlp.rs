@@ -3,10 +3,10 @@
 //! eigenvalues of the full Hessian built column by column from the same HVPs (symmetrized,
 //! nalgebra's dense eigensolver) to 1e-3 relative.
 
-use basin::Classifier;
-use basin::curvature::fd_hessian::{Differentiable, FdHessianOperator};
-use basin::curvature::lanczos::{LanczosConfig, lanczos};
-use basin::curvature::{LinearOperator, Objective};
+use basin_core::Classifier;
+use basin_core::curvature::fd_hessian::{Differentiable, FdHessianOperator};
+use basin_core::curvature::lanczos::{LanczosConfig, lanczos};
+use basin_core::curvature::{LinearOperator, Objective};
 use burn::module::Module;
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig};
 use burn::nn::{Linear, LinearConfig};
@@ -31,7 +31,7 @@ impl Classifier for TinyMlp {
 fn top5_lanczos_matches_the_dense_hessian() {
     let dev = Device::flex();
     let ad = dev.clone().autodiff();
-    let model = basin::train::init_model(&ad, 3, |d| TinyMlp {
+    let model = basin_core::train::init_model(&ad, 3, |d| TinyMlp {
         pool: AvgPool2dConfig::new([4, 4]).with_strides([4, 4]).init(),
         l1: LinearConfig::new(49, 6).init(d),
         l2: LinearConfig::new(6, 10).init(d),

@@ -5,10 +5,10 @@
 //! Hessian itself is `hessian_oracle.rs`; this file checks that each network composes the
 //! layer rules correctly (batch norm, pooling, residual shortcuts, ghost batch norm).
 
-use basin::Classifier;
-use basin::batch::ExampleSet;
-use basin::curvature::{Differentiable, Objective};
-use basin::paramvec::ParamVec;
+use basin_core::Classifier;
+use basin_core::batch::ExampleSet;
+use basin_core::curvature::{Differentiable, Objective};
+use basin_core::paramvec::ParamVec;
 use basin_zoo::{ModelOptions, ZooModel};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
@@ -30,7 +30,7 @@ fn check(name: &str, ghost: usize) {
     let set = basin_zoo::data::PreparedSet::new(&tt.train.take(16), &basin_zoo::data::Normalization::fit(&tt.train));
     let idx: Vec<usize> = (0..16).collect();
     let opts = ModelOptions { ghost_batch: ghost, relu_noise: 0.0 };
-    let model = basin::train::init_model(&ad, 7, |d| ZooModel::build(name, [1, 28, 28], 10, &opts, d).unwrap());
+    let model = basin_core::train::init_model(&ad, 7, |d| ZooModel::build(name, [1, 28, 28], 10, &opts, d).unwrap());
     // Running statistics away from (0, 1), as after training.
     for _ in 0..3 {
         let _ = model.logits(set.batch(&idx, None, &ad).images);

@@ -2,13 +2,13 @@
 //! weights' filter norms, the plane holds its three points at their coordinates, and noise
 //! sensitivity starts at the plain loss and rises with a on a trained model.
 
-use basin::Classifier;
-use basin::landscape::noise::noise_sensitivity;
-use basin::landscape::plane::Plane;
-use basin::landscape::{DirectionNorm, blend, filter_normalized_direction};
-use basin::paramkind::ParamKind;
-use basin::paramvec::ParamVec;
-use basin::train::evaluate::evaluate;
+use basin_core::Classifier;
+use basin_core::landscape::noise::noise_sensitivity;
+use basin_core::landscape::plane::Plane;
+use basin_core::landscape::{DirectionNorm, blend, filter_normalized_direction};
+use basin_core::paramkind::ParamKind;
+use basin_core::paramvec::ParamVec;
+use basin_core::train::evaluate::evaluate;
 use basin_zoo::ZooModel;
 use basin_zoo::data::PreparedSet;
 use burn::tensor::Device;
@@ -20,13 +20,13 @@ fn data() -> (PreparedSet, PreparedSet) {
 }
 
 fn model(name: &str, seed: u64) -> ZooModel {
-    basin::train::init_model(&Device::flex().autodiff(), seed, |d| ZooModel::build(name, [1, 28, 28], 10, &Default::default(), d).unwrap())
+    basin_core::train::init_model(&Device::flex().autodiff(), seed, |d| ZooModel::build(name, [1, 28, 28], 10, &Default::default(), d).unwrap())
 }
 
 /// A keskar-f1 (batch norm) whose running statistics moved away from their init.
 fn trained_bn(seed: u64, set: &PreparedSet) -> ZooModel {
     let m = model("keskar-f1", seed);
-    let b = basin::batch::ExampleSet::batch(set, &(0..128).collect::<Vec<_>>(), None, &Device::flex().autodiff());
+    let b = basin_core::batch::ExampleSet::batch(set, &(0..128).collect::<Vec<_>>(), None, &Device::flex().autodiff());
     let _ = m.logits(b.images);
     m.sync_running_stats();
     m
@@ -106,16 +106,16 @@ fn plane_contains_the_three_points_at_their_coordinates() {
 fn noise_sensitivity_starts_at_the_loss_and_rises_with_a_on_a_trained_model() {
     let (train, test) = data();
     // a briefly trained ne-f1 (so that it sits in a basin)
-    let mut cfg = basin::train::TrainConfig::default();
+    let mut cfg = basin_core::train::TrainConfig::default();
     cfg.data.dir = basin_zoo::data::sources::bundled_slice_dir().to_string_lossy().into_owned();
     cfg.data.train_subset = 2000;
     cfg.train.epochs = 3;
     let rd = basin_zoo::data::prepare(&cfg.data, 0).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let m0 = basin::train::init_model(&Device::flex().autodiff(), 0, |d| ZooModel::build("ne-f1", rd.shape, 10, &Default::default(), d).unwrap());
-    let sets = basin::train::TrainSets { train: &rd.train, test: &rd.test, val: None };
-    let opts = basin::train::TrainOptions { out: dir.path().to_path_buf(), resume: false, stop: Default::default(), device: Device::flex() };
-    let (m, _) = basin::train::train(m0, &cfg, &sets, &opts, &mut basin::train::Silent).unwrap();
+    let m0 = basin_core::train::init_model(&Device::flex().autodiff(), 0, |d| ZooModel::build("ne-f1", rd.shape, 10, &Default::default(), d).unwrap());
+    let sets = basin_core::train::TrainSets { train: &rd.train, test: &rd.test, val: None };
+    let opts = basin_core::train::TrainOptions { out: dir.path().to_path_buf(), resume: false, stop: Default::default(), device: Device::flex() };
+    let (m, _) = basin_core::train::train(m0, &cfg, &sets, &opts, &mut basin_core::train::Silent).unwrap();
     let grid = [0.0, 0.01, 0.02, 0.04, 0.08];
     let pts = noise_sensitivity(&m, &train, &grid, 128, 3, &Device::flex());
     let plain = evaluate(&m, &train, 128, &Device::flex());
@@ -126,5 +126,5 @@ fn noise_sensitivity_starts_at_the_loss_and_rises_with_a_on_a_trained_model() {
     }
     let te = noise_sensitivity(&m, &test, &grid, 128, 4, &Device::flex());
     assert!(te[4].loss > te[0].loss);
-    assert!(basin::landscape::noise::slope(&pts) > 0.0);
+    assert!(basin_core::landscape::noise::slope(&pts) > 0.0);
 }

@@ -1,14 +1,14 @@
 //! Nudged SGD (sharpest-directions paper): the step formula with the estimator's own
 //! eigenvectors, γ = 1 is SGD, the projected variants, and the direction of the effect.
 
-use basin::batch::{BatchSource, ExampleSet};
-use basin::curvature::choice::OperatorKind;
-use basin::curvature::ggn::GgnOperator;
-use basin::curvature::{LinearOperator, Objective};
-use basin::estimators::nsgd::{Nsgd, NsgdConfig, NsgdMode, nudge, project, remove};
-use basin::estimators::{GradientEstimator, StepContext, loss_and_grads};
-use basin::paramvec::ParamVec;
-use basin::Classifier;
+use basin_core::batch::{BatchSource, ExampleSet};
+use basin_core::curvature::choice::OperatorKind;
+use basin_core::curvature::ggn::GgnOperator;
+use basin_core::curvature::{LinearOperator, Objective};
+use basin_core::estimators::nsgd::{Nsgd, NsgdConfig, NsgdMode, nudge, project, remove};
+use basin_core::estimators::{GradientEstimator, StepContext, loss_and_grads};
+use basin_core::paramvec::ParamVec;
+use basin_core::Classifier;
 use burn::module::Module;
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig};
 use burn::nn::{Linear, LinearConfig};
@@ -35,7 +35,7 @@ impl Classifier for Logistic {
 
 struct Source<'a>(&'a dyn ExampleSet);
 impl BatchSource for Source<'_> {
-    fn extra_batch(&mut self, _: usize, _: u64) -> basin::Batch {
+    fn extra_batch(&mut self, _: usize, _: u64) -> basin_core::Batch {
         unreachable!()
     }
     fn examples(&self) -> Option<&dyn ExampleSet> {
@@ -48,7 +48,7 @@ impl BatchSource for Source<'_> {
 
 fn setup() -> (Logistic, basin_zoo::data::PreparedSet) {
     let ad = Device::flex().autodiff();
-    let model = basin::train::init_model(&ad, 5, |d| Logistic {
+    let model = basin_core::train::init_model(&ad, 5, |d| Logistic {
         pool: AvgPool2dConfig::new([4, 4]).with_strides([4, 4]).init(),
         lin: LinearConfig::new(49, 10).init(d),
     });
@@ -117,7 +117,7 @@ fn gamma_one_is_sgd_and_projections_keep_or_remove_the_top_component() {
     let w = ParamVec::from_model(&model);
     let (_, g) = loss_and_grads(&model, &batch);
     let g = ParamVec::from_grads(&w, &g);
-    let e = basin::estimators::nsgd::random_frame(&w, 2, 9);
+    let e = basin_core::estimators::nsgd::random_frame(&w, 2, 9);
     assert!((e[0].norm() - 1.0).abs() < 1e-5 && e[0].dot(&e[1]).abs() < 1e-5);
     let same = nudge(&g, &e, 1.0);
     assert_eq!(same.to_host(), g.to_host());
@@ -135,13 +135,13 @@ fn loss_slice_starts_at_the_loss_and_delta_matches_a_hand_computation() {
     let (model, set) = setup();
     let idx: Vec<usize> = (0..256).collect();
     let ks = [-1.0, 0.0, 0.5, 1.0];
-    let (s, e1) = basin::curvature::slice::eigen_slice(&model, &set, &idx, 64, 0.1, &ks, 7, basin::curvature::choice::OperatorKind::Hessian, &Device::flex()).unwrap();
+    let (s, e1) = basin_core::curvature::slice::eigen_slice(&model, &set, &idx, 64, 0.1, &ks, 7, basin_core::curvature::choice::OperatorKind::Hessian, &Device::flex()).unwrap();
     // k = 0 is the loss at θ, which is the plain evaluation of the model on the subset
     let sub = set.clone();
     let direct = {
         let ad = Device::flex();
         let b = sub.batch(&idx, None, &ad);
-        basin::loss::cross_entropy(model.valid().logits(b.images), b.targets).into_scalar::<f64>()
+        basin_core::loss::cross_entropy(model.valid().logits(b.images), b.targets).into_scalar::<f64>()
     };
     assert_eq!(s.losses[1], s.loss);
     assert!((s.loss - direct).abs() < 1e-5, "{} vs {direct}", s.loss);

@@ -1,6 +1,6 @@
 //! ReluSmoothOut: (1 + Θ)·max(0, x), Θ ~ U(−a, a) per unit, in training only.
 
-use basin::Classifier;
+use basin_core::Classifier;
 use burn::module::Module;
 use basin_zoo::models::noisy_relu::NoisyRelu;
 use basin_zoo::{ModelOptions, ZooModel};
@@ -37,7 +37,7 @@ fn noisy_relu_scales_each_unit_by_one_plus_theta_in_training_only() {
 fn zoo_mlp_switches_it_on() {
     let ad = Device::flex().autodiff();
     let opts = ModelOptions { ghost_batch: 0, relu_noise: 0.3 };
-    let m = basin::train::init_model(&ad, 0, |d| ZooModel::build("ne-f1", [1, 28, 28], 10, &opts, d).unwrap());
+    let m = basin_core::train::init_model(&ad, 0, |d| ZooModel::build("ne-f1", [1, 28, 28], 10, &opts, d).unwrap());
     let x = Tensor::<4>::ones([2, 1, 28, 28], &ad);
     ad.seed(1);
     let a: Vec<f32> = m.logits(x.clone()).into_data().convert::<f32>().try_to_vec().unwrap();
@@ -54,12 +54,12 @@ fn zoo_mlp_switches_it_on() {
 /// the noise follows the module's training flag, so two evaluations there are identical.
 #[test]
 fn relu_noise_stays_out_of_curvature_and_gradients_of_the_objective() {
-    use basin::curvature::choice::{CurvatureOperator, OperatorKind};
-    use basin::curvature::{Differentiable, LinearOperator, Objective};
+    use basin_core::curvature::choice::{CurvatureOperator, OperatorKind};
+    use basin_core::curvature::{Differentiable, LinearOperator, Objective};
     let dev = Device::flex();
     let ad = dev.clone().autodiff();
     let opts = ModelOptions { ghost_batch: 0, relu_noise: 0.5 };
-    let m = basin::train::init_model(&ad, 0, |d| ZooModel::build("ne-f1", [1, 28, 28], 10, &opts, d).unwrap());
+    let m = basin_core::train::init_model(&ad, 0, |d| ZooModel::build("ne-f1", [1, 28, 28], 10, &opts, d).unwrap());
     let tt = basin_zoo::data::load("mnist-slice", Some(&basin_zoo::data::sources::bundled_slice_dir())).unwrap();
     let set = basin_zoo::data::PreparedSet::new(&tt.train.take(64), &basin_zoo::data::Normalization::fit(&tt.train));
     let idx: Vec<usize> = (0..64).collect();

@@ -1,8 +1,8 @@
 //! Real training on the bundled MNIST slice: learning, bit-identical resume, divergence guard,
 //! and refusal to overwrite a finished run.
 
-use basin::BasinError;
-use basin::train::{Observer, Silent, TrainConfig, TrainOptions, TrainSets, init_model, train};
+use basin_core::BasinError;
+use basin_core::train::{Observer, Silent, TrainConfig, TrainOptions, TrainSets, init_model, train};
 use basin_zoo::data::{RunData, prepare};
 use basin_zoo::{ModelOptions, ZooModel};
 use burn::tensor::Device;
@@ -21,7 +21,7 @@ fn model_for(cfg: &TrainConfig, data: &RunData, device: &Device) -> ZooModel {
     init_model(device, cfg.seed, |d| ZooModel::build(&cfg.model.name, data.shape, data.classes, &opts, d).unwrap())
 }
 
-fn run(cfg: &TrainConfig, data: &RunData, out: &Path, resume: bool, obs: &mut dyn Observer, stop: Arc<AtomicBool>) -> Result<(ZooModel, basin::train::Summary), BasinError> {
+fn run(cfg: &TrainConfig, data: &RunData, out: &Path, resume: bool, obs: &mut dyn Observer, stop: Arc<AtomicBool>) -> Result<(ZooModel, basin_core::train::Summary), BasinError> {
     let device = Device::flex();
     let model = model_for(cfg, data, &device.clone().autodiff());
     let sets = TrainSets { train: &data.train, test: &data.test, val: data.val.as_ref().map(|v| v as _) };
@@ -74,14 +74,14 @@ fn resume_is_bit_identical(mut cfg: TrainConfig, stop_at: u64) {
     assert!(matches!(err, BasinError::Interrupted { step } if step == stop_at), "{err}");
     let (resumed, s) = run(&cfg, &data, b.path(), true, &mut Silent, Arc::new(AtomicBool::new(false))).unwrap();
 
-    let (wa, wb) = (basin::params::flatten(&full), basin::params::flatten(&resumed));
+    let (wa, wb) = (basin_core::params::flatten(&full), basin_core::params::flatten(&resumed));
     assert_eq!(wa.len(), wb.len());
     assert!(wa.len() > 100_000, "compared only {} values", wa.len());
     // and the interruption really happened at a different point than the end
     assert!(wa.iter().any(|v| *v != 0.0));
     let differing = wa.iter().zip(&wb).filter(|(x, y)| x.to_bits() != y.to_bits()).count();
     assert_eq!(differing, 0, "{differing} of {} weights differ after resume", wa.len());
-    let epochs = basin::train::phases::total_epochs(&basin::train::phases::resolve(&cfg).unwrap());
+    let epochs = basin_core::train::phases::total_epochs(&basin_core::train::phases::resolve(&cfg).unwrap());
     assert_eq!(s.steps, epochs as u64 * (data.train.len() / cfg.train.batch_size) as u64);
     // the resumed metrics read as one run: no step logged twice
     let text = std::fs::read_to_string(b.path().join("metrics.jsonl")).unwrap();
@@ -148,8 +148,8 @@ fn divergence_stops_at_the_step_and_keeps_the_last_checkpoint() {
         e => panic!("expected divergence, got {e}"),
     }
     assert!(!dir.path().join("summary.json").exists());
-    let latest = basin::train::checkpoint::latest(dir.path()).unwrap().expect("epoch-1 checkpoint kept");
-    let state: basin::train::checkpoint::LoopState = serde_json::from_str(&std::fs::read_to_string(latest.join("state.json")).unwrap()).unwrap();
+    let latest = basin_core::train::checkpoint::latest(dir.path()).unwrap().expect("epoch-1 checkpoint kept");
+    let state: basin_core::train::checkpoint::LoopState = serde_json::from_str(&std::fs::read_to_string(latest.join("state.json")).unwrap()).unwrap();
     assert_eq!((state.epoch, state.step), (1, 10));
 }
 
@@ -172,7 +172,7 @@ fn an_existing_run_is_never_overwritten() {
 /// resumes mid-run to bit-identical weights, on keskar-f1 (batch norm included).
 #[test]
 fn every_estimator_with_every_base_optimizer_learns_and_resumes_bit_identically() {
-    for est in basin::estimators::ESTIMATOR_NAMES {
+    for est in basin_core::estimators::ESTIMATOR_NAMES {
         for (optim, lr) in [("sgd", 0.05), ("momentum", 0.01), ("adam", 0.001)] {
             let mut cfg = slice_cfg();
             cfg.model.name = "keskar-f1".into();
@@ -188,7 +188,7 @@ fn every_estimator_with_every_base_optimizer_learns_and_resumes_bit_identically(
             let data = prepare(&cfg.data, 11).unwrap();
             let d = tempfile::tempdir().unwrap();
             let m0 = model_for(&TrainConfig { seed: 11, ..cfg.clone() }, &data, &Device::flex().autodiff());
-            let before = basin::train::evaluate(&m0, &data.train, 1000, &Device::flex()).loss;
+            let before = basin_core::train::evaluate(&m0, &data.train, 1000, &Device::flex()).loss;
             let (_, s) = run(&TrainConfig { seed: 11, ..cfg.clone() }, &data, d.path(), false, &mut Silent, Arc::new(AtomicBool::new(false))).unwrap();
             assert!(s.train_loss < before, "{est}+{optim}: train loss {before} → {}", s.train_loss);
             resume_is_bit_identical(cfg, 7);
@@ -197,7 +197,7 @@ fn every_estimator_with_every_base_optimizer_learns_and_resumes_bit_identically(
 }
 
 fn running_stats_after_one_step(est: &str) -> Vec<f32> {
-    use basin::estimators::StepContext;
+    use basin_core::estimators::StepContext;
     let mut cfg = slice_cfg();
     cfg.model.name = "keskar-f1".into();
     cfg.data.train_subset = 128;
@@ -206,21 +206,21 @@ fn running_stats_after_one_step(est: &str) -> Vec<f32> {
     let data = prepare(&cfg.data, 0).unwrap();
     let ad = Device::flex().autodiff();
     let model = model_for(&cfg, &data, &ad);
-    let batch = basin::batch::ExampleSet::batch(&data.train, &(0..64).collect::<Vec<_>>(), None, &ad);
-    struct Other(basin::Batch);
-    impl basin::BatchSource for Other {
-        fn extra_batch(&mut self, _: usize, _: u64) -> basin::Batch {
+    let batch = basin_core::batch::ExampleSet::batch(&data.train, &(0..64).collect::<Vec<_>>(), None, &ad);
+    struct Other(basin_core::Batch);
+    impl basin_core::BatchSource for Other {
+        fn extra_batch(&mut self, _: usize, _: u64) -> basin_core::Batch {
             self.0.clone()
         }
     }
-    let other = basin::batch::ExampleSet::batch(&data.train, &(64..128).collect::<Vec<_>>(), None, &ad);
+    let other = basin_core::batch::ExampleSet::batch(&data.train, &(64..128).collect::<Vec<_>>(), None, &ad);
     let mut e = cfg.estimator.build::<ZooModel>(0);
-    let _g = basin::rng::backend_lock();
+    let _g = basin_core::rng::backend_lock();
     ad.seed(5);
     let out = e.estimate(model, &batch, &mut StepContext { step: 0, seed: 0, source: &mut Other(other) });
-    use basin::Classifier;
+    use basin_core::Classifier;
     out.model.sync_running_stats();
-    basin::params::collect(&out.model).into_iter().filter(|p| p.path.contains("running_")).flat_map(|p| p.values).collect()
+    basin_core::params::collect(&out.model).into_iter().filter(|p| p.path.contains("running_")).flat_map(|p| p.values).collect()
 }
 
 /// Batch-norm policy: only the first forward pass of a step updates running statistics, so
@@ -236,10 +236,10 @@ fn extra_passes_do_not_update_batch_norm_running_statistics() {
     }
     // and the first pass did update them (not a no-op)
     let init: Vec<f32> = {
-        let cfg = TrainConfig { model: basin::train::ModelConfig { name: "keskar-f1".into(), ghost_batch: 0, relu_noise: 0.0 }, ..slice_cfg() };
-        let data = prepare(&TrainConfig { data: basin::train::DataConfig { train_subset: 128, ..cfg.data.clone() }, ..cfg.clone() }.data, 0).unwrap();
+        let cfg = TrainConfig { model: basin_core::train::ModelConfig { name: "keskar-f1".into(), ghost_batch: 0, relu_noise: 0.0 }, ..slice_cfg() };
+        let data = prepare(&TrainConfig { data: basin_core::train::DataConfig { train_subset: 128, ..cfg.data.clone() }, ..cfg.clone() }.data, 0).unwrap();
         let m = model_for(&cfg, &data, &Device::flex().autodiff());
-        basin::params::collect(&m).into_iter().filter(|p| p.path.contains("running_")).flat_map(|p| p.values).collect()
+        basin_core::params::collect(&m).into_iter().filter(|p| p.path.contains("running_")).flat_map(|p| p.values).collect()
     };
     assert!(plain.iter().zip(&init).any(|(a, b)| a != b));
 }
@@ -332,8 +332,8 @@ fn nudged_sgd_small_gamma_ends_sharper_than_large_gamma() {
         let d = tempfile::tempdir().unwrap();
         let (m, _) = run(&cfg, &data, d.path(), false, &mut Silent, Arc::new(AtomicBool::new(false))).unwrap();
         let idx: Vec<usize> = (0..500).collect();
-        let ccfg = basin::curvature::track::CurvatureConfig { top_k: 1, max_iter: 30, ..Default::default() };
-        basin::curvature::track::top_eigen(&m, &data.train, &idx, &ccfg, 0, &Device::flex()).unwrap().eigenvalues[0]
+        let ccfg = basin_core::curvature::track::CurvatureConfig { top_k: 1, max_iter: 30, ..Default::default() };
+        basin_core::curvature::track::top_eigen(&m, &data.train, &idx, &ccfg, 0, &Device::flex()).unwrap().eigenvalues[0]
     };
     let (sharp, flat) = (top(0.1), top(10.0));
     println!("top Hessian eigenvalue after NSGD: γ = 0.1 → {sharp:.2}, γ = 10 → {flat:.2}");

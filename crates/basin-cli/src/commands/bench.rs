@@ -4,9 +4,9 @@
 //! does not depend on the values).
 
 use crate::{CliError, device};
-use basin::estimators::{EstimatorConfig, StepContext};
-use basin::train::init_model;
-use basin::{Batch, BatchSource};
+use basin_core::estimators::{EstimatorConfig, StepContext};
+use basin_core::train::init_model;
+use basin_core::{Batch, BatchSource};
 use basin_zoo::{ModelOptions, ZooModel};
 use burn::module::Module;
 use clap::Subcommand;
@@ -132,7 +132,7 @@ fn workload(name: &str, shape: [usize; 3], batch: usize, dev: &burn::tensor::Dev
 /// Seconds per step of `est` on `w` (warm-up 3 steps), returning the trained model back.
 fn seconds_per_step(w: &mut Workload, est: &EstimatorConfig, steps: usize) -> f64 {
     let mut e = est.build::<ZooModel>(0);
-    let mut optim = basin::optim::OptimizerConfig { name: "sgd".into(), ..Default::default() }.build();
+    let mut optim = basin_core::optim::OptimizerConfig { name: "sgd".into(), ..Default::default() }.build();
     let mut src = Same(w.batch.clone());
     let ad = w.batch.images.device();
     let mut model = w.model.clone();
@@ -207,7 +207,7 @@ pub fn run(cmd: BenchCommand) -> Result<(), CliError> {
 /// The data set `data` prepared (falling back to the bundled slice when `mnist` was not fetched)
 /// and a Glorot-initialized ne-f1 for it: what the curvature and landscape benchmarks run on.
 fn ne_f1_on(data: &str, dev: &burn::tensor::Device) -> Result<(String, basin_zoo::data::RunData, ZooModel), CliError> {
-    let prep = |name: &str| basin_zoo::data::prepare(&basin::train::DataConfig { name: name.to_string(), ..Default::default() }, 0);
+    let prep = |name: &str| basin_zoo::data::prepare(&basin_core::train::DataConfig { name: name.to_string(), ..Default::default() }, 0);
     let (name, rd) = match prep(data) {
         Ok(rd) => (data.to_string(), rd),
         Err(_) if data == "mnist" => {
@@ -222,15 +222,15 @@ fn ne_f1_on(data: &str, dev: &burn::tensor::Device) -> Result<(String, basin_zoo
 }
 
 fn bench_hessian(data: &str, subset: f64, rounds: usize, products_only: bool, device: &str) -> Result<(), CliError> {
-    use basin::curvature::choice::{CurvatureOperator, OperatorKind};
-    use basin::curvature::fd_hessian::Differentiable;
-    use basin::curvature::lanczos::{LanczosConfig, lanczos};
-    use basin::curvature::objective::subset_indices;
-    use basin::curvature::power::power_iteration;
-    use basin::curvature::{LinearOperator, Objective};
+    use basin_core::curvature::choice::{CurvatureOperator, OperatorKind};
+    use basin_core::curvature::fd_hessian::Differentiable;
+    use basin_core::curvature::lanczos::{LanczosConfig, lanczos};
+    use basin_core::curvature::objective::subset_indices;
+    use basin_core::curvature::power::power_iteration;
+    use basin_core::curvature::{LinearOperator, Objective};
     let dev = device::select(device)?;
     let (name, rd, model) = ne_f1_on(data, &dev)?;
-    let idx = subset_indices(basin::batch::ExampleSet::len(&rd.train), Some(subset), None, 0);
+    let idx = subset_indices(basin_core::batch::ExampleSet::len(&rd.train), Some(subset), None, 0);
     println!("ne-f1 (1.9 M parameters, Glorot init), {} = {} examples of {name}, batches of 500, {} threads, {rounds} rounds", subset, idx.len(), threads());
     let mut obj = Objective::new(&model, &rd.train, &idx, 500, &dev);
     let w = obj.point().clone();
@@ -292,12 +292,12 @@ fn bench_hessian(data: &str, subset: f64, rounds: usize, products_only: bool, de
 }
 
 fn bench_landscape(data: &str, points: usize, device: &str) -> Result<(), CliError> {
-    use basin::landscape::{DirectionNorm, filter_normalized_direction};
-    use basin::paramvec::ParamVec;
-    use basin::train::evaluate::evaluate;
+    use basin_core::landscape::{DirectionNorm, filter_normalized_direction};
+    use basin_core::paramvec::ParamVec;
+    use basin_core::train::evaluate::evaluate;
     let dev = device::select(device)?;
     let (name, rd, model) = ne_f1_on(data, &dev)?;
-    let n = basin::batch::ExampleSet::len(&rd.test);
+    let n = basin_core::batch::ExampleSet::len(&rd.test);
     let t = Instant::now();
     let base = evaluate(&model, &rd.test, 1000, &dev);
     let _ = evaluate(&model, &rd.test, 1000, &dev);

@@ -6,17 +6,17 @@
 
 use crate::model_source::ModelSource;
 use crate::{CliError, device, plots};
-use basin::curvature::block::{Block, in_group};
-use basin::curvature::diagonal::{TensorDiagonal, hutchinson_diagonal};
-use basin::curvature::frobenius::frobenius;
-use basin::paramvec::ParamVec;
-use basin::curvature::choice::{CurvatureOperator, OPERATOR_NAMES, OperatorKind};
-use basin::curvature::hutchinson::{Estimate, hutchinson};
-use basin::curvature::lanczos::{LanczosConfig, lanczos};
-use basin::curvature::objective::subset_indices;
-use basin::curvature::slq::{Density, slq_density};
-use basin::curvature::track::{TopEigen, spread};
-use basin::curvature::{LinearOperator, Objective};
+use basin_core::curvature::block::{Block, in_group};
+use basin_core::curvature::diagonal::{TensorDiagonal, hutchinson_diagonal};
+use basin_core::curvature::frobenius::frobenius;
+use basin_core::paramvec::ParamVec;
+use basin_core::curvature::choice::{CurvatureOperator, OPERATOR_NAMES, OperatorKind};
+use basin_core::curvature::hutchinson::{Estimate, hutchinson};
+use basin_core::curvature::lanczos::{LanczosConfig, lanczos};
+use basin_core::curvature::objective::subset_indices;
+use basin_core::curvature::slq::{Density, slq_density};
+use basin_core::curvature::track::{TopEigen, spread};
+use basin_core::curvature::{LinearOperator, Objective};
 use basin_zoo::ZooModel;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -219,11 +219,11 @@ pub fn run(args: HessianArgs) -> Result<(), CliError> {
     let set = &loaded.data.train;
     // The operator on subset `r`, its subset size and the subset loss.
     let op_for = |r: u64| -> Result<(Operator, usize, f64), CliError> {
-        let idx = subset_indices(basin::batch::ExampleSet::len(set), Some(args.subset), args.samples, args.seed.wrapping_add(r));
+        let idx = subset_indices(basin_core::batch::ExampleSet::len(set), Some(args.subset), args.samples, args.seed.wrapping_add(r));
         let n = idx.len();
         let op = CurvatureOperator::new(kind, Objective::new(model, set, &idx, args.batch_size, &dev), eps)?;
         let loss = op.loss();
-        let w = basin::curvature::Differentiable::point(op.objective()).clone();
+        let w = basin_core::curvature::Differentiable::point(op.objective()).clone();
         let op: Operator = match &args.layer {
             Some(name) => Box::new(Block::new(op, &w, name)?),
             None => Box::new(op),
@@ -315,7 +315,7 @@ pub fn run(args: HessianArgs) -> Result<(), CliError> {
     print_report(&report);
     if let Some(path) = &args.json {
         let text = serde_json::to_vec_pretty(&report).expect("report serializes");
-        basin::train::checkpoint::write_atomic(path, &text)?;
+        basin_core::train::checkpoint::write_atomic(path, &text)?;
         println!("wrote {}", path.display());
     }
     if let Some(d) = &report.density {

@@ -4,11 +4,11 @@
 
 use crate::model_source::{ModelSource, load_weights};
 use crate::{CliError, device, plots};
-use basin::landscape::grid::LandscapePoint;
-use basin::landscape::plane::Plane;
-use basin::landscape::{DirectionNorm, blend, filter_normalized_direction};
-use basin::paramvec::ParamVec;
-use basin::train::evaluate::evaluate;
+use basin_core::landscape::grid::LandscapePoint;
+use basin_core::landscape::plane::Plane;
+use basin_core::landscape::{DirectionNorm, blend, filter_normalized_direction};
+use basin_core::paramvec::ParamVec;
+use basin_core::train::evaluate::evaluate;
 use basin_zoo::ZooModel;
 use basin_zoo::data::PreparedSet;
 use clap::{Args, Subcommand};
@@ -126,14 +126,14 @@ fn weights_of(path: &Path, template: &ZooModel) -> Result<ZooModel, CliError> {
 
 fn write_outputs(prefix: &Path, points: &[LandscapePoint], meta: serde_json::Value) -> Result<(), CliError> {
     let json = serde_json::json!({ "meta": meta, "points": points });
-    basin::train::checkpoint::write_atomic(&prefix.with_extension("json"), &serde_json::to_vec_pretty(&json).expect("serializes"))?;
+    basin_core::train::checkpoint::write_atomic(&prefix.with_extension("json"), &serde_json::to_vec_pretty(&json).expect("serializes"))?;
     let mut csv = String::from(if points.first().is_some_and(|p| p.coords.len() == 2) { "x,y" } else { "x" });
     csv.push_str(",train_loss,train_acc,test_loss,test_acc\n");
     for p in points {
         let c: Vec<String> = p.coords.iter().map(|v| format!("{v}")).collect();
         csv.push_str(&format!("{},{},{},{},{}\n", c.join(","), p.train.loss, p.train.accuracy, p.test.loss, p.test.accuracy));
     }
-    basin::train::checkpoint::write_atomic(&prefix.with_extension("csv"), csv.as_bytes())?;
+    basin_core::train::checkpoint::write_atomic(&prefix.with_extension("csv"), csv.as_bytes())?;
     println!("wrote {}, {}", prefix.with_extension("json").display(), prefix.with_extension("csv").display());
     Ok(())
 }
@@ -207,7 +207,7 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
                 if dims == 2 {
                     p = p.axpy(c[1], &d2);
                 }
-                let (tr, te) = basin::landscape::evaluate_at(&l.model, &p, &train, &test, common.batch_size, &dev);
+                let (tr, te) = basin_core::landscape::evaluate_at(&l.model, &p, &train, &test, common.batch_size, &dev);
                 out.push(LandscapePoint { coords: c, train: tr, test: te });
                 pb.inc(1);
             }

@@ -4,13 +4,13 @@
 
 use crate::model_source::{ModelSource, load_weights};
 use crate::{CliError, device, plots};
-use basin::curvature::choice::{CurvatureOperator, OperatorKind};
-use basin::curvature::frobenius::frobenius;
-use basin::curvature::lanczos::{LanczosConfig, lanczos};
-use basin::curvature::objective::subset_indices;
-use basin::curvature::slice::{EigenSlice, eigen_slice};
-use basin::curvature::Objective;
-use basin::paramvec::ParamVec;
+use basin_core::curvature::choice::{CurvatureOperator, OperatorKind};
+use basin_core::curvature::frobenius::frobenius;
+use basin_core::curvature::lanczos::{LanczosConfig, lanczos};
+use basin_core::curvature::objective::subset_indices;
+use basin_core::curvature::slice::{EigenSlice, eigen_slice};
+use basin_core::curvature::Objective;
+use basin_core::paramvec::ParamVec;
 use clap::Subcommand;
 use std::path::PathBuf;
 
@@ -74,7 +74,7 @@ fn table(runs: &[PathBuf], subset: f64, fro_samples: usize, device: &str) -> Res
             &std::fs::read_to_string(run.join("summary.json")).map_err(|e| CliError::input(format!("{}: {e}", run.join("summary.json").display())))?,
         )
         .map_err(|e| CliError::input(format!("{}: {e}", run.join("summary.json").display())))?;
-        let idx = subset_indices(basin::batch::ExampleSet::len(&l.data.train), Some(subset), None, l.cfg.seed);
+        let idx = subset_indices(basin_core::batch::ExampleSet::len(&l.data.train), Some(subset), None, l.cfg.seed);
         let kind = OperatorKind::Hessian;
         let mk = || CurvatureOperator::new(kind, Objective::new(&l.model, &l.data.train, &idx, 500, &dev), kind.default_eps());
         let mut op = mk()?;
@@ -111,7 +111,7 @@ fn slice(source: &ModelSource, subset: f64, lr: Option<f64>, json: Option<PathBu
     let slices = if recorded.is_empty() {
         let dev = device::select(device)?;
         let l = source.load(&dev)?;
-        let idx = subset_indices(basin::batch::ExampleSet::len(&l.data.train), Some(subset), None, l.cfg.seed);
+        let idx = subset_indices(basin_core::batch::ExampleSet::len(&l.data.train), Some(subset), None, l.cfg.seed);
         let ks: Vec<f64> = (0..41).map(|i| -5.0 + 0.25 * i as f64).collect();
         let lr = lr.unwrap_or(l.cfg.optimizer.lr);
         vec![eigen_slice(&l.model, &l.data.train, &idx, l.cfg.train.batch_size, lr, &ks, 0, OperatorKind::Hessian, &dev)?.0]
@@ -123,7 +123,7 @@ fn slice(source: &ModelSource, subset: f64, lr: Option<f64>, json: Option<PathBu
         println!("step {:>6}: λ₁ ({}) = {:.3}, Δθ₁ = {:.3e}, L = {:.4}, mean ΔL {}", s.step, label(&s.operator), s.lambda1, s.delta, s.loss, ch.join(", "));
     }
     if let Some(j) = &json {
-        basin::train::checkpoint::write_atomic(j, &serde_json::to_vec_pretty(&slices).expect("serializes"))?;
+        basin_core::train::checkpoint::write_atomic(j, &serde_json::to_vec_pretty(&slices).expect("serializes"))?;
         println!("wrote {}", j.display());
     }
     let pts: Vec<Vec<(f64, f64)>> = slices.iter().map(|s| s.ks.iter().copied().zip(s.losses.iter().copied()).collect()).collect();

@@ -3,10 +3,10 @@
 
 use crate::model_source::ModelSource;
 use crate::{CliError, device, plots};
-use basin::curvature::Objective;
-use basin::curvature::objective::subset_indices;
-use basin::landscape::noise::{noise_sensitivity, slope};
-use basin::sharpness::Protocol;
+use basin_core::curvature::Objective;
+use basin_core::curvature::objective::subset_indices;
+use basin_core::landscape::noise::{noise_sensitivity, slope};
+use basin_core::sharpness::Protocol;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -84,7 +84,7 @@ pub fn run(args: SharpnessArgs) -> Result<(), CliError> {
     if !args.no_box {
         // the authors' script measures on the validation set (MNIST's test split)
         let set = if protocol == Protocol::SmoothOutCode { &l.data.test } else { &l.data.train };
-        let n = basin::batch::ExampleSet::len(set);
+        let n = basin_core::batch::ExampleSet::len(set);
         let idx = subset_indices(n, None, (args.samples > 0).then_some(args.samples), args.seed);
         let obj = Objective::new(&l.model, set, &idx, args.batch_size, &dev);
         report["box"] = box_sharpness(obj, &args, protocol)?;
@@ -108,14 +108,14 @@ pub fn run(args: SharpnessArgs) -> Result<(), CliError> {
         }
     }
     if let Some(j) = &args.json {
-        basin::train::checkpoint::write_atomic(j, &serde_json::to_vec_pretty(&report).expect("serializes"))?;
+        basin_core::train::checkpoint::write_atomic(j, &serde_json::to_vec_pretty(&report).expect("serializes"))?;
         println!("wrote {}", j.display());
     }
     Ok(())
 }
 
 fn box_sharpness(mut obj: Objective<basin_zoo::ZooModel>, args: &SharpnessArgs, protocol: Protocol) -> Result<serde_json::Value, CliError> {
-    use basin::sharpness::{SharpnessConfig, sharpness};
+    use basin_core::sharpness::{SharpnessConfig, sharpness};
     let default_subspace = if protocol == Protocol::SmoothOutCode { 100 } else { 0 };
     let subspace = Some(args.subspace.unwrap_or(default_subspace)).filter(|p| *p > 0);
     let defaults = SharpnessConfig::default();

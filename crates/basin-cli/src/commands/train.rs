@@ -1,7 +1,7 @@
 //! `basin train`: one run from a TOML config, with progress, checkpoints and resume.
 
 use crate::{CliError, config_file, device, progress};
-use basin::train::{TrainOptions, TrainSets, init_model, train};
+use basin_core::train::{TrainOptions, TrainSets, init_model, train};
 use basin_zoo::{ModelOptions, ZooModel};
 use clap::Args;
 use std::path::PathBuf;
@@ -54,7 +54,7 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
     let model = init_model(&ad, cfg.seed, |d| {
         ZooModel::build(&cfg.model.name, data.shape, data.classes, &opts, d).expect("name checked above")
     });
-    let previous = basin::train::checkpoint::latest(&out)?;
+    let previous = basin_core::train::checkpoint::latest(&out)?;
     if !args.resume && (previous.is_some() || out.join("summary.json").exists()) {
         return Err(CliError::input(format!(
             "{}: already holds a run; pass --resume to continue it or choose another --out",
@@ -74,7 +74,7 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
     let resume = args.resume && !fresh_start;
     if !args.resume {
         let text = toml::to_string_pretty(&cfg).expect("config serializes");
-        basin::train::checkpoint::write_atomic(&out.join("config.toml"), text.as_bytes())?;
+        basin_core::train::checkpoint::write_atomic(&out.join("config.toml"), text.as_bytes())?;
     }
     // Ctrl-C and SIGTERM (what cluster schedulers send before a kill) both finish the step and
     // write a checkpoint; a second one aborts at once.
@@ -86,11 +86,11 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
     }
     let _ = signal_hook::flag::register(signal_hook::consts::SIGTERM, terminated.clone());
     let sets = TrainSets { train: &data.train, test: &data.test, val: data.val.as_ref().map(|v| v as _) };
-    let steps = basin::train::trainer::steps_per_epoch(data.train.len(), cfg.train.batch_size) as u64;
-    let done = match basin::train::checkpoint::latest(&out) {
+    let steps = basin_core::train::trainer::steps_per_epoch(data.train.len(), cfg.train.batch_size) as u64;
+    let done = match basin_core::train::checkpoint::latest(&out) {
         Ok(Some(p)) if resume => std::fs::read_to_string(p.join("state.json"))
             .ok()
-            .and_then(|t| serde_json::from_str::<basin::train::checkpoint::LoopState>(&t).ok())
+            .and_then(|t| serde_json::from_str::<basin_core::train::checkpoint::LoopState>(&t).ok())
             .map(|s| s.step)
             .unwrap_or(0),
         _ => 0,
@@ -101,17 +101,17 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
         cfg.data.name,
         data.train.len(),
         data.test.len(),
-        basin::train::phases::total_epochs(&basin::train::phases::resolve(&cfg)?),
+        basin_core::train::phases::total_epochs(&basin_core::train::phases::resolve(&cfg)?),
         steps,
         cfg.estimator.name,
         out.display()
     );
-    let epochs = basin::train::phases::total_epochs(&basin::train::phases::resolve(&cfg)?);
+    let epochs = basin_core::train::phases::total_epochs(&basin_core::train::phases::resolve(&cfg)?);
     let mut bars = progress::Bars::new(steps * epochs as u64, done);
     let result = train(model, &cfg, &sets, &TrainOptions { out: out.clone(), resume, stop, device }, &mut bars);
     bars.finish();
     let (model, summary) = result.map_err(|e| {
-        let sigterm = matches!(e, basin::BasinError::Interrupted { .. }) && terminated.load(std::sync::atomic::Ordering::SeqCst);
+        let sigterm = matches!(e, basin_core::BasinError::Interrupted { .. }) && terminated.load(std::sync::atomic::Ordering::SeqCst);
         let mut e = CliError::from(e);
         if sigterm {
             e.code = 143;
@@ -138,7 +138,7 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
 fn export_weights(model: &ZooModel, out: &std::path::Path) -> Result<(), CliError> {
     use burn::module::Module;
     use burn::store::{ModuleSnapshot, SafetensorsStore};
-    use basin::Classifier;
+    use basin_core::Classifier;
     model.sync_running_stats();
     let bpk = out.join("model.bpk");
     let tmp = out.join("model.bpk.tmp");
@@ -155,7 +155,7 @@ fn export_weights(model: &ZooModel, out: &std::path::Path) -> Result<(), CliErro
 
 /// The config of the run in `out` for `--resume`: its config.toml, which must exist. A
 /// `--config` or `--set` given again must not change it (the first differing key is the error).
-fn resumed_config(out: &std::path::Path, config: Option<&std::path::Path>, sets: &[String]) -> Result<basin::train::TrainConfig, CliError> {
+fn resumed_config(out: &std::path::Path, config: Option<&std::path::Path>, sets: &[String]) -> Result<basin_core::train::TrainConfig, CliError> {
     let saved = out.join("config.toml");
     if !saved.is_file() {
         return Err(CliError::input(format!("{}: missing; --resume needs the run's stored config", saved.display())));

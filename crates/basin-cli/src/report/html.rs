@@ -172,7 +172,7 @@ impl Page {
 
     /// Writes the page to `path` atomically.
     pub fn write(&self, path: &std::path::Path) -> Result<(), CliError> {
-        Ok(basin::train::checkpoint::write_atomic(path, self.render().as_bytes())?)
+        Ok(basin_core::train::checkpoint::write_atomic(path, self.render().as_bytes())?)
     }
 }
 

@@ -3,7 +3,7 @@
 //! (`basin hessian`, `basin sharpness`, `basin landscape`), recognised by their content.
 
 use crate::CliError;
-use basin::train::metrics::MetricRecord;
+use basin_core::train::metrics::MetricRecord;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 

@@ -6,7 +6,7 @@
 use super::html::{Page, Section, Table};
 use super::run_folder::{Measurement, RunFolder};
 use crate::plots::{HeatMap, LinePlot, Series};
-use basin::curvature::choice::OperatorKind;
+use basin_core::curvature::choice::OperatorKind;
 use serde_json::Value;
 
 
@@ -31,7 +31,7 @@ fn operator_label(name: &str) -> String {
 }
 
 /// One curve per run of `(x, y)` drawn from its records of `kind`.
-fn curves(runs: &[RunFolder], kind: &str, xy: impl Fn(&basin::train::metrics::MetricRecord) -> Option<(f64, f64)>) -> Vec<(String, Vec<(f64, f64)>)> {
+fn curves(runs: &[RunFolder], kind: &str, xy: impl Fn(&basin_core::train::metrics::MetricRecord) -> Option<(f64, f64)>) -> Vec<(String, Vec<(f64, f64)>)> {
     runs.iter().map(|r| (r.name.clone(), r.records(kind).filter_map(&xy).collect::<Vec<_>>())).filter(|(_, p)| !p.is_empty()).collect()
 }
 

@@ -303,8 +303,8 @@ pub fn write(e: &Experiment, r: &Report, out: &Path) -> Result<(), CliError> {
     for f in &figures {
         md += &format!("\n![{f}]({f})\n");
     }
-    basin::train::checkpoint::write_atomic(&out.join("report.md"), md.as_bytes())?;
-    basin::train::checkpoint::write_atomic(&out.join("report.json"), &serde_json::to_vec_pretty(r).expect("report serializes"))?;
+    basin_core::train::checkpoint::write_atomic(&out.join("report.md"), md.as_bytes())?;
+    basin_core::train::checkpoint::write_atomic(&out.join("report.json"), &serde_json::to_vec_pretty(r).expect("report serializes"))?;
     html(e, r).write(&out.join("report.html"))
 }
 

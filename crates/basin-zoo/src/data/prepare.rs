@@ -1,7 +1,7 @@
 //! The data of a run as the config describes it: loaded, subset, split, normalized.
 
 use super::{DataError, Normalization, PreparedSet};
-use basin::train::DataConfig;
+use basin_core::train::DataConfig;
 use std::path::Path;
 
 /// Prepared train / validation / test sets.

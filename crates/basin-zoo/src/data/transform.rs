@@ -138,7 +138,7 @@ impl PreparedSet {
     }
 }
 
-impl basin::batch::ExampleSet for PreparedSet {
+impl basin_core::batch::ExampleSet for PreparedSet {
     fn len(&self) -> usize {
         self.y.len()
     }

@@ -26,9 +26,9 @@ impl GhostBatchNorm {
         &self.bn
     }
 
-    /// See [`basin::Classifier::sync_running_stats`].
+    /// See [`basin_core::Classifier::sync_running_stats`].
     pub fn sync_running_stats(&self) {
-        basin::model::sync_batch_norm(&self.bn);
+        basin_core::model::sync_batch_norm(&self.bn);
     }
 
     /// Normalizes `x` (`[B, C, ...]`).

@@ -51,9 +51,9 @@ impl KeskarC1 {
         }
     }
 
-    /// See [`basin::Classifier::sync_running_stats`].
+    /// See [`basin_core::Classifier::sync_running_stats`].
     pub fn sync_running_stats(&self) {
-        [&self.bn1, &self.bn2, &self.bn3, &self.bn4].into_iter().for_each(basin::model::sync_batch_norm);
+        [&self.bn1, &self.bn2, &self.bn3, &self.bn4].into_iter().for_each(basin_core::model::sync_batch_norm);
     }
 
     /// Logits for images `[B, C, H, W]`.
@@ -67,7 +67,7 @@ impl KeskarC1 {
     }
 
     /// Logits and their tangent along `dir` in evaluation mode (no dropout, running statistics);
-    /// see [`basin::Classifier::logits_jvp`].
+    /// see [`basin_core::Classifier::logits_jvp`].
     pub fn forward_jvp(&self, dir: &KeskarC1, x: Tensor<4>) -> Dual<2> {
         let x = jvp::max_pool2d(&self.pool, jvp::batch_norm(&self.bn1, &dir.bn1, jvp::conv2d(&self.conv1, &dir.conv1, Dual::constant(x))).relu());
         let x = jvp::max_pool2d(&self.pool, jvp::batch_norm(&self.bn2, &dir.bn2, jvp::conv2d(&self.conv2, &dir.conv2, x)).relu());

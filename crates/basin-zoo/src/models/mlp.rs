@@ -43,9 +43,9 @@ impl Mlp {
         self
     }
 
-    /// See [`basin::Classifier::sync_running_stats`].
+    /// See [`basin_core::Classifier::sync_running_stats`].
     pub fn sync_running_stats(&self) {
-        self.norms.iter().for_each(basin::model::sync_batch_norm);
+        self.norms.iter().for_each(basin_core::model::sync_batch_norm);
     }
 
     /// Logits for a batch of images `[B, C, H, W]` (flattened here) or features `[B, D]`.
@@ -62,7 +62,7 @@ impl Mlp {
     }
 
     /// Logits and their tangent along the direction model `dir` (evaluation mode: batch norm on
-    /// running statistics, plain ReLU); see [`basin::Classifier::logits_jvp`].
+    /// running statistics, plain ReLU); see [`basin_core::Classifier::logits_jvp`].
     pub fn forward_jvp(&self, dir: &Mlp, images: Tensor<4>) -> Dual<2> {
         let mut x = Dual::constant(images.flatten(1, 3));
         for (i, (layer, d)) in self.hidden.iter().zip(&dir.hidden).enumerate() {

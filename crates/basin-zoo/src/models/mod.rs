@@ -10,7 +10,7 @@ pub mod noisy_relu;
 pub mod resnet_cifar;
 pub mod simple_cnn;
 
-use basin::Classifier;
+use basin_core::Classifier;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 

@@ -46,7 +46,7 @@ impl NeC1 {
         }
     }
 
-    /// See [`basin::Classifier::sync_running_stats`].
+    /// See [`basin_core::Classifier::sync_running_stats`].
     pub fn sync_running_stats(&self) {
         self.norms.iter().for_each(|n| n.sync_running_stats());
     }
@@ -63,7 +63,7 @@ impl NeC1 {
     }
 
     /// Logits and their tangent along `dir` in evaluation mode (running statistics);
-    /// see [`basin::Classifier::logits_jvp`].
+    /// see [`basin_core::Classifier::logits_jvp`].
     pub fn forward_jvp(&self, dir: &NeC1, x: Tensor<4>) -> Dual<2> {
         let mut x = Dual::constant(x);
         for (i, ((conv, bn), (dconv, dbn))) in self.convs.iter().zip(&self.norms).zip(dir.convs.iter().zip(&dir.norms)).enumerate() {

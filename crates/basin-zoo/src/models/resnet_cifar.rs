@@ -106,12 +106,12 @@ impl ResNetCifar {
         }
     }
 
-    /// See [`basin::Classifier::sync_running_stats`].
+    /// See [`basin_core::Classifier::sync_running_stats`].
     pub fn sync_running_stats(&self) {
-        basin::model::sync_batch_norm(&self.bn);
+        basin_core::model::sync_batch_norm(&self.bn);
         for b in &self.blocks {
-            basin::model::sync_batch_norm(&b.bn1);
-            basin::model::sync_batch_norm(&b.bn2);
+            basin_core::model::sync_batch_norm(&b.bn1);
+            basin_core::model::sync_batch_norm(&b.bn2);
         }
     }
 
@@ -125,7 +125,7 @@ impl ResNetCifar {
     }
 
     /// Logits and their tangent along `dir` in evaluation mode (running statistics);
-    /// see [`basin::Classifier::logits_jvp`].
+    /// see [`basin_core::Classifier::logits_jvp`].
     pub fn forward_jvp(&self, dir: &ResNetCifar, x: Tensor<4>) -> Dual<2> {
         let mut x = jvp::batch_norm(&self.bn, &dir.bn, jvp::conv2d(&self.stem, &dir.stem, Dual::constant(x))).relu();
         for (b, d) in self.blocks.iter().zip(&dir.blocks) {

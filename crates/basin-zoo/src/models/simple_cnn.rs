@@ -48,7 +48,7 @@ impl SimpleCnn {
         self.out.forward(relu(self.fc.forward(x.flatten(1, 3))))
     }
 
-    /// Logits and their tangent along `dir`; see [`basin::Classifier::logits_jvp`].
+    /// Logits and their tangent along `dir`; see [`basin_core::Classifier::logits_jvp`].
     pub fn forward_jvp(&self, dir: &SimpleCnn, x: Tensor<4>) -> Dual<2> {
         let mut x = Dual::constant(x);
         for (i, (conv, dconv)) in self.convs.iter().zip(&dir.convs).enumerate() {

@@ -4,7 +4,7 @@
 //!
 //! The running statistics are updated exactly as `BatchNorm::forward` does (momentum blend of
 //! the batch mean and biased variance), so modules, records and basin's running-statistics
-//! policy (`basin::running_stats`) are unchanged.
+//! policy (`basin_core::running_stats`) are unchanged.
 
 use super::batch_norm_cpu;
 use super::flex_io::{contiguous, flex, on_flex_f32, values};

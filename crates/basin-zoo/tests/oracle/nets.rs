@@ -19,14 +19,14 @@ impl Layout {
     /// a `ZooModel`) is removed from the paths.
     pub fn of<M: Module>(model: &M, prefix: &str) -> (Layout, Vec<f64>) {
         let strip = |p: &str| p.strip_prefix(prefix).unwrap_or(p).to_string();
-        let pv = basin::paramvec::ParamVec::from_model(model);
+        let pv = basin_core::paramvec::ParamVec::from_model(model);
         let mut offsets = HashMap::new();
         let mut off = 0;
         for s in pv.slots.iter() {
             offsets.insert(strip(&s.path), (off, s.shape.clone()));
             off += s.numel();
         }
-        let consts = basin::params::collect(model)
+        let consts = basin_core::params::collect(model)
             .into_iter()
             .filter(|e| e.path.ends_with("running_mean") || e.path.ends_with("running_var"))
             .map(|e| (strip(&e.path), e.values.iter().map(|&v| v as f64).collect()))

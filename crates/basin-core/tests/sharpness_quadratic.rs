@@ -1,8 +1,8 @@
 //! (C_ε, A)-sharpness against the closed form of the box maximum of a quadratic.
 
-use basin::curvature::fd_hessian::Differentiable;
-use basin::paramvec::ParamVec;
-use basin::sharpness::{SharpnessConfig, sharpness};
+use basin_core::curvature::fd_hessian::Differentiable;
+use basin_core::paramvec::ParamVec;
+use basin_core::sharpness::{SharpnessConfig, sharpness};
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 

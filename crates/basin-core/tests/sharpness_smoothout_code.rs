@@ -2,9 +2,9 @@
 //! way (`scripts/sharpness_smoothout_code_reference.py`, output in
 //! `tests/data/sharpness_smoothout_code.json`), on closed-form functions.
 
-use basin::curvature::fd_hessian::Differentiable;
-use basin::paramvec::ParamVec;
-use basin::sharpness::{Protocol, SharpnessConfig, sharpness};
+use basin_core::curvature::fd_hessian::Differentiable;
+use basin_core::paramvec::ParamVec;
+use basin_core::sharpness::{Protocol, SharpnessConfig, sharpness};
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 

@@ -1,12 +1,12 @@
 //! Lanczos, power iteration, Hutchinson, Frobenius and SLQ on dense symmetric matrices with
 //! known spectra, through the same operator interface the Hessian uses.
 
-use basin::curvature::frobenius::frobenius;
-use basin::curvature::hutchinson::hutchinson;
-use basin::curvature::lanczos::{LanczosConfig, lanczos};
-use basin::curvature::power::power_iteration;
-use basin::curvature::slq::slq_density;
-use basin::curvature::{DenseOperator, LinearOperator};
+use basin_core::curvature::frobenius::frobenius;
+use basin_core::curvature::hutchinson::hutchinson;
+use basin_core::curvature::lanczos::{LanczosConfig, lanczos};
+use basin_core::curvature::power::power_iteration;
+use basin_core::curvature::slq::slq_density;
+use basin_core::curvature::{DenseOperator, LinearOperator};
 
 fn rel(a: f64, b: f64) -> f64 {
     (a - b).abs() / b.abs().max(1e-12)

@@ -4,12 +4,12 @@
 //! least squares (exact for a quadratic up to round-off) and 1.6e-11 of the largest entry for
 //! logistic regression (ε = 1e-5); asserted: 1e-10 and 1e-7.
 
-use basin::Classifier;
-use basin::batch::ExampleSet;
-use basin::curvature::fd_hessian::{Differentiable, FdHessianOperator};
-use basin::curvature::ggn::GgnOperator;
-use basin::curvature::{LinearOperator, Objective};
-use basin::paramvec::ParamVec;
+use basin_core::Classifier;
+use basin_core::batch::ExampleSet;
+use basin_core::curvature::fd_hessian::{Differentiable, FdHessianOperator};
+use basin_core::curvature::ggn::GgnOperator;
+use basin_core::curvature::{LinearOperator, Objective};
+use basin_core::paramvec::ParamVec;
 use burn::module::{Module, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::GradientsParams;
@@ -122,7 +122,7 @@ impl ExampleSet for Features {
             ys.push(self.y[i]);
         }
     }
-    fn batch(&self, idx: &[usize], _aug: Option<&mut StdRng>, device: &Device) -> basin::Batch {
+    fn batch(&self, idx: &[usize], _aug: Option<&mut StdRng>, device: &Device) -> basin_core::Batch {
         // f64 features straight to the device (the default gather is f32)
         let mut xs = Vec::new();
         let mut ys = Vec::new();
@@ -130,7 +130,7 @@ impl ExampleSet for Features {
             xs.extend_from_slice(&self.x[i * self.d..(i + 1) * self.d]);
             ys.push(self.y[i]);
         }
-        basin::Batch {
+        basin_core::Batch {
             images: Tensor::from_data(TensorData::new(xs, [idx.len(), self.d, 1, 1]), device),
             targets: Tensor::from_data(TensorData::new(ys, [idx.len()]), device),
         }
