@@ -2,6 +2,8 @@
 //! the documented defaults so that a typo or a wrong type is a one-line error naming the key.
 
 use crate::CliError;
+use basin_core::estimators::config::drop_legacy_keys;
+use basin_core::estimators::{ESTIMATOR_NAMES, EstimatorConfig};
 use basin_core::train::TrainConfig;
 use std::path::Path;
 
@@ -32,7 +34,22 @@ pub fn load_text(file: Option<(&str, &Path)>, sets: &[String]) -> Result<TrainCo
             .unwrap_or_else(|| toml::Value::String(raw.to_string()));
         set_path(&mut value, key.trim(), parsed)?;
     }
-    let defaults = toml::Table::try_from(TrainConfig::default()).expect("defaults serialize");
+    let mut defaults = toml::Table::try_from(TrainConfig::default()).expect("defaults serialize");
+    // `[estimator]` holds the named method's keys only: check against that method's defaults
+    let at = file.map(|p| format!("{}: ", p.display())).unwrap_or_default();
+    if let Some(toml::Value::Table(est)) = value.get_mut("estimator") {
+        drop_legacy_keys(est);
+        defaults.insert("estimator".into(), method_defaults(est, "estimator", &at)?);
+    }
+    if let Some(toml::Value::Array(phases)) = value.get_mut("phases") {
+        for (i, p) in phases.iter_mut().enumerate() {
+            if let Some(toml::Value::Table(est)) = p.as_table_mut().and_then(|t| t.get_mut("estimator")) {
+                drop_legacy_keys(est);
+                let key = format!("phases[{i}].estimator");
+                check_keys(est, method_defaults(est, &key, &at)?.as_table().expect("a table"), &key, file)?;
+            }
+        }
+    }
     check_keys(&value, &defaults, "", file)?;
     let cfg: TrainConfig = serde_path_to_error::deserialize(toml::Value::Table(value)).map_err(|e| {
         let msg = e.inner().message().lines().next().unwrap_or("invalid value").to_string();
@@ -40,6 +57,19 @@ pub fn load_text(file: Option<(&str, &Path)>, sets: &[String]) -> Result<TrainCo
     })?;
     cfg.validate()?;
     Ok(cfg)
+}
+
+/// The defaults of the method an `[estimator]` table names (`sgd` when it names none); an
+/// unknown name is an error naming `KEY.name` and the known ones.
+fn method_defaults(est: &toml::Table, key: &str, at: &str) -> Result<toml::Value, CliError> {
+    let name = match est.get("name") {
+        None => "sgd",
+        Some(toml::Value::String(n)) => n.as_str(),
+        Some(v) => return Err(CliError::input(format!("{at}{key}.name: expected a string, got {}", type_name(v)))),
+    };
+    let d = EstimatorConfig::default_of(name)
+        .ok_or_else(|| CliError::input(format!("{at}{key}.name: unknown estimator '{name}' (known: {})", ESTIMATOR_NAMES.join(", "))))?;
+    Ok(toml::Value::try_from(d).expect("defaults serialize"))
 }
 
 fn set_path(t: &mut toml::Table, key: &str, v: toml::Value) -> Result<(), CliError> {

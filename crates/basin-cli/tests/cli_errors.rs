@@ -49,6 +49,31 @@ fn invalid_values_are_named() {
 }
 
 #[test]
+fn an_estimator_takes_only_its_own_keys() {
+    // another method's key lists the named method's own keys
+    expect_input_error("[estimator]\nname = \"sam\"\na = 0.1\n", &[], &["estimator.a", "known here: name, rho"]);
+    expect_input_error("", &["--set", "estimator.name=\"s-sgd\"", "--set", "estimator.alpha=2"], &["estimator.alpha", "layers, level, name"]);
+    expect_input_error("[[phases]]\nepochs = 1\nestimator = { name = \"sam\", level = 0.4 }\n", &[], &["phases[0].estimator.level", "rho"]);
+    expect_input_error("[estimator]\nname = \"smoothout\"\na = -1.0\n", &[], &["estimator.a"]);
+}
+
+/// A config.toml of basin ≤ 0.1 lists every method's keys in `[estimator]`.
+const LEGACY: &str = "[estimator]\nname = \"smoothout\"\na = 0.05\nnoise = \"uniform\"\ndenoise = true\nparams = \"all\"\ncopies = 4\nlevel = 0.4\nlayers = \"weights\"\nalpha = 1.5\nrho = 0.05\neta = 0.01\ngamma = 1.0\ndirections = 5\nevery = 0\nsubset = 0.05\nlanczos_iter = 30\nmode = \"nudge\"\nrandom_subspace = false\noperator = \"hessian\"\n";
+
+#[test]
+fn old_all_methods_estimator_tables_still_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("old.toml");
+    std::fs::write(&f, LEGACY).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_basin")).args(["train", "--dry-run", "--config"]).arg(&f).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("name = \"smoothout\"\na = 0.05\n") && !text.contains("rho"), "{text}");
+    // a foreign key that was changed from its old default is not silently dropped
+    expect_input_error(&LEGACY.replace("alpha = 1.5", "alpha = 2.0"), &[], &["estimator.alpha"]);
+}
+
+#[test]
 fn malformed_toml_and_missing_files_are_one_line() {
     expect_input_error("[optimizer\nlr = 1", &[], &["run.toml"]);
     let dir = tempfile::tempdir().unwrap();

@@ -10,6 +10,7 @@
 
 use basin_core::Classifier;
 use basin_core::curvature::Objective;
+use basin_core::estimators::{EstimatorConfig, SmoothOutConfig};
 use basin_core::curvature::track::{CurvatureConfig, top_eigen};
 use basin_core::sharpness::{SharpnessConfig, sharpness};
 use basin_core::train::{Silent, TrainConfig, TrainOptions, TrainSets, init_model, train};
@@ -64,8 +65,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         cfg.data.train_subset = 512;
         cfg.data.test_subset = 256;
     }
-    cfg.estimator.name = "smoothout".into();
-    cfg.estimator.a = 0.0375;
+    cfg.estimator = EstimatorConfig::SmoothOut(SmoothOutConfig::default().with_a(0.0375));
     let data = basin_zoo::data::prepare(&cfg.data, cfg.seed)?;
     let device = Device::flex();
     let model = init_model(&device.clone().autodiff(), cfg.seed, TinyCnn::new);

@@ -4,6 +4,7 @@
 //!
 //!     cargo run --release --example sam_vs_sgd [-- --quick]
 
+use basin_core::estimators::EstimatorConfig;
 use basin_core::curvature::track::{CurvatureConfig, top_eigen};
 use basin_core::train::{Silent, TrainConfig, TrainOptions, TrainSets, init_model, train};
 use basin_zoo::{ModelOptions, ZooModel};
@@ -21,7 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             cfg.data.train_subset = 512;
             cfg.data.test_subset = 256;
         }
-        cfg.estimator.name = estimator.into(); // SAM: ρ = 0.05
+        cfg.estimator = EstimatorConfig::default_of(estimator).expect("a known estimator"); // SAM: ρ = 0.05
         let data = basin_zoo::data::prepare(&cfg.data, cfg.seed)?;
         let build = |d: &Device| ZooModel::build(&cfg.model.name, data.shape, data.classes, &ModelOptions::default(), d).expect("a zoo model");
         let model = init_model(&device.clone().autodiff(), cfg.seed, build);

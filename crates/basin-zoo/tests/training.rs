@@ -1,6 +1,7 @@
 //! Real training on the bundled MNIST slice: learning, bit-identical resume, divergence guard,
 //! and refusal to overwrite a finished run.
 
+use basin_core::estimators::{EstimatorConfig, NsgdConfig};
 use basin_core::BasinError;
 use basin_core::train::{Observer, Silent, TrainConfig, TrainOptions, TrainSets, init_model, train};
 use basin_zoo::data::{RunData, prepare};
@@ -182,9 +183,7 @@ fn every_estimator_with_every_base_optimizer_learns_and_resumes_bit_identically(
             cfg.train.batch_size = 32;
             cfg.optimizer.name = optim.into();
             cfg.optimizer.lr = lr;
-            cfg.estimator.name = est.to_string();
-            cfg.estimator.copies = 2;
-            cfg.estimator.alpha = 2.0;
+            cfg.estimator = test_estimator(est);
             let data = prepare(&cfg.data, 11).unwrap();
             let d = tempfile::tempdir().unwrap();
             let m0 = model_for(&TrainConfig { seed: 11, ..cfg.clone() }, &data, &Device::flex().autodiff());
@@ -196,13 +195,21 @@ fn every_estimator_with_every_base_optimizer_learns_and_resumes_bit_identically(
     }
 }
 
+/// `est` with its defaults, but det-SmoothOut with 2 copies and noise enhancement with α = 2.
+fn test_estimator(est: &str) -> EstimatorConfig {
+    match EstimatorConfig::default_of(est).expect("a known estimator") {
+        EstimatorConfig::DetSmoothOut(c) => EstimatorConfig::DetSmoothOut(c.with_copies(2)),
+        EstimatorConfig::NoiseEnhancement(c) => EstimatorConfig::NoiseEnhancement(c.with_alpha(2.0)),
+        other => other,
+    }
+}
+
 fn running_stats_after_one_step(est: &str) -> Vec<f32> {
     use basin_core::estimators::StepContext;
     let mut cfg = slice_cfg();
     cfg.model.name = "keskar-f1".into();
     cfg.data.train_subset = 128;
-    cfg.estimator.name = est.into();
-    cfg.estimator.alpha = 2.0;
+    cfg.estimator = test_estimator(est);
     let data = prepare(&cfg.data, 0).unwrap();
     let ad = Device::flex().autodiff();
     let model = model_for(&cfg, &data, &ad);
@@ -324,10 +331,7 @@ fn nudged_sgd_small_gamma_ends_sharper_than_large_gamma() {
         cfg.train.epochs = 2;
         cfg.optimizer.name = "sgd".into();
         cfg.optimizer.lr = 0.02;
-        cfg.estimator.name = "nsgd".into();
-        cfg.estimator.gamma = gamma;
-        cfg.estimator.every = 20;
-        cfg.estimator.lanczos_iter = 20;
+        cfg.estimator = EstimatorConfig::Nsgd(NsgdConfig::default().with_gamma(gamma).with_every(20).with_lanczos_iter(20));
         let data = prepare(&cfg.data, 0).unwrap();
         let d = tempfile::tempdir().unwrap();
         let (m, _) = run(&cfg, &data, d.path(), false, &mut Silent, Arc::new(AtomicBool::new(false))).unwrap();

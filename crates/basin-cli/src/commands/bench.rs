@@ -189,7 +189,11 @@ pub fn run(cmd: BenchCommand) -> Result<(), CliError> {
                 let base = median(&EstimatorConfig::default());
                 println!("| {name} | sgd | {:.1} | 1.00 | |", 1000.0 * base);
                 for est in estimators.split(',').map(str::trim) {
-                    let cfg = EstimatorConfig { name: est.to_string(), alpha: 2.0, ..Default::default() };
+                    let cfg = match EstimatorConfig::default_of(est) {
+                        Some(EstimatorConfig::NoiseEnhancement(c)) => EstimatorConfig::NoiseEnhancement(c.with_alpha(2.0)),
+                        Some(c) => c,
+                        None => return Err(CliError::input(format!("--estimators: unknown estimator '{est}' (known: {})", basin_core::estimators::ESTIMATOR_NAMES.join(", ")))),
+                    };
                     let s = median(&cfg);
                     let goal = match est {
                         "smoothout" | "ada-smoothout" => "≤ 1.03",

@@ -103,7 +103,7 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
         data.test.len(),
         basin_core::train::phases::total_epochs(&basin_core::train::phases::resolve(&cfg)?),
         steps,
-        cfg.estimator.name,
+        cfg.estimator.name(),
         out.display()
     );
     let epochs = basin_core::train::phases::total_epochs(&basin_core::train::phases::resolve(&cfg)?);

@@ -11,6 +11,39 @@ use crate::model::Classifier;
 use crate::paramkind::ParamFilter;
 use crate::paramvec::ParamVec;
 
+/// `[estimator] name = "ada-smoothout"` (journal eq. 12; Table IV uses a = 0.15).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdaSmoothOutConfig {
+    /// Noise strength relative to each filter's L2 norm.
+    pub a: f64,
+    /// Noise distribution: uniform | gaussian.
+    pub noise: NoiseKind,
+    /// Remove the noise before the update.
+    pub denoise: bool,
+    /// Parameters that get noise: all | weights | conv | dense.
+    pub params: ParamFilter,
+}
+
+impl Default for AdaSmoothOutConfig {
+    fn default() -> Self {
+        AdaSmoothOutConfig { a: 0.15, noise: NoiseKind::Uniform, denoise: true, params: ParamFilter::All }
+    }
+}
+
+super::builders!(AdaSmoothOutConfig { with_a => a: f64, with_noise => noise: NoiseKind, with_denoise => denoise: bool, with_params => params: ParamFilter });
+
+impl AdaSmoothOutConfig {
+    /// Checks the parameters; errors name the key.
+    pub fn validate(&self) -> Result<(), crate::error::BasinError> {
+        super::config::check(self.a.is_finite() && self.a >= 0.0, "a", "must be a number ≥ 0")
+    }
+    /// The estimator.
+    pub fn init(&self) -> AdaSmoothOut {
+        AdaSmoothOut::new(self.a, self.noise, self.denoise, self.params)
+    }
+}
+
 /// AdaSmoothOut: SmoothOut with filter-normalized noise.
 #[derive(Debug, Clone)]
 pub struct AdaSmoothOut {

@@ -1,17 +1,20 @@
-//! `[estimator]` of a config: which method computes the gradient, and its parameters. Every
-//! parameter has the paper's default; parameters of other methods are ignored.
+//! `[estimator]` of a config: `name` picks the method, and only that method's keys may follow
+//! (each with the paper's default). Each method's settings are its own struct, in its own file
+//! (`SmoothOutConfig` in smoothout.rs, …), with Burn-style builders
+//! (`SmoothOutConfig::default().with_a(0.05).init()`); this enum is the serde-tagged union the
+//! TOML parses into. Adding a method: one file with its estimator and config, one arm here.
 
-use super::ada_smoothout::AdaSmoothOut;
-use super::det_smoothout::DetSmoothOut;
-use super::noise_enhancement::NoiseEnhancement;
-use super::plain::Plain;
-use super::sam::Sam;
-use super::smoothout::SmoothOut;
-use super::ssgd::SymmetricSgd;
 use super::GradientEstimator;
+use super::ada_smoothout::AdaSmoothOutConfig;
+use super::det_smoothout::DetSmoothOutConfig;
+use super::noise_enhancement::NoiseEnhancementConfig;
+use super::nsgd::NsgdConfig;
+use super::plain::Plain;
+use super::sam::{AsamConfig, SamConfig};
+use super::smoothout::SmoothOutConfig;
+use super::ssgd::SymmetricSgdConfig;
 use crate::error::BasinError;
 use crate::model::Classifier;
-use crate::paramkind::ParamFilter;
 use serde::{Deserialize, Serialize};
 
 /// Distribution of SmoothOut noise.
@@ -29,157 +32,231 @@ pub enum NoiseKind {
 pub const ESTIMATOR_NAMES: &[&str] =
     &["sgd", "smoothout", "det-smoothout", "ada-smoothout", "s-sgd", "noise-enhancement", "sam", "asam", "nsgd"];
 
-/// `[estimator]`.
+/// `Ok` when `ok`, else a config error naming `estimator.<key>`.
+pub fn check(ok: bool, key: &str, why: &str) -> Result<(), BasinError> {
+    if ok { Ok(()) } else { Err(BasinError::config(format!("estimator.{key}"), why.to_string())) }
+}
+
+/// `[estimator] name = "sgd"`: the plain mini-batch gradient; no parameters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SgdConfig {}
+
+/// `[estimator]`: the method (`name`) and its own parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct EstimatorConfig {
-    /// sgd | smoothout | det-smoothout | ada-smoothout | s-sgd | noise-enhancement | sam | asam.
-    pub name: String,
-    /// SmoothOut noise strength a (journal: 0.0375 for SmoothOut; AdaSmoothOut: relative to
-    /// each filter's norm, 0.15 in Table IV).
-    pub a: f64,
-    /// SmoothOut noise distribution: uniform | gaussian (a = standard deviation).
-    pub noise: NoiseKind,
-    /// SmoothOut: remove the noise before the update (false = the Tables III-IV ablation).
-    pub denoise: bool,
-    /// Parameters that get noise: all | weights (no biases / norm layers) | conv | dense.
-    pub params: ParamFilter,
-    /// Deterministic SmoothOut: number of noise vectors N.
-    pub copies: usize,
-    /// S-SGD noise level: ‖n_layer‖ = level · ‖w_layer‖ (paper's best: 0.4).
-    pub level: f64,
-    /// S-SGD layers: weights (all, biases excluded) | conv | dense.
-    pub layers: ParamFilter,
-    /// Noise enhancement α (1 = plain SGD; the paper uses 1.5 … 11).
-    pub alpha: f64,
-    /// SAM / ASAM neighbourhood radius ρ (SAM default 0.05; ASAM paper uses 0.5 … 2).
-    pub rho: f64,
-    /// ASAM η added to |w| in T_w.
-    pub eta: f64,
-    /// Nudged SGD γ: learning-rate factor along the sharpest directions (1 = SGD).
-    pub gamma: f64,
-    /// Nudged SGD: number of directions k.
-    pub directions: usize,
-    /// Nudged SGD: recompute the directions every N steps (0 = every epoch).
-    pub every: u64,
-    /// Nudged SGD: fraction of the training set for the curvature (paper: 5 %).
-    pub subset: f64,
-    /// Nudged SGD: Lanczos steps at most.
-    pub lanczos_iter: usize,
-    /// Nudged SGD: nudge | project | remove.
-    pub mode: super::nsgd::NsgdMode,
-    /// Nudged SGD control: a random orthonormal subspace instead of eigenvectors.
-    pub random_subspace: bool,
-    /// Nudged SGD curvature operator: hessian (exact, default) | ggn | fd.
-    pub operator: crate::curvature::choice::OperatorKind,
+#[serde(tag = "name")]
+pub enum EstimatorConfig {
+    /// Plain SGD gradient.
+    #[serde(rename = "sgd")]
+    Sgd(SgdConfig),
+    /// SmoothOut.
+    #[serde(rename = "smoothout")]
+    SmoothOut(SmoothOutConfig),
+    /// Deterministic SmoothOut.
+    #[serde(rename = "det-smoothout")]
+    DetSmoothOut(DetSmoothOutConfig),
+    /// AdaSmoothOut.
+    #[serde(rename = "ada-smoothout")]
+    AdaSmoothOut(AdaSmoothOutConfig),
+    /// S-SGD.
+    #[serde(rename = "s-sgd")]
+    SymmetricSgd(SymmetricSgdConfig),
+    /// Noise-enhanced SGD.
+    #[serde(rename = "noise-enhancement")]
+    NoiseEnhancement(NoiseEnhancementConfig),
+    /// SAM.
+    #[serde(rename = "sam")]
+    Sam(SamConfig),
+    /// ASAM.
+    #[serde(rename = "asam")]
+    Asam(AsamConfig),
+    /// Nudged SGD.
+    #[serde(rename = "nsgd")]
+    Nsgd(NsgdConfig),
 }
 
 impl Default for EstimatorConfig {
     fn default() -> Self {
-        EstimatorConfig {
-            name: "sgd".into(),
-            a: 0.0375,
-            noise: NoiseKind::Uniform,
-            denoise: true,
-            params: ParamFilter::All,
-            copies: 4,
-            level: 0.4,
-            layers: ParamFilter::Weights,
-            alpha: 1.5,
-            rho: 0.05,
-            eta: 0.01,
-            gamma: 1.0,
-            directions: 5,
-            every: 0,
-            subset: 0.05,
-            lanczos_iter: 30,
-            mode: super::nsgd::NsgdMode::Nudge,
-            random_subspace: false,
-            operator: crate::curvature::choice::OperatorKind::Hessian,
-        }
+        EstimatorConfig::Sgd(SgdConfig {})
     }
 }
 
 impl EstimatorConfig {
-    /// Checks the name and the parameters the method uses; errors name the key.
-    pub fn validate(&self) -> Result<(), BasinError> {
-        let bad = |k: &str, r: &str| Err(BasinError::config(format!("estimator.{k}"), r.to_string()));
-        match self.name.as_str() {
-            "sgd" => {}
-            "smoothout" | "ada-smoothout" | "det-smoothout" => {
-                if !(self.a.is_finite() && self.a >= 0.0) {
-                    return bad("a", "must be a number ≥ 0");
-                }
-                if self.name == "det-smoothout" && self.copies == 0 {
-                    return bad("copies", "must be ≥ 1");
-                }
-            }
-            "s-sgd" => {
-                if !(self.level.is_finite() && self.level >= 0.0) {
-                    return bad("level", "must be a number ≥ 0");
-                }
-                if self.layers == ParamFilter::All {
-                    return bad("layers", "S-SGD excludes biases: use weights, conv or dense");
-                }
-            }
-            "noise-enhancement" => {
-                if !self.alpha.is_finite() {
-                    return bad("alpha", "must be a finite number");
-                }
-            }
-            "nsgd" => {
-                if !(self.gamma.is_finite() && self.gamma >= 0.0) {
-                    return bad("gamma", "must be a number ≥ 0");
-                }
-                if self.directions == 0 {
-                    return bad("directions", "must be ≥ 1");
-                }
-                if !(self.subset > 0.0 && self.subset <= 1.0) {
-                    return bad("subset", "must be in (0, 1]");
-                }
-                if self.lanczos_iter < self.directions {
-                    return bad("lanczos_iter", "must be ≥ directions");
-                }
-            }
-            "sam" | "asam" => {
-                if !(self.rho.is_finite() && self.rho > 0.0) {
-                    return bad("rho", "must be positive");
-                }
-                if !(self.eta.is_finite() && self.eta >= 0.0) {
-                    return bad("eta", "must be ≥ 0");
-                }
-            }
-            other => {
-                return Err(BasinError::config(
-                    "estimator.name",
-                    format!("unknown estimator '{other}' (known: {})", ESTIMATOR_NAMES.join(", ")),
-                ));
-            }
+    /// The method `name` with its defaults, or None for an unknown name.
+    pub fn default_of(name: &str) -> Option<EstimatorConfig> {
+        Some(match name {
+            "sgd" => EstimatorConfig::Sgd(SgdConfig {}),
+            "smoothout" => EstimatorConfig::SmoothOut(Default::default()),
+            "det-smoothout" => EstimatorConfig::DetSmoothOut(Default::default()),
+            "ada-smoothout" => EstimatorConfig::AdaSmoothOut(Default::default()),
+            "s-sgd" => EstimatorConfig::SymmetricSgd(Default::default()),
+            "noise-enhancement" => EstimatorConfig::NoiseEnhancement(Default::default()),
+            "sam" => EstimatorConfig::Sam(Default::default()),
+            "asam" => EstimatorConfig::Asam(Default::default()),
+            "nsgd" => EstimatorConfig::Nsgd(Default::default()),
+            _ => return None,
+        })
+    }
+
+    /// The method's name, as written in `estimator.name`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EstimatorConfig::Sgd(_) => "sgd",
+            EstimatorConfig::SmoothOut(_) => "smoothout",
+            EstimatorConfig::DetSmoothOut(_) => "det-smoothout",
+            EstimatorConfig::AdaSmoothOut(_) => "ada-smoothout",
+            EstimatorConfig::SymmetricSgd(_) => "s-sgd",
+            EstimatorConfig::NoiseEnhancement(_) => "noise-enhancement",
+            EstimatorConfig::Sam(_) => "sam",
+            EstimatorConfig::Asam(_) => "asam",
+            EstimatorConfig::Nsgd(_) => "nsgd",
         }
-        Ok(())
+    }
+
+    /// Checks the method's parameters; errors name the key.
+    pub fn validate(&self) -> Result<(), BasinError> {
+        match self {
+            EstimatorConfig::Sgd(_) => Ok(()),
+            EstimatorConfig::SmoothOut(c) => c.validate(),
+            EstimatorConfig::DetSmoothOut(c) => c.validate(),
+            EstimatorConfig::AdaSmoothOut(c) => c.validate(),
+            EstimatorConfig::SymmetricSgd(c) => c.validate(),
+            EstimatorConfig::NoiseEnhancement(c) => c.validate(),
+            EstimatorConfig::Sam(c) => c.validate(),
+            EstimatorConfig::Asam(c) => c.validate(),
+            EstimatorConfig::Nsgd(c) => c.validate(),
+        }
     }
 
     /// The estimator this config describes (`seed` is the run's seed).
     pub fn build<M: Classifier>(&self, seed: u64) -> Box<dyn GradientEstimator<M>> {
-        match self.name.as_str() {
-            "smoothout" => Box::new(SmoothOut::new(self.a, self.noise, self.denoise, self.params)),
-            "ada-smoothout" => Box::new(AdaSmoothOut::new(self.a, self.noise, self.denoise, self.params)),
-            "det-smoothout" => Box::new(DetSmoothOut::new(self.a, self.noise, self.copies, self.params, seed)),
-            "s-sgd" => Box::new(SymmetricSgd::new(self.level, self.layers)),
-            "noise-enhancement" => Box::new(NoiseEnhancement::new(self.alpha)),
-            "sam" => Box::new(Sam::new(self.rho)),
-            "asam" => Box::new(Sam::asam(self.rho, self.eta)),
-            "nsgd" => Box::new(super::nsgd::Nsgd::new(super::nsgd::NsgdConfig {
-                gamma: self.gamma,
-                k: self.directions,
-                every: self.every,
-                subset: self.subset,
-                max_iter: self.lanczos_iter,
-                mode: self.mode,
-                random_subspace: self.random_subspace,
-                operator: self.operator,
-            })),
-            _ => Box::new(Plain),
+        match self {
+            EstimatorConfig::Sgd(_) => Box::new(Plain),
+            EstimatorConfig::SmoothOut(c) => Box::new(c.init()),
+            EstimatorConfig::DetSmoothOut(c) => Box::new(c.init(seed)),
+            EstimatorConfig::AdaSmoothOut(c) => Box::new(c.init()),
+            EstimatorConfig::SymmetricSgd(c) => Box::new(c.init()),
+            EstimatorConfig::NoiseEnhancement(c) => Box::new(c.init()),
+            EstimatorConfig::Sam(c) => Box::new(c.init()),
+            EstimatorConfig::Asam(c) => Box::new(c.init()),
+            EstimatorConfig::Nsgd(c) => Box::new(c.init()),
         }
+    }
+}
+
+/// The single `[estimator]` struct of basin ≤ 0.1 wrote every method's keys into each
+/// config.toml with these values (unless a user changed them). When a table holds all of them
+/// (the signature of such a file), a key that does not belong to the named method and still
+/// holds its old default is dropped, so old run folders load and resume; any other foreign key
+/// stays and is an error. A table a user wrote lacks most of them and is left alone.
+pub const LEGACY_DEFAULTS: &[(&str, LegacyValue)] = &[
+    ("a", LegacyValue::F(0.0375)),
+    ("noise", LegacyValue::S("uniform")),
+    ("denoise", LegacyValue::B(true)),
+    ("params", LegacyValue::S("all")),
+    ("copies", LegacyValue::I(4)),
+    ("level", LegacyValue::F(0.4)),
+    ("layers", LegacyValue::S("weights")),
+    ("alpha", LegacyValue::F(1.5)),
+    ("rho", LegacyValue::F(0.05)),
+    ("eta", LegacyValue::F(0.01)),
+    ("gamma", LegacyValue::F(1.0)),
+    ("directions", LegacyValue::I(5)),
+    ("every", LegacyValue::I(0)),
+    ("subset", LegacyValue::F(0.05)),
+    ("lanczos_iter", LegacyValue::I(30)),
+    ("mode", LegacyValue::S("nudge")),
+    ("random_subspace", LegacyValue::B(false)),
+    ("operator", LegacyValue::S("hessian")),
+];
+
+/// A value in [`LEGACY_DEFAULTS`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LegacyValue {
+    /// A float.
+    F(f64),
+    /// An integer.
+    I(i64),
+    /// A string.
+    S(&'static str),
+    /// A boolean.
+    B(bool),
+}
+
+/// Drops from an `[estimator]` table the keys of other methods that hold their legacy
+/// defaults (see [`LEGACY_DEFAULTS`]); the method's own keys and changed values are kept.
+pub fn drop_legacy_keys(table: &mut toml::Table) {
+    if !LEGACY_DEFAULTS.iter().all(|(k, _)| table.contains_key(*k)) {
+        return;
+    }
+    let Some(own) = table.get("name").and_then(|v| v.as_str()).and_then(EstimatorConfig::default_of) else {
+        return;
+    };
+    let own_keys: Vec<String> = match toml::Value::try_from(&own) {
+        Ok(toml::Value::Table(t)) => t.keys().cloned().collect(),
+        _ => return,
+    };
+    table.retain(|k, v| {
+        if own_keys.iter().any(|o| o == k) {
+            return true;
+        }
+        let legacy = LEGACY_DEFAULTS.iter().find(|(name, _)| *name == k).map(|(_, d)| *d);
+        let same = match (legacy, &*v) {
+            (Some(LegacyValue::F(d)), toml::Value::Float(x)) => *x == d,
+            (Some(LegacyValue::F(d)), toml::Value::Integer(x)) => *x as f64 == d,
+            (Some(LegacyValue::I(d)), toml::Value::Integer(x)) => *x == d,
+            (Some(LegacyValue::S(d)), toml::Value::String(x)) => x == d,
+            (Some(LegacyValue::B(d)), toml::Value::Boolean(x)) => *x == d,
+            _ => false,
+        };
+        !same
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_method_parses_with_only_its_own_keys() {
+        let c: EstimatorConfig = toml::from_str("name = \"smoothout\"\na = 0.05").unwrap();
+        assert_eq!(c, EstimatorConfig::SmoothOut(SmoothOutConfig::default().with_a(0.05)));
+        let c: EstimatorConfig = toml::from_str("name = \"ada-smoothout\"").unwrap();
+        assert_eq!(c, EstimatorConfig::AdaSmoothOut(AdaSmoothOutConfig { a: 0.15, ..Default::default() }), "AdaSmoothOut's own default");
+        let err = toml::from_str::<EstimatorConfig>("name = \"sam\"\na = 0.05").unwrap_err().to_string();
+        assert!(err.contains("unknown field `a`") && err.contains("rho"), "{err}");
+        let err = toml::from_str::<EstimatorConfig>("name = \"sgd\"\nrho = 0.1").unwrap_err().to_string();
+        assert!(err.contains("unknown field `rho`"), "{err}");
+        // a round trip writes the name and the method's keys only
+        let text = toml::to_string(&EstimatorConfig::Sam(SamConfig::default())).unwrap();
+        assert_eq!(text.trim(), "name = \"sam\"\nrho = 0.05");
+    }
+
+    #[test]
+    fn legacy_tables_drop_foreign_defaults_and_keep_changes() {
+        let legacy = |name: &str| -> toml::Table {
+            let mut t = toml::Table::new();
+            t.insert("name".into(), name.into());
+            for (k, v) in LEGACY_DEFAULTS {
+                let v: toml::Value = match *v {
+                    LegacyValue::F(x) => x.into(),
+                    LegacyValue::I(x) => x.into(),
+                    LegacyValue::S(x) => x.into(),
+                    LegacyValue::B(x) => x.into(),
+                };
+                t.insert(k.to_string(), v);
+            }
+            t
+        };
+        let mut t = legacy("sam");
+        t.insert("rho".into(), 0.1.into());
+        t.insert("level".into(), 0.3.into());
+        drop_legacy_keys(&mut t);
+        let keys: Vec<&str> = t.keys().map(|k| k.as_str()).collect();
+        assert_eq!(keys, ["level", "name", "rho"], "the changed foreign key stays (and will be an error)");
+        // a table a user wrote is left alone, even where a value equals an old default
+        let mut user: toml::Table = toml::from_str("name = \"sam\"\nlevel = 0.4").unwrap();
+        drop_legacy_keys(&mut user);
+        assert!(user.contains_key("level"));
     }
 }

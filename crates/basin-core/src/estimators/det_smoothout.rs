@@ -13,6 +13,40 @@ use crate::running_stats;
 use rand::RngExt;
 use rand_distr::StandardNormal;
 
+/// `[estimator] name = "det-smoothout"` (workshop eq. 1: the mean over N fixed noise vectors).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetSmoothOutConfig {
+    /// Noise strength a.
+    pub a: f64,
+    /// Noise distribution: uniform | gaussian.
+    pub noise: NoiseKind,
+    /// Number of noise vectors N.
+    pub copies: usize,
+    /// Parameters that get noise: all | weights | conv | dense.
+    pub params: ParamFilter,
+}
+
+impl Default for DetSmoothOutConfig {
+    fn default() -> Self {
+        DetSmoothOutConfig { a: 0.0375, noise: NoiseKind::Uniform, copies: 4, params: ParamFilter::All }
+    }
+}
+
+super::builders!(DetSmoothOutConfig { with_a => a: f64, with_noise => noise: NoiseKind, with_copies => copies: usize, with_params => params: ParamFilter });
+
+impl DetSmoothOutConfig {
+    /// Checks the parameters; errors name the key.
+    pub fn validate(&self) -> Result<(), crate::error::BasinError> {
+        super::config::check(self.a.is_finite() && self.a >= 0.0, "a", "must be a number ≥ 0")?;
+        super::config::check(self.copies >= 1, "copies", "must be ≥ 1")
+    }
+    /// The estimator; its noise vectors come from the run's `seed`.
+    pub fn init(&self, seed: u64) -> DetSmoothOut {
+        DetSmoothOut::new(self.a, self.noise, self.copies, self.params, seed)
+    }
+}
+
 /// Mean gradient over N fixed perturbations.
 #[derive(Debug, Clone)]
 pub struct DetSmoothOut {

@@ -2,6 +2,22 @@
 //! different gradient. An estimator returns the loss and the gradients (and the point the
 //! optimizer should step from); the base optimizer (SGD, momentum, Adam) is never touched.
 
+/// Burn-`Config`-style builders: `with_<key>(value) -> Self` for each listed field.
+macro_rules! builders {
+    ($ty:ident { $($with:ident => $field:ident: $t:ty),* $(,)? }) => {
+        impl $ty {
+            $(
+                #[doc = concat!("Returns the config with `", stringify!($field), "` set.")]
+                pub fn $with(mut self, value: $t) -> Self {
+                    self.$field = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+pub(crate) use builders;
+
 pub mod ada_smoothout;
 pub mod config;
 pub mod det_smoothout;
@@ -17,7 +33,14 @@ use crate::model::Classifier;
 use crate::paramvec::ParamVec;
 use burn::optim::GradientsParams;
 
-pub use config::{ESTIMATOR_NAMES, EstimatorConfig, NoiseKind};
+pub use ada_smoothout::AdaSmoothOutConfig;
+pub use config::{ESTIMATOR_NAMES, EstimatorConfig, NoiseKind, SgdConfig};
+pub use det_smoothout::DetSmoothOutConfig;
+pub use noise_enhancement::NoiseEnhancementConfig;
+pub use nsgd::NsgdConfig;
+pub use sam::{AsamConfig, SamConfig};
+pub use smoothout::SmoothOutConfig;
+pub use ssgd::SymmetricSgdConfig;
 pub use plain::Plain;
 
 /// What the trainer hands an estimator at each step.

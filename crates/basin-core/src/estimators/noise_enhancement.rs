@@ -9,6 +9,33 @@ use crate::model::Classifier;
 use crate::paramvec::ParamVec;
 use crate::running_stats;
 
+/// `[estimator] name = "noise-enhancement"` (eq. 6; α = 1 is plain SGD).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NoiseEnhancementConfig {
+    /// α (the paper uses 1.5 … 11).
+    pub alpha: f64,
+}
+
+impl Default for NoiseEnhancementConfig {
+    fn default() -> Self {
+        NoiseEnhancementConfig { alpha: 1.5 }
+    }
+}
+
+super::builders!(NoiseEnhancementConfig { with_alpha => alpha: f64 });
+
+impl NoiseEnhancementConfig {
+    /// Checks the parameters; errors name the key.
+    pub fn validate(&self) -> Result<(), crate::error::BasinError> {
+        super::config::check(self.alpha.is_finite(), "alpha", "must be a finite number")
+    }
+    /// The estimator.
+    pub fn init(&self) -> NoiseEnhancement {
+        NoiseEnhancement::new(self.alpha)
+    }
+}
+
 /// Noise-enhanced gradient.
 #[derive(Debug, Clone)]
 pub struct NoiseEnhancement {

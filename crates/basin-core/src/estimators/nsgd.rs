@@ -32,25 +32,61 @@ pub enum NsgdMode {
     Remove,
 }
 
-/// Settings of Nudged SGD.
-#[derive(Debug, Clone, PartialEq)]
+/// `[estimator] name = "nsgd"`: Nudged SGD (sharpest-directions paper), learning rate γη along
+/// the top-k eigenvectors of the curvature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct NsgdConfig {
-    /// γ.
+    /// γ: learning-rate factor along the sharpest directions (1 = SGD).
     pub gamma: f64,
     /// Number of directions k.
+    #[serde(rename = "directions")]
     pub k: usize,
     /// Recompute every this many steps (0 = once per epoch).
     pub every: u64,
-    /// Fraction of the training set for the curvature.
+    /// Fraction of the training set for the curvature (paper: 5 %).
     pub subset: f64,
     /// Lanczos steps at most.
+    #[serde(rename = "lanczos_iter")]
     pub max_iter: usize,
-    /// Mode.
+    /// nudge | project | remove.
     pub mode: NsgdMode,
-    /// Random orthonormal subspace instead of eigenvectors (control).
+    /// Control: a random orthonormal subspace instead of eigenvectors.
     pub random_subspace: bool,
-    /// Curvature operator.
+    /// Curvature operator: hessian (exact, default) | ggn | fd.
     pub operator: OperatorKind,
+}
+
+impl Default for NsgdConfig {
+    fn default() -> Self {
+        NsgdConfig { gamma: 1.0, k: 5, every: 0, subset: 0.05, max_iter: 30, mode: NsgdMode::Nudge, random_subspace: false, operator: OperatorKind::Hessian }
+    }
+}
+
+super::builders!(NsgdConfig {
+    with_gamma => gamma: f64,
+    with_directions => k: usize,
+    with_every => every: u64,
+    with_subset => subset: f64,
+    with_lanczos_iter => max_iter: usize,
+    with_mode => mode: NsgdMode,
+    with_random_subspace => random_subspace: bool,
+    with_operator => operator: OperatorKind,
+});
+
+impl NsgdConfig {
+    /// Checks the parameters; errors name the key.
+    pub fn validate(&self) -> Result<(), crate::error::BasinError> {
+        use super::config::check;
+        check(self.gamma.is_finite() && self.gamma >= 0.0, "gamma", "must be a number ≥ 0")?;
+        check(self.k >= 1, "directions", "must be ≥ 1")?;
+        check(self.subset > 0.0 && self.subset <= 1.0, "subset", "must be in (0, 1]")?;
+        check(self.max_iter >= self.k, "lanczos_iter", "must be ≥ directions")
+    }
+    /// The estimator.
+    pub fn init(&self) -> Nsgd {
+        Nsgd::new(self.clone())
+    }
 }
 
 /// Nudged SGD.

@@ -9,6 +9,63 @@ use crate::model::Classifier;
 use crate::paramvec::ParamVec;
 use crate::running_stats;
 
+/// `[estimator] name = "sam"` (Foret et al.; ρ = 0.05).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SamConfig {
+    /// Neighbourhood radius ρ.
+    pub rho: f64,
+}
+
+impl Default for SamConfig {
+    fn default() -> Self {
+        SamConfig { rho: 0.05 }
+    }
+}
+
+super::builders!(SamConfig { with_rho => rho: f64 });
+
+impl SamConfig {
+    /// Checks the parameters; errors name the key.
+    pub fn validate(&self) -> Result<(), crate::error::BasinError> {
+        super::config::check(self.rho.is_finite() && self.rho > 0.0, "rho", "must be positive")
+    }
+    /// The estimator.
+    pub fn init(&self) -> Sam {
+        Sam::new(self.rho)
+    }
+}
+
+/// `[estimator] name = "asam"` (Kwon et al.; T_w = |w| + η on weights).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AsamConfig {
+    /// Neighbourhood radius ρ (the ASAM paper uses 0.5 … 2).
+    pub rho: f64,
+    /// η added to |w| in T_w.
+    pub eta: f64,
+}
+
+impl Default for AsamConfig {
+    fn default() -> Self {
+        AsamConfig { rho: 0.05, eta: 0.01 }
+    }
+}
+
+super::builders!(AsamConfig { with_rho => rho: f64, with_eta => eta: f64 });
+
+impl AsamConfig {
+    /// Checks the parameters; errors name the key.
+    pub fn validate(&self) -> Result<(), crate::error::BasinError> {
+        super::config::check(self.rho.is_finite() && self.rho > 0.0, "rho", "must be positive")?;
+        super::config::check(self.eta.is_finite() && self.eta >= 0.0, "eta", "must be ≥ 0")
+    }
+    /// The estimator.
+    pub fn init(&self) -> Sam {
+        Sam::asam(self.rho, self.eta)
+    }
+}
+
 /// SAM or ASAM.
 #[derive(Debug, Clone)]
 pub struct Sam {

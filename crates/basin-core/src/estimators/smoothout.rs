@@ -25,6 +25,39 @@ pub fn noise_key(seed: u64, step: u64) -> u64 {
     crate::rng::derive_seed(seed, crate::rng::Stream::Estimator, step)
 }
 
+/// `[estimator] name = "smoothout"` (SmoothOut Algorithm 1; journal default a = 0.0375).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmoothOutConfig {
+    /// Noise strength a: θᵢ ~ U(−a, a) (or N(0, a²)).
+    pub a: f64,
+    /// Noise distribution: uniform | gaussian.
+    pub noise: NoiseKind,
+    /// Remove the noise before the update (false = the journal's Tables III–IV ablation).
+    pub denoise: bool,
+    /// Parameters that get noise: all | weights | conv | dense.
+    pub params: ParamFilter,
+}
+
+impl Default for SmoothOutConfig {
+    fn default() -> Self {
+        SmoothOutConfig { a: 0.0375, noise: NoiseKind::Uniform, denoise: true, params: ParamFilter::All }
+    }
+}
+
+super::builders!(SmoothOutConfig { with_a => a: f64, with_noise => noise: NoiseKind, with_denoise => denoise: bool, with_params => params: ParamFilter });
+
+impl SmoothOutConfig {
+    /// Checks the parameters; errors name the key.
+    pub fn validate(&self) -> Result<(), crate::error::BasinError> {
+        super::config::check(self.a.is_finite() && self.a >= 0.0, "a", "must be a number ≥ 0")
+    }
+    /// The estimator.
+    pub fn init(&self) -> SmoothOut {
+        SmoothOut::new(self.a, self.noise, self.denoise, self.params)
+    }
+}
+
 /// Stochastic SmoothOut with uniform or Gaussian noise, with or without de-noising.
 #[derive(Debug, Clone)]
 pub struct SmoothOut {

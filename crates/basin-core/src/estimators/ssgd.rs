@@ -10,6 +10,36 @@ use crate::paramkind::ParamFilter;
 use crate::paramvec::ParamVec;
 use crate::running_stats;
 
+/// `[estimator] name = "s-sgd"` (S-SGD eq. 3; the paper's best level is 0.4).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SymmetricSgdConfig {
+    /// Noise level: ‖n_layer‖ = level · ‖w_layer‖.
+    pub level: f64,
+    /// Layers that get noise: weights (biases excluded) | conv | dense.
+    pub layers: ParamFilter,
+}
+
+impl Default for SymmetricSgdConfig {
+    fn default() -> Self {
+        SymmetricSgdConfig { level: 0.4, layers: ParamFilter::Weights }
+    }
+}
+
+super::builders!(SymmetricSgdConfig { with_level => level: f64, with_layers => layers: ParamFilter });
+
+impl SymmetricSgdConfig {
+    /// Checks the parameters; errors name the key.
+    pub fn validate(&self) -> Result<(), crate::error::BasinError> {
+        super::config::check(self.level.is_finite() && self.level >= 0.0, "level", "must be a number ≥ 0")?;
+        super::config::check(self.layers != ParamFilter::All, "layers", "S-SGD excludes biases: use weights, conv or dense")
+    }
+    /// The estimator.
+    pub fn init(&self) -> SymmetricSgd {
+        SymmetricSgd::new(self.level, self.layers)
+    }
+}
+
 /// S-SGD.
 #[derive(Debug, Clone)]
 pub struct SymmetricSgd {

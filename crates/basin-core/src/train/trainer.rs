@@ -359,7 +359,7 @@ pub fn train<M: Classifier>(
         converged_at_step: state.converged_at,
         seconds: elapsed(&state),
         model: cfg.model.name.clone(),
-        estimator: phases.iter().map(|p| p.estimator.name.as_str()).collect::<Vec<_>>().join(" → "),
+        estimator: phases.iter().map(|p| p.estimator.name()).collect::<Vec<_>>().join(" → "),
     };
     if !train_eval.loss.is_finite() {
         return Err(BasinError::NonFinite { step: state.step.saturating_sub(1), what: format!("final training loss ({})", train_eval.loss) });
