@@ -193,7 +193,7 @@ pub fn tables(e: &Experiment, r: &Report) -> (Table, Table, Table) {
             Some(sd) => format!("{} ± {} ({})", p.value, sd, p.source),
             None => format!("{} ({})", p.value, p.source),
         };
-        refs.row(vec![p.cell.clone(), p.metric.clone(), paper, s.as_ref().map(fmt).unwrap_or_else(|| "—".into()), z.map(|z| format!("{z:+.1}")).unwrap_or_else(|| "—".into())]);
+        refs.row(vec![p.cell.clone(), p.metric.clone(), paper, s.as_ref().map(fmt).unwrap_or_else(|| "—".into()), z.map(|z| if z.abs() >= 1e3 { format!("{z:+.1e}") } else { format!("{z:+.1}") }).unwrap_or_else(|| "—".into())]);
     }
     let mut claims = Table::new(&["claim", "test", "Welch t", "verdict"]);
     for v in &r.claims {
