@@ -43,6 +43,23 @@ pub fn check(ok: bool, key: &str, why: &str) -> Result<(), BasinError> {
 pub struct SgdConfig {}
 
 /// `[estimator]`: the method (`name`) and its own parameters.
+///
+/// ```
+/// use basin_core::estimators::{EstimatorConfig, SamConfig, SmoothOutConfig};
+///
+/// // from a config file: the name, then only that method's keys
+/// let cfg: EstimatorConfig = toml::from_str("name = \"smoothout\"\na = 0.05").unwrap();
+/// assert_eq!(cfg, EstimatorConfig::SmoothOut(SmoothOutConfig::default().with_a(0.05)));
+/// assert_eq!(cfg.name(), "smoothout");
+/// cfg.validate().unwrap();
+///
+/// // another method's key is an error that lists this method's keys
+/// let err = toml::from_str::<EstimatorConfig>("name = \"sam\"\na = 0.05").unwrap_err();
+/// assert!(err.to_string().contains("rho"));
+///
+/// // in code, with the paper's defaults
+/// assert_eq!(EstimatorConfig::default_of("sam"), Some(EstimatorConfig::Sam(SamConfig { rho: 0.05 })));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "name")]
 pub enum EstimatorConfig {

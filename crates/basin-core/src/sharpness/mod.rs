@@ -94,6 +94,32 @@ pub struct Sharpness {
 }
 
 /// Measures the sharpness of `f` at its point under `cfg.protocol`.
+///
+/// ```
+/// use basin_core::curvature::fd_hessian::Differentiable;
+/// use basin_core::paramvec::ParamVec;
+/// use basin_core::sharpness::{SharpnessConfig, sharpness};
+/// use burn::module::{Module, Param};
+/// use burn::tensor::{Device, Tensor, TensorData};
+///
+/// #[derive(Module, Debug)]
+/// struct Point { x: Param<Tensor<1>> }
+///
+/// /// f(x) = ½‖x‖², at its minimum x = 0.
+/// struct Bowl(ParamVec);
+/// impl Differentiable for Bowl {
+///     fn loss_grad(&mut self, w: &ParamVec) -> (f64, ParamVec) {
+///         let x = w.to_host_f64();
+///         (0.5 * x.iter().map(|v| v * v).sum::<f64>(), w.clone())
+///     }
+///     fn point(&self) -> &ParamVec { &self.0 }
+/// }
+///
+/// let p = Point { x: Param::from_tensor(Tensor::from_data(TensorData::new(vec![0.0f32; 4], [4]), &Device::flex())) };
+/// let s = sharpness(&mut Bowl(ParamVec::from_model(&p)), &SharpnessConfig::default());
+/// // the box maximum is a vertex, |xᵢ| = ε: 100 · ½ · 4ε² with ε = 5e-4
+/// assert!((s.sharpness - 100.0 * 2.0 * 25e-8).abs() < 1e-9);
+/// ```
 pub fn sharpness(f: &mut dyn Differentiable, cfg: &SharpnessConfig) -> Sharpness {
     match cfg.protocol {
         Protocol::Basin => basin_protocol::sharpness(f, cfg),
