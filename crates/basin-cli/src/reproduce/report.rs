@@ -40,8 +40,9 @@ pub struct Verdict {
     pub test: String,
     /// Welch's t of left − right (signed so that positive supports the claim).
     pub t: Option<f64>,
-    /// `reproduced` (t ≥ 2), `not reproduced` (t ≤ −2), `inconclusive` (|t| < 2), or
-    /// `inconclusive (too few seeds)` (fewer than 2 runs in a cell).
+    /// `reproduced` (t ≥ 2), `not reproduced` (t ≤ −2), `inconclusive` (|t| < 2),
+    /// `inconclusive (too few seeds)` (fewer than 2 runs in a cell), or `inconclusive (below
+    /// f32 resolution)` (means within 1e-6 of their scale).
     pub verdict: String,
 }
 
@@ -50,6 +51,11 @@ pub fn judge(left: Option<Stat>, right: Option<Stat>, greater: bool) -> (Option<
     let (Some(l), Some(r)) = (left, right) else { return (None, "inconclusive (no runs)".into()) };
     if l.n < 2 || r.n < 2 {
         return (None, "inconclusive (too few seeds)".into());
+    }
+    // basin computes in f32: means that differ by less than 1e-6 of their scale are the
+    // same number to the measurement, whatever their spread (which is round-off too)
+    if (l.mean - r.mean).abs() <= 1e-6 * l.mean.abs().max(r.mean.abs()).max(1.0) {
+        return (None, "inconclusive (below f32 resolution)".into());
     }
     let se = (l.std.powi(2) / l.n as f64 + r.std.powi(2) / r.n as f64).sqrt();
     let d = if greater { l.mean - r.mean } else { r.mean - l.mean };
@@ -202,7 +208,7 @@ pub fn tables(e: &Experiment, r: &Report) -> (Table, Table, Table) {
     (cells, refs, claims)
 }
 
-const VERDICT_RULE: &str = "Verdicts: Welch's t of the two cells' means over seeds; reproduced when t ≥ 2, not reproduced when t ≤ −2, inconclusive otherwise or with fewer than 2 seeds per cell.";
+const VERDICT_RULE: &str = "Verdicts: Welch's t of the two cells' means over seeds; reproduced when t ≥ 2, not reproduced when t ≤ −2, inconclusive otherwise, with fewer than 2 seeds per cell, or when the means differ by less than 1e-6 of their scale (f32 resolution).";
 
 /// One line on what the experiment is and how far it got.
 fn lead(e: &Experiment, r: &Report) -> String {
@@ -319,6 +325,8 @@ mod tests {
         assert_eq!(judge(s(0.8, 0.01, 3), s(0.9, 0.01, 3), true).1, "not reproduced");
         assert_eq!(judge(s(0.9, 0.1, 3), s(0.89, 0.1, 3), true).1, "inconclusive");
         assert_eq!(judge(s(0.9, 0.0, 1), s(0.8, 0.0, 3), true).1, "inconclusive (too few seeds)");
+        // the authors' sharpness protocol at these minima: round-off against round-off
+        assert_eq!(judge(s(2.6e-7, 0.5e-7, 3), s(1.4e-7, 0.1e-7, 3), true).1, "inconclusive (below f32 resolution)");
         assert_eq!(judge(s(0.8, 0.01, 3), s(0.9, 0.01, 3), false).1, "reproduced");
         let st = Stat::of(&[1.0, 2.0, 3.0]);
         assert_eq!((st.mean, st.std, st.n), (2.0, 1.0, 3));
