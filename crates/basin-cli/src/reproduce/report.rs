@@ -234,8 +234,8 @@ pub fn markdown(e: &Experiment, r: &Report) -> String {
 }
 
 /// The report as one self-contained HTML page (the renderer of `basin report`), with an
-/// error-bar figure per compared metric.
-pub fn html(e: &Experiment, r: &Report) -> Page {
+/// error-bar figure per compared metric (`bars`, from `metric_bars`).
+pub fn html(e: &Experiment, r: &Report, bars: &[(String, Vec<Bar>)]) -> Page {
     let (cells, refs, claims) = tables(e, r);
     let mut results = Section::new("cells", "Cells: mean ± std (n) over seeds");
     results.table(&cells);
@@ -249,9 +249,9 @@ pub fn html(e: &Experiment, r: &Report) -> Page {
     }
     verdicts.text(VERDICT_RULE);
     let mut figures = Section::new("plots", "Error bars");
-    for (m, bars) in metric_bars(e, r) {
+    for (m, bars) in bars {
         let title = format!("{} — {m} ({} scale)", e.name, r.scale);
-        figures.figure(&ErrorBars { title: &title, y_label: &m, bars: &bars }, &format!("{m}: mean ± std over seeds (blue) and the paper's value (red)"));
+        figures.figure(&ErrorBars { title: &title, y_label: m, bars }, &format!("{m}: mean ± std over seeds (blue) and the paper's value (red)"));
     }
     Page { title: format!("{} — {}", e.name, e.title), subtitle: lead(e, r), sections: vec![results, paper, verdicts, figures] }
 }
@@ -288,13 +288,13 @@ fn metric_bars(e: &Experiment, r: &Report) -> Vec<(String, Vec<Bar>)> {
         .collect()
 }
 
-/// Draws `<metric>.svg` (+ .png) into `out` for each metric of the claims and references;
-/// returns the files written.
-fn plots(e: &Experiment, r: &Report, out: &Path) -> Vec<String> {
+/// Draws `<metric>.svg` (+ .png) into `out` for each metric's `bars`; returns the files
+/// written.
+fn plots(e: &Experiment, r: &Report, bars: &[(String, Vec<Bar>)], out: &Path) -> Vec<String> {
     let mut written = Vec::new();
-    for (m, bars) in metric_bars(e, r) {
+    for (m, bars) in bars {
         let file = out.join(format!("{m}.svg"));
-        match crate::plots::error_bars(&file, &format!("{} — {m} ({} scale)", e.name, r.scale), &m, &bars) {
+        match crate::plots::error_bars(&file, &format!("{} — {m} ({} scale)", e.name, r.scale), m, bars) {
             Ok(()) => written.push(format!("{m}.svg")),
             Err(err) => eprintln!("warning: {}", err.message),
         }
@@ -304,14 +304,15 @@ fn plots(e: &Experiment, r: &Report, out: &Path) -> Vec<String> {
 
 /// Writes report.md (with the plots), report.json and one plot per compared metric into `out`.
 pub fn write(e: &Experiment, r: &Report, out: &Path) -> Result<(), CliError> {
-    let figures = plots(e, r, out);
+    let bars = metric_bars(e, r);
+    let figures = plots(e, r, &bars, out);
     let mut md = markdown(e, r);
     for f in &figures {
         md += &format!("\n![{f}]({f})\n");
     }
     basin_core::train::checkpoint::write_atomic(&out.join("report.md"), md.as_bytes())?;
     basin_core::train::checkpoint::write_atomic(&out.join("report.json"), &serde_json::to_vec_pretty(r).expect("report serializes"))?;
-    html(e, r).write(&out.join("report.html"))
+    html(e, r, &bars).write(&out.join("report.html"))
 }
 
 #[cfg(test)]
