@@ -67,35 +67,40 @@ fn short(v: f64) -> String {
     if v != 0.0 && (v.abs() < 1e-2 || v.abs() >= 1e4) { format!("{v:.2e}") } else { format!("{v:.3}") }
 }
 
-/// Contour segments at `level` in data coordinates. Grid value (c, r) sits at (c + ½, r + ½)
-/// in the contour crate's frame [0, nx] × [0, ny], whose border is the heat map's outer
-/// edge; segments along that border close the crate's rings and are not contour lines.
-pub fn contour_segments(xs: &[f64], ys: &[f64], values: &[f64], level: f64) -> Vec<[(f64, f64); 2]> {
+/// Contour segments in data coordinates, one list per level of `levels` (all traced in one
+/// pass). Grid value (c, r) sits at (c + ½, r + ½) in the contour crate's frame
+/// [0, nx] × [0, ny], whose border is the heat map's outer edge; segments along that border
+/// close the crate's rings and are not contour lines.
+pub fn contour_segments(xs: &[f64], ys: &[f64], values: &[f64], levels: &[f64]) -> Vec<Vec<[(f64, f64); 2]>> {
     let (nx, ny) = (xs.len(), ys.len());
+    let none = || vec![Vec::new(); levels.len()];
     if nx < 2 || ny < 2 {
-        return Vec::new();
+        return none();
     }
     let top = values.iter().copied().filter(|v| v.is_finite()).fold(f64::NEG_INFINITY, f64::max);
     let clean: Vec<f64> = values.iter().map(|v| if v.is_finite() { *v } else { top }).collect();
-    let Ok(lines) = contour::ContourBuilder::new(nx, ny, true).lines(&clean, &[level]) else {
-        return Vec::new();
+    let Ok(lines) = contour::ContourBuilder::new(nx, ny, true).lines(&clean, levels) else {
+        return none();
     };
     let (sx, sy) = ((xs[nx - 1] - xs[0]) / (nx - 1) as f64, (ys[ny - 1] - ys[0]) / (ny - 1) as f64);
     let on_border = |x: f64, y: f64| x <= 0.0 || y <= 0.0 || x >= nx as f64 || y >= ny as f64;
     let to_data = |x: f64, y: f64| (xs[0] + (x - 0.5) * sx, ys[0] + (y - 0.5) * sy);
-    let mut out = Vec::new();
-    for line in &lines {
-        for ring in &line.geometry().0 {
-            for w in ring.0.windows(2) {
-                let (p, q) = (w[0], w[1]);
-                if on_border(p.x, p.y) && on_border(q.x, q.y) {
-                    continue;
+    lines
+        .iter()
+        .map(|line| {
+            let mut out = Vec::new();
+            for ring in &line.geometry().0 {
+                for w in ring.0.windows(2) {
+                    let (p, q) = (w[0], w[1]);
+                    if on_border(p.x, p.y) && on_border(q.x, q.y) {
+                        continue;
+                    }
+                    out.push([to_data(p.x, p.y), to_data(q.x, q.y)]);
                 }
-                out.push([to_data(p.x, p.y), to_data(q.x, q.y)]);
             }
-        }
-    }
-    out
+            out
+        })
+        .collect()
 }
 
 impl Figure for HeatMap<'_> {
@@ -133,9 +138,9 @@ impl Figure for HeatMap<'_> {
                 })
             }))
             .map_err(draw_error(what))?;
-        // contour lines, each labelled with its level at its first segment's midpoint
-        for level in scale.levels(LEVELS) {
-            let segs = contour_segments(xs, ys, self.values, level);
+        // contour lines, each labelled with its level at its middle segment's midpoint
+        let levels = scale.levels(LEVELS);
+        for (&level, segs) in levels.iter().zip(contour_segments(xs, ys, self.values, &levels)) {
             let ink = if scale.unit(level) > 0.6 { BLACK } else { WHITE };
             chart.draw_series(segs.iter().map(|s| PathElement::new(s.to_vec(), ink.mix(0.85).stroke_width(1)))).map_err(draw_error(what))?;
             if let Some(s) = segs.get(segs.len() / 2) {
@@ -173,7 +178,7 @@ impl Figure for HeatMap<'_> {
             Rectangle::new([(0.0, t0), (1.0, t1)], ViridisRGB::get_color((i as f64 + 0.5) / steps as f64).filled())
         }))
         .map_err(draw_error(what))?;
-        for level in scale.levels(LEVELS) {
+        for &level in &levels {
             let t = scale.t(level);
             bar.draw_series(std::iter::once(PathElement::new(vec![(0.0, t), (1.0, t)], BLACK.stroke_width(1)))).map_err(draw_error(what))?;
         }
@@ -191,7 +196,7 @@ mod tests {
         let xs: Vec<f64> = (0..9).map(|i| -1.0 + 0.25 * i as f64).collect();
         let ys: Vec<f64> = (0..5).map(|i| 10.0 + i as f64).collect();
         let v: Vec<f64> = ys.iter().flat_map(|_| xs.iter().map(|x| 2.0 * x + 1.0)).collect();
-        let segs = contour_segments(&xs, &ys, &v, 1.5);
+        let segs = contour_segments(&xs, &ys, &v, &[1.5]).remove(0);
         assert!(!segs.is_empty());
         for s in &segs {
             for p in s {
