@@ -166,44 +166,32 @@ impl EstimatorConfig {
 /// (the signature of such a file), a key that does not belong to the named method and still
 /// holds its old default is dropped, so old run folders load and resume; any other foreign key
 /// stays and is an error. A table a user wrote lacks most of them and is left alone.
-pub const LEGACY_DEFAULTS: &[(&str, LegacyValue)] = &[
-    ("a", LegacyValue::F(0.0375)),
-    ("noise", LegacyValue::S("uniform")),
-    ("denoise", LegacyValue::B(true)),
-    ("params", LegacyValue::S("all")),
-    ("copies", LegacyValue::I(4)),
-    ("level", LegacyValue::F(0.4)),
-    ("layers", LegacyValue::S("weights")),
-    ("alpha", LegacyValue::F(1.5)),
-    ("rho", LegacyValue::F(0.05)),
-    ("eta", LegacyValue::F(0.01)),
-    ("gamma", LegacyValue::F(1.0)),
-    ("directions", LegacyValue::I(5)),
-    ("every", LegacyValue::I(0)),
-    ("subset", LegacyValue::F(0.05)),
-    ("lanczos_iter", LegacyValue::I(30)),
-    ("mode", LegacyValue::S("nudge")),
-    ("random_subspace", LegacyValue::B(false)),
-    ("operator", LegacyValue::S("hessian")),
-];
-
-/// A value in [`LEGACY_DEFAULTS`].
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum LegacyValue {
-    /// A float.
-    F(f64),
-    /// An integer.
-    I(i64),
-    /// A string.
-    S(&'static str),
-    /// A boolean.
-    B(bool),
-}
+pub const LEGACY_DEFAULTS: &str = r#"
+a = 0.0375
+noise = "uniform"
+denoise = true
+params = "all"
+copies = 4
+level = 0.4
+layers = "weights"
+alpha = 1.5
+rho = 0.05
+eta = 0.01
+gamma = 1.0
+directions = 5
+every = 0
+subset = 0.05
+lanczos_iter = 30
+mode = "nudge"
+random_subspace = false
+operator = "hessian"
+"#;
 
 /// Drops from an `[estimator]` table the keys of other methods that hold their legacy
 /// defaults (see [`LEGACY_DEFAULTS`]); the method's own keys and changed values are kept.
 pub fn drop_legacy_keys(table: &mut toml::Table) {
-    if !LEGACY_DEFAULTS.iter().all(|(k, _)| table.contains_key(*k)) {
+    let legacy: toml::Table = LEGACY_DEFAULTS.parse().expect("the legacy defaults parse");
+    if !legacy.keys().all(|k| table.contains_key(k)) {
         return;
     }
     let Some(own) = table.get("name").and_then(|v| v.as_str()).and_then(EstimatorConfig::default_of) else {
@@ -217,14 +205,11 @@ pub fn drop_legacy_keys(table: &mut toml::Table) {
         if own_keys.iter().any(|o| o == k) {
             return true;
         }
-        let legacy = LEGACY_DEFAULTS.iter().find(|(name, _)| *name == k).map(|(_, d)| *d);
-        let same = match (legacy, &*v) {
-            (Some(LegacyValue::F(d)), toml::Value::Float(x)) => *x == d,
-            (Some(LegacyValue::F(d)), toml::Value::Integer(x)) => *x as f64 == d,
-            (Some(LegacyValue::I(d)), toml::Value::Integer(x)) => *x == d,
-            (Some(LegacyValue::S(d)), toml::Value::String(x)) => x == d,
-            (Some(LegacyValue::B(d)), toml::Value::Boolean(x)) => *x == d,
-            _ => false,
+        // an integer equal to a float default counts as that default
+        let same = match (legacy.get(k), &*v) {
+            (Some(toml::Value::Float(d)), toml::Value::Integer(x)) => *x as f64 == *d,
+            (Some(d), v) => d == v,
+            (None, _) => false,
         };
         !same
     });
@@ -252,17 +237,8 @@ mod tests {
     #[test]
     fn legacy_tables_drop_foreign_defaults_and_keep_changes() {
         let legacy = |name: &str| -> toml::Table {
-            let mut t = toml::Table::new();
+            let mut t: toml::Table = LEGACY_DEFAULTS.parse().unwrap();
             t.insert("name".into(), name.into());
-            for (k, v) in LEGACY_DEFAULTS {
-                let v: toml::Value = match *v {
-                    LegacyValue::F(x) => x.into(),
-                    LegacyValue::I(x) => x.into(),
-                    LegacyValue::S(x) => x.into(),
-                    LegacyValue::B(x) => x.into(),
-                };
-                t.insert(k.to_string(), v);
-            }
             t
         };
         let mut t = legacy("sam");
