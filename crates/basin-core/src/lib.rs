@@ -12,6 +12,7 @@ pub mod curvature;
 pub mod error;
 pub mod estimators;
 pub mod fastrand;
+pub mod fused;
 pub mod heap;
 pub mod landscape;
 pub mod loss;

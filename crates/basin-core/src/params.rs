@@ -45,7 +45,16 @@ pub fn for_each_float<M: Module>(model: &M, f: impl FnMut(&str, ParamId, Tensor<
 
 /// Whether every float tensor of `model` (parameters and running statistics) is finite: no
 /// checkpoint or final model is written otherwise.
+///
+/// Checked once per training step, so it costs one reduction pass and one host read: a sum
+/// is finite whenever every term is (a NaN or ±∞ term makes it NaN or ±∞). Only a non-finite
+/// sum, which finite terms can also give by overflowing, is checked value by value.
 pub fn all_finite<M: Module>(model: &M) -> bool {
+    let mut sums = Vec::new();
+    for_each_float(model, |_, _, t, _| sums.push(t.sum()));
+    if sums.is_empty() || Tensor::cat(sums, 0).sum().into_scalar::<f32>().is_finite() {
+        return true;
+    }
     let mut ok = true;
     for_each_float(model, |_, _, t, _| {
         if ok {
@@ -67,4 +76,33 @@ pub fn collect<M: Module>(model: &M) -> Vec<ParamEntry> {
 /// All float parameters concatenated in module order.
 pub fn flatten<M: Module>(model: &M) -> Vec<f32> {
     collect(model).into_iter().flat_map(|e| e.values).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::all_finite;
+    use crate::paramvec::ParamVec;
+    use burn::nn::LinearConfig;
+    use burn::tensor::Device;
+
+    #[test]
+    fn all_finite_finds_one_bad_value_and_is_not_fooled_by_an_overflowing_sum() {
+        let dev = Device::flex();
+        let model = LinearConfig::new(3, 2).init(&dev);
+        let w = ParamVec::from_model(&model);
+        let with = |i: usize, v: f32| {
+            let mut h = w.to_host();
+            h[i] = v;
+            w.from_host(&h, &dev).write_into(model.clone())
+        };
+        assert!(all_finite(&model));
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            for i in [0, 4, w.numel() - 1] {
+                assert!(!all_finite(&with(i, bad)), "{bad} at {i} not found");
+            }
+        }
+        // finite values whose sum overflows f32: still all finite
+        let big = w.from_host(&vec![3.0e38; w.numel()], &dev).write_into(model.clone());
+        assert!(all_finite(&big));
+    }
 }

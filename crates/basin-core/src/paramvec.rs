@@ -66,6 +66,12 @@ impl ParamVec {
         ParamVec { slots: Arc::new(slots), parts }
     }
 
+    /// The zero vector of layout `slots` on `device`.
+    pub fn zeros(slots: Arc<Vec<Slot>>, device: &Device) -> ParamVec {
+        let parts = slots.iter().map(|s| Tensor::zeros([s.numel()], device)).collect();
+        ParamVec { slots, parts }
+    }
+
     /// The gradient of `model`'s parameters in `grads`, in this vector's layout (zeros where a
     /// parameter received no gradient).
     pub fn from_grads(template: &ParamVec, grads: &GradientsParams) -> ParamVec {
@@ -124,9 +130,13 @@ impl ParamVec {
     pub fn sub(&self, other: &ParamVec) -> ParamVec {
         self.zip_map(other, |a, b| a - b)
     }
-    /// `self + alpha · x` (axpy).
+    /// `self + alpha · x` (axpy), one fused pass per part.
     pub fn axpy(&self, alpha: f64, x: &ParamVec) -> ParamVec {
-        self.zip_map(x, |a, b| a + b.mul_scalar(alpha))
+        ParamVec::lincomb(1.0, self, alpha, x)
+    }
+    /// `a · x + b · y`, one fused pass per part ([`crate::fused::axpby`]).
+    pub fn lincomb(a: f64, x: &ParamVec, b: f64, y: &ParamVec) -> ParamVec {
+        x.zip_map(y, |u, v| crate::fused::axpby(a, &u, b, &v))
     }
     /// `alpha · self`.
     pub fn scale(&self, alpha: f64) -> ParamVec {
@@ -136,13 +146,10 @@ impl ParamVec {
     pub fn mul(&self, other: &ParamVec) -> ParamVec {
         self.zip_map(other, |a, b| a * b)
     }
-    /// Inner product ⟨self, other⟩, accumulated in f64 across parameters.
+    /// Inner product ⟨self, other⟩, accumulated in f64, with one host read.
     pub fn dot(&self, other: &ParamVec) -> f64 {
-        self.parts
-            .iter()
-            .zip(&other.parts)
-            .map(|(a, b)| (a.clone() * b.clone()).sum().into_scalar::<f64>())
-            .sum()
+        let pairs: Vec<_> = self.parts.iter().zip(&other.parts).collect();
+        crate::fused::dots(&pairs).into_iter().sum()
     }
     /// Euclidean norm.
     pub fn norm(&self) -> f64 {
@@ -173,19 +180,43 @@ impl ParamVec {
     }
     /// I.i.d. U(lo, hi) vector of this layout from the fast host generator, determined by `key`.
     pub fn uniform(&self, key: u64, lo: f32, hi: f32) -> ParamVec {
-        self.host_random(key, |buf, k| crate::fastrand::fill_uniform(buf, k, lo, hi))
+        self.host_random(key, |n, k| crate::fastrand::uniform_vec(n, k, lo, hi))
     }
     /// I.i.d. N(0, std²) vector of this layout from the fast host generator, determined by `key`.
     pub fn normal(&self, key: u64, std: f32) -> ParamVec {
-        self.host_random(key, |buf, k| crate::fastrand::fill_normal(buf, k, std))
+        self.host_random(key, |n, k| crate::fastrand::normal_vec(n, k, std))
     }
-    fn host_random(&self, key: u64, fill: impl Fn(&mut [f32], u64)) -> ParamVec {
-        let mut i = 0u64;
+    /// The key of part `i`'s values in a random vector keyed `key` ([`uniform`](Self::uniform),
+    /// [`normal`](Self::normal)).
+    pub fn part_key(key: u64, i: usize) -> u64 {
+        crate::rng::derive_seed(key, crate::rng::Stream::Estimator, 1 << 32 | i as u64)
+    }
+    fn host_random(&self, key: u64, draw: impl Fn(usize, u64) -> Vec<f32>) -> ParamVec {
+        let mut i = 0;
         self.map(|s, p| {
-            let mut buf = vec![0f32; s.numel()];
-            fill(&mut buf, crate::rng::derive_seed(key, crate::rng::Stream::Estimator, 1 << 32 | i));
+            let values = draw(s.numel(), ParamVec::part_key(key, i));
             i += 1;
-            Tensor::from_data(burn::tensor::TensorData::new(buf, [s.numel()]), &p.device())
+            Tensor::from_data(burn::tensor::TensorData::new(values, [s.numel()]), &p.device())
+        })
+    }
+    /// `self + self.uniform(key, lo, hi)` on the parts `keep` accepts (`self` elsewhere), bit
+    /// for bit, without the noise vector: on the flex CPU backend each part is read once and
+    /// the point written once ([`crate::fastrand::add_uniform`]), the whole cost SmoothOut's
+    /// perturbation should have (issue 14). Other backends add a drawn noise tensor.
+    pub fn add_uniform(&self, key: u64, lo: f32, hi: f32, keep: impl Fn(&Slot) -> bool) -> ParamVec {
+        let mut i = 0;
+        self.map(|s, p| {
+            let k = ParamVec::part_key(key, i);
+            i += 1;
+            if !keep(s) {
+                return p;
+            }
+            let n = s.numel();
+            let device = p.device();
+            match crate::fused::flex_f32(&p) {
+                Some(flex) => crate::fused::tensor(crate::fastrand::add_uniform(crate::fused::values(&flex), k, lo, hi), &device),
+                None => p + crate::fused::tensor(crate::fastrand::uniform_vec(n, k, lo, hi), &device),
+            }
         })
     }
     /// Keeps the parts `keep` accepts and zeroes the others.
@@ -230,7 +261,8 @@ impl ParamVec {
     }
     /// Per-part (per-layer) Euclidean norms.
     pub fn part_norms(&self) -> Vec<f64> {
-        self.parts.iter().map(|p| p.clone().powi_scalar(2).sum().into_scalar::<f64>().sqrt()).collect()
+        let pairs: Vec<_> = self.parts.iter().map(|p| (p, p)).collect();
+        crate::fused::dots(&pairs).into_iter().map(f64::sqrt).collect()
     }
 
     /// A copy of `model` whose trainable parameters are `self` (fresh autodiff leaves when the

@@ -85,7 +85,7 @@ fn smoothout_step_is_the_base_step_at_w_with_the_gradient_at_w_plus_theta() {
             let w0 = ParamVec::from_model(&model).to_host();
             let mut est = SmoothOut::new(0.05, NoiseKind::Uniform, denoise, ParamFilter::All);
             let (after, _) = step_with(&mut est, model.clone(), &b, optim, 0.1, &mut Fixed(b.clone()));
-            let theta = est.last_noise.clone().unwrap().to_host();
+            let theta = est.last_noise().unwrap().to_host();
             assert!(theta.iter().all(|t| t.abs() <= 0.05) && theta.iter().any(|t| t.abs() > 0.04));
             // independent: gradient at w+θ on a fresh copy, then the same base optimizer from w
             // (or from w+θ without de-noising)
@@ -114,9 +114,16 @@ fn ada_smoothout_noise_has_each_filters_norm_times_a() {
     let (b, _) = batches();
     let model = tiny(2);
     let mut est = AdaSmoothOut::new(0.15, NoiseKind::Uniform, true, ParamFilter::All);
-    step_with(&mut est, model.clone(), &b, "sgd", 0.1, &mut Fixed(b.clone()));
-    let theta = est.last_noise.clone().unwrap();
+    let (after, _) = step_with(&mut est, model.clone(), &b, "sgd", 0.1, &mut Fixed(b.clone()));
+    let theta = est.last_noise().unwrap();
     let w = ParamVec::from_model(&model);
+    // the step is SGD from w with the gradient at w + θ̂, θ̂ the reported noise
+    let (w0, th) = (w.to_host(), theta.to_host());
+    let pert: Vec<f32> = w0.iter().zip(&th).map(|(w, t)| w + t).collect();
+    let (_, g) = host_grad_at(&model, &pert, &b);
+    let closed: Vec<f32> = w0.iter().zip(&g).map(|(w, g)| w - 0.1 * g).collect();
+    let d = max_abs_diff(&ParamVec::from_model(&after).to_host(), &closed);
+    assert!(d < 1e-6, "AdaSmoothOut step: max |Δ| = {d}");
     // independent per-filter norms on the host: Linear weights are [in, out], a filter is a column
     for ((slot, wp), tp) in w.slots.iter().zip(w.to_host_parts()).zip(theta.to_host_parts()) {
         let (filters, per, columns) = slot.filter_layout();
@@ -137,7 +144,7 @@ fn ssgd_uses_w_plus_and_minus_n_with_layer_norms_and_averages() {
     let w = ParamVec::from_model(&model);
     let mut est = SymmetricSgd::new(0.4, ParamFilter::Weights);
     let (after, _) = step_with(&mut est, model.clone(), &b, "sgd", 0.1, &mut Fixed(b.clone()));
-    let n = est.last_noise.clone().unwrap();
+    let n = est.last_noise().unwrap();
     for ((slot, wp), np) in w.slots.iter().zip(w.to_host_parts()).zip(n.to_host_parts()) {
         let wn = wp.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
         let nn = np.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
@@ -196,7 +203,7 @@ fn sam_takes_the_gradient_at_the_normalized_ascent_point() {
     let expected: Vec<f32> = w0.iter().zip(&g).map(|(w, g)| w - 0.1 * g).collect();
     let d = max_abs_diff(&ParamVec::from_model(&after).to_host(), &expected);
     assert!(d < 1e-6, "max |Δ| = {d}");
-    let eps = est.last_epsilon.unwrap().norm();
+    let eps = est.last_epsilon().unwrap().norm();
     assert!((eps - 0.05).abs() < 1e-6, "‖ε‖ = {eps}");
 }
 

@@ -26,7 +26,7 @@ pub enum BenchCommand {
         /// Models as name:CxHxW, comma separated.
         #[arg(long, default_value = "ne-f1:1x28x28,keskar-c1:3x32x32")]
         models: String,
-        /// cpu or cuda.
+        /// cpu, cuda or wgpu (the last two need their cargo feature).
         #[arg(long, default_value = "cpu")]
         device: String,
     },
@@ -46,7 +46,7 @@ pub enum BenchCommand {
         /// Only the product ÷ gradient ratios (skip the Lanczos and power-iteration runs).
         #[arg(long)]
         products_only: bool,
-        /// cpu or cuda.
+        /// cpu, cuda or wgpu (the last two need their cargo feature).
         #[arg(long, default_value = "cpu")]
         device: String,
     },
@@ -59,7 +59,7 @@ pub enum BenchCommand {
         /// Points per axis.
         #[arg(long, default_value_t = 21)]
         points: usize,
-        /// cpu or cuda.
+        /// cpu, cuda or wgpu (the last two need their cargo feature).
         #[arg(long, default_value = "cpu")]
         device: String,
     },
@@ -78,16 +78,20 @@ pub enum BenchCommand {
         /// Batch size.
         #[arg(long, default_value_t = 128)]
         batch: usize,
-        /// Timed steps per estimator (after 3 warm-up steps); the median of 3 repeats is used.
+        /// Timed steps per estimator and block (after 3 warm-up steps). The estimators take
+        /// single steps in turn, so a slow second of a shared machine falls on all of them.
         #[arg(long, default_value_t = 20)]
         steps: usize,
+        /// Blocks of `steps` steps: the ratio's range over blocks shows the machine's noise.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
         /// Models as name:CxHxW, comma separated.
         #[arg(long, default_value = "ne-f1:1x28x28,keskar-c1:3x32x32")]
         models: String,
         /// Estimators to time, comma separated (default: all).
         #[arg(long, default_value = "smoothout,ada-smoothout,det-smoothout,s-sgd,noise-enhancement,sam,asam")]
         estimators: String,
-        /// cpu or cuda.
+        /// cpu, cuda or wgpu (the last two need their cargo feature).
         #[arg(long, default_value = "cpu")]
         device: String,
     },
@@ -174,38 +178,77 @@ pub fn run(cmd: BenchCommand) -> Result<(), CliError> {
                 println!("| {name} {}x{}x{} | {batch} | {:.2} | {:.1} | {} |", shape[0], shape[1], shape[2], 1.0 / s, 1000.0 * s, threads());
             }
         }
-        BenchCommand::Estimators { batch, steps, models, estimators, device } => {
-            let dev = device::select(&device)?;
-            println!("| workload | estimator | ms/step | ratio to SGD | goal |");
-            println!("|---|---|---|---|---|");
-            for spec in models.split(',') {
-                let (name, shape) = parse_model(spec.trim())?;
-                let mut w = workload(&name, shape, batch, &dev)?;
-                let mut median = |cfg: &EstimatorConfig| {
-                    let mut v: Vec<f64> = (0..3).map(|_| seconds_per_step(&mut w, cfg, steps)).collect();
-                    v.sort_by(f64::total_cmp);
-                    v[1]
-                };
-                let base = median(&EstimatorConfig::default());
-                println!("| {name} | sgd | {:.1} | 1.00 | |", 1000.0 * base);
-                for est in estimators.split(',').map(str::trim) {
-                    let cfg = match EstimatorConfig::default_of(est) {
-                        Some(EstimatorConfig::NoiseEnhancement(c)) => EstimatorConfig::NoiseEnhancement(c.with_alpha(2.0)),
-                        Some(c) => c,
-                        None => return Err(CliError::input(format!("--estimators: unknown estimator '{est}' (known: {})", basin_core::estimators::ESTIMATOR_NAMES.join(", ")))),
-                    };
-                    let s = median(&cfg);
-                    let goal = match est {
-                        "smoothout" | "ada-smoothout" => "≤ 1.03",
-                        "det-smoothout" => "≈ N (copies = 4)",
-                        _ => "≤ 2.05",
-                    };
-                    println!("| {name} | {est} | {:.1} | {:.2} | {goal} |", 1000.0 * s, s / base);
-                }
+        BenchCommand::Estimators { batch, steps, rounds, models, estimators, device } => bench_estimators(batch, steps, rounds, &models, &estimators, &device)?,
+    }
+    Ok(())
+}
+
+/// Per-step times (seconds) of each estimator in `cfgs`, each on its own copy of the model
+/// and optimizer, taking one step in turn (SGD, A, B, …, SGD, A, B, …) after 3 warm-up steps
+/// each: a slow second of a shared machine falls on every estimator alike.
+fn interleaved_step_times(w: &Workload, cfgs: &[EstimatorConfig], steps: usize) -> Vec<Vec<f64>> {
+    let ad = w.batch.images.device();
+    let mut src = Same(w.batch.clone());
+    let mut runners: Vec<_> = cfgs.iter().map(|c| (c.build::<ZooModel>(0), basin_core::optim::OptimizerConfig { name: "sgd".into(), ..Default::default() }.build(), Some(w.model.clone()))).collect();
+    let mut secs = vec![Vec::with_capacity(steps); cfgs.len()];
+    for s in 0..(steps + 3) as u64 {
+        for (i, (e, optim, model)) in runners.iter_mut().enumerate() {
+            let t = Instant::now();
+            ad.seed(s);
+            let mut ctx = StepContext { step: s, seed: 0, source: &mut src };
+            let out = e.estimate(model.take().expect("model"), &w.batch, &mut ctx);
+            *model = Some(optim.step(0.001, out.model, out.grads));
+            if s >= 3 {
+                secs[i].push(t.elapsed().as_secs_f64());
             }
         }
     }
+    secs
+}
+
+/// `basin bench estimators`: SGD and each estimator stepping in turn on the same model and
+/// batch; each estimator's median step time over SGD's, and the range of that ratio over
+/// `rounds` blocks of `steps` steps.
+fn bench_estimators(batch: usize, steps: usize, rounds: usize, models: &str, estimators: &str, device: &str) -> Result<(), CliError> {
+    let dev = device::select(device)?;
+    let mut cfgs = vec![("sgd".to_string(), EstimatorConfig::default())];
+    for est in estimators.split(',').map(str::trim) {
+        let cfg = match EstimatorConfig::default_of(est) {
+            Some(EstimatorConfig::NoiseEnhancement(c)) => EstimatorConfig::NoiseEnhancement(c.with_alpha(2.0)),
+            Some(c) => c,
+            None => return Err(CliError::input(format!("--estimators: unknown estimator '{est}' (known: {})", basin_core::estimators::ESTIMATOR_NAMES.join(", ")))),
+        };
+        cfgs.push((est.to_string(), cfg));
+    }
+    println!("{} steps each, taken in turn, batch {batch}, {} threads; ratio = median step time ÷ SGD's; range = that ratio in each of {rounds} blocks of {steps} steps", rounds.max(1) * steps, threads());
+    println!();
+    println!("| workload | estimator | ms/step (median) | ratio to SGD | range over rounds | goal |");
+    println!("|---|---|---|---|---|---|");
+    for spec in models.split(',') {
+        let (name, shape) = parse_model(spec.trim())?;
+        let w = workload(&name, shape, batch, &dev)?;
+        let secs = interleaved_step_times(&w, &cfgs.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>(), rounds * steps);
+        let block = |xs: &[f64], r: usize| median(&xs[r * steps..(r + 1) * steps]);
+        for (i, (est, _)) in cfgs.iter().enumerate() {
+            let ratios: Vec<f64> = (0..rounds.max(1)).map(|r| block(&secs[i], r) / block(&secs[0], r)).collect();
+            let (lo, hi) = (ratios.iter().copied().fold(f64::INFINITY, f64::min), ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+            let goal = match est.as_str() {
+                "sgd" => "",
+                "smoothout" | "ada-smoothout" => "≤ 1.05",
+                "det-smoothout" => "≤ 1.02 × N (copies = 4)",
+                _ => "≤ 2.05",
+            };
+            println!("| {name} | {est} | {:.1} | {:.2} | {lo:.2}–{hi:.2} | {goal} |", 1000.0 * median(&secs[i]), median(&secs[i]) / median(&secs[0]));
+        }
+    }
     Ok(())
+}
+
+/// The median of `xs` (the upper one of an even count).
+fn median(xs: &[f64]) -> f64 {
+    let mut s = xs.to_vec();
+    s.sort_by(f64::total_cmp);
+    s[s.len() / 2]
 }
 
 /// The data set `data` prepared (falling back to the bundled slice when `mnist` was not fetched)
@@ -261,11 +304,6 @@ fn bench_hessian(data: &str, subset: f64, rounds: usize, products_only: bool, de
             r.push(secs(&mut || drop(op.apply(&v))) / tg);
         }
     }
-    let median = |xs: &[f64]| {
-        let mut s = xs.to_vec();
-        s.sort_by(f64::total_cmp);
-        s[s.len() / 2]
-    };
     let range = |xs: &[f64]| (xs.iter().copied().fold(f64::INFINITY, f64::min), xs.iter().copied().fold(f64::NEG_INFINITY, f64::max));
     println!("| quantity | median | range |");
     println!("|---|---|---|");

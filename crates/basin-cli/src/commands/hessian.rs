@@ -106,7 +106,7 @@ pub struct HessianArgs {
     /// Write the density plot here (default: next to --json, or hessian-density.svg).
     #[arg(long)]
     svg: Option<PathBuf>,
-    /// cpu or cuda.
+    /// cpu, cuda or wgpu (the last two need their cargo feature).
     #[arg(long, default_value = "cpu")]
     device: String,
 }

@@ -97,7 +97,7 @@ pub struct Common {
     /// Overwrite existing output files.
     #[arg(long)]
     force: bool,
-    /// cpu or cuda.
+    /// cpu, cuda or wgpu (the last two need their cargo feature).
     #[arg(long, default_value = "cpu")]
     device: String,
 }

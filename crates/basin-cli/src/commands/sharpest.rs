@@ -28,7 +28,7 @@ pub enum SharpestCommand {
         /// Probes for ‖H‖_F.
         #[arg(long, default_value_t = 20)]
         frobenius_samples: usize,
-        /// cpu or cuda.
+        /// cpu, cuda or wgpu (the last two need their cargo feature).
         #[arg(long, default_value = "cpu")]
         device: String,
     },
@@ -49,7 +49,7 @@ pub enum SharpestCommand {
         /// Write the plot here.
         #[arg(long, default_value = "slice.svg")]
         svg: PathBuf,
-        /// cpu or cuda.
+        /// cpu, cuda or wgpu (the last two need their cargo feature).
         #[arg(long, default_value = "cpu")]
         device: String,
     },

@@ -56,7 +56,7 @@ pub struct SharpnessArgs {
     /// Overwrite an existing --json file.
     #[arg(long)]
     force: bool,
-    /// cpu or cuda.
+    /// cpu, cuda or wgpu (the last two need their cargo feature).
     #[arg(long, default_value = "cpu")]
     device: String,
 }

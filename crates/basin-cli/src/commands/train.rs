@@ -23,7 +23,7 @@ pub struct TrainArgs {
     /// Continue the run in --out from its latest checkpoint.
     #[arg(long)]
     resume: bool,
-    /// cpu (flex backend) or cuda (needs the `cuda` feature).
+    /// cpu (flex backend), cuda or wgpu (each needs its cargo feature).
     #[arg(long, default_value = "cpu")]
     device: String,
     /// Check the config, print it resolved (TOML) and exit without training.

@@ -86,12 +86,14 @@ fn train_and_measure(e: &Experiment, job: &Job) -> Result<bool, CliError> {
 }
 
 /// Runs every missing (cell, seed) of `e` at `scale` with `seeds` seeds into `out`, `jobs` at a
-/// time, printing progress (runs done / total, ETA).
+/// time, seed by seed across the cells, printing progress (runs done / total, ETA).
 pub fn run(e: &Experiment, scale: &str, seeds: usize, jobs: usize, out: &Path, stop: Arc<AtomicBool>) -> Result<(), CliError> {
     std::fs::create_dir_all(out).map_err(|e| CliError::input(format!("{}: {e}", out.display())))?;
+    // Seed-major order: an interrupted experiment has every cell at the same number of seeds,
+    // so a partial run still compares like with like.
     let mut all = Vec::new();
-    for c in &e.cells {
-        for s in 0..seeds {
+    for s in 0..seeds {
+        for c in &e.cells {
             all.push(Job { cell: c.name.clone(), seed: s, dir: out.join(slug(&c.name)).join(format!("seed-{s}")), sets: e.sets(c, scale, s) });
         }
     }

@@ -9,7 +9,9 @@ use super::{Estimate, GradientEstimator, StepContext};
 use crate::batch::Batch;
 use crate::model::Classifier;
 use crate::paramkind::ParamFilter;
-use crate::paramvec::ParamVec;
+use crate::paramvec::{ParamVec, Slot};
+use burn::tensor::{Device, Tensor};
+use std::sync::Arc;
 
 /// `[estimator] name = "ada-smoothout"` (journal eq. 12; Table IV uses a = 0.15).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -51,26 +53,91 @@ pub struct AdaSmoothOut {
     noise: NoiseKind,
     denoise: bool,
     params: ParamFilter,
-    /// The (rescaled) noise of the last step.
-    pub last_noise: Option<ParamVec>,
+    /// The last step's noise as (layout, key, per-filter factors of each part): θ̂ = factor ⊙ u
+    /// with u the unit-strength noise of the key, so θ̂ is never stored.
+    last: Option<(Arc<Vec<Slot>>, Device, u64, Vec<Tensor<1>>)>,
 }
 
 impl AdaSmoothOut {
     /// AdaSmoothOut of relative strength `a`.
     pub fn new(a: f64, noise: NoiseKind, denoise: bool, params: ParamFilter) -> Self {
-        AdaSmoothOut { a, noise, denoise, params, last_noise: None }
+        AdaSmoothOut { a, noise, denoise, params, last: None }
+    }
+    /// The rescaled noise θ̂ of the last step, drawn again from its key (for inspection and
+    /// tests).
+    pub fn last_noise(&self) -> Option<ParamVec> {
+        self.last.as_ref().map(|(slots, device, key, factors)| draw_noise(&ParamVec::zeros(slots.clone(), device), 1.0, self.noise, self.params, *key).scale_filters(factors))
     }
 }
 
-/// Rescales `theta` filter by filter to norm `a · ‖w_filter‖` (eq. 12).
-pub fn adapt_noise(w: &ParamVec, theta: &ParamVec, a: f64) -> ParamVec {
-    let factors: Vec<_> = w
-        .filter_norms()
-        .into_iter()
-        .zip(theta.filter_norms())
-        .map(|(wn, tn)| wn.mul_scalar(a) / tn.clamp_min(1e-30))
-        .collect();
-    theta.scale_filters(&factors)
+/// The factors a‖w_f‖/‖θ_f‖ (one `[filters]` tensor per part) that rescale `theta` filter by
+/// filter to norm `a · ‖w_filter‖` (eq. 12).
+pub fn noise_factors(w: &ParamVec, theta: &ParamVec, a: f64) -> Vec<Tensor<1>> {
+    w.filter_norms().into_iter().zip(theta.filter_norms()).map(|(wn, tn)| wn.mul_scalar(a) / tn.clamp_min(1e-30)).collect()
+}
+
+/// Eq. 12 for one parameter on the host, given its weights `w` and unit noise `u`: the point
+/// w + θ̂ and the per-filter factors a‖w_f‖/‖u_f‖ (θ̂ = factor ⊙ u). Norms accumulate in f64;
+/// a filter is a column of a `[in, out]` weight (`columns`) or a run of `per` values.
+fn adapt_part(w: &[f32], u: &[f32], (filters, per, columns): (usize, usize, bool), a: f64) -> (Vec<f32>, Vec<f32>) {
+    let (mut w2, mut u2) = (vec![0f64; filters], vec![0f64; filters]);
+    if columns {
+        for (wr, ur) in w.chunks_exact(filters).zip(u.chunks_exact(filters)) {
+            for j in 0..filters {
+                w2[j] += wr[j] as f64 * wr[j] as f64;
+                u2[j] += ur[j] as f64 * ur[j] as f64;
+            }
+        }
+    } else {
+        for (j, (wr, ur)) in w.chunks_exact(per).zip(u.chunks_exact(per)).enumerate() {
+            w2[j] = wr.iter().map(|&x| x as f64 * x as f64).sum();
+            u2[j] = ur.iter().map(|&x| x as f64 * x as f64).sum();
+        }
+    }
+    let factors: Vec<f32> = w2.iter().zip(&u2).map(|(w2, u2)| (a * w2.sqrt() / u2.sqrt().max(1e-30)) as f32).collect();
+    let mut point = Vec::with_capacity(w.len());
+    if columns {
+        for (wr, ur) in w.chunks_exact(filters).zip(u.chunks_exact(filters)) {
+            point.extend(wr.iter().zip(ur).zip(&factors).map(|((&x, &n), &f)| x + n * f));
+        }
+    } else {
+        for ((wr, ur), &f) in w.chunks_exact(per).zip(u.chunks_exact(per)).zip(&factors) {
+            point.extend(wr.iter().zip(ur).map(|(&x, &n)| x + n * f));
+        }
+    }
+    (point, factors)
+}
+
+impl AdaSmoothOut {
+    /// The point w + θ̂ and the factors of every part, on the host, one part per task: each
+    /// part's weights are read once and its point written once, the noise and the norms stay
+    /// in cache. `None` when a part is not a contiguous f32 tensor on the CPU backend.
+    fn perturb_on_host(&self, w: &ParamVec, key: u64) -> Option<(ParamVec, Vec<Tensor<1>>)> {
+        use rayon::prelude::*;
+        let flex: Vec<_> = w.parts.iter().map(crate::fused::flex_f32).collect::<Option<_>>()?;
+        let done: Vec<(Vec<f32>, Vec<f32>)> = w
+            .slots
+            .par_iter()
+            .zip(&flex)
+            .enumerate()
+            .map(|(i, (s, f))| {
+                let values = crate::fused::values(f);
+                let (filters, _, _) = s.filter_layout();
+                if !self.params.accepts(s.kind) {
+                    return (values.to_vec(), vec![0.0; filters]);
+                }
+                let k = ParamVec::part_key(key, i);
+                let u = match self.noise {
+                    NoiseKind::Uniform => crate::fastrand::uniform_vec(values.len(), k, -1.0, 1.0),
+                    NoiseKind::Gaussian => crate::fastrand::normal_vec(values.len(), k, 1.0),
+                };
+                adapt_part(values, &u, s.filter_layout(), self.a)
+            })
+            .collect();
+        let device = w.parts.first().map(|p| p.device()).unwrap_or_default();
+        let (points, factors): (Vec<_>, Vec<_>) = done.into_iter().map(|(p, f)| (crate::fused::tensor(p, &device), crate::fused::tensor(f, &device))).unzip();
+        Some((ParamVec { slots: w.slots.clone(), parts: points }, factors))
+    }
 }
 
 impl<M: Classifier> GradientEstimator<M> for AdaSmoothOut {
@@ -79,10 +146,13 @@ impl<M: Classifier> GradientEstimator<M> for AdaSmoothOut {
     }
     fn estimate(&mut self, model: M, batch: &Batch, ctx: &mut StepContext<'_>) -> Estimate<M> {
         let w = ParamVec::from_model(&model);
-        let raw = draw_noise(&w, 1.0, self.noise, self.params, noise_key(ctx.seed, ctx.step));
-        let theta = adapt_noise(&w, &raw, self.a);
-        let est = perturbed_step(model, &w, &theta, self.denoise, batch);
-        self.last_noise = Some(theta);
-        est
+        let key = noise_key(ctx.seed, ctx.step);
+        let (point, factors) = self.perturb_on_host(&w, key).unwrap_or_else(|| {
+            let raw = draw_noise(&w, 1.0, self.noise, self.params, key);
+            let factors = noise_factors(&w, &raw, self.a);
+            (w.add(&raw.scale_filters(&factors)), factors)
+        });
+        self.last = Some((w.slots.clone(), w.parts.first().map(|p| p.device()).unwrap_or_default(), key, factors));
+        perturbed_step(model, point, self.denoise, batch)
     }
 }

@@ -69,7 +69,7 @@ impl<M: Classifier> GradientEstimator<M> for NoiseEnhancement {
         let (_, g2) = loss_and_grads(&model, &other);
         running_stats::restore(&model, &snap);
         let g2 = ParamVec::from_grads(&w, &g2);
-        let g = g1.scale(self.alpha).axpy(1.0 - self.alpha, &g2);
+        let g = ParamVec::lincomb(self.alpha, &g1, 1.0 - self.alpha, &g2);
         Estimate { model, loss, grads: to_optimizer_grads(&g) }
     }
 }

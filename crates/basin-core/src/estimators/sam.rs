@@ -72,29 +72,41 @@ pub struct Sam {
     rho: f64,
     /// `Some(η)` for ASAM.
     adaptive: Option<f64>,
-    /// The ascent step ε of the last step.
-    pub last_epsilon: Option<ParamVec>,
+    /// The last step's ascent ε as (direction, factor), ε = factor · direction: SAM's
+    /// direction is the gradient itself, so ε is never stored as a vector of its own.
+    last: Option<(ParamVec, f64)>,
 }
 
 impl Sam {
     /// SAM with radius ρ.
     pub fn new(rho: f64) -> Self {
-        Sam { rho, adaptive: None, last_epsilon: None }
+        Sam { rho, adaptive: None, last: None }
     }
     /// ASAM with radius ρ and η.
     pub fn asam(rho: f64, eta: f64) -> Self {
-        Sam { rho, adaptive: Some(eta), last_epsilon: None }
+        Sam { rho, adaptive: Some(eta), last: None }
+    }
+    /// The ascent step ε of the last step (for inspection and tests).
+    pub fn last_epsilon(&self) -> Option<ParamVec> {
+        self.last.as_ref().map(|(d, f)| d.scale(*f))
     }
 }
 
 /// The ascent step ε for gradient `g` at weights `w`.
 pub fn ascent(w: &ParamVec, g: &ParamVec, rho: f64, adaptive: Option<f64>) -> ParamVec {
+    let (d, f) = ascent_parts(w, g, rho, adaptive);
+    d.scale(f)
+}
+
+/// ε as (direction, factor): (g, ρ/‖g‖) for SAM, (T_w² g, ρ/‖T_w g‖) for ASAM.
+fn ascent_parts(w: &ParamVec, g: &ParamVec, rho: f64, adaptive: Option<f64>) -> (ParamVec, f64) {
     match adaptive {
-        None => g.scale(rho / g.norm().max(1e-12)),
+        None => (g.clone(), rho / g.norm().max(1e-12)),
         Some(eta) => {
             let t = w.map(|s, p| if s.kind.is_weight() { p.abs().add_scalar(eta) } else { p.ones_like() });
             let tg = t.mul(g);
-            tg.mul(&t).scale(rho / tg.norm().max(1e-12))
+            let f = rho / tg.norm().max(1e-12);
+            (tg.mul(&t), f)
         }
     }
 }
@@ -107,11 +119,13 @@ impl<M: Classifier> GradientEstimator<M> for Sam {
         let (loss, grads) = loss_and_grads(&model, batch);
         let w = ParamVec::from_model(&model);
         let g0 = ParamVec::from_grads(&w, &grads);
-        let eps = ascent(&w, &g0, self.rho, self.adaptive);
+        let (d, f) = ascent_parts(&w, &g0, self.rho, self.adaptive);
+        // w + ε in one pass, without ε as a vector of its own
+        let point = ParamVec::lincomb(1.0, &w, f, &d);
         let snap = running_stats::snapshot(&model);
-        let (_, g) = grad_at(&model, &w.add(&eps), batch);
+        let (_, g) = grad_at(&model, &point, batch);
         running_stats::restore(&model, &snap);
-        self.last_epsilon = Some(eps);
+        self.last = Some((d, f));
         Estimate { model, loss, grads: to_optimizer_grads(&g) }
     }
 }

@@ -8,7 +8,9 @@ use super::{Estimate, GradientEstimator, StepContext, grad_at, to_optimizer_grad
 use crate::batch::Batch;
 use crate::model::Classifier;
 use crate::paramkind::ParamFilter;
-use crate::paramvec::ParamVec;
+use crate::paramvec::{ParamVec, Slot};
+use burn::tensor::Device;
+use std::sync::Arc;
 
 /// Draws θ in `w`'s layout: U(−a, a) or N(0, a²) per value, zero outside `params`, from the
 /// fast host generator keyed by (run seed, step) — see `fastrand`.
@@ -18,6 +20,15 @@ pub fn draw_noise(w: &ParamVec, a: f64, kind: NoiseKind, params: ParamFilter, ke
         NoiseKind::Gaussian => w.normal(key, a as f32),
     };
     if w.slots.iter().all(|s| params.accepts(s.kind)) { theta } else { theta.masked(|s| params.accepts(s.kind)) }
+}
+
+/// `w + θ` for the θ [`draw_noise`] draws, bit for bit; uniform noise is added in one fused
+/// pass that never stores θ ([`ParamVec::add_uniform`]).
+pub fn perturb(w: &ParamVec, a: f64, kind: NoiseKind, params: ParamFilter, key: u64) -> ParamVec {
+    match kind {
+        NoiseKind::Uniform => w.add_uniform(key, -a as f32, a as f32, |s| params.accepts(s.kind)),
+        NoiseKind::Gaussian => w.add(&draw_noise(w, a, kind, params, key)),
+    }
 }
 
 /// The key of the noise of `step` in a run seeded `seed`.
@@ -65,21 +76,25 @@ pub struct SmoothOut {
     noise: NoiseKind,
     denoise: bool,
     params: ParamFilter,
-    /// The noise θ of the last step (for inspection and tests).
-    pub last_noise: Option<ParamVec>,
+    /// What the last step's noise was drawn from: the weights' layout, their device and the
+    /// key. θ itself is not kept (it is never stored); [`SmoothOut::last_noise`] draws it again.
+    last: Option<(Arc<Vec<Slot>>, Device, u64)>,
 }
 
 impl SmoothOut {
     /// SmoothOut of strength `a`.
     pub fn new(a: f64, noise: NoiseKind, denoise: bool, params: ParamFilter) -> Self {
-        SmoothOut { a, noise, denoise, params, last_noise: None }
+        SmoothOut { a, noise, denoise, params, last: None }
+    }
+    /// The noise θ of the last step, drawn again from its key (for inspection and tests).
+    pub fn last_noise(&self) -> Option<ParamVec> {
+        self.last.as_ref().map(|(slots, device, key)| draw_noise(&ParamVec::zeros(slots.clone(), device), self.a, self.noise, self.params, *key))
     }
 }
 
-/// One SmoothOut step given the noise: gradient at w+θ; the step starts from w (de-noised) or
-/// from w+θ (ablation). Shared with AdaSmoothOut.
-pub fn perturbed_step<M: Classifier>(model: M, w: &ParamVec, theta: &ParamVec, denoise: bool, batch: &Batch) -> Estimate<M> {
-    let point = w.add(theta);
+/// One SmoothOut step given the perturbed point w + θ: the gradient there; the step starts
+/// from w (de-noised) or from w + θ (ablation). Shared with AdaSmoothOut.
+pub fn perturbed_step<M: Classifier>(model: M, point: ParamVec, denoise: bool, batch: &Batch) -> Estimate<M> {
     let (loss, g) = grad_at(&model, &point, batch);
     // De-noising is exact: the optimizer steps from the untouched weights, not from
     // (w + θ) − θ, which would round.
@@ -93,9 +108,11 @@ impl<M: Classifier> GradientEstimator<M> for SmoothOut {
     }
     fn estimate(&mut self, model: M, batch: &Batch, ctx: &mut StepContext<'_>) -> Estimate<M> {
         let w = ParamVec::from_model(&model);
-        let theta = draw_noise(&w, self.a, self.noise, self.params, noise_key(ctx.seed, ctx.step));
-        let est = perturbed_step(model, &w, &theta, self.denoise, batch);
-        self.last_noise = Some(theta);
-        est
+        let key = noise_key(ctx.seed, ctx.step);
+        let point = perturb(&w, self.a, self.noise, self.params, key);
+        // Only the layout is kept: holding w's buffers would stop the optimizer updating them
+        // in place.
+        self.last = Some((w.slots.clone(), w.parts.first().map(|p| p.device()).unwrap_or_default(), key));
+        perturbed_step(model, point, self.denoise, batch)
     }
 }

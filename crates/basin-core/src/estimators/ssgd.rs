@@ -45,29 +45,44 @@ impl SymmetricSgdConfig {
 pub struct SymmetricSgd {
     level: f64,
     layers: ParamFilter,
-    /// The noise n of the last step.
-    pub last_noise: Option<ParamVec>,
+    /// The last step's direction d and per-layer factors k (n = k ⊙ d, never stored itself).
+    last: Option<(ParamVec, Vec<f64>)>,
 }
 
 impl SymmetricSgd {
     /// S-SGD at noise `level` on `layers`.
     pub fn new(level: f64, layers: ParamFilter) -> Self {
-        SymmetricSgd { level, layers, last_noise: None }
+        SymmetricSgd { level, layers, last: None }
+    }
+    /// The noise n of the last step (for inspection and tests).
+    pub fn last_noise(&self) -> Option<ParamVec> {
+        self.last.as_ref().map(|(d, k)| scaled(d, k))
     }
 }
 
 /// n with ‖n_layer‖ = level · ‖w_layer‖ on the selected layers, zero elsewhere; the direction
 /// is isotropic (i.i.d. Gaussian components, normalized per layer), keyed by (seed, step).
 pub fn symmetric_noise(w: &ParamVec, level: f64, layers: ParamFilter, key: u64) -> ParamVec {
+    let (d, k) = direction_and_scales(w, level, layers, key);
+    scaled(&d, &k)
+}
+
+/// `k ⊙ d`: each part of `d` times its factor.
+fn scaled(d: &ParamVec, k: &[f64]) -> ParamVec {
+    let mut i = 0;
+    d.map(|_, p| {
+        i += 1;
+        p.mul_scalar(k[i - 1])
+    })
+}
+
+/// The Gaussian direction d and per-layer factors k with n = k ⊙ d (k = 0 on unselected layers).
+fn direction_and_scales(w: &ParamVec, level: f64, layers: ParamFilter, key: u64) -> (ParamVec, Vec<f64>) {
     let d = w.normal(key, 1.0);
     let dn = d.part_norms();
     let wn = w.part_norms();
-    let mut i = 0;
-    d.map(|s, p| {
-        let k = if layers.accepts(s.kind) && dn[i] > 0.0 { level * wn[i] / dn[i] } else { 0.0 };
-        i += 1;
-        p.mul_scalar(k)
-    })
+    let k = w.slots.iter().enumerate().map(|(i, s)| if layers.accepts(s.kind) && dn[i] > 0.0 { level * wn[i] / dn[i] } else { 0.0 }).collect();
+    (d, k)
 }
 
 impl<M: Classifier> GradientEstimator<M> for SymmetricSgd {
@@ -76,12 +91,20 @@ impl<M: Classifier> GradientEstimator<M> for SymmetricSgd {
     }
     fn estimate(&mut self, model: M, batch: &Batch, ctx: &mut StepContext<'_>) -> Estimate<M> {
         let w = ParamVec::from_model(&model);
-        let n = symmetric_noise(&w, self.level, self.layers, super::smoothout::noise_key(ctx.seed, ctx.step));
-        let (lp, gp) = grad_at(&model, &w.add(&n), batch);
+        let (d, k) = direction_and_scales(&w, self.level, self.layers, super::smoothout::noise_key(ctx.seed, ctx.step));
+        // w + n and w − n in one pass per layer, n = k ⊙ d never stored
+        let (mut plus, mut minus) = (Vec::new(), Vec::new());
+        for ((wp, dp), &kl) in w.parts.iter().zip(&d.parts).zip(&k) {
+            let (p, m) = if kl == 0.0 { (wp.clone(), wp.clone()) } else { crate::fused::plus_minus(wp, kl, dp) };
+            plus.push(p);
+            minus.push(m);
+        }
+        let (plus, minus) = (ParamVec { slots: w.slots.clone(), parts: plus }, ParamVec { slots: w.slots.clone(), parts: minus });
+        let (lp, gp) = grad_at(&model, &plus, batch);
         let snap = running_stats::snapshot(&model);
-        let (lm, gm) = grad_at(&model, &w.sub(&n), batch);
+        let (lm, gm) = grad_at(&model, &minus, batch);
         running_stats::restore(&model, &snap);
-        self.last_noise = Some(n);
-        Estimate { model, loss: 0.5 * (lp + lm), grads: to_optimizer_grads(&gp.add(&gm).scale(0.5)) }
+        self.last = Some((d, k));
+        Estimate { model, loss: 0.5 * (lp + lm), grads: to_optimizer_grads(&ParamVec::lincomb(0.5, &gp, 0.5, &gm)) }
     }
 }
