@@ -7,9 +7,11 @@
 //!     sudo apt-get install mesa-vulkan-drivers libvulkan1
 //!     cargo test --release -p basin-cli --features wgpu --test wgpu_backend
 //!
-//! Tolerances: the two backends sum in different orders, so 16 SGD steps end with weights
-//! that differ in the last bits. The training loss must agree to 1e-3 relative, the test
-//! accuracy to one example in 256, and the top Hessian eigenvalue to 1 %.
+//! Both runs start from the same weights (`init_model` draws them on the CPU and moves them).
+//! The two backends sum in different orders, so 16 SGD steps end with weights that differ in
+//! the last bits: the training loss must agree to 1e-5 relative, the test accuracy to one
+//! example in 256, and the top Hessian eigenvalue to 1e-4 relative. Measured on Mesa's
+//! llvmpipe (2026-11-30): 5e-7 and 2e-8, the same accuracy.
 #![cfg(feature = "wgpu")]
 
 use std::path::Path;
@@ -37,11 +39,11 @@ fn wgpu_trains_and_measures_like_the_cpu() {
         basin(&["hessian", "--device", device, "--run", device, "--samples", "256", "--top-k", "1", "--json", &format!("{device}-h.json")], dir.path());
         let s = json(&dir.path().join(device).join("summary.json"));
         let h = json(&dir.path().join(format!("{device}-h.json")));
-        seen.push((s["train_loss"].as_f64().unwrap(), s["test_acc"].as_f64().unwrap(), h["eigenvalues"][0].as_f64().unwrap()));
+        seen.push((s["train_loss"].as_f64().unwrap(), s["test_acc"].as_f64().unwrap(), h["mean"][0].as_f64().unwrap()));
     }
     let ((lc, ac, ec), (lg, ag, eg)) = (seen[0], seen[1]);
     println!("cpu: loss {lc}, acc {ac}, λ1 {ec}; wgpu: loss {lg}, acc {ag}, λ1 {eg}");
-    assert!((lc - lg).abs() <= 1e-3 * lc, "train loss: cpu {lc}, wgpu {lg}");
+    assert!((lc - lg).abs() <= 1e-5 * lc, "train loss: cpu {lc}, wgpu {lg}");
     assert!((ac - ag).abs() <= 1.0 / 256.0 + 1e-12, "test accuracy: cpu {ac}, wgpu {ag}");
-    assert!((ec - eg).abs() <= 1e-2 * ec, "λ1: cpu {ec}, wgpu {eg}");
+    assert!((ec - eg).abs() <= 1e-4 * ec, "λ1: cpu {ec}, wgpu {eg}");
 }

@@ -117,6 +117,35 @@ fn dot_f64(a: &[f32], b: &[f32]) -> f64 {
     acc.iter().sum::<f64>() + tail
 }
 
+/// `f(xᵢ, yᵢ)` element by element in one parallel pass, or `None` when either tensor is not
+/// a contiguous f32 tensor on the CPU backend.
+pub fn map2(x: &Tensor<1>, y: &Tensor<1>, f: impl Fn(f32, f32) -> f32 + Sync) -> Option<Tensor<1>> {
+    let (fx, fy) = (flex_f32(x)?, flex_f32(y)?);
+    let (xs, ys) = (values(&fx), values(&fy));
+    assert_eq!(xs.len(), ys.len(), "map2: lengths differ");
+    let out = par_fill(xs.len(), |chunk, s| {
+        for ((o, &a), &b) in chunk.iter_mut().zip(&xs[s..]).zip(&ys[s..]) {
+            o.write(f(a, b));
+        }
+    });
+    Some(tensor(out, &x.device()))
+}
+
+/// Σᵢ f(xᵢ, yᵢ)², accumulated in f64 in one read of both tensors, or `None` as for [`map2`].
+pub fn sum_sq_map2(x: &Tensor<1>, y: &Tensor<1>, f: impl Fn(f32, f32) -> f32 + Sync) -> Option<f64> {
+    let (fx, fy) = (flex_f32(x)?, flex_f32(y)?);
+    let (xs, ys) = (values(&fx), values(&fy));
+    let partial: Vec<f64> = xs
+        .par_chunks(CHUNK)
+        .zip(ys.par_chunks(CHUNK))
+        .map(|(a, b)| {
+            let v: Vec<f32> = a.iter().zip(b).map(|(&u, &v)| f(u, v)).collect();
+            dot_f64(&v, &v)
+        })
+        .collect();
+    Some(partial.iter().sum())
+}
+
 /// Inner products ⟨xᵢ, yᵢ⟩ of paired tensors, accumulated in f64, with at most one host read
 /// for all of them: per-tensor reads cost more than the sums on a model of a dozen layers.
 pub fn dots(pairs: &[(&Tensor<1>, &Tensor<1>)]) -> Vec<f64> {

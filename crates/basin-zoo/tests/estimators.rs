@@ -208,6 +208,33 @@ fn sam_takes_the_gradient_at_the_normalized_ascent_point() {
 }
 
 #[test]
+fn asam_takes_the_gradient_at_the_adaptive_ascent_point() {
+    // ε = ρ T² g / ‖T g‖, T = |w| + η on weight matrices and 1 on biases (Kwon et al., eq. 9)
+    let (b, _) = batches();
+    let model = tiny(7);
+    let (rho, eta) = (0.5, 0.01);
+    let mut est = basin_core::estimators::sam::Sam::asam(rho, eta);
+    let (after, _) = step_with(&mut est, model.clone(), &b, "sgd", 0.1, &mut Fixed(b.clone()));
+    let template = ParamVec::from_model(&model);
+    let w0 = template.to_host();
+    let (_, g0) = host_grad_at(&model, &w0, &b);
+    let mut t = Vec::new();
+    for (slot, part) in template.slots.iter().zip(template.to_host_parts()) {
+        t.extend(part.iter().map(|w| if slot.kind == ParamKind::Dense { w.abs() as f64 + eta } else { 1.0 }));
+    }
+    let tg_norm = t.iter().zip(&g0).map(|(t, g)| (t * *g as f64).powi(2)).sum::<f64>().sqrt();
+    let eps: Vec<f64> = t.iter().zip(&g0).map(|(t, g)| rho * t * t * *g as f64 / tg_norm).collect();
+    let point: Vec<f32> = w0.iter().zip(&eps).map(|(w, e)| (*w as f64 + e) as f32).collect();
+    let (_, g) = host_grad_at(&model, &point, &b);
+    let expected: Vec<f32> = w0.iter().zip(&g).map(|(w, g)| w - 0.1 * g).collect();
+    let d = max_abs_diff(&ParamVec::from_model(&after).to_host(), &expected);
+    assert!(d < 1e-5, "max |Δ| = {d}");
+    let reported = est.last_epsilon().unwrap().to_host();
+    let de = reported.iter().zip(&eps).map(|(r, e)| (*r as f64 - e).abs()).fold(0.0, f64::max);
+    assert!(de < 1e-6, "ε differs by {de}");
+}
+
+#[test]
 fn plain_estimator_matches_loss_and_grads() {
     let (b, _) = batches();
     let model = tiny(6);

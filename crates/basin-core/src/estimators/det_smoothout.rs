@@ -95,19 +95,26 @@ impl<M: Classifier> GradientEstimator<M> for DetSmoothOut {
             self.noises = self.draw(&w);
         }
         let mut snap = None;
-        let (mut loss, mut g) = (0.0, w.zeros_like());
+        let (mut loss, mut g): (f64, Option<ParamVec>) = (0.0, None);
+        let n = self.noises.len() as f64;
         for (k, theta) in self.noises.iter().enumerate() {
             let (l, gk) = grad_at(&model, &w.add(theta), batch);
             if k == 0 {
                 snap = Some(running_stats::snapshot(&model));
             }
             loss += l;
-            g = g.add(&gk);
+            // running sum, with the 1/N folded into the last fused pass
+            let last = k + 1 == self.noises.len();
+            g = Some(match g {
+                None if last => gk.scale(1.0 / n),
+                None => gk,
+                Some(sum) => ParamVec::lincomb(if last { 1.0 / n } else { 1.0 }, &sum, if last { 1.0 / n } else { 1.0 }, &gk),
+            });
         }
         if let Some(s) = snap {
             running_stats::restore(&model, &s);
         }
-        let n = self.noises.len() as f64;
-        Estimate { model, loss: loss / n, grads: to_optimizer_grads(&g.scale(1.0 / n)) }
+        let g = g.unwrap_or_else(|| w.zeros_like());
+        Estimate { model, loss: loss / n, grads: to_optimizer_grads(&g) }
     }
 }

@@ -72,9 +72,9 @@ pub struct Sam {
     rho: f64,
     /// `Some(η)` for ASAM.
     adaptive: Option<f64>,
-    /// The last step's ascent ε as (direction, factor), ε = factor · direction: SAM's
-    /// direction is the gradient itself, so ε is never stored as a vector of its own.
-    last: Option<(ParamVec, f64)>,
+    /// The last step's weights and gradient, from which ε is computed again on request: the
+    /// step itself never stores ε as a vector of its own.
+    last: Option<(ParamVec, ParamVec)>,
 }
 
 impl Sam {
@@ -88,7 +88,7 @@ impl Sam {
     }
     /// The ascent step ε of the last step (for inspection and tests).
     pub fn last_epsilon(&self) -> Option<ParamVec> {
-        self.last.as_ref().map(|(d, f)| d.scale(*f))
+        self.last.as_ref().map(|(w, g)| ascent(w, g, self.rho, self.adaptive))
     }
 }
 
@@ -111,6 +111,35 @@ fn ascent_parts(w: &ParamVec, g: &ParamVec, rho: f64, adaptive: Option<f64>) -> 
     }
 }
 
+/// ASAM's point w + ρ T_w² g/‖T_w g‖ in two fused passes per layer (the norm, then the point)
+/// instead of five; `None` off the CPU backend.
+fn asam_point(w: &ParamVec, g: &ParamVec, rho: f64, eta: f64) -> Option<ParamVec> {
+    let eta32 = eta as f32;
+    let weight = |s: &crate::paramvec::Slot| s.kind.is_weight();
+    let mut sq = 0.0;
+    for ((s, wp), gp) in w.slots.iter().zip(&w.parts).zip(&g.parts) {
+        sq += if weight(s) { crate::fused::sum_sq_map2(wp, gp, |w, g| (w.abs() + eta32) * g)? } else { crate::fused::sum_sq_map2(wp, gp, |_, g| g)? };
+    }
+    let f = (rho / sq.sqrt().max(1e-12)) as f32;
+    let parts = w
+        .slots
+        .iter()
+        .zip(&w.parts)
+        .zip(&g.parts)
+        .map(|((s, wp), gp)| {
+            if weight(s) {
+                crate::fused::map2(wp, gp, |w, g| {
+                    let t = w.abs() + eta32;
+                    w + f * (t * g * t)
+                })
+            } else {
+                crate::fused::map2(wp, gp, |w, g| w + f * g)
+            }
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(ParamVec { slots: w.slots.clone(), parts })
+}
+
 impl<M: Classifier> GradientEstimator<M> for Sam {
     fn name(&self) -> &'static str {
         if self.adaptive.is_some() { "asam" } else { "sam" }
@@ -119,13 +148,15 @@ impl<M: Classifier> GradientEstimator<M> for Sam {
         let (loss, grads) = loss_and_grads(&model, batch);
         let w = ParamVec::from_model(&model);
         let g0 = ParamVec::from_grads(&w, &grads);
-        let (d, f) = ascent_parts(&w, &g0, self.rho, self.adaptive);
-        // w + ε in one pass, without ε as a vector of its own
-        let point = ParamVec::lincomb(1.0, &w, f, &d);
+        // w + ε in fused passes, without ε as a vector of its own
+        let point = self.adaptive.and_then(|eta| asam_point(&w, &g0, self.rho, eta)).unwrap_or_else(|| {
+            let (d, f) = ascent_parts(&w, &g0, self.rho, self.adaptive);
+            ParamVec::lincomb(1.0, &w, f, &d)
+        });
         let snap = running_stats::snapshot(&model);
         let (_, g) = grad_at(&model, &point, batch);
         running_stats::restore(&model, &snap);
-        self.last = Some((d, f));
+        self.last = Some((w, g0));
         Estimate { model, loss, grads: to_optimizer_grads(&g) }
     }
 }

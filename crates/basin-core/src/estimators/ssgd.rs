@@ -7,7 +7,8 @@ use super::{Estimate, GradientEstimator, StepContext, grad_at, to_optimizer_grad
 use crate::batch::Batch;
 use crate::model::Classifier;
 use crate::paramkind::ParamFilter;
-use crate::paramvec::ParamVec;
+use crate::paramvec::{ParamVec, Slot};
+use burn::tensor::Tensor;
 use crate::running_stats;
 
 /// `[estimator] name = "s-sgd"` (S-SGD eq. 3; the paper's best level is 0.4).
@@ -63,25 +64,23 @@ impl SymmetricSgd {
 /// n with ‖n_layer‖ = level · ‖w_layer‖ on the selected layers, zero elsewhere; the direction
 /// is isotropic (i.i.d. Gaussian components, normalized per layer), keyed by (seed, step).
 pub fn symmetric_noise(w: &ParamVec, level: f64, layers: ParamFilter, key: u64) -> ParamVec {
-    let (d, k) = direction_and_scales(w, level, layers, key);
-    scaled(&d, &k)
-}
-
-/// `k ⊙ d`: each part of `d` times its factor.
-fn scaled(d: &ParamVec, k: &[f64]) -> ParamVec {
     let mut i = 0;
-    d.map(|_, p| {
+    w.map(|s, wp| {
         i += 1;
-        p.mul_scalar(k[i - 1])
+        let (d, k) = layer_direction(s, &wp, i - 1, level, layers, key);
+        d.mul_scalar(k)
     })
 }
 
-/// The Gaussian direction d and per-layer factors k with n = k ⊙ d (k = 0 on unselected layers).
-fn direction_and_scales(w: &ParamVec, level: f64, layers: ParamFilter, key: u64) -> (ParamVec, Vec<f64>) {
-    let d = w.normal(key, 1.0);
-    let dn = d.part_norms();
-    let wn = w.part_norms();
-    let k = w.slots.iter().enumerate().map(|(i, s)| if layers.accepts(s.kind) && dn[i] > 0.0 { level * wn[i] / dn[i] } else { 0.0 }).collect();
+/// Layer `i`'s Gaussian direction d (the part of `ParamVec::normal(key, 1)`) and its factor
+/// k = level · ‖w‖/‖d‖, so that n = k d; k = 0 (and d = w, a placeholder) on unselected layers.
+fn layer_direction(s: &Slot, wp: &Tensor<1>, i: usize, level: f64, layers: ParamFilter, key: u64) -> (Tensor<1>, f64) {
+    if !layers.accepts(s.kind) {
+        return (wp.clone(), 0.0);
+    }
+    let d = crate::fused::tensor(crate::fastrand::normal_vec(s.numel(), ParamVec::part_key(key, i), 1.0), &wp.device());
+    let sq = crate::fused::dots(&[(&d, &d), (wp, wp)]);
+    let k = if sq[0] > 0.0 { level * sq[1].sqrt() / sq[0].sqrt() } else { 0.0 };
     (d, k)
 }
 
@@ -91,20 +90,33 @@ impl<M: Classifier> GradientEstimator<M> for SymmetricSgd {
     }
     fn estimate(&mut self, model: M, batch: &Batch, ctx: &mut StepContext<'_>) -> Estimate<M> {
         let w = ParamVec::from_model(&model);
-        let (d, k) = direction_and_scales(&w, self.level, self.layers, super::smoothout::noise_key(ctx.seed, ctx.step));
-        // w + n and w − n in one pass per layer, n = k ⊙ d never stored
-        let (mut plus, mut minus) = (Vec::new(), Vec::new());
-        for ((wp, dp), &kl) in w.parts.iter().zip(&d.parts).zip(&k) {
-            let (p, m) = if kl == 0.0 { (wp.clone(), wp.clone()) } else { crate::fused::plus_minus(wp, kl, dp) };
+        let key = super::smoothout::noise_key(ctx.seed, ctx.step);
+        // One layer at a time, so that its direction is still in cache for its norm and for
+        // w + n and w − n (one fused pass); n = k d itself is never stored.
+        let (mut d, mut k, mut plus, mut minus) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (i, (s, wp)) in w.slots.iter().zip(&w.parts).enumerate() {
+            let (dl, kl) = layer_direction(s, wp, i, self.level, self.layers, key);
+            let (p, m) = if kl == 0.0 { (wp.clone(), wp.clone()) } else { crate::fused::plus_minus(wp, kl, &dl) };
+            d.push(dl);
+            k.push(kl);
             plus.push(p);
             minus.push(m);
         }
-        let (plus, minus) = (ParamVec { slots: w.slots.clone(), parts: plus }, ParamVec { slots: w.slots.clone(), parts: minus });
-        let (lp, gp) = grad_at(&model, &plus, batch);
+        let layout = |parts| ParamVec { slots: w.slots.clone(), parts };
+        let (lp, gp) = grad_at(&model, &layout(plus), batch);
         let snap = running_stats::snapshot(&model);
-        let (lm, gm) = grad_at(&model, &minus, batch);
+        let (lm, gm) = grad_at(&model, &layout(minus), batch);
         running_stats::restore(&model, &snap);
-        self.last = Some((d, k));
+        self.last = Some((layout(d), k));
         Estimate { model, loss: 0.5 * (lp + lm), grads: to_optimizer_grads(&ParamVec::lincomb(0.5, &gp, 0.5, &gm)) }
     }
+}
+
+/// `k ⊙ d`: each part of `d` times its factor.
+fn scaled(d: &ParamVec, k: &[f64]) -> ParamVec {
+    let mut i = 0;
+    d.map(|_, p| {
+        i += 1;
+        p.mul_scalar(k[i - 1])
+    })
 }

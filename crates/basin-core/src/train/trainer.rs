@@ -96,12 +96,17 @@ pub fn steps_per_epoch(n: usize, batch: usize) -> usize {
 /// Builds a model whose initial weights are a function of `seed` alone: seeds the backend,
 /// builds, and draws every (lazily initialized) parameter at once in module order, before
 /// anything else can consume the backend's random numbers.
+///
+/// The weights are always drawn on the flex CPU backend and then moved to `device`: every
+/// backend has its own generator, and a seed should mean the same network on a laptop and on
+/// a GPU (this is what lets `tests/wgpu_backend.rs` compare the two devices' runs).
 pub fn init_model<M: Classifier>(device: &Device, seed: u64, build: impl FnOnce(&Device) -> M) -> M {
     let _guard = crate::rng::backend_lock();
-    device.seed(derive_seed(seed, Stream::Init, 0));
-    let model = build(device);
+    let cpu = if device.is_autodiff() { Device::flex().autodiff() } else { Device::flex() };
+    cpu.seed(derive_seed(seed, Stream::Init, 0));
+    let model = build(&cpu);
     let _ = model.clone().into_record();
-    model
+    if cpu == *device { model } else { model.fork(device) }
 }
 
 /// Extra batches for estimators, drawn from a seeded stream of the step.
