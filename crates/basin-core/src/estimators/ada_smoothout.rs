@@ -53,9 +53,18 @@ pub struct AdaSmoothOut {
     noise: NoiseKind,
     denoise: bool,
     params: ParamFilter,
-    /// The last step's noise as (layout, key, per-filter factors of each part): θ̂ = factor ⊙ u
-    /// with u the unit-strength noise of the key, so θ̂ is never stored.
-    last: Option<(Arc<Vec<Slot>>, Device, u64, Vec<Tensor<1>>)>,
+    /// The last step's noise, never stored itself.
+    last: Option<LastNoise>,
+}
+
+/// What AdaSmoothOut's last noise θ̂ = factor ⊙ u is drawn again from: the weights' layout and
+/// device, the key of the unit-strength noise u, and the per-filter factors of each part.
+#[derive(Debug, Clone)]
+struct LastNoise {
+    slots: Arc<Vec<Slot>>,
+    device: Device,
+    key: u64,
+    factors: Vec<Tensor<1>>,
 }
 
 impl AdaSmoothOut {
@@ -66,7 +75,7 @@ impl AdaSmoothOut {
     /// The rescaled noise θ̂ of the last step, drawn again from its key (for inspection and
     /// tests).
     pub fn last_noise(&self) -> Option<ParamVec> {
-        self.last.as_ref().map(|(slots, device, key, factors)| draw_noise(&ParamVec::zeros(slots.clone(), device), 1.0, self.noise, self.params, *key).scale_filters(factors))
+        self.last.as_ref().map(|l| draw_noise(&ParamVec::zeros(l.slots.clone(), &l.device), 1.0, self.noise, self.params, l.key).scale_filters(&l.factors))
     }
 }
 
@@ -152,7 +161,7 @@ impl<M: Classifier> GradientEstimator<M> for AdaSmoothOut {
             let factors = noise_factors(&w, &raw, self.a);
             (w.add(&raw.scale_filters(&factors)), factors)
         });
-        self.last = Some((w.slots.clone(), w.parts.first().map(|p| p.device()).unwrap_or_default(), key, factors));
+        self.last = Some(LastNoise { slots: w.slots.clone(), device: w.parts.first().map(|p| p.device()).unwrap_or_default(), key, factors });
         perturbed_step(model, point, self.denoise, batch)
     }
 }
