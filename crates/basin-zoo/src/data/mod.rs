@@ -1,7 +1,9 @@
 //! Data sets of the papers: MNIST and Fashion-MNIST (IDX), CIFAR-10/100 (binary version),
-//! normalization, augmentation, validation splits and deterministic shuffling.
+//! normalization, augmentation, validation splits and deterministic shuffling; the Penn
+//! Treebank language-model corpus (`corpus`).
 
 pub mod cifar;
+pub mod corpus;
 pub mod dataset;
 pub mod error;
 pub mod idx;
