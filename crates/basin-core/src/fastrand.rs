@@ -167,6 +167,17 @@ fn normal_chunk(out: &mut [MaybeUninit<f32>], key: u64, start: u64, std: f32) {
 }
 
 /// `n` i.i.d. U(lo, hi) values determined by `key` (no zero-filling pass first).
+///
+/// Value `i` depends only on (`key`, `i`): a longer draw extends a shorter one, and the
+/// thread count and instruction set change nothing.
+///
+/// ```
+/// use basin_core::fastrand::uniform_vec;
+/// let a = uniform_vec(100_000, 7, -0.5, 0.5);
+/// assert!(a.iter().all(|v| (-0.5..0.5).contains(v)));
+/// assert_eq!(a[..10], uniform_vec(10, 7, -0.5, 0.5)[..]);
+/// assert_ne!(a[..10], uniform_vec(10, 8, -0.5, 0.5)[..]);
+/// ```
 pub fn uniform_vec(n: usize, key: u64, lo: f32, hi: f32) -> Vec<f32> {
     par_fill(n, |chunk, start| uniform_chunk(chunk, None, key, start as u64, lo, hi - lo))
 }

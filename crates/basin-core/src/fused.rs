@@ -48,6 +48,16 @@ pub(crate) fn par_fill(n: usize, body: impl Fn(&mut [MaybeUninit<f32>], usize) +
 
 /// `a·x + b·y`, in one pass on the CPU backend (the coefficients rounded to f32 there, as
 /// `mul_scalar` on an f32 tensor does; exact f64 coefficients for f64 tensors).
+///
+/// ```
+/// use basin_core::fused::axpby;
+/// use burn::tensor::{Device, Tensor};
+/// let d = Device::flex();
+/// let x = Tensor::<1>::from_floats([1.0, 2.0, 3.0], &d);
+/// let y = Tensor::<1>::from_floats([10.0, 20.0, 30.0], &d);
+/// let z = axpby(2.0, &x, 0.5, &y).to_data().try_to_vec::<f32>().unwrap();
+/// assert_eq!(z, [7.0, 14.0, 21.0]);
+/// ```
 pub fn axpby(a: f64, x: &Tensor<1>, b: f64, y: &Tensor<1>) -> Tensor<1> {
     match (flex_f32(x), flex_f32(y)) {
         (Some(fx), Some(fy)) => {

@@ -135,6 +135,18 @@ impl ParamVec {
         ParamVec::lincomb(1.0, self, alpha, x)
     }
     /// `a · x + b · y`, one fused pass per part ([`crate::fused::axpby`]).
+    ///
+    /// ```
+    /// use basin_core::paramvec::ParamVec;
+    /// use burn::nn::LinearConfig;
+    /// use burn::tensor::Device;
+    /// let d = Device::flex();
+    /// let w = ParamVec::from_model(&LinearConfig::new(4, 3).init(&d)); // weight and bias
+    /// let g = w.uniform(1, -1.0, 1.0);
+    /// let p = ParamVec::lincomb(1.0, &w, -0.1, &g); // a gradient step
+    /// let expected: Vec<f32> = w.to_host().iter().zip(g.to_host()).map(|(w, g)| w + -0.1 * g).collect();
+    /// assert_eq!(p.to_host(), expected);
+    /// ```
     pub fn lincomb(a: f64, x: &ParamVec, b: f64, y: &ParamVec) -> ParamVec {
         x.zip_map(y, |u, v| crate::fused::axpby(a, &u, b, &v))
     }

@@ -30,6 +30,14 @@ pub fn words(text: &str) -> impl Iterator<Item = &str> {
 impl Corpus {
     /// Tokenizes three splits with the training split's vocabulary. A validation or test word
     /// outside it is an error (PTB has none: its text already says `<unk>`).
+    ///
+    /// ```
+    /// use basin_zoo::data::corpus::Corpus;
+    /// let c = Corpus::from_splits("the cat\nthe dog\n", "the cat\n", "dog\n").unwrap();
+    /// assert_eq!(c.vocab[..2], ["<eos>", "the"]); // most frequent first
+    /// assert_eq!(c.train.len(), 6); // 4 words and 2 line ends
+    /// assert_eq!(c.test, [c.train[4], 0]); // "dog", "<eos>"
+    /// ```
     pub fn from_splits(train: &str, valid: &str, test: &str) -> Result<Corpus, String> {
         let mut counts: HashMap<&str, usize> = HashMap::new();
         for w in words(train) {
