@@ -235,6 +235,34 @@ fn asam_takes_the_gradient_at_the_adaptive_ascent_point() {
 }
 
 #[test]
+fn det_smoothout_is_the_mean_gradient_over_the_same_fixed_copies_at_every_step() {
+    // workshop eq. 1: g = (1/N) Σ_k ∇C(w + θ_k), the θ_k fixed for the whole run
+    let (b, _) = batches();
+    let model = tiny(8);
+    let mut est = basin_core::estimators::det_smoothout::DetSmoothOut::new(0.05, NoiseKind::Uniform, 3, ParamFilter::All, 11);
+    let layout = ParamVec::from_model(&model);
+    let thetas: Vec<Vec<f32>> = (0..3).map(|k| est.noise(&layout, k).to_host()).collect();
+    assert!(thetas.iter().all(|t| t.iter().all(|v| v.abs() <= 0.05)) && thetas[0] != thetas[1]);
+    let expected_step = |m: &Tiny| -> Vec<f32> {
+        let w = ParamVec::from_model(m).to_host();
+        let mut mean = vec![0f64; w.len()];
+        for t in &thetas {
+            let pert: Vec<f32> = w.iter().zip(t).map(|(w, t)| w + t).collect();
+            let (_, g) = host_grad_at(m, &pert, &b);
+            mean.iter_mut().zip(&g).for_each(|(s, g)| *s += *g as f64 / 3.0);
+        }
+        w.iter().zip(&mean).map(|(w, g)| w - 0.1 * *g as f32).collect()
+    };
+    let (after1, _) = step_with(&mut est, model.clone(), &b, "sgd", 0.1, &mut Fixed(b.clone()));
+    let d = max_abs_diff(&ParamVec::from_model(&after1).to_host(), &expected_step(&model));
+    assert!(d < 1e-6, "first step: max |Δ| = {d}");
+    // the second step perturbs with the same θ_k
+    let (after2, _) = step_with(&mut est, after1.clone(), &b, "sgd", 0.1, &mut Fixed(b.clone()));
+    let d = max_abs_diff(&ParamVec::from_model(&after2).to_host(), &expected_step(&after1));
+    assert!(d < 1e-6, "second step: max |Δ| = {d}");
+}
+
+#[test]
 fn plain_estimator_matches_loss_and_grads() {
     let (b, _) = batches();
     let model = tiny(6);

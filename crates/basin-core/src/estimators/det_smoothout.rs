@@ -3,15 +3,14 @@
 //! batch, i.e. the gradient of the fixed N-sample average of the smoothed loss.
 
 use super::config::NoiseKind;
+use super::smoothout::{draw_noise, perturb};
 use super::{Estimate, GradientEstimator, StepContext, grad_at, to_optimizer_grads};
 use crate::batch::Batch;
 use crate::model::Classifier;
 use crate::paramkind::ParamFilter;
 use crate::paramvec::ParamVec;
-use crate::rng::{Stream, stream_rng};
+use crate::rng::{Stream, derive_seed};
 use crate::running_stats;
-use rand::RngExt;
-use rand_distr::StandardNormal;
 
 /// `[estimator] name = "det-smoothout"` (workshop eq. 1: the mean over N fixed noise vectors).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -55,33 +54,25 @@ pub struct DetSmoothOut {
     copies: usize,
     params: ParamFilter,
     seed: u64,
-    /// The N noise vectors (drawn at the first step from the run's seed alone, on the host, so
-    /// that a resumed run draws the same ones).
-    pub noises: Vec<ParamVec>,
 }
 
 impl DetSmoothOut {
     /// `copies` fixed noise vectors of strength `a`.
     pub fn new(a: f64, noise: NoiseKind, copies: usize, params: ParamFilter, seed: u64) -> Self {
-        DetSmoothOut { a, noise, copies, params, seed, noises: Vec::new() }
+        DetSmoothOut { a, noise, copies, params, seed }
     }
 
-    fn draw(&self, w: &ParamVec) -> Vec<ParamVec> {
-        let device = w.parts.first().map(|p| p.device()).unwrap_or_default();
-        (0..self.copies)
-            .map(|k| {
-                let mut rng = stream_rng(self.seed, Stream::Estimator, u64::MAX - k as u64);
-                let vals: Vec<f32> = (0..w.numel())
-                    .map(|_| match self.noise {
-                        NoiseKind::Uniform if self.a > 0.0 => rng.random_range(-self.a..self.a) as f32,
-                        // a = 0: no noise (an empty range has nothing to sample)
-                        NoiseKind::Uniform => 0.0,
-                        NoiseKind::Gaussian => (self.a * rng.sample::<f64, _>(StandardNormal)) as f32,
-                    })
-                    .collect();
-                w.from_host(&vals, &device).masked(|s| self.params.accepts(s.kind))
-            })
-            .collect()
+    /// The key of noise vector `k`: a function of the run's seed alone, so every step (and a
+    /// resumed run) draws the same N vectors.
+    fn key(&self, k: usize) -> u64 {
+        derive_seed(self.seed, Stream::Estimator, u64::MAX - k as u64)
+    }
+
+    /// Noise vector θ_k in `w`'s layout (for inspection and tests): the counter-based noise
+    /// generator draws it again from its key rather than keeping N vectors in memory, where
+    /// they pushed the weights out of cache.
+    pub fn noise(&self, w: &ParamVec, k: usize) -> ParamVec {
+        draw_noise(w, self.a, self.noise, self.params, self.key(k))
     }
 }
 
@@ -91,20 +82,18 @@ impl<M: Classifier> GradientEstimator<M> for DetSmoothOut {
     }
     fn estimate(&mut self, model: M, batch: &Batch, _ctx: &mut StepContext<'_>) -> Estimate<M> {
         let w = ParamVec::from_model(&model);
-        if self.noises.is_empty() {
-            self.noises = self.draw(&w);
-        }
         let mut snap = None;
         let (mut loss, mut g): (f64, Option<ParamVec>) = (0.0, None);
-        let n = self.noises.len() as f64;
-        for (k, theta) in self.noises.iter().enumerate() {
-            let (l, gk) = grad_at(&model, &w.add(theta), batch);
+        let n = self.copies as f64;
+        for k in 0..self.copies {
+            // w + θ_k in one fused pass (uniform noise is drawn while it is added)
+            let (l, gk) = grad_at(&model, &perturb(&w, self.a, self.noise, self.params, self.key(k)), batch);
             if k == 0 {
                 snap = Some(running_stats::snapshot(&model));
             }
             loss += l;
             // running sum, with the 1/N folded into the last fused pass
-            let last = k + 1 == self.noises.len();
+            let last = k + 1 == self.copies;
             g = Some(match g {
                 None if last => gk.scale(1.0 / n),
                 None => gk,
