@@ -11,6 +11,9 @@ fn noisy_relu_scales_each_unit_by_one_plus_theta_in_training_only() {
     let ad = Device::flex().autodiff();
     let xs: Vec<f32> = (0..4000).map(|i| (i as f32 - 2000.0) / 100.0).collect();
     let x = Tensor::<2>::from_data(TensorData::new(xs.clone(), [40, 100]), &ad);
+    // Burn's RNG is global to the process: hold basin's lock while seeding and drawing, or a
+    // test running beside this one can reseed in between
+    let _rng = basin_core::rng::backend_lock();
     ad.seed(1);
     let y: Vec<f32> = NoisyRelu::new(0.2).forward(x.clone()).into_data().convert::<f32>().try_to_vec().unwrap();
     let mut ratios = Vec::new();
@@ -39,6 +42,7 @@ fn zoo_mlp_switches_it_on() {
     let opts = ModelOptions { ghost_batch: 0, relu_noise: 0.3 };
     let m = basin_core::train::init_model(&ad, 0, |d| ZooModel::build("ne-f1", [1, 28, 28], 10, &opts, d).unwrap());
     let x = Tensor::<4>::ones([2, 1, 28, 28], &ad);
+    let _rng = basin_core::rng::backend_lock(); // see the first test
     ad.seed(1);
     let a: Vec<f32> = m.logits(x.clone()).into_data().convert::<f32>().try_to_vec().unwrap();
     ad.seed(2);
@@ -65,6 +69,7 @@ fn relu_noise_stays_out_of_curvature_and_gradients_of_the_objective() {
     let idx: Vec<usize> = (0..64).collect();
     let mut obj = Objective::new(&m, &set, &idx, 64, &dev);
     let w = obj.point().clone();
+    let _rng = basin_core::rng::backend_lock(); // see the first test
     ad.seed(1);
     let (l1, g1) = obj.loss_grad(&w);
     ad.seed(2);
