@@ -59,20 +59,8 @@ pub(crate) fn par_fill(n: usize, body: impl Fn(&mut [MaybeUninit<f32>], usize) +
 /// assert_eq!(z, [7.0, 14.0, 21.0]);
 /// ```
 pub fn axpby(a: f64, x: &Tensor<1>, b: f64, y: &Tensor<1>) -> Tensor<1> {
-    match (flex_f32(x), flex_f32(y)) {
-        (Some(fx), Some(fy)) => {
-            let (a, b) = (a as f32, b as f32);
-            let (xs, ys) = (values(&fx), values(&fy));
-            assert_eq!(xs.len(), ys.len(), "axpby: lengths differ");
-            let out = par_fill(xs.len(), |chunk, s| {
-                for ((o, &xv), &yv) in chunk.iter_mut().zip(&xs[s..]).zip(&ys[s..]) {
-                    o.write(a * xv + b * yv);
-                }
-            });
-            tensor(out, &x.device())
-        }
-        _ => x.clone().mul_scalar(a) + y.clone().mul_scalar(b),
-    }
+    let (a32, b32) = (a as f32, b as f32);
+    map2(x, y, |xv, yv| a32 * xv + b32 * yv).unwrap_or_else(|| x.clone().mul_scalar(a) + y.clone().mul_scalar(b))
 }
 
 /// `(x + b·y, x − b·y)`, both in one pass over `x` and `y` on the CPU backend: S-SGD's two
@@ -112,19 +100,27 @@ pub fn plus_minus(x: &Tensor<1>, b: f64, y: &Tensor<1>) -> (Tensor<1>, Tensor<1>
     }
 }
 
-/// ⟨a, b⟩ in f64 with eight independent accumulators: one accumulator is a chain of dependent
-/// additions (4 cycles each), eight vectorize and keep the adder busy.
-fn dot_f64(a: &[f32], b: &[f32]) -> f64 {
+/// Σᵢ term(aᵢ, bᵢ) in f64 with eight independent accumulators: one accumulator is a chain of
+/// dependent additions (4 cycles each), eight vectorize and keep the adder busy.
+#[inline(always)]
+fn sum8(a: &[f32], b: &[f32], term: impl Fn(f32, f32) -> f64) -> f64 {
     let mut acc = [0f64; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (u, v) in ca.zip(cb) {
         for l in 0..8 {
-            acc[l] += u[l] as f64 * v[l] as f64;
+            acc[l] += term(u[l], v[l]);
         }
     }
-    let tail: f64 = ra.iter().zip(rb).map(|(&u, &v)| u as f64 * v as f64).sum();
+    let tail: f64 = ra.iter().zip(rb).map(|(&u, &v)| term(u, v)).sum();
     acc.iter().sum::<f64>() + tail
+}
+
+/// Σᵢ term(xᵢ, yᵢ) over per-chunk partial sums added in chunk order: independent of the thread
+/// count.
+fn par_sum(xs: &[f32], ys: &[f32], term: impl Fn(f32, f32) -> f64 + Sync) -> f64 {
+    let partial: Vec<f64> = xs.par_chunks(CHUNK).zip(ys.par_chunks(CHUNK)).map(|(a, b)| sum8(a, b, &term)).collect();
+    partial.iter().sum()
 }
 
 /// `f(xᵢ, yᵢ)` element by element in one parallel pass, or `None` when either tensor is not
@@ -144,16 +140,10 @@ pub fn map2(x: &Tensor<1>, y: &Tensor<1>, f: impl Fn(f32, f32) -> f32 + Sync) ->
 /// Σᵢ f(xᵢ, yᵢ)², accumulated in f64 in one read of both tensors, or `None` as for [`map2`].
 pub fn sum_sq_map2(x: &Tensor<1>, y: &Tensor<1>, f: impl Fn(f32, f32) -> f32 + Sync) -> Option<f64> {
     let (fx, fy) = (flex_f32(x)?, flex_f32(y)?);
-    let (xs, ys) = (values(&fx), values(&fy));
-    let partial: Vec<f64> = xs
-        .par_chunks(CHUNK)
-        .zip(ys.par_chunks(CHUNK))
-        .map(|(a, b)| {
-            let v: Vec<f32> = a.iter().zip(b).map(|(&u, &v)| f(u, v)).collect();
-            dot_f64(&v, &v)
-        })
-        .collect();
-    Some(partial.iter().sum())
+    Some(par_sum(values(&fx), values(&fy), |u, v| {
+        let t = f(u, v) as f64;
+        t * t
+    }))
 }
 
 /// Inner products ⟨xᵢ, yᵢ⟩ of paired tensors, accumulated in f64, with at most one host read
@@ -163,12 +153,7 @@ pub fn dots(pairs: &[(&Tensor<1>, &Tensor<1>)]) -> Vec<f64> {
     match flex {
         Some(f) => f
             .iter()
-            .map(|(fx, fy)| {
-                let (xs, ys) = (values(fx), values(fy));
-                // per-chunk partial sums, added in chunk order: independent of the thread count
-                let partial: Vec<f64> = xs.par_chunks(CHUNK).zip(ys.par_chunks(CHUNK)).map(|(a, b)| dot_f64(a, b)).collect();
-                partial.iter().sum()
-            })
+            .map(|(fx, fy)| par_sum(values(fx), values(fy), |u, v| u as f64 * v as f64))
             .collect(),
         None if pairs.is_empty() => Vec::new(),
         None => {

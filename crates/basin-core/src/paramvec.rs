@@ -66,6 +66,11 @@ impl ParamVec {
         ParamVec { slots: Arc::new(slots), parts }
     }
 
+    /// The device of the parameters (the default device for an empty vector).
+    pub fn device(&self) -> Device {
+        self.parts.first().map(|p| p.device()).unwrap_or_default()
+    }
+
     /// The zero vector of layout `slots` on `device`.
     pub fn zeros(slots: Arc<Vec<Slot>>, device: &Device) -> ParamVec {
         let parts = slots.iter().map(|s| Tensor::zeros([s.numel()], device)).collect();
@@ -208,7 +213,7 @@ impl ParamVec {
         self.map(|s, p| {
             let values = draw(s.numel(), ParamVec::part_key(key, i));
             i += 1;
-            Tensor::from_data(burn::tensor::TensorData::new(values, [s.numel()]), &p.device())
+            crate::fused::tensor(values, &p.device())
         })
     }
     /// `self + self.uniform(key, lo, hi)` on the parts `keep` accepts (`self` elsewhere), bit

@@ -133,30 +133,6 @@ fn workload(name: &str, shape: [usize; 3], batch: usize, dev: &burn::tensor::Dev
     Ok(Workload { model, batch: Batch::from_host(xs, ys, shape, &ad) })
 }
 
-/// Seconds per step of `est` on `w` (warm-up 3 steps), returning the trained model back.
-fn seconds_per_step(w: &mut Workload, est: &EstimatorConfig, steps: usize) -> f64 {
-    let mut e = est.build::<ZooModel>(0);
-    let mut optim = basin_core::optim::OptimizerConfig { name: "sgd".into(), ..Default::default() }.build();
-    let mut src = Same(w.batch.clone());
-    let ad = w.batch.images.device();
-    let mut model = w.model.clone();
-    let mut run = |k: usize, mut m: ZooModel, from: u64| -> ZooModel {
-        for s in 0..k as u64 {
-            ad.seed(s + from);
-            let mut ctx = StepContext { step: s + from, seed: 0, source: &mut src };
-            let out = e.estimate(m, &w.batch, &mut ctx);
-            m = optim.step(0.001, out.model, out.grads);
-        }
-        m
-    };
-    model = run(3, model, 0);
-    let t = Instant::now();
-    model = run(steps, model, 3);
-    let secs = t.elapsed().as_secs_f64() / steps as f64;
-    w.model = model;
-    secs
-}
-
 fn threads() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
@@ -173,8 +149,8 @@ pub fn run(cmd: BenchCommand) -> Result<(), CliError> {
             println!("|---|---|---|---|---|");
             for spec in models.split(',') {
                 let (name, shape) = parse_model(spec.trim())?;
-                let mut w = workload(&name, shape, batch, &dev)?;
-                let s = seconds_per_step(&mut w, &EstimatorConfig::default(), steps);
+                let w = workload(&name, shape, batch, &dev)?;
+                let s = interleaved_step_times(&w, &[EstimatorConfig::default()], steps)[0].iter().sum::<f64>() / steps.max(1) as f64;
                 println!("| {name} {}x{}x{} | {batch} | {:.2} | {:.1} | {} |", shape[0], shape[1], shape[2], 1.0 / s, 1000.0 * s, threads());
             }
         }

@@ -143,7 +143,7 @@ impl AdaSmoothOut {
                 adapt_part(values, &u, s.filter_layout(), self.a)
             })
             .collect();
-        let device = w.parts.first().map(|p| p.device()).unwrap_or_default();
+        let device = w.device();
         let (points, factors): (Vec<_>, Vec<_>) = done.into_iter().map(|(p, f)| (crate::fused::tensor(p, &device), crate::fused::tensor(f, &device))).unzip();
         Some((ParamVec { slots: w.slots.clone(), parts: points }, factors))
     }
@@ -161,7 +161,7 @@ impl<M: Classifier> GradientEstimator<M> for AdaSmoothOut {
             let factors = noise_factors(&w, &raw, self.a);
             (w.add(&raw.scale_filters(&factors)), factors)
         });
-        self.last = Some(LastNoise { slots: w.slots.clone(), device: w.parts.first().map(|p| p.device()).unwrap_or_default(), key, factors });
+        self.last = Some(LastNoise { slots: w.slots.clone(), device: w.device(), key, factors });
         perturbed_step(model, point, self.denoise, batch)
     }
 }

@@ -93,11 +93,11 @@ impl<M: Classifier> GradientEstimator<M> for DetSmoothOut {
             }
             loss += l;
             // running sum, with the 1/N folded into the last fused pass
-            let last = k + 1 == self.copies;
+            let c = if k + 1 == self.copies { 1.0 / n } else { 1.0 };
             g = Some(match g {
-                None if last => gk.scale(1.0 / n),
+                None if c != 1.0 => gk.scale(c),
                 None => gk,
-                Some(sum) => ParamVec::lincomb(if last { 1.0 / n } else { 1.0 }, &sum, if last { 1.0 / n } else { 1.0 }, &gk),
+                Some(sum) => ParamVec::lincomb(c, &sum, c, &gk),
             });
         }
         if let Some(s) = snap {

@@ -99,6 +99,5 @@ pub fn grad_at<M: Classifier>(model: &M, point: &ParamVec, batch: &Batch) -> (f6
 
 /// The gradient as Burn's optimizer takes it (on the parameters' own, non-autodiff device).
 pub fn to_optimizer_grads(g: &ParamVec) -> GradientsParams {
-    let device = g.parts.first().map(|p| p.device()).unwrap_or_default();
-    g.to_grads(&device)
+    g.to_grads(&g.device())
 }

@@ -112,7 +112,7 @@ impl<M: Classifier> GradientEstimator<M> for SmoothOut {
         let point = perturb(&w, self.a, self.noise, self.params, key);
         // Only the layout is kept: holding w's buffers would stop the optimizer updating them
         // in place.
-        self.last = Some((w.slots.clone(), w.parts.first().map(|p| p.device()).unwrap_or_default(), key));
+        self.last = Some((w.slots.clone(), w.device(), key));
         perturbed_step(model, point, self.denoise, batch)
     }
 }

@@ -23,7 +23,7 @@ pub struct BoxProblem {
 impl BoxProblem {
     /// The box at `w` with size `eps`, in the full space or a random `subspace` (seeded by `seed`).
     pub fn new(w: &ParamVec, eps: f64, subspace: Option<usize>, seed: u64) -> BoxProblem {
-        let device = w.parts.first().map(|p| p.device()).unwrap_or_default();
+        let device = w.device();
         let w_host = w.to_host_f64();
         let basis: Option<Vec<ParamVec>> = subspace.map(|p| crate::estimators::nsgd::random_frame(w, p, seed ^ 0xA5A5));
         let bounds: Vec<f64> = match &basis {

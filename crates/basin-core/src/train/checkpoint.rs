@@ -142,7 +142,7 @@ pub fn load_estimator_state(ckpt: &Path, template: &ParamVec) -> Result<Vec<Para
     if len != template.numel() || b.len() != 20 + 4 * n * len {
         return Err(BasinError::file(&p, "size does not match the model"));
     }
-    let device = template.parts.first().map(|t| t.device()).unwrap_or_default();
+    let device = template.device();
     Ok((0..n)
         .map(|i| {
             let vals: Vec<f32> = b[20 + 4 * i * len..20 + 4 * (i + 1) * len]
