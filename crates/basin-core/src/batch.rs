@@ -32,10 +32,11 @@ impl Batch {
 }
 
 /// Where an estimator gets an *independent* extra batch (noise enhancement's B'); the trainer
-/// implements it with its own seeded stream so runs stay reproducible and resumable.
-pub trait BatchSource {
+/// implements it with its own seeded stream so runs stay reproducible and resumable. `B` is the
+/// task's batch type (image batches by default).
+pub trait BatchSource<B = Batch> {
     /// An independent batch of `size` examples, drawn for `step`.
-    fn extra_batch(&mut self, size: usize, step: u64) -> Batch;
+    fn extra_batch(&mut self, size: usize, step: u64) -> B;
     /// The training set itself, for estimators that measure curvature on a fixed subset of it
     /// (Nudged SGD); `None` where there is none.
     fn examples(&self) -> Option<&dyn ExampleSet> {

@@ -25,8 +25,10 @@ pub mod rng;
 pub mod running_stats;
 pub mod schedule;
 pub mod sharpness;
+pub mod task;
 pub mod train;
 
 pub use batch::{Batch, BatchSource};
 pub use error::BasinError;
 pub use model::Classifier;
+pub use task::{LossModel, train_step};

@@ -7,7 +7,7 @@
 //! SAM ports are asked for). Running state is shared (`Arc`) between clones of a Burn module,
 //! so the estimator snapshots it after the first pass and restores it after the others.
 
-use crate::model::Classifier;
+use crate::task::LossModel;
 use crate::paramkind::ParamKind;
 use burn::module::{ModuleMapper, Param, ParamId};
 use burn::tensor::Tensor;
@@ -37,8 +37,8 @@ impl ModuleMapper for Restore<'_> {
 }
 
 /// The running statistics of `model` now (pending updates folded in first).
-pub fn snapshot<M: Classifier>(model: &M) -> RunningSnapshot {
-    model.sync_running_stats();
+pub fn snapshot<M: LossModel>(model: &M) -> RunningSnapshot {
+    model.sync_state();
     let mut values = HashMap::new();
     crate::params::for_each_float(model, |path, id, t, shape| {
         if ParamKind::classify(path, &shape) == ParamKind::State {
@@ -49,11 +49,11 @@ pub fn snapshot<M: Classifier>(model: &M) -> RunningSnapshot {
 }
 
 /// Puts `snap` back into `model`'s (shared) running statistics, discarding updates since.
-pub fn restore<M: Classifier>(model: &M, snap: &RunningSnapshot) {
+pub fn restore<M: LossModel>(model: &M, snap: &RunningSnapshot) {
     if snap.values.is_empty() {
         return;
     }
-    model.sync_running_stats();
+    model.sync_state();
     let _ = model.clone().map(&mut Restore { values: &snap.values });
 }
 

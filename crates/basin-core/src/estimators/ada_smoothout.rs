@@ -6,8 +6,7 @@
 use super::config::NoiseKind;
 use super::smoothout::{draw_noise, noise_key, perturbed_step};
 use super::{Estimate, GradientEstimator, StepContext};
-use crate::batch::Batch;
-use crate::model::Classifier;
+use crate::task::LossModel;
 use crate::paramkind::ParamFilter;
 use crate::paramvec::{ParamVec, Slot};
 use burn::tensor::{Device, Tensor};
@@ -149,11 +148,11 @@ impl AdaSmoothOut {
     }
 }
 
-impl<M: Classifier> GradientEstimator<M> for AdaSmoothOut {
+impl<M: LossModel> GradientEstimator<M> for AdaSmoothOut {
     fn name(&self) -> &'static str {
         "ada-smoothout"
     }
-    fn estimate(&mut self, model: M, batch: &Batch, ctx: &mut StepContext<'_>) -> Estimate<M> {
+    fn estimate(&mut self, model: M, batch: &M::Batch, ctx: &mut StepContext<'_, M::Batch>) -> Estimate<M> {
         let w = ParamVec::from_model(&model);
         let key = noise_key(ctx.seed, ctx.step);
         let (point, factors) = self.perturb_on_host(&w, key).unwrap_or_else(|| {

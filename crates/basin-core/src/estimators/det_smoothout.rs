@@ -5,8 +5,7 @@
 use super::config::NoiseKind;
 use super::smoothout::{draw_noise, perturb};
 use super::{Estimate, GradientEstimator, StepContext, grad_at, to_optimizer_grads};
-use crate::batch::Batch;
-use crate::model::Classifier;
+use crate::task::LossModel;
 use crate::paramkind::ParamFilter;
 use crate::paramvec::ParamVec;
 use crate::rng::{Stream, derive_seed};
@@ -76,11 +75,11 @@ impl DetSmoothOut {
     }
 }
 
-impl<M: Classifier> GradientEstimator<M> for DetSmoothOut {
+impl<M: LossModel> GradientEstimator<M> for DetSmoothOut {
     fn name(&self) -> &'static str {
         "det-smoothout"
     }
-    fn estimate(&mut self, model: M, batch: &Batch, _ctx: &mut StepContext<'_>) -> Estimate<M> {
+    fn estimate(&mut self, model: M, batch: &M::Batch, _ctx: &mut StepContext<'_, M::Batch>) -> Estimate<M> {
         let w = ParamVec::from_model(&model);
         let mut snap = None;
         let (mut loss, mut g): (f64, Option<ParamVec>) = (0.0, None);

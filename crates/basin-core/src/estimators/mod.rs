@@ -19,6 +19,7 @@ macro_rules! builders {
 pub(crate) use builders;
 
 pub mod ada_smoothout;
+pub mod clipped;
 pub mod config;
 pub mod det_smoothout;
 pub mod noise_enhancement;
@@ -29,11 +30,12 @@ pub mod smoothout;
 pub mod ssgd;
 
 use crate::batch::{Batch, BatchSource};
-use crate::model::Classifier;
+use crate::task::LossModel;
 use crate::paramvec::ParamVec;
 use burn::optim::GradientsParams;
 
 pub use ada_smoothout::AdaSmoothOutConfig;
+pub use clipped::Clipped;
 pub use config::{ESTIMATOR_NAMES, EstimatorConfig, NoiseKind, SgdConfig};
 pub use det_smoothout::DetSmoothOutConfig;
 pub use noise_enhancement::NoiseEnhancementConfig;
@@ -43,14 +45,14 @@ pub use smoothout::SmoothOutConfig;
 pub use ssgd::SymmetricSgdConfig;
 pub use plain::Plain;
 
-/// What the trainer hands an estimator at each step.
-pub struct StepContext<'a> {
+/// What the trainer hands an estimator at each step (`B`: the task's batch type).
+pub struct StepContext<'a, B = Batch> {
     /// Global step index (0-based), the counter of every per-step random stream.
     pub step: u64,
     /// The run's seed.
     pub seed: u64,
     /// Source of independent extra batches.
-    pub source: &'a mut dyn BatchSource,
+    pub source: &'a mut dyn BatchSource<B>,
 }
 
 /// The result of one estimate.
@@ -66,11 +68,11 @@ pub struct Estimate<M> {
 }
 
 /// A method that turns (model, batch) into a gradient for the base optimizer.
-pub trait GradientEstimator<M: Classifier> {
+pub trait GradientEstimator<M: LossModel> {
     /// Short name used in configs and logs.
     fn name(&self) -> &'static str;
     /// The gradient for this step. `model` lives on an autodiff device.
-    fn estimate(&mut self, model: M, batch: &Batch, ctx: &mut StepContext<'_>) -> Estimate<M>;
+    fn estimate(&mut self, model: M, batch: &M::Batch, ctx: &mut StepContext<'_, M::Batch>) -> Estimate<M>;
     /// State that must survive a checkpoint (vectors in the model's parameter layout), for
     /// estimators that carry any (Nudged SGD's eigenvectors). Stateless methods return nothing.
     fn state(&self) -> Vec<ParamVec> {
@@ -81,8 +83,8 @@ pub trait GradientEstimator<M: Classifier> {
 }
 
 /// Loss and gradients of `model` on `batch`: one forward and one backward pass.
-pub fn loss_and_grads<M: Classifier>(model: &M, batch: &Batch) -> (f64, GradientsParams) {
-    let loss = crate::loss::cross_entropy(model.logits(batch.images.clone()), batch.targets.clone());
+pub fn loss_and_grads<M: LossModel>(model: &M, batch: &M::Batch) -> (f64, GradientsParams) {
+    let loss = model.loss(batch);
     let value = loss.clone().into_scalar::<f32>() as f64;
     let grads = GradientsParams::from_grads(loss.backward(), model);
     (value, grads)
@@ -91,7 +93,7 @@ pub fn loss_and_grads<M: Classifier>(model: &M, batch: &Batch) -> (f64, Gradient
 
 /// Loss and gradient (in `point`'s layout) of `model` with its trainable parameters replaced by
 /// `point`: the building block of every perturbation method.
-pub fn grad_at<M: Classifier>(model: &M, point: &ParamVec, batch: &Batch) -> (f64, ParamVec) {
+pub fn grad_at<M: LossModel>(model: &M, point: &ParamVec, batch: &M::Batch) -> (f64, ParamVec) {
     let m = point.write_into(model.clone());
     let (loss, grads) = loss_and_grads(&m, batch);
     (loss, ParamVec::from_grads(point, &grads))

@@ -4,8 +4,7 @@
 //! B_eff = B / (α² + (1 − α)²) (eq. 11). α = 1 is plain SGD (one pass, no extra batch).
 
 use super::{Estimate, GradientEstimator, StepContext, loss_and_grads, to_optimizer_grads};
-use crate::batch::Batch;
-use crate::model::Classifier;
+use crate::task::LossModel;
 use crate::paramvec::ParamVec;
 use crate::running_stats;
 
@@ -53,11 +52,11 @@ impl NoiseEnhancement {
     }
 }
 
-impl<M: Classifier> GradientEstimator<M> for NoiseEnhancement {
+impl<M: LossModel> GradientEstimator<M> for NoiseEnhancement {
     fn name(&self) -> &'static str {
         "noise-enhancement"
     }
-    fn estimate(&mut self, model: M, batch: &Batch, ctx: &mut StepContext<'_>) -> Estimate<M> {
+    fn estimate(&mut self, model: M, batch: &M::Batch, ctx: &mut StepContext<'_, M::Batch>) -> Estimate<M> {
         let (loss, grads) = loss_and_grads(&model, batch);
         if self.alpha == 1.0 {
             return Estimate { model, loss, grads };
@@ -65,7 +64,7 @@ impl<M: Classifier> GradientEstimator<M> for NoiseEnhancement {
         let w = ParamVec::from_model(&model);
         let g1 = ParamVec::from_grads(&w, &grads);
         let snap = running_stats::snapshot(&model);
-        let other = ctx.source.extra_batch(batch.len(), ctx.step);
+        let other = ctx.source.extra_batch(M::batch_len(batch), ctx.step);
         let (_, g2) = loss_and_grads(&model, &other);
         running_stats::restore(&model, &snap);
         let g2 = ParamVec::from_grads(&w, &g2);

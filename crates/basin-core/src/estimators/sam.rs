@@ -4,8 +4,7 @@
 //! biases and norm parameters, as in the authors' code).
 
 use super::{Estimate, GradientEstimator, StepContext, grad_at, loss_and_grads, to_optimizer_grads};
-use crate::batch::Batch;
-use crate::model::Classifier;
+use crate::task::LossModel;
 use crate::paramvec::ParamVec;
 use crate::running_stats;
 
@@ -140,11 +139,11 @@ fn asam_point(w: &ParamVec, g: &ParamVec, rho: f64, eta: f64) -> Option<ParamVec
     Some(ParamVec { slots: w.slots.clone(), parts })
 }
 
-impl<M: Classifier> GradientEstimator<M> for Sam {
+impl<M: LossModel> GradientEstimator<M> for Sam {
     fn name(&self) -> &'static str {
         if self.adaptive.is_some() { "asam" } else { "sam" }
     }
-    fn estimate(&mut self, model: M, batch: &Batch, _ctx: &mut StepContext<'_>) -> Estimate<M> {
+    fn estimate(&mut self, model: M, batch: &M::Batch, _ctx: &mut StepContext<'_, M::Batch>) -> Estimate<M> {
         let (loss, grads) = loss_and_grads(&model, batch);
         let w = ParamVec::from_model(&model);
         let g0 = ParamVec::from_grads(&w, &grads);

@@ -5,8 +5,7 @@
 
 use super::config::NoiseKind;
 use super::{Estimate, GradientEstimator, StepContext, grad_at, to_optimizer_grads};
-use crate::batch::Batch;
-use crate::model::Classifier;
+use crate::task::LossModel;
 use crate::paramkind::ParamFilter;
 use crate::paramvec::{ParamVec, Slot};
 use burn::tensor::Device;
@@ -94,7 +93,7 @@ impl SmoothOut {
 
 /// One SmoothOut step given the perturbed point w + θ: the gradient there; the step starts
 /// from w (de-noised) or from w + θ (ablation). Shared with AdaSmoothOut.
-pub fn perturbed_step<M: Classifier>(model: M, point: ParamVec, denoise: bool, batch: &Batch) -> Estimate<M> {
+pub fn perturbed_step<M: LossModel>(model: M, point: ParamVec, denoise: bool, batch: &M::Batch) -> Estimate<M> {
     let (loss, g) = grad_at(&model, &point, batch);
     // De-noising is exact: the optimizer steps from the untouched weights, not from
     // (w + θ) − θ, which would round.
@@ -102,11 +101,11 @@ pub fn perturbed_step<M: Classifier>(model: M, point: ParamVec, denoise: bool, b
     Estimate { model, loss, grads: to_optimizer_grads(&g) }
 }
 
-impl<M: Classifier> GradientEstimator<M> for SmoothOut {
+impl<M: LossModel> GradientEstimator<M> for SmoothOut {
     fn name(&self) -> &'static str {
         "smoothout"
     }
-    fn estimate(&mut self, model: M, batch: &Batch, ctx: &mut StepContext<'_>) -> Estimate<M> {
+    fn estimate(&mut self, model: M, batch: &M::Batch, ctx: &mut StepContext<'_, M::Batch>) -> Estimate<M> {
         let w = ParamVec::from_model(&model);
         let key = noise_key(ctx.seed, ctx.step);
         let point = perturb(&w, self.a, self.noise, self.params, key);

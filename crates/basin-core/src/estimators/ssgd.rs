@@ -4,8 +4,7 @@
 //! layers are all weights, convolutions only or dense only.
 
 use super::{Estimate, GradientEstimator, StepContext, grad_at, to_optimizer_grads};
-use crate::batch::Batch;
-use crate::model::Classifier;
+use crate::task::LossModel;
 use crate::paramkind::ParamFilter;
 use crate::paramvec::{ParamVec, Slot};
 use burn::tensor::Tensor;
@@ -84,11 +83,11 @@ fn layer_direction(s: &Slot, wp: &Tensor<1>, i: usize, level: f64, layers: Param
     (d, k)
 }
 
-impl<M: Classifier> GradientEstimator<M> for SymmetricSgd {
+impl<M: LossModel> GradientEstimator<M> for SymmetricSgd {
     fn name(&self) -> &'static str {
         "s-sgd"
     }
-    fn estimate(&mut self, model: M, batch: &Batch, ctx: &mut StepContext<'_>) -> Estimate<M> {
+    fn estimate(&mut self, model: M, batch: &M::Batch, ctx: &mut StepContext<'_, M::Batch>) -> Estimate<M> {
         let w = ParamVec::from_model(&model);
         let key = super::smoothout::noise_key(ctx.seed, ctx.step);
         // One layer at a time, so that its direction is still in cache for its norm and for

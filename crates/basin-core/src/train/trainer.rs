@@ -100,7 +100,7 @@ pub fn steps_per_epoch(n: usize, batch: usize) -> usize {
 /// The weights are always drawn on the flex CPU backend and then moved to `device`: every
 /// backend has its own generator, and a seed should mean the same network on a laptop and on
 /// a GPU (this is what lets `tests/wgpu_backend.rs` compare the two devices' runs).
-pub fn init_model<M: Classifier>(device: &Device, seed: u64, build: impl FnOnce(&Device) -> M) -> M {
+pub fn init_model<M: burn::module::Module>(device: &Device, seed: u64, build: impl FnOnce(&Device) -> M) -> M {
     let _guard = crate::rng::backend_lock();
     let cpu = if device.is_autodiff() { Device::flex().autodiff() } else { Device::flex() };
     cpu.seed(derive_seed(seed, Stream::Init, 0));
@@ -249,28 +249,24 @@ pub fn train<M: Classifier>(
             let mut aug = cfg.data.augment.then(|| stream_rng(cfg.seed, Stream::Augment, step));
             let batch = sets.train.batch(&order[b * bs..(b + 1) * bs], aug.as_mut(), &ad);
             let mut ctx = StepContext { step, seed: cfg.seed, source: &mut extra };
-            let est = estimator.estimate(model, &batch, &mut ctx);
-            if !est.loss.is_finite() {
-                drop(guard);
-                return Err(BasinError::Diverged { step, epoch: epoch + 1, loss: est.loss });
-            }
+            let (next, loss) = crate::task::train_step(model, &batch, estimator.as_mut(), &mut optim, lr, &mut ctx).map_err(|e| match e {
+                BasinError::Diverged { step, loss, .. } => BasinError::Diverged { step, epoch: epoch + 1, loss },
+                e => e,
+            })?;
             drop(guard);
-            model = optim.step(lr, est.model, est.grads);
-            if !crate::params::all_finite(&model) {
-                return Err(BasinError::NonFinite { step, what: "weights".into() });
-            }
+            model = next;
             state.step += 1;
             state.batch_in_epoch += 1;
-            state.epoch_loss_sum += est.loss * bs as f64;
+            state.epoch_loss_sum += loss * bs as f64;
             state.epoch_examples += bs;
-            track_thresholds(&mut state, est.loss, cfg);
-            obs.step(state.step, est.loss, lr);
+            track_thresholds(&mut state, loss, cfg);
+            obs.step(state.step, loss, lr);
             if cfg.train.log_every > 0 && state.step % cfg.train.log_every as u64 == 0 {
                 log.write(&MetricRecord {
                     kind: "step".into(),
                     step: state.step,
                     epoch: epoch + 1,
-                    loss: est.loss,
+                    loss,
                     accuracy: None,
                     test_loss: None,
                     val_loss: None,

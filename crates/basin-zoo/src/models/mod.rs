@@ -4,6 +4,7 @@
 pub mod ghost_batch_norm;
 pub mod init;
 pub mod keskar_c1;
+pub mod lstm_lm;
 pub mod mlp;
 pub mod ne_c1;
 pub mod noisy_relu;

@@ -1,0 +1,94 @@
+//! The task-generic core: what every estimator and the training step ask of a model.
+//!
+//! A [`LossModel`] is "model + batch → scalar loss". Image classification is one implementation
+//! (every [`Classifier`] is a `LossModel` with cross-entropy on image batches); a language
+//! model, a regression network or anything else with a differentiable mean loss implements
+//! the trait directly and gets every gradient estimator and [`train_step`].
+
+use crate::batch::Batch;
+use crate::error::BasinError;
+use crate::estimators::{GradientEstimator, StepContext};
+use crate::model::Classifier;
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::tensor::Tensor;
+
+/// A Burn module with a loss: the one thing the estimators and the training step need.
+///
+/// ```
+/// use basin_core::task::LossModel;
+/// use burn::module::Module;
+/// use burn::nn::{Linear, LinearConfig};
+/// use burn::tensor::{Device, Tensor};
+///
+/// /// Least-squares regression: batches of (inputs [B, 3], targets [B, 1]).
+/// #[derive(Module, Debug)]
+/// struct Regressor { fc: Linear }
+///
+/// impl LossModel for Regressor {
+///     type Batch = (Tensor<2>, Tensor<2>);
+///     fn loss(&self, (x, y): &Self::Batch) -> Tensor<1> {
+///         (self.fc.forward(x.clone()) - y.clone()).powi_scalar(2).mean()
+///     }
+///     fn batch_len((x, _): &Self::Batch) -> usize { x.dims()[0] }
+/// }
+///
+/// let device = Device::flex().autodiff();
+/// let model = Regressor { fc: LinearConfig::new(3, 1).init(&device) };
+/// let batch = (Tensor::<2>::ones([4, 3], &device), Tensor::<2>::zeros([4, 1], &device));
+/// let (loss, _grads) = basin_core::estimators::loss_and_grads(&model, &batch);
+/// assert!(loss.is_finite() && loss >= 0.0);
+/// ```
+pub trait LossModel: Module + 'static {
+    /// One batch of training data, on the model's device.
+    type Batch: Clone;
+    /// The mean loss over `batch` (a one-element tensor); it is differentiated, so build it
+    /// with differentiable ops on the model's parameters.
+    fn loss(&self, batch: &Self::Batch) -> Tensor<1>;
+    /// The number of examples in `batch` (noise enhancement draws an independent batch of the
+    /// same size).
+    fn batch_len(batch: &Self::Batch) -> usize;
+    /// Folds pending running-statistics updates into the stored values (see
+    /// [`Classifier::sync_running_stats`]); models without running state need nothing.
+    fn sync_state(&self) {}
+}
+
+/// Every image classifier is a loss model: mean cross-entropy of its logits.
+impl<M: Classifier> LossModel for M {
+    type Batch = Batch;
+    fn loss(&self, batch: &Batch) -> Tensor<1> {
+        crate::loss::cross_entropy(self.logits(batch.images.clone()), batch.targets.clone())
+    }
+    fn batch_len(batch: &Batch) -> usize {
+        batch.len()
+    }
+    fn sync_state(&self) {
+        self.sync_running_stats()
+    }
+}
+
+/// One training step, the core every loop shares: the estimator's gradient for `batch`, then
+/// the base optimizer's step at learning rate `lr` from the point the estimator returns.
+///
+/// Returns the new model and the step's training loss. A non-finite loss is
+/// [`BasinError::Diverged`] and non-finite weights after the step are
+/// [`BasinError::NonFinite`]: a caller never keeps a NaN model as "good".
+pub fn train_step<M: LossModel>(
+    model: M,
+    batch: &M::Batch,
+    estimator: &mut dyn GradientEstimator<M>,
+    optim: &mut ModuleOptimizer,
+    lr: f64,
+    ctx: &mut StepContext<'_, M::Batch>,
+) -> Result<(M, f64), BasinError> {
+    let step = ctx.step;
+    let est = estimator.estimate(model, batch, ctx);
+    if !est.loss.is_finite() {
+        return Err(BasinError::Diverged { step, epoch: 0, loss: est.loss });
+    }
+    let model = optim.step(lr, est.model, est.grads);
+    if !crate::params::all_finite(&model) {
+        return Err(BasinError::NonFinite { step, what: "weights".into() });
+    }
+    Ok((model, est.loss))
+}

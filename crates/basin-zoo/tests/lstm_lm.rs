@@ -1,0 +1,189 @@
+//! The LSTM language model (S-SGD §5.3) against an independent f64 host implementation of the
+//! LSTM equations, and the task-generic estimators on it (a model that is not a classifier).
+
+use basin_core::BatchSource;
+use basin_core::estimators::ssgd::SymmetricSgd;
+use basin_core::estimators::{Clipped, GradientEstimator, Plain, StepContext, grad_at, loss_and_grads};
+use basin_core::paramkind::ParamFilter;
+use basin_core::paramvec::ParamVec;
+use basin_zoo::models::lstm_lm::{LmBatch, LstmLm, LstmLmConfig, streams};
+use burn::module::Module;
+use burn::tensor::Device;
+use std::collections::HashMap;
+
+fn ad() -> Device {
+    Device::flex().autodiff()
+}
+
+fn model(layers: usize, dropout: f64) -> LstmLm {
+    let cfg = LstmLmConfig { vocab: 6, hidden: 4, layers, dropout };
+    // weights larger than Zaremba's ±0.1, so that the gates are far from linear
+    let m = basin_core::train::init_model(&ad(), 7, |d| cfg.init(d));
+    let w = ParamVec::from_model(&m);
+    w.from_host(&w.to_host().iter().map(|x| x * 8.0).collect::<Vec<_>>(), &ad()).write_into(m)
+}
+
+fn words() -> Vec<u32> {
+    (0..41u32).map(|i| (i * 7 + i * i / 3) % 6).collect()
+}
+
+fn batch(dropout_key: Option<u64>) -> LmBatch {
+    LmBatch::chunk(&streams(&words(), 2), 1, 5, dropout_key, &ad())
+}
+
+/// The mean next-word cross-entropy of an LSTM LM, written from the equations in f64:
+/// [i f g o] = x W_x + b + h W_h, c ← σ(f) c + σ(i) tanh(g), h ← σ(o) tanh(c), logits = h W_d + b_d.
+fn host_loss(p: &HostParams, layers: usize, inputs: &[Vec<u32>], targets: &[Vec<u32>]) -> f64 {
+    let get = |k: &str| &p[k];
+    let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
+    // x [n] times W [n, m] (Burn's Linear stores [in, out])
+    let matvec = |x: &[f64], w: &(Vec<usize>, Vec<f64>)| -> Vec<f64> {
+        let (n, m) = (w.0[0], w.0[1]);
+        (0..m).map(|j| (0..n).map(|i| x[i] * w.1[i * m + j]).sum()).collect()
+    };
+    let (emb_shape, emb) = get("embedding.weight");
+    let hid = emb_shape[1];
+    let (mut total, mut count) = (0.0, 0);
+    for (xs, ys) in inputs.iter().zip(targets) {
+        let mut state = vec![(vec![0.0; hid], vec![0.0; hid]); layers];
+        for (&x, &y) in xs.iter().zip(ys) {
+            let mut v: Vec<f64> = emb[x as usize * hid..(x as usize + 1) * hid].to_vec();
+            for (l, (h, c)) in state.iter_mut().enumerate() {
+                let a = matvec(&v, get(&format!("layers.{l}.input.weight")));
+                let r = matvec(h, get(&format!("layers.{l}.recurrent.weight")));
+                let b = &get(&format!("layers.{l}.input.bias")).1;
+                let z: Vec<f64> = (0..4 * hid).map(|j| a[j] + r[j] + b[j]).collect();
+                for k in 0..hid {
+                    c[k] = sig(z[hid + k]) * c[k] + sig(z[k]) * z[2 * hid + k].tanh();
+                    h[k] = sig(z[3 * hid + k]) * c[k].tanh();
+                }
+                v = h.clone();
+            }
+            let logits: Vec<f64> = matvec(&v, get("decoder.weight")).iter().zip(&get("decoder.bias").1).map(|(a, b)| a + b).collect();
+            let mx = logits.iter().cloned().fold(f64::MIN, f64::max);
+            let lse = mx + logits.iter().map(|z| (z - mx).exp()).sum::<f64>().ln();
+            total += lse - logits[y as usize];
+            count += 1;
+        }
+    }
+    total / count as f64
+}
+
+/// Parameters on the host by module path: (shape, values).
+type HostParams = HashMap<String, (Vec<usize>, Vec<f64>)>;
+
+fn host_params(m: &LstmLm) -> (ParamVec, HostParams) {
+    let w = ParamVec::from_model(m);
+    let parts = w.to_host_parts();
+    let map = w.slots.iter().zip(parts).map(|(s, v)| (s.path.clone(), (s.shape.clone(), v.into_iter().map(f64::from).collect()))).collect();
+    (w, map)
+}
+
+fn ids(t: &burn::tensor::Tensor<2, burn::tensor::Int>) -> Vec<Vec<u32>> {
+    let [b, n] = t.dims();
+    let v: Vec<i64> = t.to_data().convert::<i64>().as_slice::<i64>().unwrap().to_vec();
+    (0..b).map(|i| v[i * n..(i + 1) * n].iter().map(|&x| x as u32).collect()).collect()
+}
+
+#[test]
+fn loss_and_gradient_match_an_f64_host_lstm_and_its_finite_differences() {
+    for layers in [1, 2] {
+        let m = model(layers, 0.0);
+        let b = batch(None);
+        let (xs, ys) = (ids(&b.inputs), ids(&b.targets));
+        let (w, p) = host_params(&m);
+        let (loss, grads) = loss_and_grads(&m, &b);
+        let reference = host_loss(&p, layers, &xs, &ys);
+        assert!((loss - reference).abs() < 1e-5 * reference, "{layers} layers: loss {loss} vs host {reference}");
+        // every gradient component against central differences of the host loss
+        let g = ParamVec::from_grads(&w, &grads).to_host_parts();
+        let mut worst: f64 = 0.0;
+        let gmax = g.iter().flatten().fold(0.0f32, |a, x| a.max(x.abs())) as f64;
+        for (s, gs) in w.slots.iter().zip(&g) {
+            for (k, &gk) in gs.iter().enumerate() {
+                let h = 1e-6;
+                let mut q = p.clone();
+                q.get_mut(&s.path).unwrap().1[k] += h;
+                let up = host_loss(&q, layers, &xs, &ys);
+                q.get_mut(&s.path).unwrap().1[k] -= 2.0 * h;
+                let down = host_loss(&q, layers, &xs, &ys);
+                worst = worst.max(((up - down) / (2.0 * h) - gk as f64).abs());
+            }
+        }
+        assert!(worst < 1e-4 * gmax, "{layers} layers: worst gradient error {worst} (largest component {gmax})");
+    }
+}
+
+#[test]
+fn carried_state_evaluation_equals_one_pass_over_the_whole_stream() {
+    let m = model(2, 0.5).valid();
+    let s = streams(&words(), 2);
+    let (one, n1) = m.eval_nats(&s, s[0].len() - 1, &Device::flex());
+    let (chunked, n2) = m.eval_nats(&s, 4, &Device::flex());
+    assert_eq!(n1, 2 * 19);
+    assert_eq!(n2, 2 * 16); // 4 chunks of 4 from each stream of 20 words
+    // chunked: the first 16 predictions of each stream, with the state carried over chunks
+    let first17: Vec<Vec<u32>> = s.iter().map(|v| v[..17].to_vec()).collect();
+    let (first16, _) = m.eval_nats(&first17, 16, &Device::flex());
+    assert!((chunked - first16).abs() < 1e-4, "carried state {chunked} vs one chunk {first16}");
+    assert!(one > chunked, "more words, more nats");
+}
+
+#[test]
+fn dropout_masks_come_from_the_batch_key() {
+    let m = model(1, 0.5);
+    let (a, _) = loss_and_grads(&m, &batch(Some(1)));
+    let (b, _) = loss_and_grads(&m, &batch(Some(1)));
+    let (c, _) = loss_and_grads(&m, &batch(Some(2)));
+    let (off, _) = loss_and_grads(&m, &batch(None));
+    assert_eq!(a, b, "the same key must give the same masks");
+    assert_ne!(a, c);
+    assert_ne!(a, off);
+}
+
+struct NoExtra;
+impl BatchSource<LmBatch> for NoExtra {
+    fn extra_batch(&mut self, _: usize, _: u64) -> LmBatch {
+        unreachable!()
+    }
+}
+
+#[test]
+fn s_sgd_on_the_language_model_averages_the_gradients_at_w_plus_and_minus_n() {
+    let m = model(1, 0.5);
+    let b = batch(Some(3));
+    let mut est = SymmetricSgd::new(0.7, ParamFilter::Weights);
+    let e = est.estimate(m.clone(), &b, &mut StepContext { step: 4, seed: 9, source: &mut NoExtra });
+    let w = ParamVec::from_model(&m);
+    let n = est.last_noise().unwrap();
+    // ‖n_layer‖ = 0.7 ‖w_layer‖ on weights, zero on biases
+    for ((np, s), wp) in n.to_host_parts().iter().zip(w.slots.iter()).zip(w.to_host_parts()) {
+        let norm = |v: &[f32]| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+        let want = if s.kind.is_weight() { 0.7 * norm(&wp) } else { 0.0 };
+        assert!((norm(np) - want).abs() < 1e-4 * want.max(1.0), "{}: ‖n‖ {} vs {want}", s.path, norm(np));
+    }
+    let (_, gp) = grad_at(&m, &w.add(&n), &b);
+    let (_, gm) = grad_at(&m, &w.sub(&n), &b);
+    let want = ParamVec::lincomb(0.5, &gp, 0.5, &gm).to_host();
+    let got = ParamVec::from_grads(&w, &e.grads).to_host();
+    let err = want.iter().zip(&got).fold(0.0f32, |a, (x, y)| a.max((x - y).abs()));
+    assert!(err < 1e-5, "S-SGD gradient differs from the independent average by {err}");
+}
+
+#[test]
+fn clipping_scales_the_whole_gradient_to_the_bound_and_leaves_small_ones() {
+    let m = model(1, 0.0);
+    let b = batch(None);
+    let w = ParamVec::from_model(&m);
+    let (_, g) = loss_and_grads(&m, &b);
+    let g = ParamVec::from_grads(&w, &g);
+    let norm = g.norm();
+    for bound in [0.25 * norm, 4.0 * norm] {
+        let mut est = Clipped::new(Box::new(Plain), bound);
+        let e = est.estimate(m.clone(), &b, &mut StepContext { step: 0, seed: 0, source: &mut NoExtra });
+        let got = ParamVec::from_grads(&w, &e.grads).to_host();
+        let f = (bound / norm).min(1.0) as f32;
+        let err = g.to_host().iter().zip(&got).fold(0.0f32, |a, (x, y)| a.max((x * f - y).abs()));
+        assert!(err < 1e-6, "bound {bound}: clipped gradient is not g·min(1, c/‖g‖) (error {err})");
+    }
+}
