@@ -187,3 +187,47 @@ fn clipping_scales_the_whole_gradient_to_the_bound_and_leaves_small_ones() {
         assert!(err < 1e-6, "bound {bound}: clipped gradient is not g·min(1, c/‖g‖) (error {err})");
     }
 }
+
+#[test]
+fn fd_hessian_top_eigenvalues_of_the_language_model_match_a_dense_f64_host_hessian() {
+    use basin_core::curvature::fd_hessian::FdHessianOperator;
+    use basin_core::curvature::lanczos::{LanczosConfig, lanczos};
+    use basin_core::curvature::objective::Objective;
+    // A smooth model (sigmoid, tanh, softmax): central differences of gradients converge to
+    // the Hessian here, unlike on ReLU networks.
+    let m = model(1, 0.0);
+    let b = batch(None);
+    let (xs, ys) = (ids(&b.inputs), ids(&b.targets));
+    let (w, p) = host_params(&m);
+    // the dense Hessian of the f64 host loss by second differences, every entry
+    let coords: Vec<(String, usize)> = w.slots.iter().flat_map(|s| (0..s.numel()).map(move |k| (s.path.clone(), k))).collect();
+    let n = coords.len();
+    let h = 1e-4;
+    let at = |moves: &[(usize, f64)]| {
+        let mut q = p.clone();
+        for &(i, d) in moves {
+            let (path, k) = &coords[i];
+            q.get_mut(path).unwrap().1[*k] += d;
+        }
+        host_loss(&q, 1, &xs, &ys)
+    };
+    let mut dense = nalgebra::DMatrix::<f64>::zeros(n, n);
+    for i in 0..n {
+        for j in 0..=i {
+            let v = if i == j {
+                (at(&[(i, h)]) - 2.0 * at(&[]) + at(&[(i, -h)])) / (h * h)
+            } else {
+                (at(&[(i, h), (j, h)]) - at(&[(i, h), (j, -h)]) - at(&[(i, -h), (j, h)]) + at(&[(i, -h), (j, -h)])) / (4.0 * h * h)
+            };
+            dense[(i, j)] = v;
+            dense[(j, i)] = v;
+        }
+    }
+    let mut want: Vec<f64> = dense.symmetric_eigen().eigenvalues.iter().copied().collect();
+    want.sort_by(|a, b| b.partial_cmp(a).unwrap());
+    let mut op = FdHessianOperator::new(Objective::from_batches(&m, vec![b]), 1e-3);
+    let got = lanczos(&mut op, &LanczosConfig { k: 3, tol: 1e-6, max_iter: n, seed: 1, ..Default::default() }).eigenvalues;
+    for (g, e) in got.iter().zip(&want) {
+        assert!((g - e).abs() < 0.02 * want[0], "top eigenvalues {got:?} vs dense {:?}", &want[..3]);
+    }
+}

@@ -343,3 +343,66 @@ fn nudged_sgd_small_gamma_ends_sharper_than_large_gamma() {
     println!("top Hessian eigenvalue after NSGD: γ = 0.1 → {sharp:.2}, γ = 10 → {flat:.2}");
     assert!(sharp > 1.5 * flat, "γ = 0.1: {sharp}, γ = 10: {flat}");
 }
+
+/// A user's own measurement with state: the sum of the minibatch losses and the number of steps
+/// and epochs it saw, shared with the test through `seen`.
+struct LossSum {
+    seen: Arc<std::sync::Mutex<(f64, u64, usize)>>,
+}
+
+impl basin_core::train::Callback<ZooModel> for LossSum {
+    fn name(&self) -> &str {
+        "loss-sum"
+    }
+    fn on_step(&mut self, _: &ZooModel, info: &basin_core::train::StepInfo<'_>, _: &mut basin_core::train::metrics::MetricsLog) -> Result<(), BasinError> {
+        let mut s = self.seen.lock().unwrap();
+        s.0 += info.loss;
+        s.1 += 1;
+        Ok(())
+    }
+    fn on_epoch_end(&mut self, _: &ZooModel, r: &basin_core::train::metrics::MetricRecord, _: &mut basin_core::train::metrics::MetricsLog) -> Result<(), BasinError> {
+        assert!(r.accuracy.is_some(), "epoch records carry the evaluation");
+        self.seen.lock().unwrap().2 += 1;
+        Ok(())
+    }
+    fn state(&self) -> Option<serde_json::Value> {
+        let s = self.seen.lock().unwrap();
+        Some(serde_json::json!({ "sum_bits": s.0.to_bits(), "steps": s.1, "epochs": s.2 }))
+    }
+    fn load_state(&mut self, v: serde_json::Value) -> Result<(), BasinError> {
+        *self.seen.lock().unwrap() = (f64::from_bits(v["sum_bits"].as_u64().unwrap()), v["steps"].as_u64().unwrap(), v["epochs"].as_u64().unwrap() as usize);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_user_callback_sees_every_step_and_its_state_survives_an_interruption() {
+    let mut cfg = slice_cfg();
+    cfg.data.train_subset = 1024;
+    cfg.data.test_subset = 200;
+    cfg.train.epochs = 2;
+    cfg.seed = 5;
+    let data = prepare(&cfg.data, cfg.seed).unwrap();
+    let device = Device::flex();
+    let sets = TrainSets { train: &data.train, test: &data.test, val: None };
+    let go = |out: &Path, resume: bool, obs: &mut dyn Observer, stop: Arc<AtomicBool>, seen: &Arc<std::sync::Mutex<(f64, u64, usize)>>| {
+        let model = model_for(&cfg, &data, &device.clone().autodiff());
+        let opts = TrainOptions { out: out.to_path_buf(), resume, stop, device: device.clone() };
+        basin_core::train::train_with(model, &cfg, &sets, &opts, obs, vec![Box::new(LossSum { seen: seen.clone() })])
+    };
+    let whole = Arc::new(std::sync::Mutex::new((0.0, 0, 0)));
+    let a = tempfile::tempdir().unwrap();
+    go(a.path(), false, &mut Silent, Arc::new(AtomicBool::new(false)), &whole).unwrap();
+    assert_eq!(whole.lock().unwrap().1, 2 * 1024 / 64);
+    assert_eq!(whole.lock().unwrap().2, 2);
+
+    let b = tempfile::tempdir().unwrap();
+    let flag = Arc::new(AtomicBool::new(false));
+    let before = Arc::new(std::sync::Mutex::new((0.0, 0, 0)));
+    go(b.path(), false, &mut StopAt { at: 21, flag: flag.clone() }, flag, &before).expect_err("interrupted");
+    // a fresh process: the callback starts empty and gets its state from the checkpoint
+    let after = Arc::new(std::sync::Mutex::new((0.0, 0, 0)));
+    go(b.path(), true, &mut Silent, Arc::new(AtomicBool::new(false)), &after).unwrap();
+    let (w, r) = (*whole.lock().unwrap(), *after.lock().unwrap());
+    assert_eq!((w.0.to_bits(), w.1, w.2), (r.0.to_bits(), r.1, r.2), "resumed callback state {r:?} vs uninterrupted {w:?}");
+}

@@ -8,18 +8,19 @@
 //! over one batch or a loader keeps every algorithm out of that question.
 
 use super::fd_hessian::Differentiable;
-use crate::batch::{Batch, ExampleSet};
-use crate::loss::cross_entropy;
+use crate::batch::ExampleSet;
 use crate::model::Classifier;
 use crate::paramvec::ParamVec;
+use crate::task::LossModel;
 use burn::optim::GradientsParams;
 use burn::tensor::Device;
 use rand::seq::SliceRandom;
 
-/// Cross-entropy of a classifier over a fixed list of batches.
-pub struct Objective<M: Classifier> {
+/// The loss of a model over a fixed list of batches: cross-entropy for a classifier, the
+/// model's own [`LossModel::loss`] for any other task.
+pub struct Objective<M: LossModel> {
     model: M,
-    batches: Vec<Batch>,
+    batches: Vec<M::Batch>,
     total: usize,
     point: ParamVec,
     /// Gradient evaluations so far (each a full pass over the subset).
@@ -45,11 +46,22 @@ impl<M: Classifier> Objective<M> {
     /// twin of the plain `device`.
     pub fn new(model: &M, set: &dyn ExampleSet, indices: &[usize], batch_size: usize, device: &Device) -> Self {
         let ad = device.clone().autodiff();
-        model.sync_running_stats();
-        let model = model.valid();
         let batches = indices.chunks(batch_size.max(1)).map(|c| set.batch(c, None, &ad)).collect();
+        Objective::from_batches(model, batches)
+    }
+}
+
+impl<M: LossModel> Objective<M> {
+    /// The mean loss of `model` over `batches` (on the model's autodiff device), each batch
+    /// weighted by its size. The model is taken in evaluation mode (`valid()`); batches must
+    /// not ask for training-time randomness (dropout) of their own, since a Hessian needs the
+    /// same function at every call.
+    pub fn from_batches(model: &M, batches: Vec<M::Batch>) -> Self {
+        model.sync_state();
+        let model = model.valid();
+        let total = batches.iter().map(M::batch_len).sum();
         let point = ParamVec::from_model(&model);
-        Objective { model, batches, total: indices.len(), point, evaluations: 0 }
+        Objective { model, batches, total, point, evaluations: 0 }
     }
     /// Examples in the subset.
     pub fn len(&self) -> usize {
@@ -59,30 +71,22 @@ impl<M: Classifier> Objective<M> {
     pub fn is_empty(&self) -> bool {
         self.total == 0
     }
-    /// Loss (no gradient) at `w`.
+    /// Loss (no gradient) at `w`: the parameters are written as constants, so no graph is kept.
     pub fn loss(&self, w: &ParamVec) -> f64 {
-        let m = w.write_into(self.model.valid());
-        self.batches
-            .iter()
-            .map(|b| {
-                let inner = b.images.clone().inner();
-                let t = b.targets.clone().inner();
-                cross_entropy(m.logits(inner), t).into_scalar::<f64>() * b.len() as f64
-            })
-            .sum::<f64>()
-            / self.total as f64
+        let m = w.write_into_constant(self.model.clone());
+        self.batches.iter().map(|b| m.loss(b).into_scalar::<f64>() * M::batch_len(b) as f64).sum::<f64>() / self.total as f64
     }
 }
 
-impl<M: Classifier> Differentiable for Objective<M> {
+impl<M: LossModel> Differentiable for Objective<M> {
     fn loss_grad(&mut self, w: &ParamVec) -> (f64, ParamVec) {
         self.evaluations += 1;
         let m = w.write_into_with_grad(self.model.clone());
         let mut loss = 0.0;
         let mut grad: Option<ParamVec> = None;
         for b in &self.batches {
-            let weight = b.len() as f64 / self.total as f64;
-            let l = cross_entropy(m.logits(b.images.clone()), b.targets.clone()).mul_scalar(weight);
+            let weight = M::batch_len(b) as f64 / self.total as f64;
+            let l = m.loss(b).mul_scalar(weight);
             loss += l.clone().into_scalar::<f64>();
             let g = ParamVec::from_grads(&self.point, &GradientsParams::from_grads(l.backward(), &m));
             grad = Some(match grad {

@@ -70,7 +70,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), BasinError> {
 
 /// Saves a checkpoint under `dir/checkpoints/step-N/` and points `dir/checkpoints/latest` at it;
 /// older checkpoints are removed once the new one is published.
-pub fn save<M: Classifier>(dir: &Path, model: &M, optim: &ModuleOptimizer, state: &LoopState, estimator_state: &[ParamVec]) -> Result<PathBuf, BasinError> {
+/// `callbacks`: the state of each callback that has one, by name (written to `callbacks.json`).
+pub fn save<M: Classifier>(dir: &Path, model: &M, optim: &ModuleOptimizer, state: &LoopState, estimator_state: &[ParamVec], callbacks: &serde_json::Map<String, serde_json::Value>) -> Result<PathBuf, BasinError> {
     if !crate::params::all_finite(model) {
         return Err(BasinError::NonFinite { step: state.step.saturating_sub(1), what: "weights (checkpoint not written)".into() });
     }
@@ -93,6 +94,10 @@ pub fn save<M: Classifier>(dir: &Path, model: &M, optim: &ModuleOptimizer, state
     if !estimator_state.is_empty() {
         let p = tmp.join("estimator.bin");
         std::fs::write(&p, encode_vectors(estimator_state)).map_err(|e| BasinError::file(&p, e))?;
+    }
+    if !callbacks.is_empty() {
+        let p = tmp.join("callbacks.json");
+        std::fs::write(&p, serde_json::to_vec_pretty(callbacks).expect("JSON serializes")).map_err(|e| BasinError::file(&p, e))?;
     }
     let state_path = tmp.join("state.json");
     std::fs::write(&state_path, serde_json::to_vec_pretty(state).expect("state serializes"))
@@ -152,6 +157,16 @@ pub fn load_estimator_state(ckpt: &Path, template: &ParamVec) -> Result<Vec<Para
             template.from_host(&vals, &device)
         })
         .collect())
+}
+
+/// The callback states saved in checkpoint `ckpt`, by callback name (empty when none).
+pub fn load_callback_states(ckpt: &Path) -> Result<serde_json::Map<String, serde_json::Value>, BasinError> {
+    let p = ckpt.join("callbacks.json");
+    if !p.exists() {
+        return Ok(Default::default());
+    }
+    let text = std::fs::read_to_string(&p).map_err(|e| BasinError::file(&p, e))?;
+    serde_json::from_str(&text).map_err(|e| BasinError::file(&p, e))
 }
 
 /// The folder of the latest published checkpoint of the run in `dir`, if any.

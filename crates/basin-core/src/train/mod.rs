@@ -1,5 +1,6 @@
 //! The trainer: configs, the loop, evaluation, metrics and checkpoints.
 
+pub mod callbacks;
 pub mod checkpoint;
 pub mod config;
 pub mod evaluate;
@@ -9,4 +10,5 @@ pub mod trainer;
 
 pub use config::{DataConfig, LoopConfig, ModelConfig, TrainConfig};
 pub use evaluate::{Evaluation, evaluate};
-pub use trainer::{Observer, Silent, Summary, TrainOptions, TrainSets, init_model, train};
+pub use callbacks::{Callback, StepInfo};
+pub use trainer::{Observer, Silent, Summary, TrainOptions, TrainSets, init_model, train, train_with};

@@ -2,6 +2,7 @@
 //! optimizer, the LR schedule, per-epoch evaluation, metrics, atomic checkpoints, resume,
 //! divergence guard and interruption.
 
+use super::callbacks::{Callback, StepInfo};
 use super::checkpoint::{self, LoopState};
 use super::config::TrainConfig;
 use super::evaluate::{Evaluation, evaluate};
@@ -152,12 +153,6 @@ fn track_thresholds(state: &mut LoopState, loss: f64, cfg: &TrainConfig) {
     }
 }
 
-fn append_line(path: &std::path::Path, line: &str) -> Result<(), BasinError> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| BasinError::file(path, e))?;
-    writeln!(f, "{line}").map_err(|e| BasinError::file(path, e))
-}
-
 /// The order of the training examples in `epoch`.
 pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
     let mut p: Vec<usize> = (0..n).collect();
@@ -174,9 +169,25 @@ pub fn train<M: Classifier>(
     opts: &TrainOptions,
     obs: &mut dyn Observer,
 ) -> Result<(M, Summary), BasinError> {
+    train_with(model, cfg, sets, opts, obs, Vec::new())
+}
+
+/// [`train`] with the user's own `callbacks`, called after the built-in ones
+/// ([`super::callbacks::builtin`]) at every step and epoch; their state is checkpointed and
+/// restored on resume.
+pub fn train_with<M: Classifier>(
+    model: M,
+    cfg: &TrainConfig,
+    sets: &TrainSets<'_>,
+    opts: &TrainOptions,
+    obs: &mut dyn Observer,
+    callbacks: Vec<Box<dyn Callback<M>>>,
+) -> Result<(M, Summary), BasinError> {
     cfg.validate()?;
     cfg.validate_against(sets.train.len())?;
     let out = &opts.out;
+    let mut callbacks: Vec<Box<dyn Callback<M>>> = super::callbacks::builtin(cfg).into_iter().chain(callbacks).collect();
+    let callback_states = |cbs: &[Box<dyn Callback<M>>]| cbs.iter().filter_map(|c| c.state().map(|v| (c.name().to_string(), v))).collect::<serde_json::Map<_, _>>();
     std::fs::create_dir_all(out).map_err(|e| BasinError::file(out, e))?;
     let ad = opts.device.clone().autodiff();
     let mut optim = cfg.optimizer.build();
@@ -187,6 +198,12 @@ pub fn train<M: Classifier>(
         (true, Some(ckpt)) => {
             let (m, o, s) = checkpoint::load(&ckpt, model, optim)?;
             (model, optim, state) = (m, o, s);
+            let mut saved = checkpoint::load_callback_states(&ckpt)?;
+            for cb in callbacks.iter_mut() {
+                if let Some(v) = saved.remove(cb.name()) {
+                    cb.load_state(v)?;
+                }
+            }
         }
         (true, None) => {
             return Err(BasinError::file(out, "holds no checkpoint to resume (run without --resume to start)"));
@@ -261,44 +278,20 @@ pub fn train<M: Classifier>(
             state.epoch_examples += bs;
             track_thresholds(&mut state, loss, cfg);
             obs.step(state.step, loss, lr);
-            if cfg.train.log_every > 0 && state.step % cfg.train.log_every as u64 == 0 {
-                log.write(&MetricRecord {
-                    kind: "step".into(),
-                    step: state.step,
-                    epoch: epoch + 1,
-                    loss,
-                    accuracy: None,
-                    test_loss: None,
-                    val_loss: None,
-                    val_accuracy: None,
-                    eigenvalues: None,
-                    lr,
-                    elapsed: elapsed(&state),
-                })?;
-            }
-            let ce = &cfg.curvature;
-            if ce.track_every > 0 && state.step % ce.track_every as u64 == 0 {
-                let idx = crate::curvature::track::subset_for(sets.train, ce, cfg.seed, 0);
-                let top = crate::curvature::track::top_eigen(&model, sets.train, &idx, ce, cfg.seed, &opts.device)?;
-                log.write(&MetricRecord {
-                    kind: ce.operator.name().into(),
-                    step: state.step,
-                    epoch: epoch + 1,
-                    loss: top.loss,
-                    accuracy: None,
-                    test_loss: None,
-                    val_loss: None,
-                    val_accuracy: None,
-                    eigenvalues: Some(top.eigenvalues),
-                    lr,
-                    elapsed: elapsed(&state),
-                })?;
-            }
-            if ce.slice_at.contains(&state.step) {
-                let idx = crate::curvature::track::subset_for(sets.train, ce, cfg.seed, 0);
-                let ks: Vec<f64> = (0..41).map(|i| -5.0 + 0.25 * i as f64).collect();
-                let (sl, _) = crate::curvature::slice::eigen_slice(&model, sets.train, &idx, bs, lr, &ks, state.step, ce.operator, &opts.device)?;
-                append_line(&out.join("slices.jsonl"), &serde_json::to_string(&sl).expect("slice serializes"))?;
+            let info = StepInfo {
+                step: state.step,
+                epoch: epoch + 1,
+                loss,
+                lr,
+                elapsed: elapsed(&state),
+                batch_size: bs,
+                seed: cfg.seed,
+                train: sets.train,
+                device: &opts.device,
+                out,
+            };
+            for cb in callbacks.iter_mut() {
+                cb.on_step(&model, &info, &mut log)?;
             }
             if state.converged_at.is_some() {
                 break;
@@ -310,7 +303,7 @@ pub fn train<M: Classifier>(
             // epoch checkpoint.
             if stop || (periodic && state.batch_in_epoch < steps) {
                 let s = LoopState { seconds: elapsed(&state), ..state.clone() };
-                checkpoint::save(out, &model, &optim, &s, &estimator.state())?;
+                checkpoint::save(out, &model, &optim, &s, &estimator.state(), &callback_states(&callbacks))?;
             }
             if stop {
                 return Err(BasinError::Interrupted { step: state.step });
@@ -333,6 +326,9 @@ pub fn train<M: Classifier>(
         };
         log.write(&record)?;
         obs.epoch_end(&record);
+        for cb in callbacks.iter_mut() {
+            cb.on_epoch_end(&model, &record, &mut log)?;
+        }
         state = LoopState {
             epoch: epoch + 1,
             batch_in_epoch: 0,
@@ -341,7 +337,7 @@ pub fn train<M: Classifier>(
             seconds: elapsed(&state),
             ..state
         };
-        checkpoint::save(out, &model, &optim, &state, &estimator.state())?;
+        checkpoint::save(out, &model, &optim, &state, &estimator.state(), &callback_states(&callbacks))?;
     }
 
     let train_eval = evaluate(&model, sets.train, cfg.train.eval_batch_size, &opts.device);

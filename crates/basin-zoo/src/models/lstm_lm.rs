@@ -30,9 +30,10 @@ pub struct LstmLmConfig {
 }
 
 impl LstmLmConfig {
-    /// The S-SGD paper's small model (Hubara et al. 2017): one layer of 300 units.
+    /// The S-SGD paper's small model (Hubara et al. 2017): one layer of 300 units, no dropout
+    /// (Zaremba et al.'s small configuration has none; the paper does not say).
     pub fn small(vocab: usize) -> Self {
-        LstmLmConfig { vocab, hidden: 300, layers: 1, dropout: 0.5 }
+        LstmLmConfig { vocab, hidden: 300, layers: 1, dropout: 0.0 }
     }
     /// The model, with Zaremba et al.'s uniform [−0.1, 0.1] initialization.
     pub fn init(&self, device: &Device) -> LstmLm {

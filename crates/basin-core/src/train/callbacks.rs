@@ -1,0 +1,166 @@
+//! Callbacks: what the training loop does besides batch → estimator → optimizer.
+//!
+//! The loop (`trainer::train_with`) keeps only what controls it: the order of batches, the
+//! step itself (`task::train_step`), the learning-rate schedule and the L*/L** thresholds
+//! (they change the rate and end the run), per-epoch evaluation, checkpoints and resume.
+//! Everything that only *observes* the run is a [`Callback`], called after every step and
+//! after every evaluated epoch, as in Burn's learner and Lightning: the step log, the
+//! curvature tracking of `[curvature] track_every` and the eigen-slices of `slice_at` are
+//! built in (see [`builtin`]), and a user adds their own measurement with `train_with`
+//! without touching the loop.
+//!
+//! A callback with state returns it from [`Callback::state`] as JSON; it is written into every
+//! checkpoint (`callbacks.json`, by [`Callback::name`]) and handed back through
+//! [`Callback::load_state`] on resume, so a resumed run's callbacks see what an uninterrupted
+//! run's would.
+
+use super::config::TrainConfig;
+use super::metrics::{MetricRecord, MetricsLog};
+use crate::batch::ExampleSet;
+use crate::error::BasinError;
+use crate::model::Classifier;
+use burn::tensor::Device;
+use std::path::Path;
+
+/// Where the run stands after a step.
+pub struct StepInfo<'a> {
+    /// Steps taken so far (this one included).
+    pub step: u64,
+    /// Epoch of the step (1-based).
+    pub epoch: usize,
+    /// The step's training loss.
+    pub loss: f64,
+    /// The step's learning rate.
+    pub lr: f64,
+    /// Seconds of training so far (across resumes).
+    pub elapsed: f64,
+    /// Batch size of the run.
+    pub batch_size: usize,
+    /// The run's seed.
+    pub seed: u64,
+    /// The training set.
+    pub train: &'a dyn ExampleSet,
+    /// The run's plain (non-autodiff) device.
+    pub device: &'a Device,
+    /// The run folder.
+    pub out: &'a Path,
+}
+
+/// Something that watches a run. Every method has a do-nothing default.
+pub trait Callback<M: Classifier> {
+    /// A unique name: the key of this callback's state in a checkpoint.
+    fn name(&self) -> &str;
+    /// After every optimizer step. `log` is the run's metrics.jsonl.
+    fn on_step(&mut self, _model: &M, _info: &StepInfo<'_>, _log: &mut MetricsLog) -> Result<(), BasinError> {
+        Ok(())
+    }
+    /// After an epoch has been evaluated and its record logged.
+    fn on_epoch_end(&mut self, _model: &M, _record: &MetricRecord, _log: &mut MetricsLog) -> Result<(), BasinError> {
+        Ok(())
+    }
+    /// State to checkpoint (`None`: stateless).
+    fn state(&self) -> Option<serde_json::Value> {
+        None
+    }
+    /// Restores what [`state`](Self::state) returned, when a run resumes.
+    fn load_state(&mut self, _state: serde_json::Value) -> Result<(), BasinError> {
+        Ok(())
+    }
+}
+
+/// A metrics record of `kind` at this step (the fields a step knows; the rest empty).
+fn record(kind: &str, info: &StepInfo<'_>, loss: f64, eigenvalues: Option<Vec<f64>>) -> MetricRecord {
+    MetricRecord {
+        kind: kind.into(),
+        step: info.step,
+        epoch: info.epoch,
+        loss,
+        accuracy: None,
+        test_loss: None,
+        val_loss: None,
+        val_accuracy: None,
+        eigenvalues,
+        lr: info.lr,
+        elapsed: info.elapsed,
+    }
+}
+
+/// `[train] log_every`: a `step` record of the minibatch loss every `every` steps.
+pub struct StepLog {
+    /// Log every this many steps.
+    pub every: u64,
+}
+
+impl<M: Classifier> Callback<M> for StepLog {
+    fn name(&self) -> &str {
+        "step-log"
+    }
+    fn on_step(&mut self, _model: &M, info: &StepInfo<'_>, log: &mut MetricsLog) -> Result<(), BasinError> {
+        if info.step.is_multiple_of(self.every) {
+            log.write(&record("step", info, info.loss, None))?;
+        }
+        Ok(())
+    }
+}
+
+/// `[curvature] track_every`: the top eigenvalues of the configured curvature operator on a
+/// fixed training subset every `track_every` steps (sharpest-directions Fig. 1).
+pub struct CurvatureTracking {
+    /// The `[curvature]` section.
+    pub cfg: crate::curvature::track::CurvatureConfig,
+}
+
+impl<M: Classifier> Callback<M> for CurvatureTracking {
+    fn name(&self) -> &str {
+        "curvature-tracking"
+    }
+    fn on_step(&mut self, model: &M, info: &StepInfo<'_>, log: &mut MetricsLog) -> Result<(), BasinError> {
+        if !info.step.is_multiple_of(self.cfg.track_every as u64) {
+            return Ok(());
+        }
+        let idx = crate::curvature::track::subset_for(info.train, &self.cfg, info.seed, 0);
+        let top = crate::curvature::track::top_eigen(model, info.train, &idx, &self.cfg, info.seed, info.device)?;
+        log.write(&record(self.cfg.operator.name(), info, top.loss, Some(top.eigenvalues)))
+    }
+}
+
+/// `[curvature] slice_at`: the loss along the top eigenvector at the listed steps, appended to
+/// `slices.jsonl` (sharpest-directions Fig. 3).
+pub struct EigenSlices {
+    /// The `[curvature]` section.
+    pub cfg: crate::curvature::track::CurvatureConfig,
+}
+
+impl<M: Classifier> Callback<M> for EigenSlices {
+    fn name(&self) -> &str {
+        "eigen-slices"
+    }
+    fn on_step(&mut self, model: &M, info: &StepInfo<'_>, _log: &mut MetricsLog) -> Result<(), BasinError> {
+        if !self.cfg.slice_at.contains(&info.step) {
+            return Ok(());
+        }
+        let idx = crate::curvature::track::subset_for(info.train, &self.cfg, info.seed, 0);
+        let ks: Vec<f64> = (0..41).map(|i| -5.0 + 0.25 * i as f64).collect();
+        let (sl, _) = crate::curvature::slice::eigen_slice(model, info.train, &idx, info.batch_size, info.lr, &ks, info.step, self.cfg.operator, info.device)?;
+        let path = info.out.join("slices.jsonl");
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(|e| BasinError::file(&path, e))?;
+        writeln!(f, "{}", serde_json::to_string(&sl).expect("slice serializes")).map_err(|e| BasinError::file(&path, e))
+    }
+}
+
+/// The callbacks a config asks for: the step log (`log_every` > 0), curvature tracking
+/// (`track_every` > 0) and eigen-slices (`slice_at` not empty), in that order.
+pub fn builtin<M: Classifier>(cfg: &TrainConfig) -> Vec<Box<dyn Callback<M>>> {
+    let mut v: Vec<Box<dyn Callback<M>>> = Vec::new();
+    if cfg.train.log_every > 0 {
+        v.push(Box::new(StepLog { every: cfg.train.log_every as u64 }));
+    }
+    if cfg.curvature.track_every > 0 {
+        v.push(Box::new(CurvatureTracking { cfg: cfg.curvature.clone() }));
+    }
+    if !cfg.curvature.slice_at.is_empty() {
+        v.push(Box::new(EigenSlices { cfg: cfg.curvature.clone() }));
+    }
+    v
+}
