@@ -43,6 +43,13 @@ source = "Table 0"
 [[claims]]
 text = "training with a usable learning rate beats a vanishing one"
 test = "test_acc[lr 0.05] > test_acc[lr 1e-7]"
+
+[[figures]]
+name = "sharpness-vs-accuracy"
+title = "λ_max against accuracy"
+x = "test_acc"
+y = "lambda_max"
+cells = ["lr 0.05", "lr 1e-7"]
 "#;
 
 #[test]
@@ -76,6 +83,10 @@ fn a_small_experiment_runs_resumes_and_reports() {
     assert!(!html.contains("<script") && !html.contains("src="));
     // the picture of the table: one error-bar plot per compared metric
     assert!(d.join("rep/test_acc.svg").is_file() && md.contains("![test_acc.svg](test_acc.svg)"), "{md}");
+    // and each [[figures]] entry: one metric against another, a point per cell
+    let fig = std::fs::read_to_string(d.join("rep/sharpness-vs-accuracy.svg")).unwrap();
+    assert!(fig.contains("lr 0.05") && fig.contains("lr 1e-7") && md.contains("![sharpness-vs-accuracy.svg]"), "{md}");
+    assert!(html.contains("lambda_max against test_acc"), "report.html lacks the figure");
     // resumable: a second call finds every run finished and only reports
     let (code, out, _) = basin(&["reproduce", "tiny", "--out", "rep"], d);
     assert_eq!(code, 0);
@@ -89,6 +100,9 @@ fn a_small_experiment_runs_resumes_and_reports() {
     assert_eq!(basin(&["reproduce", "tiny", "--out", "rep", "--report"], d).0, 0);
     let (code, _, err) = basin(&["reproduce", "nope"], d);
     assert!(code == 2 && err.contains("tiny"), "{err}");
+    std::fs::write(d.join("experiments/tiny.toml"), TINY.replace("cells = [\"lr 0.05\", \"lr 1e-7\"]", "cells = [\"lr 0.5\"]")).unwrap();
+    let (code, _, err) = basin(&["reproduce", "tiny", "--out", "rep", "--report"], d);
+    assert!(code == 2 && err.contains("sharpness-vs-accuracy") && err.contains("lr 0.5"), "{err}");
 }
 
 #[test]

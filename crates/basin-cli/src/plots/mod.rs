@@ -5,10 +5,12 @@
 mod bars;
 pub mod heat;
 mod line;
+mod scatter;
 
 pub use bars::{Bar, ErrorBars};
 pub use heat::HeatMap;
 pub use line::{LinePlot, Series};
+pub use scatter::{Point, Scatter};
 
 use crate::CliError;
 use plotters::prelude::*;

@@ -48,6 +48,25 @@ pub struct Experiment {
     /// The claims, e.g. `test_acc[LB+SmoothOut] > test_acc[LB]`.
     #[serde(default)]
     pub claims: Vec<Claim>,
+    /// Figures beyond the error bars: one metric against another, a point per cell.
+    #[serde(default)]
+    pub figures: Vec<FigureSpec>,
+}
+
+/// `[[figures]]`: `y` against `x` over `cells` (mean ± std in both), as `NAME.svg`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FigureSpec {
+    /// File stem.
+    pub name: String,
+    /// Title (the paper's figure it stands for).
+    pub title: String,
+    /// Metric on the x axis.
+    pub x: String,
+    /// Metric on the y axis.
+    pub y: String,
+    /// Cells, in order.
+    pub cells: Vec<String>,
 }
 
 /// A scale: its seeds and overrides on top of `base`.
@@ -184,6 +203,14 @@ impl Experiment {
             };
             if !known(&p.left.0, &p.left.1) || !known(&p.right.0, &p.right.1) {
                 return bad(format!("claim '{}': unknown metric or cell (cells: {})", c.test, names.join(", ")));
+            }
+        }
+        for f in &e.figures {
+            if let Some(c) = f.cells.iter().find(|c| !names.contains(&c.as_str())) {
+                return bad(format!("figure '{}': unknown cell '{c}' (cells: {})", f.name, names.join(", ")));
+            }
+            if let Some(m) = [&f.x, &f.y].into_iter().find(|m| !METRICS.contains(&m.as_str())) {
+                return bad(format!("figure '{}': unknown metric '{m}' (metrics: {})", f.name, METRICS.join(", ")));
             }
         }
         Ok(e)

@@ -2,9 +2,9 @@
 //! report.html (self-contained, the renderer of `basin report`) and report.json — each cell's metrics as mean ± std (n), the paper's numbers beside them with the
 //! difference in units of the combined standard deviation, and a verdict per claim.
 
-use super::experiment::{Experiment, METRICS, Reference, parse_comparison, slug};
+use super::experiment::{Experiment, FigureSpec, METRICS, Reference, parse_comparison, slug};
 use crate::CliError;
-use crate::plots::{Bar, ErrorBars};
+use crate::plots::{Bar, ErrorBars, Point, Scatter};
 use crate::report::html::{Page, Section, Table};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -253,6 +253,10 @@ pub fn html(e: &Experiment, r: &Report, bars: &[(String, Vec<Bar>)]) -> Page {
         let title = format!("{} — {m} ({} scale)", e.name, r.scale);
         figures.figure(&ErrorBars { title: &title, y_label: m, bars }, &format!("{m}: mean ± std over seeds (blue) and the paper's value (red)"));
     }
+    for (f, points) in figure_points(e, r).into_iter().filter(|(_, p)| !p.is_empty()) {
+        let title = format!("{} ({} scale)", f.title, r.scale);
+        figures.figure(&Scatter { title: &title, x_label: &f.x, y_label: &f.y, points: &points }, &format!("{} against {}: mean ± std over seeds per cell (blue), the paper's values (red)", f.y, f.x));
+    }
     Page { title: format!("{} — {}", e.name, e.title), subtitle: lead(e, r), sections: vec![results, paper, verdicts, figures] }
 }
 
@@ -302,10 +306,49 @@ fn plots(e: &Experiment, r: &Report, bars: &[(String, Vec<Bar>)], out: &Path) ->
     written
 }
 
+/// Each `[[figures]]` entry's points: the cells with both metrics, and the paper's values where
+/// it gives both.
+fn figure_points<'a>(e: &'a Experiment, r: &Report) -> Vec<(&'a FigureSpec, Vec<Point>)> {
+    e.figures
+        .iter()
+        .map(|f| {
+            let points = f
+                .cells
+                .iter()
+                .filter_map(|c| {
+                    let m = r.cells.get(c)?;
+                    let (x, y) = (m.get(&f.x)?, m.get(&f.y)?);
+                    let paper = |metric: &str| e.references.iter().find(|p| &p.cell == c && p.metric == metric).map(|p| p.value);
+                    Some(Point { label: c.clone(), x: (x.mean, x.std), y: (y.mean, y.std), paper: paper(&f.x).zip(paper(&f.y)) })
+                })
+                .collect();
+            (f, points)
+        })
+        .collect()
+}
+
+/// Draws each `[[figures]]` entry that has points as `NAME.svg` (+ .png); returns the files.
+fn figure_plots(e: &Experiment, r: &Report, out: &Path) -> Vec<String> {
+    let mut written = Vec::new();
+    for (f, points) in figure_points(e, r) {
+        if points.is_empty() {
+            eprintln!("note: figure {}: no cell has both {} and {} yet", f.name, f.x, f.y);
+            continue;
+        }
+        let title = format!("{} ({} scale)", f.title, r.scale);
+        match crate::plots::write(&Scatter { title: &title, x_label: &f.x, y_label: &f.y, points: &points }, &out.join(format!("{}.svg", f.name))) {
+            Ok(()) => written.push(format!("{}.svg", f.name)),
+            Err(err) => eprintln!("warning: {}", err.message),
+        }
+    }
+    written
+}
+
 /// Writes report.md (with the plots), report.json and one plot per compared metric into `out`.
 pub fn write(e: &Experiment, r: &Report, out: &Path) -> Result<(), CliError> {
     let bars = metric_bars(e, r);
-    let figures = plots(e, r, &bars, out);
+    let mut figures = plots(e, r, &bars, out);
+    figures.extend(figure_plots(e, r, out));
     let mut md = markdown(e, r);
     for f in &figures {
         md += &format!("\n![{f}]({f})\n");

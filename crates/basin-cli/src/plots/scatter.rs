@@ -1,0 +1,94 @@
+//! Scatter plots with error bars in x and y: one point per cell, a metric against another
+//! (the noise-enhancement paper's Fig. 3 plots accuracy against convergence time).
+
+use super::{Figure, draw_error};
+use crate::CliError;
+use plotters::prelude::*;
+
+/// One labelled point: mean ± std in x and in y.
+pub struct Point {
+    /// Label drawn beside the point (the cell's name).
+    pub label: String,
+    /// x mean and std.
+    pub x: (f64, f64),
+    /// y mean and std.
+    pub y: (f64, f64),
+    /// The paper's (x, y), drawn as a red cross.
+    pub paper: Option<(f64, f64)>,
+}
+
+/// A scatter plot with 2-D error bars.
+pub struct Scatter<'a> {
+    /// Title.
+    pub title: &'a str,
+    /// x axis label.
+    pub x_label: &'a str,
+    /// y axis label.
+    pub y_label: &'a str,
+    /// The points.
+    pub points: &'a [Point],
+}
+
+/// The range of `values` (finite ones), padded by 10 % on each side.
+fn padded(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    let (lo, hi) = values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)));
+    if !lo.is_finite() {
+        return None;
+    }
+    let pad = ((hi - lo) * 0.1).max(1e-9 * hi.abs().max(1.0));
+    Some((lo - pad, hi + pad))
+}
+
+impl Figure for Scatter<'_> {
+    fn size(&self) -> (u32, u32) {
+        (800, 500)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, plotters::coord::Shift>, what: &str) -> Result<(), CliError>
+    where
+        DB::ErrorType: 'static,
+    {
+        let pts = self.points;
+        root.fill(&WHITE).map_err(draw_error(what))?;
+        let spread = |f: fn(&Point) -> (f64, f64), k: usize| {
+            pts.iter().flat_map(move |p| {
+                let (m, s) = f(p);
+                let s = if s.is_finite() { s } else { 0.0 };
+                [m - s, m + s].into_iter().chain(p.paper.map(|q| if k == 0 { q.0 } else { q.1 }))
+            })
+        };
+        let (Some(xr), Some(yr)) = (padded(spread(|p| p.x, 0)), padded(spread(|p| p.y, 1))) else {
+            return Err(CliError::run(format!("{what}: nothing to plot")));
+        };
+        let mut chart = ChartBuilder::on(&root)
+            .caption(self.title, ("sans-serif", 20))
+            .margin(15)
+            .x_label_area_size(50)
+            .y_label_area_size(70)
+            .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
+            .map_err(draw_error(what))?;
+        chart.configure_mesh().x_desc(self.x_label).y_desc(self.y_label).draw().map_err(draw_error(what))?;
+        let sd = |s: f64| if s.is_finite() { s } else { 0.0 };
+        chart
+            .draw_series(pts.iter().map(|p| ErrorBar::new_vertical(p.x.0, p.y.0 - sd(p.y.1), p.y.0, p.y.0 + sd(p.y.1), BLUE.filled(), 10)))
+            .map_err(draw_error(what))?
+            .label("basin: mean ± std over seeds")
+            .legend(|(x, y)| Circle::new((x, y), 4, BLUE.filled()));
+        chart
+            .draw_series(pts.iter().map(|p| ErrorBar::new_horizontal(p.y.0, p.x.0 - sd(p.x.1), p.x.0, p.x.0 + sd(p.x.1), BLUE.filled(), 10)))
+            .map_err(draw_error(what))?;
+        chart
+            .draw_series(pts.iter().map(|p| EmptyElement::at((p.x.0, p.y.0)) + Text::new(p.label.clone(), (8, -18), ("sans-serif", 14).into_font())))
+            .map_err(draw_error(what))?;
+        let papers: Vec<(f64, f64)> = pts.iter().filter_map(|p| p.paper).collect();
+        if !papers.is_empty() {
+            chart
+                .draw_series(papers.iter().map(|&(x, y)| Cross::new((x, y), 7, RED.stroke_width(2))))
+                .map_err(draw_error(what))?
+                .label("paper")
+                .legend(|(x, y)| Cross::new((x, y), 5, RED.stroke_width(2)));
+        }
+        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(draw_error(what))?;
+        root.present().map_err(draw_error(what))
+    }
+}
