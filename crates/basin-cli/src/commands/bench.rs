@@ -63,7 +63,7 @@ pub enum BenchCommand {
         #[arg(long, default_value = "cpu")]
         device: String,
     },
-    /// basin's CPU kernels (conv, batch norm, max pool) vs Burn's on keskar-c1's layers,
+    /// basin's CPU kernels (conv, batch norm, max pool, dense) vs Burn's on keskar-c1's and ne-f1's layers,
     /// forward + backward, same process: the speed-up Burn ÷ basin.
     Ops {
         /// Batch size.

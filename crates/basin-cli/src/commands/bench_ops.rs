@@ -1,11 +1,12 @@
 //! `basin bench ops`: basin's CPU kernels (`basin_zoo::ops`) against Burn's generic
-//! convolution, batch norm and max pooling on keskar-c1's layer shapes, forward + backward,
+//! convolution, batch norm and max pooling on keskar-c1's layer shapes and dense layers on
+//! ne-f1's, forward + backward,
 //! timed in the same process (median of repeats) and reported as the speed-up Burn ÷ basin.
 
 use burn::module::Module;
 use burn::nn::conv::Conv2dConfig;
 use burn::nn::pool::MaxPool2dConfig;
-use burn::nn::{BatchNormConfig, PaddingConfig2d};
+use burn::nn::{BatchNormConfig, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Device, Distribution, Tensor};
 use std::time::Instant;
 
@@ -41,12 +42,19 @@ pub fn run(batch: usize, reps: usize) {
     let bn = BatchNormConfig::new(64).init(&dev);
     let pool = MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init();
     let (x1, x2, a1) = (input([batch, 3, 32, 32]).detach(), input([batch, 64, 16, 16]), input([batch, 64, 32, 32]));
+    let (fc1, fc2) = (LinearConfig::new(784, 500).init(&dev), LinearConfig::new(500, 500).init(&dev));
+    let (d1, d2) = (input([batch, 784, 1, 1]).detach(), input([batch, 500, 1, 1]));
+    // dense layers take [B, in]: the 4-D bench inputs are flattened and the outputs put back
+    let flat = |x: Tensor<4>| x.flatten::<2>(1, 3);
+    let back = |y: Tensor<2>| y.unsqueeze_dims::<4>(&[2, 3]);
     type Op<'a> = Box<dyn Fn(Tensor<4>) -> Tensor<4> + 'a>;
     let cases: Vec<(&str, &Tensor<4>, Op, Op)> = vec![
         ("conv 3→64 5×5 on 32×32 (no input grad)", &x1, Box::new(|x| conv1.forward(x)), Box::new(|x| basin_zoo::ops::conv2d(&conv1, x))),
         ("conv 64→64 5×5 on 16×16", &x2, Box::new(|x| conv2.forward(x)), Box::new(|x| basin_zoo::ops::conv2d(&conv2, x))),
         ("batch norm 64 on 32×32 (training)", &a1, Box::new(|x| bn.forward(x)), Box::new(|x| basin_zoo::ops::batch_norm(&bn, x))),
         ("max pool 3×3/2 on 64×32×32", &a1, Box::new(|x| pool.forward(x)), Box::new(|x| basin_zoo::ops::max_pool2d(&pool, x))),
+        ("dense 784→500 (no input grad)", &d1, Box::new(|x| back(fc1.forward(flat(x)))), Box::new(|x| back(basin_zoo::ops::linear(&fc1, flat(x))))),
+        ("dense 500→500", &d2, Box::new(|x| back(fc2.forward(flat(x)))), Box::new(|x| back(basin_zoo::ops::linear(&fc2, flat(x))))),
     ];
     println!("| op (batch {batch}, forward + backward) | Burn flex ms | basin ms | speed-up |");
     println!("|---|---|---|---|");

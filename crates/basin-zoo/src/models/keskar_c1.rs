@@ -61,9 +61,9 @@ impl KeskarC1 {
         let x = crate::ops::max_pool2d(&self.pool, relu(crate::ops::batch_norm(&self.bn1, crate::ops::conv2d(&self.conv1, x))));
         let x = crate::ops::max_pool2d(&self.pool, relu(crate::ops::batch_norm(&self.bn2, crate::ops::conv2d(&self.conv2, x))));
         let x: Tensor<2> = x.flatten(1, 3);
-        let x = self.dropout.forward(relu(crate::ops::batch_norm(&self.bn3, self.fc1.forward(x))));
-        let x = self.dropout.forward(relu(crate::ops::batch_norm(&self.bn4, self.fc2.forward(x))));
-        self.out.forward(x)
+        let x = self.dropout.forward(relu(crate::ops::batch_norm(&self.bn3, crate::ops::linear(&self.fc1, x))));
+        let x = self.dropout.forward(relu(crate::ops::batch_norm(&self.bn4, crate::ops::linear(&self.fc2, x))));
+        crate::ops::linear(&self.out, x)
     }
 
     /// Logits and their tangent along `dir` in evaluation mode (no dropout, running statistics);

@@ -75,11 +75,12 @@ impl LstmLayer {
     fn forward(&self, x: Tensor<3>, state: Option<(Tensor<2>, Tensor<2>)>) -> (Tensor<3>, (Tensor<2>, Tensor<2>)) {
         let [b, t, h] = x.dims();
         let device = x.device();
-        let xw = self.input.forward(x); // [B, T, 4H]: every time step in one product
+        // [B, T, 4H]: every time step in one product
+        let xw = crate::ops::linear(&self.input, x.reshape([b * t, h])).reshape([b, t, 4 * h]);
         let (mut hs, mut cs) = state.unwrap_or_else(|| (Tensor::zeros([b, h], &device), Tensor::zeros([b, h], &device)));
         let mut outs = Vec::with_capacity(t);
         for s in 0..t {
-            let gates = xw.clone().narrow(1, s, 1).reshape([b, 4 * h]) + self.recurrent.forward(hs);
+            let gates = xw.clone().narrow(1, s, 1).reshape([b, 4 * h]) + crate::ops::linear(&self.recurrent, hs);
             let i = sigmoid(gates.clone().narrow(1, 0, h));
             let f = sigmoid(gates.clone().narrow(1, h, h));
             let g = tanh(gates.clone().narrow(1, 2 * h, h));
@@ -160,7 +161,7 @@ impl LstmLm {
             x = drop(y);
             finals.push(last);
         }
-        (self.decoder.forward(x.reshape([b * t, self.hidden])), LmState { layers: finals })
+        (crate::ops::linear(&self.decoder, x.reshape([b * t, self.hidden])), LmState { layers: finals })
     }
 
     /// Summed cross-entropy (nats) over every word of `streams` and the word count, the state

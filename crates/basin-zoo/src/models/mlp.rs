@@ -52,13 +52,13 @@ impl Mlp {
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x: Tensor<2> = images.flatten(1, 3);
         for (i, layer) in self.hidden.iter().enumerate() {
-            x = layer.forward(x);
+            x = crate::ops::linear(layer, x);
             if let Some(bn) = self.norms.get(i) {
                 x = crate::ops::batch_norm(bn, x);
             }
             x = self.act.forward(x);
         }
-        self.output.forward(x)
+        crate::ops::linear(&self.output, x)
     }
 
     /// Logits and their tangent along the direction model `dir` (evaluation mode: batch norm on

@@ -59,7 +59,7 @@ impl NeC1 {
                 x = crate::ops::max_pool2d(&self.pool, x);
             }
         }
-        self.out.forward(x.flatten(1, 3))
+        crate::ops::linear(&self.out, x.flatten(1, 3))
     }
 
     /// Logits and their tangent along `dir` in evaluation mode (running statistics);

@@ -121,7 +121,7 @@ impl ResNetCifar {
         for b in &self.blocks {
             x = b.forward(x);
         }
-        self.fc.forward(self.pool.forward(x).flatten(1, 3))
+        crate::ops::linear(&self.fc, self.pool.forward(x).flatten(1, 3))
     }
 
     /// Logits and their tangent along `dir` in evaluation mode (running statistics);

@@ -45,7 +45,7 @@ impl SimpleCnn {
                 x = crate::ops::max_pool2d(&self.pool, x);
             }
         }
-        self.out.forward(relu(self.fc.forward(x.flatten(1, 3))))
+        crate::ops::linear(&self.out, relu(crate::ops::linear(&self.fc, x.flatten(1, 3))))
     }
 
     /// Logits and their tangent along `dir`; see [`basin_core::Classifier::logits_jvp`].

@@ -1,0 +1,78 @@
+//! A dense layer on the CPU, `y = x W + b` for Burn's `Linear` layout (`W` stored `[in, out]`),
+//! with the `gemm` crate's kernels and coarse, fixed parallel tasks.
+//!
+//! Why: on ne-f1 (7 × 500, batch 128) Burn's flex `matmul` lets `gemm` split every product
+//! across the threads, and the profile shows 7 % of the step in the scheduler (yield, task
+//! switches) plus copies for the transposed operands of the backward pass. Here the forward
+//! product is split into fixed blocks of [`ROWS`] rows, and the backward pass runs its two
+//! independent products (`dx = dy Wᵀ`, `dW = xᵀ dy`) side by side, each single-threaded, with
+//! the transposes expressed as strides. Every output value is computed by one product over the
+//! whole `k` in a fixed order, so results do not depend on the number of threads.
+
+use rayon::prelude::*;
+
+/// Rows per forward block.
+pub const ROWS: usize = 64;
+
+/// `dst[m, n] (+)= lhs · rhs` with explicit strides, single-threaded.
+#[allow(clippy::too_many_arguments)]
+fn matmul(m: usize, n: usize, k: usize, dst: &mut [f32], accumulate: bool, lhs: &[f32], lhs_rs: usize, lhs_cs: usize, rhs: &[f32], rhs_rs: usize, rhs_cs: usize) {
+    assert!(dst.len() >= m * n);
+    assert!(m == 0 || k == 0 || (m - 1) * lhs_rs + (k - 1) * lhs_cs < lhs.len());
+    assert!(n == 0 || k == 0 || (k - 1) * rhs_rs + (n - 1) * rhs_cs < rhs.len());
+    // SAFETY: the asserts keep every index inside the slices; dst is row-major [m, n] and
+    // exclusively borrowed.
+    unsafe {
+        gemm::gemm(m, n, k, dst.as_mut_ptr(), 1, n as isize, accumulate, lhs.as_ptr(), lhs_cs as isize, lhs_rs as isize, rhs.as_ptr(), rhs_cs as isize, rhs_rs as isize, 1.0, 1.0, false, false, false, gemm::Parallelism::None);
+    }
+}
+
+/// `y [batch, out] = x [batch, in] · W [in, out] + b [out]`.
+pub fn forward(x: &[f32], w: &[f32], b: Option<&[f32]>, d_in: usize, d_out: usize) -> Vec<f32> {
+    let batch = x.len() / d_in;
+    let mut y = vec![0.0f32; batch * d_out];
+    y.par_chunks_mut(ROWS * d_out).zip(x.par_chunks(ROWS * d_in)).for_each(|(yb, xb)| {
+        let rows = xb.len() / d_in;
+        if let Some(b) = b {
+            yb.chunks_mut(d_out).for_each(|r| r.copy_from_slice(b));
+        }
+        matmul(rows, d_out, d_in, yb, b.is_some(), xb, d_in, 1, w, d_out, 1);
+    });
+    y
+}
+
+/// Gradients of a dense layer.
+pub struct Grads {
+    /// `[batch, in]`, when asked for.
+    pub x: Option<Vec<f32>>,
+    /// `[in, out]`.
+    pub w: Vec<f32>,
+    /// `[out]`.
+    pub b: Vec<f32>,
+}
+
+/// `dx = dy Wᵀ` (when `need_x`), `dW = xᵀ dy`, `db = Σ_rows dy`, given `dy` `[batch, out]`.
+pub fn backward(x: &[f32], w: &[f32], dy: &[f32], d_in: usize, d_out: usize, need_x: bool) -> Grads {
+    let batch = x.len() / d_in;
+    let weight_and_bias = || {
+        let mut dw = vec![0.0f32; d_in * d_out];
+        // dW[in, out] = xᵀ[in, batch] · dy[batch, out]: x read with swapped strides
+        matmul(d_in, d_out, batch, &mut dw, false, x, 1, d_in, dy, d_out, 1);
+        let mut db = vec![0.0f32; d_out];
+        for row in dy.chunks(d_out) {
+            db.iter_mut().zip(row).for_each(|(a, g)| *a += g);
+        }
+        (dw, db)
+    };
+    if !need_x {
+        let (w, b) = weight_and_bias();
+        return Grads { x: None, w, b };
+    }
+    let ((dw, db), dx) = rayon::join(weight_and_bias, || {
+        let mut dx = vec![0.0f32; batch * d_in];
+        // dx[batch, in] = dy[batch, out] · Wᵀ[out, in]: W read with swapped strides
+        matmul(batch, d_in, d_out, &mut dx, false, dy, d_out, 1, w, 1, d_out);
+        dx
+    });
+    Grads { x: Some(dx), w: dw, b: db }
+}
