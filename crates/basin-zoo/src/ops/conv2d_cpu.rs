@@ -20,9 +20,9 @@ use rayon::prelude::*;
 pub const CHUNK: usize = 8;
 
 /// `dst[m, n] (+)= lhs[m, k] · rhs[k, n]` with explicit row/column strides, single-threaded
-/// (parallelism is over images).
+/// (parallelism is over images here, over row blocks and products in [`super::linear_cpu`]).
 #[allow(clippy::too_many_arguments)]
-fn matmul(m: usize, n: usize, k: usize, dst: &mut [f32], accumulate: bool, lhs: &[f32], lhs_rs: usize, lhs_cs: usize, rhs: &[f32], rhs_rs: usize, rhs_cs: usize) {
+pub(crate) fn matmul(m: usize, n: usize, k: usize, dst: &mut [f32], accumulate: bool, lhs: &[f32], lhs_rs: usize, lhs_cs: usize, rhs: &[f32], rhs_rs: usize, rhs_cs: usize) {
     assert!(dst.len() >= m * n);
     assert!(m == 0 || k == 0 || (m - 1) * lhs_rs + (k - 1) * lhs_cs < lhs.len());
     assert!(n == 0 || k == 0 || (k - 1) * rhs_rs + (n - 1) * rhs_cs < rhs.len());

@@ -9,23 +9,11 @@
 //! the transposes expressed as strides. Every output value is computed by one product over the
 //! whole `k` in a fixed order, so results do not depend on the number of threads.
 
+use super::conv2d_cpu::matmul;
 use rayon::prelude::*;
 
 /// Rows per forward block.
 pub const ROWS: usize = 64;
-
-/// `dst[m, n] (+)= lhs · rhs` with explicit strides, single-threaded.
-#[allow(clippy::too_many_arguments)]
-fn matmul(m: usize, n: usize, k: usize, dst: &mut [f32], accumulate: bool, lhs: &[f32], lhs_rs: usize, lhs_cs: usize, rhs: &[f32], rhs_rs: usize, rhs_cs: usize) {
-    assert!(dst.len() >= m * n);
-    assert!(m == 0 || k == 0 || (m - 1) * lhs_rs + (k - 1) * lhs_cs < lhs.len());
-    assert!(n == 0 || k == 0 || (k - 1) * rhs_rs + (n - 1) * rhs_cs < rhs.len());
-    // SAFETY: the asserts keep every index inside the slices; dst is row-major [m, n] and
-    // exclusively borrowed.
-    unsafe {
-        gemm::gemm(m, n, k, dst.as_mut_ptr(), 1, n as isize, accumulate, lhs.as_ptr(), lhs_cs as isize, lhs_rs as isize, rhs.as_ptr(), rhs_cs as isize, rhs_rs as isize, 1.0, 1.0, false, false, false, gemm::Parallelism::None);
-    }
-}
 
 /// `y [batch, out] = x [batch, in] · W [in, out] + b [out]`.
 pub fn forward(x: &[f32], w: &[f32], b: Option<&[f32]>, d_in: usize, d_out: usize) -> Vec<f32> {
