@@ -7,18 +7,20 @@
 
 use super::dual::{Dual, add_opt};
 use crate::ops::conv2d::conv2d_with;
+use crate::ops::linear::linear_with;
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::MaxPool2d;
 use burn::nn::{BatchNorm, Linear};
 use burn::tensor::Tensor;
-use burn::tensor::module::{linear as affine, max_pool2d_with_indices};
+use burn::tensor::module::max_pool2d_with_indices;
 use burn::tensor::ops::MaxPoolOptions;
 
 /// A dense layer (`Linear`, weight `[in, out]`): y = x W + b, ẏ = x V + v_b + ẋ W.
+/// (basin's CPU kernels where they apply).
 pub fn linear(layer: &Linear, dir: &Linear, x: Dual<2>) -> Dual<2> {
-    let dv = affine(x.value.clone(), dir.weight.val(), dir.bias.as_ref().map(|b| b.val()));
-    let dx = x.tangent.map(|t| affine(t, layer.weight.val(), None));
-    Dual { value: layer.forward(x.value), tangent: add_opt(Some(dv), dx) }
+    let dv = linear_with(x.value.clone(), dir.weight.val(), dir.bias.as_ref().map(|b| b.val()));
+    let dx = x.tangent.map(|t| linear_with(t, layer.weight.val(), None));
+    Dual { value: crate::ops::linear(layer, x.value), tangent: add_opt(Some(dv), dx) }
 }
 
 /// A convolution: y = W ⋆ x + b, ẏ = V ⋆ x + v_b + W ⋆ ẋ (basin's CPU kernels where they apply).

@@ -36,8 +36,9 @@ impl GemmLinear for Flex {
     }
 }
 
-/// Backward step of [`GemmLinear::gemm_linear`]: keeps the input and the weight; the input
-/// gradient is computed only when the input is tracked (not for a first layer).
+/// Backward step of [`GemmLinear::gemm_linear`]: keeps the input and the weight; each
+/// gradient is computed only when its parent is tracked (no input gradient for a first layer,
+/// no weight gradient for the constant direction weights of the exact Hessian's tangent pass).
 #[derive(Debug)]
 struct GemmLinearBackward;
 
@@ -50,7 +51,8 @@ impl Backward<Flex, 3> for GemmLinearBackward {
         let (x, weight) = ops.state;
         let (ws, batch) = (weight.shape(), x.shape()[0]);
         let (d_in, d_out) = (ws[0], ws[1]);
-        let out = linear_cpu::backward(values(&x), values(&weight), values(&dy), d_in, d_out, node_x.is_some());
+        let need_w = node_weight.is_some() || node_bias.is_some();
+        let out = linear_cpu::backward(values(&x), values(&weight), values(&dy), d_in, d_out, node_x.is_some(), need_w);
         if let (Some(node), Some(dx)) = (node_x, out.x) {
             grads.register::<Flex>(node.id, flex(dx, vec![batch, d_in]));
         }
@@ -82,7 +84,17 @@ pub fn linear(layer: &Linear, x: Tensor<2>) -> Tensor<2> {
     if !on_flex_f32(&x) {
         return layer.forward(x);
     }
-    let weight = layer.weight.val();
-    let bias = layer.bias.as_ref().map(|b| b.val()).unwrap_or_else(|| Tensor::zeros([weight.dims()[1]], &x.device()));
+    linear_with(x, layer.weight.val(), layer.bias.as_ref().map(|b| b.val()))
+}
+
+/// `x · weight + bias` with other parameter tensors than a layer's own: the tangent pass of
+/// the exact Hessian ([`crate::jvp`]) multiplies by the direction's weights, and by the layer's
+/// weights without its bias. basin's kernels on the flex backend (f32), Burn's
+/// `module::linear` elsewhere.
+pub fn linear_with(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<2> {
+    if !on_flex_f32(&x) {
+        return burn::tensor::module::linear(x, weight, bias);
+    }
+    let bias = bias.unwrap_or_else(|| Tensor::zeros([weight.dims()[1]], &x.device()));
     Tensor::from_dispatch(<burn::backend::Dispatch as GemmLinear>::gemm_linear(x.into_dispatch(), weight.into_dispatch(), bias.into_dispatch()))
 }

@@ -33,16 +33,21 @@ pub fn forward(x: &[f32], w: &[f32], b: Option<&[f32]>, d_in: usize, d_out: usiz
 pub struct Grads {
     /// `[batch, in]`, when asked for.
     pub x: Option<Vec<f32>>,
-    /// `[in, out]`.
+    /// `[in, out]` (empty when not asked for).
     pub w: Vec<f32>,
-    /// `[out]`.
+    /// `[out]` (empty when not asked for).
     pub b: Vec<f32>,
 }
 
-/// `dx = dy Wᵀ` (when `need_x`), `dW = xᵀ dy`, `db = Σ_rows dy`, given `dy` `[batch, out]`.
-pub fn backward(x: &[f32], w: &[f32], dy: &[f32], d_in: usize, d_out: usize, need_x: bool) -> Grads {
+/// `dx = dy Wᵀ` (when `need_x`), and `dW = xᵀ dy`, `db = Σ_rows dy` (when `need_w`), given
+/// `dy` `[batch, out]`. Skipped gradients come back empty: a first layer needs no dx, and the
+/// exact Hessian's tangent pass multiplies by constant direction weights, which need no dW.
+pub fn backward(x: &[f32], w: &[f32], dy: &[f32], d_in: usize, d_out: usize, need_x: bool, need_w: bool) -> Grads {
     let batch = x.len() / d_in;
     let weight_and_bias = || {
+        if !need_w {
+            return (Vec::new(), Vec::new());
+        }
         let mut dw = vec![0.0f32; d_in * d_out];
         // dW[in, out] = xᵀ[in, batch] · dy[batch, out]: x read with swapped strides
         matmul(d_in, d_out, batch, &mut dw, false, x, 1, d_in, dy, d_out, 1);
@@ -52,15 +57,19 @@ pub fn backward(x: &[f32], w: &[f32], dy: &[f32], d_in: usize, d_out: usize, nee
         }
         (dw, db)
     };
-    if !need_x {
-        let (w, b) = weight_and_bias();
-        return Grads { x: None, w, b };
-    }
-    let ((dw, db), dx) = rayon::join(weight_and_bias, || {
+    let input = || {
         let mut dx = vec![0.0f32; batch * d_in];
         // dx[batch, in] = dy[batch, out] · Wᵀ[out, in]: W read with swapped strides
         matmul(batch, d_in, d_out, &mut dx, false, dy, d_out, 1, w, 1, d_out);
         dx
-    });
-    Grads { x: Some(dx), w: dw, b: db }
+    };
+    let ((w, b), x) = match (need_x, need_w) {
+        (true, true) => {
+            let (wb, dx) = rayon::join(weight_and_bias, input);
+            (wb, Some(dx))
+        }
+        (true, false) => ((Vec::new(), Vec::new()), Some(input())),
+        (false, _) => (weight_and_bias(), None),
+    };
+    Grads { x, w, b }
 }
