@@ -5,7 +5,8 @@
 use super::callbacks::{Callback, StepInfo};
 use super::checkpoint::{self, LoopState};
 use super::config::TrainConfig;
-use super::evaluate::{Evaluation, evaluate};
+use super::evaluate::evaluate;
+use burn::optim::ModuleOptimizer;
 use super::metrics::{MetricRecord, MetricsLog};
 use crate::batch::{Batch, BatchSource, ExampleSet};
 use crate::error::BasinError;
@@ -160,6 +161,96 @@ pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
     p
 }
 
+/// Opens the run folder: a fresh run writes θ₀ (`init.bpk`, for the distance from
+/// initialization of the sharpest-directions table); `--resume` loads the latest checkpoint
+/// (weights, optimizer, loop state) and hands each callback its saved state. A folder that
+/// already holds a run is never overwritten.
+fn start_or_resume<M: Classifier>(model: M, optim: ModuleOptimizer, opts: &TrainOptions, callbacks: &mut [Box<dyn Callback<M>>]) -> Result<(M, ModuleOptimizer, LoopState), BasinError> {
+    let out = &opts.out;
+    match (opts.resume, checkpoint::latest(out)?) {
+        (true, Some(ckpt)) => {
+            let loaded = checkpoint::load(&ckpt, model, optim)?;
+            let mut saved = checkpoint::load_callback_states(&ckpt)?;
+            for cb in callbacks.iter_mut() {
+                if let Some(v) = saved.remove(cb.name()) {
+                    cb.load_state(v)?;
+                }
+            }
+            Ok(loaded)
+        }
+        (true, None) => Err(BasinError::file(out, "holds no checkpoint to resume (run without --resume to start)")),
+        (false, Some(_)) => Err(BasinError::file(out, "already holds a run; pass --resume to continue it or choose another --out")),
+        (false, None) => {
+            let _ = std::fs::remove_file(out.join("slices.jsonl"));
+            model.sync_running_stats();
+            let tmp = out.join("init.bpk.tmp");
+            model.clone().save_file(&tmp).map_err(|e| BasinError::file(&tmp, format!("{e:?}")))?;
+            std::fs::rename(&tmp, out.join("init.bpk")).map_err(|e| BasinError::file(out.join("init.bpk"), e))?;
+            Ok((model, optim, LoopState::default()))
+        }
+    }
+}
+
+/// Restores a resumed estimator's state (Nudged SGD's eigenvectors) from the latest
+/// checkpoint, only if that checkpoint was saved by the same phase `pi`.
+fn restore_estimator<M: Classifier>(estimator: &mut dyn crate::estimators::GradientEstimator<M>, model: &M, phases: &[super::phases::Phase], pi: usize, state: &LoopState, out: &std::path::Path) -> Result<(), BasinError> {
+    let last_epoch = if state.batch_in_epoch == 0 { state.epoch.saturating_sub(1) } else { state.epoch };
+    let same_phase = state.step > 0 && super::phases::phase_of(phases, last_epoch) == pi;
+    if same_phase && let Some(ckpt) = checkpoint::latest(out)? {
+        let template = crate::paramvec::ParamVec::from_model(model);
+        estimator.load_state(checkpoint::load_estimator_state(&ckpt, &template)?);
+    }
+    Ok(())
+}
+
+/// The `epoch` record of metrics.jsonl: the epoch's mean minibatch loss and the evaluation on
+/// the test (and validation) set.
+#[allow(clippy::too_many_arguments)]
+fn epoch_record<M: Classifier>(model: &M, cfg: &TrainConfig, sets: &TrainSets<'_>, opts: &TrainOptions, state: &LoopState, epoch: usize, lr: f64, elapsed: f64) -> MetricRecord {
+    let test = evaluate(model, sets.test, cfg.train.eval_batch_size, &opts.device);
+    let val = sets.val.map(|v| evaluate(model, v, cfg.train.eval_batch_size, &opts.device));
+    MetricRecord {
+        kind: "epoch".into(),
+        step: state.step,
+        epoch: epoch + 1,
+        loss: state.epoch_loss_sum / state.epoch_examples.max(1) as f64,
+        accuracy: Some(test.accuracy),
+        test_loss: Some(test.loss),
+        val_loss: val.map(|v| v.loss),
+        val_accuracy: val.map(|v| v.accuracy),
+        eigenvalues: None,
+        lr,
+        elapsed,
+    }
+}
+
+/// The end of a run: training, test and validation evaluation, written to summary.json.
+fn summarize<M: Classifier>(model: &M, cfg: &TrainConfig, sets: &TrainSets<'_>, opts: &TrainOptions, state: &LoopState, seconds: f64, estimator: String) -> Result<Summary, BasinError> {
+    let eval = |set: &dyn ExampleSet| evaluate(model, set, cfg.train.eval_batch_size, &opts.device);
+    let (train_eval, test) = (eval(sets.train), eval(sets.test));
+    let val = sets.val.map(eval);
+    let summary = Summary {
+        train_loss: train_eval.loss,
+        train_acc: train_eval.accuracy,
+        test_loss: test.loss,
+        test_acc: test.accuracy,
+        val_loss: val.map(|v| v.loss),
+        val_acc: val.map(|v| v.accuracy),
+        epochs: state.epoch,
+        steps: state.step,
+        halved_lr_at_step: state.halved_at,
+        converged_at_step: state.converged_at,
+        seconds,
+        model: cfg.model.name.clone(),
+        estimator,
+    };
+    if !train_eval.loss.is_finite() {
+        return Err(BasinError::NonFinite { step: state.step.saturating_sub(1), what: format!("final training loss ({})", train_eval.loss) });
+    }
+    checkpoint::write_atomic(&opts.out.join("summary.json"), &serde_json::to_vec_pretty(&summary).expect("summary serializes"))?;
+    Ok(summary)
+}
+
 /// Trains `model` (built on `opts.device.autodiff()`) as `cfg` says; returns the trained model
 /// and the summary, also written to `opts.out`.
 pub fn train<M: Classifier>(
@@ -190,36 +281,7 @@ pub fn train_with<M: Classifier>(
     let callback_states = |cbs: &[Box<dyn Callback<M>>]| cbs.iter().filter_map(|c| c.state().map(|v| (c.name().to_string(), v))).collect::<serde_json::Map<_, _>>();
     std::fs::create_dir_all(out).map_err(|e| BasinError::file(out, e))?;
     let ad = opts.device.clone().autodiff();
-    let mut optim = cfg.optimizer.build();
-    let mut model = model;
-    let mut state = LoopState::default();
-
-    match (opts.resume, checkpoint::latest(out)?) {
-        (true, Some(ckpt)) => {
-            let (m, o, s) = checkpoint::load(&ckpt, model, optim)?;
-            (model, optim, state) = (m, o, s);
-            let mut saved = checkpoint::load_callback_states(&ckpt)?;
-            for cb in callbacks.iter_mut() {
-                if let Some(v) = saved.remove(cb.name()) {
-                    cb.load_state(v)?;
-                }
-            }
-        }
-        (true, None) => {
-            return Err(BasinError::file(out, "holds no checkpoint to resume (run without --resume to start)"));
-        }
-        (false, Some(_)) => {
-            return Err(BasinError::file(out, "already holds a run; pass --resume to continue it or choose another --out"));
-        }
-        (false, None) => {
-            // θ₀, for the distance from initialization ‖θ − θ₀‖ of the sharpest-directions table
-            let _ = std::fs::remove_file(out.join("slices.jsonl"));
-            model.sync_running_stats();
-            let tmp = out.join("init.bpk.tmp");
-            model.clone().save_file(&tmp).map_err(|e| BasinError::file(&tmp, format!("{e:?}")))?;
-            std::fs::rename(&tmp, out.join("init.bpk")).map_err(|e| BasinError::file(out.join("init.bpk"), e))?;
-        }
-    }
+    let (mut model, mut optim, mut state) = start_or_resume(model, cfg.optimizer.build(), opts, &mut callbacks)?;
     let mut log = MetricsLog::open(out, opts.resume.then_some(state.step))?;
     let phases = super::phases::resolve(cfg)?;
     let total_epochs = super::phases::total_epochs(&phases);
@@ -239,16 +301,9 @@ pub fn train_with<M: Classifier>(
         let phase = &phases[pi];
         if pi != current_phase {
             estimator = phase.estimator.build::<M>(cfg.seed);
-            // Restore a resumed estimator's state only if it was saved by this same phase.
-            let last_epoch = if state.batch_in_epoch == 0 { state.epoch.saturating_sub(1) } else { state.epoch };
-            let same_phase = state.step > 0 && super::phases::phase_of(&phases, last_epoch) == pi;
-            if current_phase == usize::MAX
-                && opts.resume
-                && same_phase
-                && let Some(ckpt) = checkpoint::latest(out)?
-            {
-                let template = crate::paramvec::ParamVec::from_model(&model);
-                estimator.load_state(checkpoint::load_estimator_state(&ckpt, &template)?);
+            // a resumed run's first phase gets the estimator state its checkpoint saved
+            if current_phase == usize::MAX && opts.resume {
+                restore_estimator(estimator.as_mut(), &model, &phases, pi, &state, out)?;
             }
             current_phase = pi;
         }
@@ -309,21 +364,7 @@ pub fn train_with<M: Classifier>(
                 return Err(BasinError::Interrupted { step: state.step });
             }
         }
-        let test = evaluate(&model, sets.test, cfg.train.eval_batch_size, &opts.device);
-        let val = sets.val.map(|v| evaluate(&model, v, cfg.train.eval_batch_size, &opts.device));
-        let record = MetricRecord {
-            kind: "epoch".into(),
-            step: state.step,
-            epoch: epoch + 1,
-            loss: state.epoch_loss_sum / state.epoch_examples.max(1) as f64,
-            accuracy: Some(test.accuracy),
-            test_loss: Some(test.loss),
-            val_loss: val.map(|v| v.loss),
-            val_accuracy: val.map(|v| v.accuracy),
-            eigenvalues: None,
-            lr,
-            elapsed: elapsed(&state),
-        };
+        let record = epoch_record(&model, cfg, sets, opts, &state, epoch, lr, elapsed(&state));
         log.write(&record)?;
         obs.epoch_end(&record);
         for cb in callbacks.iter_mut() {
@@ -340,27 +381,7 @@ pub fn train_with<M: Classifier>(
         checkpoint::save(out, &model, &optim, &state, &estimator.state(), &callback_states(&callbacks))?;
     }
 
-    let train_eval = evaluate(&model, sets.train, cfg.train.eval_batch_size, &opts.device);
-    let test: Evaluation = evaluate(&model, sets.test, cfg.train.eval_batch_size, &opts.device);
-    let val = sets.val.map(|v| evaluate(&model, v, cfg.train.eval_batch_size, &opts.device));
-    let summary = Summary {
-        train_loss: train_eval.loss,
-        train_acc: train_eval.accuracy,
-        test_loss: test.loss,
-        test_acc: test.accuracy,
-        val_loss: val.map(|v| v.loss),
-        val_acc: val.map(|v| v.accuracy),
-        epochs: state.epoch,
-        steps: state.step,
-        halved_lr_at_step: state.halved_at,
-        converged_at_step: state.converged_at,
-        seconds: elapsed(&state),
-        model: cfg.model.name.clone(),
-        estimator: phases.iter().map(|p| p.estimator.name()).collect::<Vec<_>>().join(" → "),
-    };
-    if !train_eval.loss.is_finite() {
-        return Err(BasinError::NonFinite { step: state.step.saturating_sub(1), what: format!("final training loss ({})", train_eval.loss) });
-    }
-    checkpoint::write_atomic(&out.join("summary.json"), &serde_json::to_vec_pretty(&summary).expect("summary serializes"))?;
+    let estimators = phases.iter().map(|p| p.estimator.name()).collect::<Vec<_>>().join(" → ");
+    let summary = summarize(&model, cfg, sets, opts, &state, elapsed(&state), estimators)?;
     Ok((model, summary))
 }
