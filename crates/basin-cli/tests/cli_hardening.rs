@@ -156,6 +156,43 @@ fn resume_keeps_the_stored_config() {
     one_line_exit_2(basin(&["train", "--out", "r", "--resume"], d), &["config.toml"]);
 }
 
+/// The epoch records of a run's metrics.jsonl with their timings dropped.
+fn epoch_records(run: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["kind"] == "epoch")
+        .map(|mut r| {
+            r.as_object_mut().unwrap().remove("elapsed");
+            r
+        })
+        .collect()
+}
+
+#[test]
+fn a_larger_epoch_cap_extends_a_finished_run_bit_identically() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert_eq!(run_small(d, "straight", &["train.epochs=3"]).0, 0);
+    assert_eq!(run_small(d, "r", &["train.epochs=1"]).0, 0);
+    let (code, _, err) = basin(&["train", "--out", "r", "--resume", "--set", "train.epochs=3"], d);
+    assert_eq!(code, 0, "{err}");
+    let read = |r: &str, f: &str| std::fs::read(d.join(r).join(f)).unwrap();
+    assert!(read("r", "model.safetensors") == read("straight", "model.safetensors"), "the extended run's weights differ from a 3-epoch run's");
+    assert_eq!(epoch_records(&d.join("r")), epoch_records(&d.join("straight")));
+    let before = read("r", "summary.json");
+    let summary: serde_json::Value = serde_json::from_slice(&before).unwrap();
+    assert_eq!(summary["epochs"], 3);
+    assert!(String::from_utf8(read("r", "config.toml")).unwrap().contains("epochs = 3"));
+    // shorter is an error naming the key, and leaves the run as it was
+    one_line_exit_2(basin(&["train", "--out", "r", "--resume", "--set", "train.epochs=2"], d), &["train.epochs", "extended, not shortened"]);
+    assert!(read("r", "summary.json") == before);
+    // a run with [[phases]] has a fixed length
+    std::fs::write(d.join("phases.toml"), "[data]\ntrain_subset = 128\ntest_subset = 64\n[train]\nbatch_size = 64\n[[phases]]\nepochs = 1\n").unwrap();
+    assert_eq!(basin(&["train", "--config", "phases.toml", "--out", "p"], d).0, 0);
+    one_line_exit_2(basin(&["train", "--out", "p", "--resume", "--set", "train.epochs=5"], d), &["train.epochs", "[[phases]]"]);
+}
+
 #[test]
 fn identical_weights_give_identical_files() {
     let dir = tempfile::tempdir().unwrap();

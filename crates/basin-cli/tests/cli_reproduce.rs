@@ -103,6 +103,17 @@ fn a_small_experiment_runs_resumes_and_reports() {
     std::fs::write(d.join("experiments/tiny.toml"), TINY.replace("cells = [\"lr 0.05\", \"lr 1e-7\"]", "cells = [\"lr 0.5\"]")).unwrap();
     let (code, _, err) = basin(&["reproduce", "tiny", "--out", "rep", "--report"], d);
     assert!(code == 2 && err.contains("sharpness-vs-accuracy") && err.contains("lr 0.5"), "{err}");
+    // a larger epoch cap in the experiment extends the runs that stopped at the old one (these
+    // have no L**, so all of them), and their measurements are taken again on the new model
+    let run = d.join("rep/lr-0-05/seed-0");
+    let hessian_before = std::fs::read(run.join("hessian.json")).unwrap();
+    std::fs::write(d.join("experiments/tiny.toml"), TINY.replace("\"train.epochs\" = 1", "\"train.epochs\" = 2")).unwrap();
+    let (code, out, err) = basin(&["reproduce", "tiny", "--out", "rep", "--seeds", "1"], d);
+    assert!(code == 0 && out.contains("0 already finished, 2 to run"), "{out}\n{err}");
+    let epochs = |r: &std::path::Path| serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(r.join("summary.json")).unwrap()).unwrap()["epochs"].clone();
+    assert_eq!(epochs(&run), 2);
+    assert_eq!(epochs(&d.join("rep/lr-0-05/seed-1")), 1, "--seeds 1 extends seed 0 only");
+    assert!(std::fs::read(run.join("hessian.json")).unwrap() != hessian_before, "hessian.json still describes the 1-epoch model");
 }
 
 #[test]

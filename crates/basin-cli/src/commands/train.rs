@@ -33,10 +33,10 @@ pub struct TrainArgs {
 
 /// Runs `basin train`.
 pub fn run(args: TrainArgs) -> Result<(), CliError> {
-    let cfg = match (&args.out, args.resume) {
+    let (cfg, extends) = match (&args.out, args.resume) {
         (Some(out), true) => resumed_config(out, args.config.as_deref(), &args.sets)?,
         (None, true) => return Err(CliError::input("--resume: needs --out DIR, the run to continue")),
-        _ => config_file::load(args.config.as_deref(), &args.sets)?,
+        _ => (config_file::load(args.config.as_deref(), &args.sets)?, false),
     };
     if args.dry_run {
         print!("{}", toml::to_string_pretty(&cfg).expect("config serializes"));
@@ -72,6 +72,9 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
     }
     std::fs::create_dir_all(&out).map_err(|e| CliError::input(format!("{}: {e}", out.display())))?;
     let resume = args.resume && !fresh_start;
+    if extends {
+        begin_extension(&out, &cfg)?;
+    }
     if !args.resume {
         let text = toml::to_string_pretty(&cfg).expect("config serializes");
         basin_core::train::checkpoint::write_atomic(&out.join("config.toml"), text.as_bytes())?;
@@ -154,19 +157,50 @@ fn export_weights(model: &ZooModel, out: &std::path::Path) -> Result<(), CliErro
 }
 
 /// The config of the run in `out` for `--resume`: its config.toml, which must exist. A
-/// `--config` or `--set` given again must not change it (the first differing key is the error).
-fn resumed_config(out: &std::path::Path, config: Option<&std::path::Path>, sets: &[String]) -> Result<basin_core::train::TrainConfig, CliError> {
+/// `--config` or `--set` given again must not change it (the first differing key is the error),
+/// with one exception: a larger `train.epochs` **extends** the run (one that ended at its epoch
+/// cap without reaching `train.stop_at_loss` continues from its last checkpoint). Nothing in the
+/// loop depends on the total number of epochs (rates are functions of the epoch, L*/L** of the
+/// loss), so the extended run is bit-identical to one started with the larger cap; runs with
+/// `[[phases]]`, whose epochs are fixed per phase, cannot be extended. Returns the config to run
+/// and whether it extends the stored one.
+fn resumed_config(out: &std::path::Path, config: Option<&std::path::Path>, sets: &[String]) -> Result<(basin_core::train::TrainConfig, bool), CliError> {
     let saved = out.join("config.toml");
     if !saved.is_file() {
         return Err(CliError::input(format!("{}: missing; --resume needs the run's stored config", saved.display())));
     }
     let stored = config_file::load(Some(&saved), &[])?;
     if config.is_none() && sets.is_empty() {
-        return Ok(stored);
+        return Ok((stored, false));
     }
     let asked = config_file::load(Some(config.unwrap_or(&saved)), sets)?;
-    if let Some((key, was, now)) = config_file::first_difference(&stored, &asked) {
+    let mut same_length = asked.clone();
+    same_length.train.epochs = stored.train.epochs;
+    if let Some((key, was, now)) = config_file::first_difference(&stored, &same_length) {
         return Err(CliError::input(format!("{key}: {now} differs from the run's config.toml ({was}); --resume continues with the stored config, drop the override")));
     }
-    Ok(stored)
+    let (was, now) = (stored.train.epochs, asked.train.epochs);
+    if now == was {
+        return Ok((stored, false));
+    }
+    if !stored.phases.is_empty() {
+        return Err(CliError::input("train.epochs: the run's config.toml has [[phases]], which fix its length; it cannot be extended"));
+    }
+    if now < was {
+        return Err(CliError::input(format!("train.epochs: {now} is below the run's config.toml ({was}); a run can be extended, not shortened")));
+    }
+    Ok((asked, true))
+}
+
+/// Starts extending the run in `out` to `cfg` (a larger `train.epochs`): the new config.toml
+/// first, then the old summary.json goes (it described the run at its old cap; metrics.jsonl and
+/// the last checkpoint keep everything it said). Interrupted in between, the folder is a run in
+/// progress either way.
+fn begin_extension(out: &std::path::Path, cfg: &basin_core::train::TrainConfig) -> Result<(), CliError> {
+    let text = toml::to_string_pretty(cfg).expect("config serializes");
+    basin_core::train::checkpoint::write_atomic(&out.join("config.toml"), text.as_bytes())?;
+    match std::fs::remove_file(out.join("summary.json")) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(CliError::run(format!("{}: {e}", out.join("summary.json").display()))),
+        _ => Ok(()),
+    }
 }

@@ -18,6 +18,9 @@ struct Job {
     seed: usize,
     dir: PathBuf,
     sets: Vec<String>,
+    /// The run ended at its epoch cap without converging and the experiment now allows more
+    /// epochs: it continues (`basin train --resume` with the larger `train.epochs`).
+    extend: bool,
 }
 
 fn basin_exe() -> Result<PathBuf, CliError> {
@@ -49,23 +52,45 @@ fn train_args(job: &Job, resume: bool) -> Vec<String> {
 
 /// An existing run folder must hold this experiment's config (a folder left by an earlier
 /// version of the experiment file is an error naming the folder and the key, not silently
-/// reused): `basin train --resume --dry-run` with the cell's overrides checks exactly that.
-fn check_existing(job: &Job) -> Result<(), CliError> {
+/// reused): `basin train --resume --dry-run` with the cell's overrides checks exactly that. It
+/// accepts a larger `train.epochs` (the run is extended) and prints the config to run, whose
+/// `train.epochs` is returned; `None` for a folder without a run.
+fn check_existing(job: &Job) -> Result<Option<i64>, CliError> {
     if !job.dir.join("config.toml").is_file() {
-        return Ok(());
+        return Ok(None);
     }
     let mut args = train_args(job, true);
     args.push("--dry-run".into());
     let out = Command::new(basin_exe()?).args(&args).output().map_err(|e| CliError::run(format!("basin train --dry-run: {e}")))?;
-    if out.status.success() {
-        return Ok(());
+    if !out.status.success() {
+        let why = String::from_utf8_lossy(&out.stderr).trim().trim_start_matches("error: ").to_string();
+        return Err(CliError::input(format!("{}: was run with another config ({why}); delete it or choose another --out", job.dir.display())));
     }
-    let why = String::from_utf8_lossy(&out.stderr).trim().trim_start_matches("error: ").to_string();
-    Err(CliError::input(format!("{}: was run with another config ({why}); delete it or choose another --out", job.dir.display())))
+    let cfg: toml::Table = toml::from_str(&String::from_utf8_lossy(&out.stdout)).map_err(|e| CliError::run(format!("basin train --dry-run printed no config: {e}")))?;
+    Ok(cfg.get("train").and_then(|t| t.get("epochs")).and_then(toml::Value::as_integer))
+}
+
+/// Whether the finished run in `dir` stopped at an epoch cap below `epochs` without converging
+/// (its summary.json has no `converged_at_step` and fewer `epochs`), so a larger cap extends it.
+fn stopped_below(dir: &Path, epochs: i64) -> bool {
+    let Some(summary) = std::fs::read_to_string(dir.join("summary.json")).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok()) else {
+        return false;
+    };
+    summary["converged_at_step"].is_null() && summary["epochs"].as_i64().is_some_and(|ran| ran < epochs)
 }
 
 fn train_and_measure(e: &Experiment, job: &Job) -> Result<bool, CliError> {
-    if !job.dir.join("summary.json").is_file() {
+    if job.extend {
+        // the measurements describe the model at the old cap
+        for m in &e.measure {
+            let (file, _) = measurement(m).expect("checked when loading");
+            match std::fs::remove_file(job.dir.join(file)) {
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(CliError::run(format!("{}: {err}", job.dir.join(file).display()))),
+                _ => {}
+            }
+        }
+    }
+    if job.extend || !job.dir.join("summary.json").is_file() {
         let args = train_args(job, job.dir.join("config.toml").is_file());
         if !child(&args)? {
             return Ok(false);
@@ -94,14 +119,16 @@ pub fn run(e: &Experiment, scale: &str, seeds: usize, jobs: usize, out: &Path, s
     let mut all = Vec::new();
     for s in 0..seeds {
         for c in &e.cells {
-            all.push(Job { cell: c.name.clone(), seed: s, dir: out.join(slug(&c.name)).join(format!("seed-{s}")), sets: e.sets(c, scale, s) });
+            all.push(Job { cell: c.name.clone(), seed: s, dir: out.join(slug(&c.name)).join(format!("seed-{s}")), sets: e.sets(c, scale, s), extend: false });
         }
     }
-    for j in &all {
-        check_existing(j)?;
+    for j in &mut all {
+        if let Some(epochs) = check_existing(j)? {
+            j.extend = stopped_below(&j.dir, epochs);
+        }
     }
     let total = all.len();
-    let complete = |j: &Job| j.dir.join("summary.json").is_file() && e.measure.iter().all(|m| measurement(m).is_some_and(|(f, _)| j.dir.join(f).is_file()));
+    let complete = |j: &Job| !j.extend && j.dir.join("summary.json").is_file() && e.measure.iter().all(|m| measurement(m).is_some_and(|(f, _)| j.dir.join(f).is_file()));
     let todo: Vec<Job> = all.into_iter().filter(|j| !complete(j)).collect();
     let already = total - todo.len();
     println!("{}: {} runs ({} cells × {seeds} seeds), {already} already finished, {} to run, {jobs} at a time, out {}", e.name, total, e.cells.len(), todo.len(), out.display());
