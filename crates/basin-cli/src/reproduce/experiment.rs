@@ -27,8 +27,9 @@ pub struct Experiment {
     /// Measurements after training beyond summary.json: `lambda_max` (top eigenvalue of the
     /// exact Hessian on 5 % of the training set, `basin hessian`), `noise` (noise sensitivity
     /// C̄(w; a) and its slope, `basin sharpness --no-box`), `sharpness` ((C_ε, A)-sharpness,
-    /// `basin sharpness`), `sharpness_code` (the same under the SmoothOut authors' script's
-    /// protocol, `basin sharpness --protocol smoothout-code`).
+    /// `basin sharpness` on 5,000 training examples; `sharpness_1k` the same on 1,000),
+    /// `sharpness_code` (the same box under the SmoothOut authors' script's protocol,
+    /// `basin sharpness --protocol smoothout-code`).
     #[serde(default)]
     pub measure: Vec<String>,
     /// Minutes on the 2-core development machine, per scale (for `--list`).
@@ -78,6 +79,9 @@ pub struct Scale {
     /// Overrides.
     #[serde(default)]
     pub set: BTreeMap<String, toml::Value>,
+    /// The measurements at this scale (default: the experiment's `measure`), e.g. a cheaper
+    /// sharpness budget at `quick`.
+    pub measure: Option<Vec<String>>,
 }
 
 /// A named group of overrides.
@@ -164,6 +168,8 @@ pub fn measurement(name: &str) -> Option<(&'static str, &'static [&'static str])
         // SmoothOut Table I: ε = 5e-4, full space, the maximum of 5 L-BFGS-B runs; on 5,000
         // training examples (a CPU budget: each evaluation is a pass over them)
         "sharpness" => Some(("sharpness.json", &["sharpness", "--eps", "5e-4", "--restarts", "5", "--max-evals", "20", "--samples", "5000"])),
+        // the same on 1,000 examples: the quick scale's budget (same metric, same file)
+        "sharpness_1k" => Some(("sharpness.json", &["sharpness", "--eps", "5e-4", "--restarts", "5", "--max-evals", "20", "--samples", "1000"])),
         // the SmoothOut authors' measure_sharpness.py: validation set, 100-dim subspace, one
         // fmin_l_bfgs_b run of 10 iterations from y = 0
         "sharpness_code" => Some(("sharpness-code.json", &["sharpness", "--protocol", "smoothout-code", "--eps", "5e-4"])),
@@ -186,9 +192,10 @@ impl Experiment {
                 return bad(format!("cell '{}' is defined twice", c.name));
             }
         }
-        for m in &e.measure {
-            if measurement(m).is_none() {
-                return bad(format!("measure: unknown measurement '{m}' (lambda_max, noise, sharpness, sharpness_code)"));
+        let lists = std::iter::once(("measure".to_string(), &e.measure)).chain(e.scale.iter().filter_map(|(k, s)| s.measure.as_ref().map(|m| (format!("scale.{k}.measure"), m))));
+        for (key, list) in lists {
+            if let Some(m) = list.iter().find(|m| measurement(m).is_none()) {
+                return bad(format!("{key}: unknown measurement '{m}' (lambda_max, noise, sharpness, sharpness_1k, sharpness_code)"));
             }
         }
         let known = |m: &str, c: &str| METRICS.contains(&m) && names.contains(&c);
@@ -214,6 +221,11 @@ impl Experiment {
             }
         }
         Ok(e)
+    }
+
+    /// The measurements at `scale`.
+    pub fn measure_at(&self, scale: &str) -> &[String] {
+        self.scale.get(scale).and_then(|s| s.measure.as_deref()).unwrap_or(&self.measure)
     }
 
     /// Seeds at `scale`.
@@ -282,5 +294,24 @@ name = "b"
         assert_eq!(epochs(0, "full"), "train.epochs=10");
         assert_eq!(epochs(1, "quick"), "train.epochs=2");
         assert_eq!(epochs(1, "full"), "train.epochs=20");
+    }
+
+    #[test]
+    fn a_scale_may_list_its_own_measurements_and_they_are_checked() {
+        let text = "name = \"x\"\ntitle = \"t\"\nsource = \"s\"\ndata = \"mnist\"\nseeds = 1\nmeasure = [\"lambda_max\", \"sharpness\"]\n[scale.quick]\nmeasure = [\"sharpness_1k\"]\n[[cells]]\nname = \"a\"\n";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.toml");
+        std::fs::write(&path, text).unwrap();
+        let Ok(e) = Experiment::load(&path) else { panic!("the file loads") };
+        assert_eq!(e.measure_at("quick"), ["sharpness_1k"]);
+        assert_eq!(e.measure_at("full"), ["lambda_max", "sharpness"]);
+        // the same metric and file as `sharpness`, on fewer examples
+        let (file, args) = measurement("sharpness_1k").unwrap();
+        assert_eq!(file, measurement("sharpness").unwrap().0);
+        assert!(args.windows(2).any(|w| w == ["--samples", "1000"]));
+        std::fs::write(&path, text.replace("[\"sharpness_1k\"]", "[\"sharpness_2k\"]")).unwrap();
+        let Err(err) = Experiment::load(&path) else { panic!("an unknown measurement is an error") };
+        let err = err.message;
+        assert!(err.contains("scale.quick.measure") && err.contains("sharpness_2k"), "{err}");
     }
 }

@@ -41,14 +41,15 @@ pub struct Verdict {
     /// Welch's t of left − right (signed so that positive supports the claim).
     pub t: Option<f64>,
     /// `reproduced` (t ≥ 2), `not reproduced` (t ≤ −2), `inconclusive` (|t| < 2),
-    /// `inconclusive (too few seeds)` (fewer than 2 runs in a cell), or `inconclusive (below
+    /// `inconclusive (not measured)` (a cell has no value: no finished run, or the metric is not
+    /// measured at this scale), `inconclusive (too few seeds)` (fewer than 2 runs in a cell), or `inconclusive (below
     /// f32 resolution)` (means within 1e-6 of their scale).
     pub verdict: String,
 }
 
 /// Welch's t supporting `left > right` (or `<`), and the verdict.
 pub fn judge(left: Option<Stat>, right: Option<Stat>, greater: bool) -> (Option<f64>, String) {
-    let (Some(l), Some(r)) = (left, right) else { return (None, "inconclusive (no runs)".into()) };
+    let (Some(l), Some(r)) = (left, right) else { return (None, "inconclusive (not measured)".into()) };
     if l.n < 2 || r.n < 2 {
         return (None, "inconclusive (too few seeds)".into());
     }

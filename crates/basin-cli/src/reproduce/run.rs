@@ -79,10 +79,10 @@ fn stopped_below(dir: &Path, epochs: i64) -> bool {
     summary["converged_at_step"].is_null() && summary["epochs"].as_i64().is_some_and(|ran| ran < epochs)
 }
 
-fn train_and_measure(e: &Experiment, job: &Job) -> Result<bool, CliError> {
+fn train_and_measure(measure: &[String], job: &Job) -> Result<bool, CliError> {
     if job.extend {
         // the measurements describe the model at the old cap
-        for m in &e.measure {
+        for m in measure {
             let (file, _) = measurement(m).expect("checked when loading");
             match std::fs::remove_file(job.dir.join(file)) {
                 Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(CliError::run(format!("{}: {err}", job.dir.join(file).display()))),
@@ -96,7 +96,7 @@ fn train_and_measure(e: &Experiment, job: &Job) -> Result<bool, CliError> {
             return Ok(false);
         }
     }
-    for m in &e.measure {
+    for m in measure {
         let (file, base) = measurement(m).expect("checked when loading");
         if job.dir.join(file).is_file() {
             continue;
@@ -128,7 +128,7 @@ pub fn run(e: &Experiment, scale: &str, seeds: usize, jobs: usize, out: &Path, s
         }
     }
     let total = all.len();
-    let complete = |j: &Job| !j.extend && j.dir.join("summary.json").is_file() && e.measure.iter().all(|m| measurement(m).is_some_and(|(f, _)| j.dir.join(f).is_file()));
+    let complete = |j: &Job| !j.extend && j.dir.join("summary.json").is_file() && e.measure_at(scale).iter().all(|m| measurement(m).is_some_and(|(f, _)| j.dir.join(f).is_file()));
     let todo: Vec<Job> = all.into_iter().filter(|j| !complete(j)).collect();
     let already = total - todo.len();
     println!("{}: {} runs ({} cells × {seeds} seeds), {already} already finished, {} to run, {jobs} at a time, out {}", e.name, total, e.cells.len(), todo.len(), out.display());
@@ -144,7 +144,7 @@ pub fn run(e: &Experiment, scale: &str, seeds: usize, jobs: usize, out: &Path, s
                         return;
                     }
                     let Some(job) = queue.lock().expect("lock").next() else { return };
-                    match train_and_measure(e, &job) {
+                    match train_and_measure(e.measure_at(scale), &job) {
                         Ok(true) => {
                             let k = finished.fetch_add(1, Ordering::SeqCst) + 1;
                             let left = total - already - k;
