@@ -269,3 +269,38 @@ fn kill_9_at_random_moments_then_resume_ends_bit_identical() {
     let (a, b) = (std::fs::read(d.join("whole/model.safetensors")).unwrap(), std::fs::read(d.join("cut/model.safetensors")).unwrap());
     assert!(a == b, "weights after {kills} kills differ from the uninterrupted run");
 }
+
+/// `basin sharpest table --json`: the sharpest-directions paper's row for a run. ‖θ − θ₀‖ is
+/// checked against the distance computed here from init.bpk and model.bpk read parameter by
+/// parameter, λ_max against `basin hessian` on the same subset, and ‖H‖_F ≥ λ_max.
+#[test]
+fn sharpest_table_writes_the_papers_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert_eq!(run_small(d, "r", &["data.train_subset=512"]).0, 0);
+    let (code, _, err) = basin(&["sharpest", "table", "--run", "r", "--json", "s.json"], d);
+    assert_eq!(code, 0, "{err}");
+    let rows: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("s.json")).unwrap()).unwrap();
+    let row = &rows[0];
+    let load = |f: &str| {
+        let m = basin_zoo::ZooModel::build("ne-f1", [1, 28, 28], 10, &Default::default(), &burn::tensor::Device::flex()).unwrap();
+        basin_core::params::collect(&burn::module::Module::try_load_file(m, d.join("r").join(f)).unwrap())
+    };
+    let (end, start) = (load("model.bpk"), load("init.bpk"));
+    let mut sq = 0.0f64;
+    for (a, b) in end.iter().zip(&start) {
+        assert_eq!(a.path, b.path);
+        sq += a.values.iter().zip(&b.values).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum::<f64>();
+    }
+    let dist = row["dist_init"].as_f64().unwrap();
+    assert!(sq > 0.0 && (dist - sq.sqrt()).abs() <= 1e-4 * sq.sqrt(), "dist_init {dist} against {}", sq.sqrt());
+    let (code, _, err) = basin(&["hessian", "--run", "r", "--top-k", "1", "--json", "h.json"], d);
+    assert_eq!(code, 0, "{err}");
+    let h: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("h.json")).unwrap()).unwrap();
+    let (lam, lam_h) = (row["lambda_max"].as_f64().unwrap(), h["mean"][0].as_f64().unwrap());
+    assert!((lam - lam_h).abs() <= 2e-3 * lam_h.abs(), "λ_max {lam} against basin hessian's {lam_h}");
+    assert!(row["frobenius"]["mean"].as_f64().unwrap() >= 0.9 * lam, "{row}");
+    assert_eq!(row["test_acc"], serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(d.join("r/summary.json")).unwrap()).unwrap()["test_acc"]);
+    // the JSON is a measurement output: not overwritten without --force
+    one_line_exit_2(basin(&["sharpest", "table", "--run", "r", "--json", "s.json"], d), &["s.json", "--force"]);
+}

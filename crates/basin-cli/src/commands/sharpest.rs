@@ -28,6 +28,12 @@ pub enum SharpestCommand {
         /// Probes for ‖H‖_F.
         #[arg(long, default_value_t = 20)]
         frobenius_samples: usize,
+        /// Also write the rows as JSON here (a list, one object per run).
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Overwrite --json if it exists.
+        #[arg(long)]
+        force: bool,
         /// cpu, cuda or wgpu (the last two need their cargo feature).
         #[arg(long, default_value = "cpu")]
         device: String,
@@ -58,15 +64,34 @@ pub enum SharpestCommand {
 /// Runs `basin sharpest ...`.
 pub fn run(cmd: SharpestCommand) -> Result<(), CliError> {
     match cmd {
-        SharpestCommand::Table { runs, subset, frobenius_samples, device } => table(&runs, subset, frobenius_samples, &device),
+        SharpestCommand::Table { runs, subset, frobenius_samples, json, force, device } => table(&runs, subset, frobenius_samples, json, force, &device),
         SharpestCommand::Slice { source, subset, lr, json, svg, device } => slice(&source, subset, lr, json, &svg, &device),
     }
 }
 
-fn table(runs: &[PathBuf], subset: f64, fro_samples: usize, device: &str) -> Result<(), CliError> {
+/// One row of the sharpest-directions table: λ_max(H) by Lanczos and ‖H‖_F by Rademacher probes
+/// (exact Hessian, on `subset` of the training set), the run's accuracies and final training
+/// loss, and ‖θ − θ₀‖ from the run's init.bpk.
+#[derive(serde::Serialize)]
+struct TableRow {
+    run: PathBuf,
+    subset_size: usize,
+    lambda_max: f64,
+    frobenius: basin_core::curvature::hutchinson::Estimate,
+    test_acc: Option<f64>,
+    val_acc: Option<f64>,
+    train_loss: Option<f64>,
+    dist_init: Option<f64>,
+}
+
+fn table(runs: &[PathBuf], subset: f64, fro_samples: usize, json: Option<PathBuf>, force: bool, device: &str) -> Result<(), CliError> {
+    if let Some(j) = &json {
+        crate::output::refuse_overwrite(std::slice::from_ref(j), force)?;
+    }
     let dev = device::select(device)?;
     println!("| run | λ_max(H) | ‖H‖_F | test acc. | val. acc. | loss | ‖θ − θ₀‖ |");
     println!("|---|---|---|---|---|---|---|");
+    let mut rows = Vec::new();
     for run in runs {
         let src = ModelSource { run: Some(run.clone()), weights: None, model: None, data: None, data_dir: None };
         let l = src.load(&dev)?;
@@ -81,22 +106,34 @@ fn table(runs: &[PathBuf], subset: f64, fro_samples: usize, device: &str) -> Res
         let top = lanczos(&mut op, &LanczosConfig { k: 1, tol: 1e-3, max_iter: 60, seed: 0, smallest: false });
         let mut op2 = mk()?;
         let fro = frobenius(&mut op2, fro_samples, 0);
-        let dist = match load_weights(l.model.clone(), &run.join("init.bpk")) {
-            Ok(init) => format!("{:.2}", ParamVec::from_model(&l.model).sub(&ParamVec::from_model(&init)).norm()),
-            Err(_) => "n/a (no init.bpk)".into(),
+        let dist = load_weights(l.model.clone(), &run.join("init.bpk")).ok().map(|init| ParamVec::from_model(&l.model).sub(&ParamVec::from_model(&init)).norm());
+        let row = TableRow {
+            run: run.clone(),
+            subset_size: idx.len(),
+            lambda_max: top.eigenvalues[0],
+            frobenius: fro,
+            test_acc: summary["test_acc"].as_f64(),
+            val_acc: summary["val_acc"].as_f64(),
+            train_loss: summary["train_loss"].as_f64(),
+            dist_init: dist,
         };
-        let pct = |k: &str| summary[k].as_f64().map(|v| format!("{:.1}%", 100.0 * v)).unwrap_or_else(|| "—".into());
+        let pct = |v: Option<f64>| v.map(|v| format!("{:.1}%", 100.0 * v)).unwrap_or_else(|| "—".into());
         println!(
             "| {} | {:.1} | {:.1} ± {:.1} | {} | {} | {:.5} | {} |",
             run.display(),
-            top.eigenvalues[0],
-            fro.mean,
-            fro.stderr,
-            pct("test_acc"),
-            pct("val_acc"),
-            summary["train_loss"].as_f64().unwrap_or(f64::NAN),
-            dist
+            row.lambda_max,
+            row.frobenius.mean,
+            row.frobenius.stderr,
+            pct(row.test_acc),
+            pct(row.val_acc),
+            row.train_loss.unwrap_or(f64::NAN),
+            row.dist_init.map(|d| format!("{d:.2}")).unwrap_or_else(|| "n/a (no init.bpk)".into())
         );
+        rows.push(row);
+    }
+    if let Some(j) = &json {
+        basin_core::train::checkpoint::write_atomic(j, &serde_json::to_vec_pretty(&rows).expect("serializes"))?;
+        println!("wrote {}", j.display());
     }
     Ok(())
 }

@@ -156,7 +156,7 @@ pub fn parse_comparison(s: &str) -> Option<Comparison> {
 /// (peak of the top one and its step), and the measurements.
 pub const METRICS: &[&str] = &[
     "test_acc", "test_loss", "train_loss", "train_acc", "steps", "converged_at_step", "seconds", "lambda_max", "lambda_peak", "lambda_peak_step", "noise_slope_train",
-    "noise_slope_test", "sharpness", "sharpness_code",
+    "noise_slope_test", "sharpness", "sharpness_code", "hessian_fro", "dist_init",
 ];
 
 /// A measurement after training: the file it writes in the run folder and the `basin`
@@ -172,6 +172,8 @@ pub fn measurement(name: &str) -> Option<(&'static str, &'static [&'static str])
         "sharpness_1k" => Some(("sharpness.json", &["sharpness", "--eps", "5e-4", "--restarts", "5", "--max-evals", "20", "--samples", "1000"])),
         // the SmoothOut authors' measure_sharpness.py: validation set, 100-dim subspace, one
         // fmin_l_bfgs_b run of 10 iterations from y = 0
+        // the sharpest-directions paper's NSGD table: λ_max(H), ‖H‖_F and ‖θ − θ₀‖
+        "sharpest_table" => Some(("sharpest.json", &["sharpest", "table", "--subset", "0.05"])),
         "sharpness_code" => Some(("sharpness-code.json", &["sharpness", "--protocol", "smoothout-code", "--eps", "5e-4"])),
         _ => None,
     }
@@ -195,7 +197,7 @@ impl Experiment {
         let lists = std::iter::once(("measure".to_string(), &e.measure)).chain(e.scale.iter().filter_map(|(k, s)| s.measure.as_ref().map(|m| (format!("scale.{k}.measure"), m))));
         for (key, list) in lists {
             if let Some(m) = list.iter().find(|m| measurement(m).is_none()) {
-                return bad(format!("{key}: unknown measurement '{m}' (lambda_max, noise, sharpness, sharpness_1k, sharpness_code)"));
+                return bad(format!("{key}: unknown measurement '{m}' (lambda_max, noise, sharpness, sharpness_1k, sharpness_code, sharpest_table)"));
             }
         }
         let known = |m: &str, c: &str| METRICS.contains(&m) && names.contains(&c);

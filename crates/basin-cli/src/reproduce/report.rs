@@ -88,7 +88,8 @@ pub struct Report {
     pub runs: (usize, usize),
 }
 
-/// The metrics of one finished run folder (summary.json, hessian.json), or None if unfinished.
+/// The metrics of one finished run folder (summary.json and the measurement files; λ_max from
+/// hessian.json, else from sharpest.json), or None if unfinished.
 pub fn run_metrics(dir: &Path) -> Option<BTreeMap<String, f64>> {
     let text = std::fs::read_to_string(dir.join("summary.json")).ok()?;
     let s: serde_json::Value = serde_json::from_str(&text).ok()?;
@@ -101,6 +102,13 @@ pub fn run_metrics(dir: &Path) -> Option<BTreeMap<String, f64>> {
     let json = |f: &str| std::fs::read_to_string(dir.join(f)).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
     if let Some(v) = json("hessian.json").and_then(|h| h["mean"][0].as_f64()) {
         m.insert("lambda_max".into(), v);
+    }
+    if let Some(row) = json("sharpest.json").map(|t| t[0].clone()) {
+        for (k, v) in [("lambda_max", &row["lambda_max"]), ("hessian_fro", &row["frobenius"]["mean"]), ("dist_init", &row["dist_init"])] {
+            if let Some(v) = v.as_f64() {
+                m.entry(k.to_string()).or_insert(v);
+            }
+        }
     }
     if let Some(v) = json("sharpness.json").and_then(|s| s["box"]["sharpness"].as_f64()) {
         m.insert("sharpness".into(), v);
