@@ -270,7 +270,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (v, vs) = mean_std(&rs.iter().map(|r| r.valid_ppl).collect::<Vec<_>>());
         let (t, ts) = mean_std(&rs.iter().map(|r| r.test_ppl).collect::<Vec<_>>());
         let mins = rs.iter().map(|r| r.seconds).sum::<f64>() / rs.len() as f64 / 60.0;
-        table += &format!("| {} | {v:.2} ± {vs:.2} | {t:.2} ± {ts:.2} | {} | {} | {mins:.1} |\n", label(m), rs.len(), a.epochs);
+        // one seed has no spread to show
+        let pm = |m: f64, s: f64| if rs.len() > 1 { format!("{m:.2} ± {s:.2}") } else { format!("{m:.2}") };
+        table += &format!("| {} | {} | {} | {} | {} | {mins:.1} |\n", label(m), pm(v, vs), pm(t, ts), rs.len(), a.epochs);
     }
     print!("{table}");
     write_atomic(&a.out.join("results.md"), table.as_bytes())?;
