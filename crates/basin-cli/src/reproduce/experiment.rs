@@ -170,10 +170,10 @@ pub fn measurement(name: &str) -> Option<(&'static str, &'static [&'static str])
         "sharpness" => Some(("sharpness.json", &["sharpness", "--eps", "5e-4", "--restarts", "5", "--max-evals", "20", "--samples", "5000"])),
         // the same on 1,000 examples: the quick scale's budget (same metric, same file)
         "sharpness_1k" => Some(("sharpness.json", &["sharpness", "--eps", "5e-4", "--restarts", "5", "--max-evals", "20", "--samples", "1000"])),
-        // the SmoothOut authors' measure_sharpness.py: validation set, 100-dim subspace, one
-        // fmin_l_bfgs_b run of 10 iterations from y = 0
         // the sharpest-directions paper's NSGD table: λ_max(H), ‖H‖_F and ‖θ − θ₀‖
         "sharpest_table" => Some(("sharpest.json", &["sharpest", "table", "--subset", "0.05"])),
+        // the SmoothOut authors' measure_sharpness.py: validation set, 100-dim subspace, one
+        // fmin_l_bfgs_b run of 10 iterations from y = 0
         "sharpness_code" => Some(("sharpness-code.json", &["sharpness", "--protocol", "smoothout-code", "--eps", "5e-4"])),
         _ => None,
     }
