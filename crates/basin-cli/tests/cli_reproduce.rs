@@ -100,6 +100,8 @@ fn a_small_experiment_runs_resumes_and_reports() {
     assert_eq!(basin(&["reproduce", "tiny", "--out", "rep", "--report"], d).0, 0);
     let (code, _, err) = basin(&["reproduce", "nope"], d);
     assert!(code == 2 && err.contains("tiny"), "{err}");
+    let (code, _, err) = basin(&["reproduce", "tiny", "--scale", "medium"], d);
+    assert!(code == 2 && err.contains("'medium'") && err.contains("quick, full") && !d.join("repro").exists(), "{err}");
     std::fs::write(d.join("experiments/tiny.toml"), TINY.replace("cells = [\"lr 0.05\", \"lr 1e-7\"]", "cells = [\"lr 0.5\"]")).unwrap();
     let (code, _, err) = basin(&["reproduce", "tiny", "--out", "rep", "--report"], d);
     assert!(code == 2 && err.contains("sharpness-vs-accuracy") && err.contains("lr 0.5"), "{err}");

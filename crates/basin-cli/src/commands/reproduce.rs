@@ -16,8 +16,8 @@ pub struct ReproduceArgs {
     /// List the experiments with their paper, table or figure, scale and time here.
     #[arg(long)]
     list: bool,
-    /// quick (minutes, reduced data and epochs) or full (the paper's protocol as far as the
-    /// data allows).
+    /// quick (minutes, reduced data and epochs), full (the paper's protocol as far as the data
+    /// allows), or another scale the experiment file defines (`--list` shows them).
     #[arg(long, default_value = "quick")]
     scale: String,
     /// Seeds per cell (default: the experiment's for the scale).
@@ -56,24 +56,23 @@ fn list_files(dir: &Path) -> Vec<PathBuf> {
 /// Runs `basin reproduce`.
 pub fn run(args: ReproduceArgs) -> Result<(), CliError> {
     if args.list {
-        println!("| experiment | reproduces | data | seeds | quick | full |");
-        println!("|---|---|---|---|---|---|");
+        println!("| experiment | reproduces | data | seeds | quick | full | other scales |");
+        println!("|---|---|---|---|---|---|---|");
         for p in list_files(&args.experiments) {
             let e = Experiment::load(&p)?;
             let data = if e.stand_in_for.is_empty() { e.data.clone() } else { format!("{} (stand-in for {})", e.data, e.stand_in_for) };
             let t = |s: &str| e.minutes.get(s).map(|m| if *m >= 90.0 { format!("≈ {:.1} h", m / 60.0) } else { format!("≈ {m:.0} min") }).unwrap_or_else(|| "—".into());
-            println!("| {} | {} | {data} | {} / {} | {} | {} |", e.name, e.source, e.seeds_at("quick"), e.seeds_at("full"), t("quick"), t("full"));
+            let other: Vec<String> = e.scale_names().into_iter().skip(2).map(|s| format!("{s} ({} seeds, {})", e.seeds_at(&s), t(&s))).collect();
+            let other = if other.is_empty() { "—".to_string() } else { other.join(", ") };
+            println!("| {} | {} | {data} | {} / {} | {} | {} | {other} |", e.name, e.source, e.seeds_at("quick"), e.seeds_at("full"), t("quick"), t("full"));
         }
         return Ok(());
     }
     let name = args.name.as_deref().ok_or_else(|| CliError::input("reproduce: give an experiment name or --list"))?;
-    if !["quick", "full"].contains(&args.scale.as_str()) {
-        return Err(CliError::input(format!("--scale: '{}' (quick, full)", args.scale)));
-    }
     if args.jobs == 0 || args.seeds == Some(0) {
         return Err(CliError::input("--jobs, --seeds: must be ≥ 1"));
     }
-    let e = find(&args.experiments, name)?;
+    let e = find(&args.experiments, name)?.at_scale(&args.scale)?;
     let seeds = args.seeds.unwrap_or(e.seeds_at(&args.scale));
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("repro/{}-{}", e.name, args.scale)));
     if !args.report {

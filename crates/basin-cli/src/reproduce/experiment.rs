@@ -38,7 +38,8 @@ pub struct Experiment {
     /// `--set` overrides of every run.
     #[serde(default)]
     pub base: BTreeMap<String, toml::Value>,
-    /// Per-scale changes (`quick`, `full`).
+    /// Per-scale changes: `quick`, `full`, and any other scale the file defines (e.g. a
+    /// `medium` scale, the largest that fits the development machine).
     #[serde(default)]
     pub scale: BTreeMap<String, Scale>,
     /// The cells.
@@ -97,6 +98,8 @@ pub struct Cell {
     /// `quick` for a cell that sets its own `phases`).
     #[serde(default)]
     pub scale: BTreeMap<String, BTreeMap<String, toml::Value>>,
+    /// The scales this cell runs at (default: all), e.g. a sweep too large for `quick`.
+    pub scales: Option<Vec<String>>,
 }
 
 /// A number from the paper.
@@ -200,6 +203,12 @@ impl Experiment {
                 return bad(format!("{key}: unknown measurement '{m}' (lambda_max, noise, sharpness, sharpness_1k, sharpness_code, sharpest_table)"));
             }
         }
+        let scales = e.scale_names();
+        for c in &e.cells {
+            if let Some(s) = c.scales.iter().flatten().find(|s| !scales.contains(s)) {
+                return bad(format!("cell '{}': scales: unknown scale '{s}' (scales: {})", c.name, scales.join(", ")));
+            }
+        }
         let known = |m: &str, c: &str| METRICS.contains(&m) && names.contains(&c);
         for r in &e.references {
             if !known(&r.metric, &r.cell) {
@@ -222,6 +231,41 @@ impl Experiment {
                 return bad(format!("figure '{}': unknown metric '{m}' (metrics: {})", f.name, METRICS.join(", ")));
             }
         }
+        Ok(e)
+    }
+
+    /// The scales this experiment runs at: `quick`, `full` and those its file defines.
+    pub fn scale_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = vec!["quick".into(), "full".into()];
+        v.extend(self.scale.keys().filter(|k| !v.contains(k)).cloned().collect::<Vec<_>>());
+        v
+    }
+
+    /// The experiment as it runs at `scale`: the cells that run there, and the references,
+    /// claims and figures about those cells only. An error names the scale when it is not
+    /// one of [`Experiment::scale_names`] or no cell runs there.
+    pub fn at_scale(&self, scale: &str) -> Result<Experiment, CliError> {
+        let scales = self.scale_names();
+        if !scales.iter().any(|s| s == scale) {
+            return Err(CliError::input(format!("--scale: '{scale}' is not a scale of {} ({})", self.name, scales.join(", "))));
+        }
+        let mut e = self.clone();
+        e.cells.retain(|c| c.scales.as_ref().is_none_or(|s| s.iter().any(|s| s == scale)));
+        if e.cells.is_empty() {
+            return Err(CliError::input(format!("--scale: no cell of {} runs at '{scale}'", self.name)));
+        }
+        let here = |c: &str| e.cells.iter().any(|x| x.name == c);
+        let references = e.references.iter().filter(|r| here(&r.cell)).cloned().collect();
+        let claims = e
+            .claims
+            .iter()
+            .filter(|c| parse_comparison(&c.test).is_some_and(|p| here(&p.left.1) && here(&p.right.1)))
+            .cloned()
+            .collect();
+        let figures = e.figures.iter().filter(|f| f.cells.iter().all(|c| here(c))).cloned().collect();
+        e.references = references;
+        e.claims = claims;
+        e.figures = figures;
         Ok(e)
     }
 
@@ -315,5 +359,55 @@ name = "b"
         let Err(err) = Experiment::load(&path) else { panic!("an unknown measurement is an error") };
         let err = err.message;
         assert!(err.contains("scale.quick.measure") && err.contains("sharpness_2k"), "{err}");
+    }
+
+    const SWEEP: &str = r#"
+name = "x"
+title = "t"
+source = "s"
+data = "mnist"
+seeds = 1
+[scale.medium]
+set = { "train.epochs" = 3 }
+[[cells]]
+name = "a"
+[[cells]]
+name = "b"
+scales = ["medium", "full"]
+[[references]]
+cell = "b"
+metric = "test_acc"
+value = 0.9
+source = "Fig. 3"
+[[claims]]
+text = "a beats b"
+test = "test_acc[a] > test_acc[b]"
+[[claims]]
+text = "a is sharper than a"
+test = "lambda_max[a] > lambda_max[a]"
+"#;
+
+    #[test]
+    fn a_cell_runs_only_at_its_scales_with_the_claims_about_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.toml");
+        std::fs::write(&path, SWEEP).unwrap();
+        let Ok(e) = Experiment::load(&path) else { panic!("the file loads") };
+        assert_eq!(e.scale_names(), ["quick", "full", "medium"]);
+        let Ok(quick) = e.at_scale("quick") else { panic!("quick is a scale") };
+        let names = |e: &Experiment| e.cells.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&quick), ["a"]);
+        // the claim and the reference about b are not part of the quick report
+        assert_eq!(quick.claims.len(), 1);
+        assert!(quick.references.is_empty());
+        let Ok(medium) = e.at_scale("medium") else { panic!("medium is defined") };
+        assert_eq!(names(&medium), ["a", "b"]);
+        assert_eq!((medium.claims.len(), medium.references.len()), (2, 1));
+        assert!(medium.sets(&medium.cells[1], "medium", 0).contains(&"train.epochs=3".to_string()));
+        let Err(err) = e.at_scale("large") else { panic!("an undefined scale is an error") };
+        assert!(err.message.contains("'large'") && err.message.contains("medium"), "{}", err.message);
+        std::fs::write(&path, SWEEP.replace("[\"medium\", \"full\"]", "[\"meduim\"]")).unwrap();
+        let Err(err) = Experiment::load(&path) else { panic!("a cell at an undefined scale is an error") };
+        assert!(err.message.contains("cell 'b'") && err.message.contains("meduim"), "{}", err.message);
     }
 }
