@@ -15,6 +15,15 @@ pub fn refuse_overwrite(paths: &[PathBuf], force: bool) -> Result<(), CliError> 
     }
 }
 
+/// Removes `path` when it exists (a stale result that must be made again); an error other than
+/// "not found" names the file.
+pub fn remove_stale(path: &Path) -> Result<(), CliError> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(CliError::run(format!("{}: {e}", path.display()))),
+        _ => Ok(()),
+    }
+}
+
 /// A plot's files: the SVG and the PNG beside it.
 pub fn plot_files(svg: &Path) -> [PathBuf; 2] {
     [svg.to_path_buf(), svg.with_extension("png")]

@@ -199,8 +199,5 @@ fn resumed_config(out: &std::path::Path, config: Option<&std::path::Path>, sets:
 fn begin_extension(out: &std::path::Path, cfg: &basin_core::train::TrainConfig) -> Result<(), CliError> {
     let text = toml::to_string_pretty(cfg).expect("config serializes");
     basin_core::train::checkpoint::write_atomic(&out.join("config.toml"), text.as_bytes())?;
-    match std::fs::remove_file(out.join("summary.json")) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(CliError::run(format!("{}: {e}", out.join("summary.json").display()))),
-        _ => Ok(()),
-    }
+    crate::output::remove_stale(&out.join("summary.json"))
 }

@@ -84,10 +84,7 @@ fn train_and_measure(measure: &[String], job: &Job) -> Result<bool, CliError> {
         // the measurements describe the model at the old cap
         for m in measure {
             let (file, _) = measurement(m).expect("checked when loading");
-            match std::fs::remove_file(job.dir.join(file)) {
-                Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(CliError::run(format!("{}: {err}", job.dir.join(file).display()))),
-                _ => {}
-            }
+            crate::output::remove_stale(&job.dir.join(file))?;
         }
     }
     if job.extend || !job.dir.join("summary.json").is_file() {
