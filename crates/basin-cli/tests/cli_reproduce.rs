@@ -50,6 +50,15 @@ title = "λ_max against accuracy"
 x = "test_acc"
 y = "lambda_max"
 cells = ["lr 0.05", "lr 1e-7"]
+
+[[figures]]
+name = "accuracy-vs-lr"
+title = "accuracy against the learning rate"
+x = "optimizer.lr"
+y = "test_acc"
+group = "train.batch_size"
+baseline = "lr 1e-7"
+cells = ["lr 0.05", "lr 1e-7"]
 "#;
 
 #[test]
@@ -87,6 +96,9 @@ fn a_small_experiment_runs_resumes_and_reports() {
     let fig = std::fs::read_to_string(d.join("rep/sharpness-vs-accuracy.svg")).unwrap();
     assert!(fig.contains("lr 0.05") && fig.contains("lr 1e-7") && md.contains("![sharpness-vs-accuracy.svg]"), "{md}");
     assert!(html.contains("lambda_max against test_acc"), "report.html lacks the figure");
+    // a swept config key on x: a line per group, the baseline cell across
+    let sweep = std::fs::read_to_string(d.join("rep/accuracy-vs-lr.svg")).unwrap();
+    assert!(sweep.contains("train.batch_size = 64") && sweep.contains("lr 1e-7") && sweep.contains("optimizer.lr"), "{sweep}");
     // resumable: a second call finds every run finished and only reports
     let (code, out, _) = basin(&["reproduce", "tiny", "--out", "rep"], d);
     assert_eq!(code, 0);

@@ -63,12 +63,17 @@ pub struct FigureSpec {
     pub name: String,
     /// Title (the paper's figure it stands for).
     pub title: String,
-    /// Metric on the x axis.
+    /// On the x axis: a metric, or a config key every cell sets to a number (a sweep's
+    /// parameter, e.g. `estimator.level` for the S-SGD paper's Fig. 3).
     pub x: String,
     /// Metric on the y axis.
     pub y: String,
     /// Cells, in order.
     pub cells: Vec<String>,
+    /// A config key whose value groups the cells into lines (e.g. `estimator.layers`).
+    pub group: Option<String>,
+    /// A cell drawn as a horizontal line at its mean of `y` (e.g. the SGD baseline).
+    pub baseline: Option<String>,
 }
 
 /// A scale: its seeds and overrides on top of `base`.
@@ -224,11 +229,23 @@ impl Experiment {
             }
         }
         for f in &e.figures {
-            if let Some(c) = f.cells.iter().find(|c| !names.contains(&c.as_str())) {
+            if let Some(c) = f.cells.iter().chain(&f.baseline).find(|c| !names.contains(&c.as_str())) {
                 return bad(format!("figure '{}': unknown cell '{c}' (cells: {})", f.name, names.join(", ")));
             }
-            if let Some(m) = [&f.x, &f.y].into_iter().find(|m| !METRICS.contains(&m.as_str())) {
-                return bad(format!("figure '{}': unknown metric '{m}' (metrics: {})", f.name, METRICS.join(", ")));
+            if !METRICS.contains(&f.y.as_str()) {
+                return bad(format!("figure '{}': unknown metric '{}' (metrics: {})", f.name, f.y, METRICS.join(", ")));
+            }
+            // x: a metric, or a number every cell sets
+            let cells = f.cells.iter().filter_map(|c| e.cells.iter().find(|x| &x.name == c));
+            if !METRICS.contains(&f.x.as_str()) {
+                if let Some(c) = cells.clone().find(|c| e.setting(c, "full", &f.x).as_ref().and_then(number).is_none()) {
+                    return bad(format!("figure '{}': x = '{}' is neither a metric ({}) nor a number cell '{}' sets", f.name, f.x, METRICS.join(", "), c.name));
+                }
+            }
+            if let Some(g) = &f.group
+                && let Some(c) = cells.clone().find(|c| e.setting(c, "full", g).is_none())
+            {
+                return bad(format!("figure '{}': group = '{g}' is not set for cell '{}'", f.name, c.name));
             }
         }
         Ok(e)
@@ -262,7 +279,7 @@ impl Experiment {
             .filter(|c| parse_comparison(&c.test).is_some_and(|p| here(&p.left.1) && here(&p.right.1)))
             .cloned()
             .collect();
-        let figures = e.figures.iter().filter(|f| f.cells.iter().all(|c| here(c))).cloned().collect();
+        let figures = e.figures.iter().filter(|f| f.cells.iter().chain(&f.baseline).all(|c| here(c))).cloned().collect();
         e.references = references;
         e.claims = claims;
         e.figures = figures;
@@ -279,8 +296,9 @@ impl Experiment {
         self.scale.get(scale).and_then(|s| s.seeds).unwrap_or(self.seeds)
     }
 
-    /// The `--set key=value` arguments of `cell` at `scale` with `seed`.
-    pub fn sets(&self, cell: &Cell, scale: &str, seed: usize) -> Vec<String> {
+    /// The overrides of `cell` at `scale`: base, then the scale's, the cell's, and the cell's
+    /// own for the scale.
+    fn overrides(&self, cell: &Cell, scale: &str) -> BTreeMap<String, toml::Value> {
         let mut all: BTreeMap<String, toml::Value> = self.base.clone();
         if let Some(s) = self.scale.get(scale) {
             all.extend(s.set.clone());
@@ -289,9 +307,25 @@ impl Experiment {
         if let Some(s) = cell.scale.get(scale) {
             all.extend(s.clone());
         }
+        all
+    }
+
+    /// The value `cell` sets for the config key `key` at `scale`, if any.
+    pub fn setting(&self, cell: &Cell, scale: &str, key: &str) -> Option<toml::Value> {
+        self.overrides(cell, scale).remove(key)
+    }
+
+    /// The `--set key=value` arguments of `cell` at `scale` with `seed`.
+    pub fn sets(&self, cell: &Cell, scale: &str, seed: usize) -> Vec<String> {
+        let mut all = self.overrides(cell, scale);
         all.insert("seed".into(), toml::Value::Integer(seed as i64));
         all.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
     }
+}
+
+/// A config value as a number (integers too): the x of a sweep figure.
+pub fn number(v: &toml::Value) -> Option<f64> {
+    v.as_float().or(v.as_integer().map(|i| i as f64))
 }
 
 /// The folder name of a cell: lower case, anything but letters and digits as `-`.
@@ -409,5 +443,29 @@ test = "lambda_max[a] > lambda_max[a]"
         std::fs::write(&path, SWEEP.replace("[\"medium\", \"full\"]", "[\"meduim\"]")).unwrap();
         let Err(err) = Experiment::load(&path) else { panic!("a cell at an undefined scale is an error") };
         assert!(err.message.contains("cell 'b'") && err.message.contains("meduim"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_figure_may_sweep_a_config_key_that_every_cell_sets() {
+        let fig = "\n[[figures]]\nname = \"f\"\ntitle = \"t\"\nx = \"estimator.level\"\ny = \"test_acc\"\ngroup = \"estimator.layers\"\nbaseline = \"a\"\ncells = [\"b\", \"c\"]\n";
+        let text = "name = \"x\"\ntitle = \"t\"\nsource = \"s\"\ndata = \"mnist\"\nseeds = 1\n[[cells]]\nname = \"a\"\n[[cells]]\nname = \"b\"\nset = { \"estimator.level\" = 0.1, \"estimator.layers\" = \"conv\" }\n[[cells]]\nname = \"c\"\nset = { \"estimator.level\" = 1, \"estimator.layers\" = \"conv\" }\n";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.toml");
+        std::fs::write(&path, format!("{text}{fig}")).unwrap();
+        let Ok(e) = Experiment::load(&path) else { panic!("the file loads") };
+        // an integer level is a number too
+        assert_eq!(e.setting(&e.cells[2], "quick", "estimator.level").as_ref().and_then(number), Some(1.0));
+        for (bad, want) in [
+            (fig.replace("estimator.level", "estimator.sigma"), "estimator.sigma"),
+            (fig.replace("group = \"estimator.layers\"", "group = \"estimator.params\""), "estimator.params"),
+            (fig.replace("baseline = \"a\"", "baseline = \"z\""), "'z'"),
+        ] {
+            std::fs::write(&path, format!("{text}{bad}")).unwrap();
+            let Err(err) = Experiment::load(&path) else { panic!("{bad} loads") };
+            assert!(err.message.contains("figure 'f'") && err.message.contains(want), "{}", err.message);
+        }
+        // a string where x needs a number
+        std::fs::write(&path, format!("{text}{fig}").replace("\"estimator.level\" = 0.1", "\"estimator.level\" = \"low\"")).unwrap();
+        assert!(Experiment::load(&path).is_err());
     }
 }

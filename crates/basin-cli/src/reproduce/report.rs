@@ -2,7 +2,7 @@
 //! report.html (self-contained, the renderer of `basin report`) and report.json — each cell's metrics as mean ± std (n), the paper's numbers beside them with the
 //! difference in units of the combined standard deviation, and a verdict per claim.
 
-use super::experiment::{Experiment, FigureSpec, METRICS, Reference, parse_comparison, slug};
+use super::experiment::{Experiment, FigureSpec, METRICS, Reference, number, parse_comparison, slug};
 use crate::CliError;
 use crate::plots::{Bar, ErrorBars, Point, Scatter};
 use crate::report::html::{Page, Section, Table};
@@ -262,9 +262,9 @@ pub fn html(e: &Experiment, r: &Report, bars: &[(String, Vec<Bar>)]) -> Page {
         let title = format!("{} — {m} ({} scale)", e.name, r.scale);
         figures.figure(&ErrorBars { title: &title, y_label: m, bars }, &format!("{m}: mean ± std over seeds (blue) and the paper's value (red)"));
     }
-    for (f, points) in figure_points(e, r).into_iter().filter(|(_, p)| !p.is_empty()) {
-        let title = format!("{} ({} scale)", f.title, r.scale);
-        figures.figure(&Scatter { title: &title, x_label: &f.x, y_label: &f.y, points: &points }, &format!("{} against {}: mean ± std over seeds per cell (blue), the paper's values (red)", f.y, f.x));
+    for f in figure_points(e, r).into_iter().filter(|f| !f.points.is_empty()) {
+        let title = format!("{} ({} scale)", f.spec.title, r.scale);
+        figures.figure(&f.scatter(&title), &format!("{} against {}: mean ± std over seeds per cell, the paper's values (red)", f.spec.y, f.spec.x));
     }
     Page { title: format!("{} — {}", e.name, e.title), subtitle: lead(e, r), sections: vec![results, paper, verdicts, figures] }
 }
@@ -315,9 +315,25 @@ fn plots(e: &Experiment, r: &Report, bars: &[(String, Vec<Bar>)], out: &Path) ->
     written
 }
 
-/// Each `[[figures]]` entry's points: the cells with both metrics, and the paper's values where
-/// it gives both.
-fn figure_points<'a>(e: &'a Experiment, r: &Report) -> Vec<(&'a FigureSpec, Vec<Point>)> {
+/// One `[[figures]]` entry ready to draw: its points and its baseline.
+struct FigureData<'a> {
+    spec: &'a FigureSpec,
+    points: Vec<Point>,
+    /// The baseline cell's name and mean of `y`.
+    baseline: Option<(String, f64)>,
+}
+
+impl FigureData<'_> {
+    /// The scatter plot under `title`.
+    fn scatter<'b>(&'b self, title: &'b str) -> Scatter<'b> {
+        Scatter { title, x_label: &self.spec.x, y_label: &self.spec.y, points: &self.points, baseline: self.baseline.as_ref().map(|(l, v)| (l.as_str(), *v)) }
+    }
+}
+
+/// Each `[[figures]]` entry's points: the cells with both values, and the paper's values where
+/// it gives both. An `x` that is a config key is the cell's setting at the report's scale
+/// (no spread); `group` names each point's line.
+fn figure_points<'a>(e: &'a Experiment, r: &Report) -> Vec<FigureData<'a>> {
     e.figures
         .iter()
         .map(|f| {
@@ -326,12 +342,19 @@ fn figure_points<'a>(e: &'a Experiment, r: &Report) -> Vec<(&'a FigureSpec, Vec<
                 .iter()
                 .filter_map(|c| {
                     let m = r.cells.get(c)?;
-                    let (x, y) = (m.get(&f.x)?, m.get(&f.y)?);
+                    let cell = e.cells.iter().find(|x| &x.name == c)?;
+                    let x = match m.get(&f.x) {
+                        Some(x) => (x.mean, x.std),
+                        None => (number(&e.setting(cell, &r.scale, &f.x)?)?, 0.0),
+                    };
+                    let y = m.get(&f.y)?;
                     let paper = |metric: &str| e.references.iter().find(|p| &p.cell == c && p.metric == metric).map(|p| p.value);
-                    Some(Point { label: c.clone(), x: (x.mean, x.std), y: (y.mean, y.std), paper: paper(&f.x).zip(paper(&f.y)) })
+                    let group = f.group.as_ref().and_then(|g| e.setting(cell, &r.scale, g)).map(|v| format!("{} = {}", f.group.as_deref().unwrap_or_default(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())));
+                    Some(Point { label: c.clone(), x, y: (y.mean, y.std), paper: paper(&f.x).zip(paper(&f.y)), group })
                 })
                 .collect();
-            (f, points)
+            let baseline = f.baseline.as_ref().and_then(|b| Some((b.clone(), r.cells.get(b)?.get(&f.y)?.mean)));
+            FigureData { spec: f, points, baseline }
         })
         .collect()
 }
@@ -339,14 +362,14 @@ fn figure_points<'a>(e: &'a Experiment, r: &Report) -> Vec<(&'a FigureSpec, Vec<
 /// Draws each `[[figures]]` entry that has points as `NAME.svg` (+ .png); returns the files.
 fn figure_plots(e: &Experiment, r: &Report, out: &Path) -> Vec<String> {
     let mut written = Vec::new();
-    for (f, points) in figure_points(e, r) {
-        if points.is_empty() {
-            eprintln!("note: figure {}: no cell has both {} and {} yet", f.name, f.x, f.y);
+    for f in figure_points(e, r) {
+        if f.points.is_empty() {
+            eprintln!("note: figure {}: no cell has both {} and {} yet", f.spec.name, f.spec.x, f.spec.y);
             continue;
         }
-        let title = format!("{} ({} scale)", f.title, r.scale);
-        match crate::plots::write(&Scatter { title: &title, x_label: &f.x, y_label: &f.y, points: &points }, &out.join(format!("{}.svg", f.name))) {
-            Ok(()) => written.push(format!("{}.svg", f.name)),
+        let title = format!("{} ({} scale)", f.spec.title, r.scale);
+        match crate::plots::write(&f.scatter(&title), &out.join(format!("{}.svg", f.spec.name))) {
+            Ok(()) => written.push(format!("{}.svg", f.spec.name)),
             Err(err) => eprintln!("warning: {}", err.message),
         }
     }
