@@ -237,10 +237,10 @@ impl Experiment {
             }
             // x: a metric, or a number every cell sets
             let cells = f.cells.iter().filter_map(|c| e.cells.iter().find(|x| &x.name == c));
-            if !METRICS.contains(&f.x.as_str()) {
-                if let Some(c) = cells.clone().find(|c| e.setting(c, "full", &f.x).as_ref().and_then(number).is_none()) {
-                    return bad(format!("figure '{}': x = '{}' is neither a metric ({}) nor a number cell '{}' sets", f.name, f.x, METRICS.join(", "), c.name));
-                }
+            if !METRICS.contains(&f.x.as_str())
+                && let Some(c) = cells.clone().find(|c| e.setting(c, "full", &f.x).as_ref().and_then(number).is_none())
+            {
+                return bad(format!("figure '{}': x = '{}' is neither a metric ({}) nor a number cell '{}' sets", f.name, f.x, METRICS.join(", "), c.name));
             }
             if let Some(g) = &f.group
                 && let Some(c) = cells.clone().find(|c| e.setting(c, "full", g).is_none())
