@@ -67,7 +67,16 @@ fn check_existing(job: &Job) -> Result<Option<i64>, CliError> {
         return Err(CliError::input(format!("{}: was run with another config ({why}); delete it or choose another --out", job.dir.display())));
     }
     let cfg: toml::Table = toml::from_str(&String::from_utf8_lossy(&out.stdout)).map_err(|e| CliError::run(format!("basin train --dry-run printed no config: {e}")))?;
-    Ok(cfg.get("train").and_then(|t| t.get("epochs")).and_then(toml::Value::as_integer))
+    Ok(epoch_cap(&cfg))
+}
+
+/// The number of epochs a run's config asks for: the sum of its `[[phases]]` when it has
+/// phases (`train.epochs` is then unused), else `train.epochs`.
+fn epoch_cap(cfg: &toml::Table) -> Option<i64> {
+    match cfg.get("phases").and_then(toml::Value::as_array).filter(|p| !p.is_empty()) {
+        Some(phases) => phases.iter().map(|p| p.get("epochs").and_then(toml::Value::as_integer)).sum(),
+        None => cfg.get("train").and_then(|t| t.get("epochs")).and_then(toml::Value::as_integer),
+    }
 }
 
 /// Whether the finished run in `dir` stopped at an epoch cap below `epochs` without converging
@@ -168,4 +177,17 @@ pub fn run(e: &Experiment, scale: &str, seeds: usize, jobs: usize, out: &Path, s
         return Err(CliError { code: 130, message: format!("interrupted; run the same command again to continue ({} of {total} runs finished)", already + finished.load(Ordering::SeqCst)) });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_phased_run_s_cap_is_the_sum_of_its_phases() {
+        let cfg: toml::Table = toml::from_str("[train]\nepochs = 10\n[[phases]]\nepochs = 3\n[[phases]]\nepochs = 2\nlr = 0.01\n").unwrap();
+        assert_eq!(epoch_cap(&cfg), Some(5));
+        let cfg: toml::Table = toml::from_str("phases = []\n[train]\nepochs = 10\n").unwrap();
+        assert_eq!(epoch_cap(&cfg), Some(10));
+    }
 }
