@@ -349,7 +349,10 @@ fn figure_points<'a>(e: &'a Experiment, r: &Report) -> Vec<FigureData<'a>> {
                     };
                     let y = m.get(&f.y)?;
                     let paper = |metric: &str| e.references.iter().find(|p| &p.cell == c && p.metric == metric).map(|p| p.value);
-                    let group = f.group.as_ref().and_then(|g| e.setting(cell, &r.scale, g)).map(|v| format!("{} = {}", f.group.as_deref().unwrap_or_default(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())));
+                    let group = f.group.as_ref().and_then(|g| {
+                        let v = e.setting(cell, &r.scale, g)?;
+                        Some(format!("{g} = {}", v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+                    });
                     Some(Point { label: c.clone(), x, y: (y.mean, y.std), paper: paper(&f.x).zip(paper(&f.y)), group })
                 })
                 .collect();
