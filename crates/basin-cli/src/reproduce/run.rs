@@ -154,7 +154,8 @@ pub fn run(e: &Experiment, scale: &str, seeds: usize, jobs: usize, out: &Path, s
                         Ok(true) => {
                             let k = finished.fetch_add(1, Ordering::SeqCst) + 1;
                             let left = total - already - k;
-                            let eta = started.elapsed().as_secs_f64() / k as f64 * left as f64 / jobs.max(1) as f64;
+                            // wall time per finished run already counts the runs in parallel
+                            let eta = started.elapsed().as_secs_f64() / k as f64 * left as f64;
                             println!("[{}/{total} runs] {} seed {} done; ETA {:.0} min", already + k, job.cell, job.seed, eta / 60.0);
                         }
                         Ok(false) => {
