@@ -271,18 +271,11 @@ impl Experiment {
         if e.cells.is_empty() {
             return Err(CliError::input(format!("--scale: no cell of {} runs at '{scale}'", self.name)));
         }
-        let here = |c: &str| e.cells.iter().any(|x| x.name == c);
-        let references = e.references.iter().filter(|r| here(&r.cell)).cloned().collect();
-        let claims = e
-            .claims
-            .iter()
-            .filter(|c| parse_comparison(&c.test).is_some_and(|p| here(&p.left.1) && here(&p.right.1)))
-            .cloned()
-            .collect();
-        let figures = e.figures.iter().filter(|f| f.cells.iter().chain(&f.baseline).all(|c| here(c))).cloned().collect();
-        e.references = references;
-        e.claims = claims;
-        e.figures = figures;
+        let cells = &e.cells;
+        let here = |c: &str| cells.iter().any(|x| x.name == c);
+        e.references.retain(|r| here(&r.cell));
+        e.claims.retain(|c| parse_comparison(&c.test).is_some_and(|p| here(&p.left.1) && here(&p.right.1)));
+        e.figures.retain(|f| f.cells.iter().chain(&f.baseline).all(|c| here(c)));
         Ok(e)
     }
 
