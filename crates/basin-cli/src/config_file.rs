@@ -55,6 +55,7 @@ pub fn load_text(file: Option<(&str, &Path)>, sets: &[String]) -> Result<TrainCo
         let msg = e.inner().message().lines().next().unwrap_or("invalid value").to_string();
         CliError::input(format!("{}: {msg}", e.path()))
     })?;
+    let cfg = cfg.migrate()?;
     cfg.validate()?;
     Ok(cfg)
 }

@@ -29,6 +29,16 @@ impl Batch {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// Consecutive chunks of `size` examples (the last one smaller): ghost batches.
+    pub fn split(&self, size: usize) -> Vec<Batch> {
+        let n = self.len();
+        (0..n.div_ceil(size.max(1)))
+            .map(|c| {
+                let (start, len) = (c * size, size.min(n - c * size));
+                Batch { images: self.images.clone().narrow(0, start, len), targets: self.targets.clone().narrow(0, start, len) }
+            })
+            .collect()
+    }
 }
 
 /// Where an estimator gets an *independent* extra batch (noise enhancement's B'); the trainer

@@ -36,9 +36,3 @@ pub trait Classifier: Module + 'static {
         None
     }
 }
-
-/// Syncs both running statistics of a Burn batch norm (see [`Classifier::sync_running_stats`]).
-pub fn sync_batch_norm(bn: &burn::nn::BatchNorm) {
-    let _ = bn.running_mean.value_sync();
-    let _ = bn.running_var.value_sync();
-}

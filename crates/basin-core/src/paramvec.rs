@@ -242,11 +242,16 @@ impl ParamVec {
     }
     /// Per-filter Euclidean norms of each part, as `[filters]` tensors (see the module docs).
     pub fn filter_norms(&self) -> Vec<Tensor<1>> {
+        self.filter_norms_by(Slot::filter_layout)
+    }
+    /// [`filter_norms`](Self::filter_norms) with filters cut by `layout` (same meaning as
+    /// [`Slot::filter_layout`]).
+    pub fn filter_norms_by(&self, layout: impl Fn(&Slot) -> (usize, usize, bool)) -> Vec<Tensor<1>> {
         self.slots
             .iter()
             .zip(&self.parts)
             .map(|(s, p)| {
-                let (f, k, last) = s.filter_layout();
+                let (f, k, last) = layout(s);
                 let sq = p.clone().powi_scalar(2);
                 let sums: Tensor<1> = if last {
                     sq.reshape([k, f]).sum_dim(0).reshape([f])
@@ -260,13 +265,17 @@ impl ParamVec {
     /// Multiplies each filter of each part by the matching entry of `factors` (one `[filters]`
     /// tensor per part).
     pub fn scale_filters(&self, factors: &[Tensor<1>]) -> ParamVec {
+        self.scale_filters_by(factors, Slot::filter_layout)
+    }
+    /// [`scale_filters`](Self::scale_filters) with filters cut by `layout`.
+    pub fn scale_filters_by(&self, factors: &[Tensor<1>], layout: impl Fn(&Slot) -> (usize, usize, bool)) -> ParamVec {
         let parts = self
             .slots
             .iter()
             .zip(&self.parts)
             .zip(factors)
             .map(|((s, p), fac)| {
-                let (f, k, last) = s.filter_layout();
+                let (f, k, last) = layout(s);
                 if last {
                     (p.clone().reshape([k, f]) * fac.clone().reshape([1, f])).reshape([f * k])
                 } else {

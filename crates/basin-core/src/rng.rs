@@ -22,6 +22,8 @@ pub enum Stream {
     ExtraBatch = 5,
     /// Model initialization.
     Init = 6,
+    /// Augmentation of an extra batch (noise enhancement's B′).
+    ExtraAugment = 7,
 }
 
 /// SplitMix64 finaliser over (seed, stream, index).

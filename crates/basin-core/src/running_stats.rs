@@ -6,6 +6,11 @@
 //! 2..N leave them untouched, so a step moves the statistics once whatever the method (the fix
 //! SAM ports are asked for). Running state is shared (`Arc`) between clones of a Burn module,
 //! so the estimator snapshots it after the first pass and restores it after the others.
+//! S-SGD, whose two passes are symmetric, keeps the mean of the two passes' updates instead.
+//!
+//! This works for any Burn module: pending updates are folded in through `Module::valid()`,
+//! which syncs every `RunningState` it reaches, so a user's model needs no
+//! `sync_running_stats` of its own.
 
 use crate::task::LossModel;
 use crate::paramkind::ParamKind;
@@ -36,9 +41,16 @@ impl ModuleMapper for Restore<'_> {
     }
 }
 
+/// Folds every pending running-statistics update of `model` into its stored values: Burn's
+/// `RunningState` keeps a thread's latest update aside until the next one, and
+/// `Module::valid()` syncs every running state it reaches, for any module.
+pub fn sync<M: burn::module::Module>(model: &M) {
+    let _ = model.valid();
+}
+
 /// The running statistics of `model` now (pending updates folded in first).
 pub fn snapshot<M: LossModel>(model: &M) -> RunningSnapshot {
-    model.sync_state();
+    sync(model);
     let mut values = HashMap::new();
     crate::params::for_each_float(model, |path, id, t, shape| {
         if ParamKind::classify(path, &shape) == ParamKind::State {
@@ -53,7 +65,7 @@ pub fn restore<M: LossModel>(model: &M, snap: &RunningSnapshot) {
     if snap.values.is_empty() {
         return;
     }
-    model.sync_state();
+    sync(model);
     let _ = model.clone().map(&mut Restore { values: &snap.values });
 }
 
@@ -61,5 +73,10 @@ impl RunningSnapshot {
     /// True when the model has no running statistics.
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
+    }
+    /// The mean of two snapshots of the same model, statistic by statistic.
+    pub fn midpoint(&self, other: &RunningSnapshot) -> RunningSnapshot {
+        let values = self.values.iter().map(|(id, a)| (*id, other.values.get(id).map_or_else(|| a.clone(), |b| (a.clone() + b.clone()).mul_scalar(0.5)))).collect();
+        RunningSnapshot { values }
     }
 }

@@ -49,8 +49,17 @@ pub trait LossModel: Module + 'static {
     /// same size).
     fn batch_len(batch: &Self::Batch) -> usize;
     /// Folds pending running-statistics updates into the stored values (see
-    /// [`Classifier::sync_running_stats`]); models without running state need nothing.
-    fn sync_state(&self) {}
+    /// [`Classifier::sync_running_stats`]); the default does it for any Burn module.
+    fn sync_state(&self) {
+        crate::running_stats::sync(self)
+    }
+    /// `batch` cut into consecutive chunks of `size` examples, the last one smaller (ghost
+    /// batches, `train.ghost_batch`); `None` (the default) when this task's batches cannot be
+    /// cut, and ghost batches are then refused.
+    fn split_batch(batch: &Self::Batch, size: usize) -> Option<Vec<Self::Batch>> {
+        let _ = (batch, size);
+        None
+    }
 }
 
 /// Every image classifier is a loss model: mean cross-entropy of its logits.
@@ -65,10 +74,16 @@ impl<M: Classifier> LossModel for M {
     fn sync_state(&self) {
         self.sync_running_stats()
     }
+    fn split_batch(batch: &Batch, size: usize) -> Option<Vec<Batch>> {
+        Some(batch.split(size))
+    }
 }
 
 /// One training step, the core every loop shares: the estimator's gradient for `batch`, then
 /// the base optimizer's step at learning rate `lr` from the point the estimator returns.
+///
+/// Parameters that no pass of the step gave a gradient (frozen ones, ones the loss does not
+/// reach) are left out of the optimizer's step, so weight decay and momentum never move them.
 ///
 /// Returns the new model and the step's training loss. A non-finite loss is
 /// [`BasinError::Diverged`] and non-finite weights after the step are
@@ -86,7 +101,7 @@ pub fn train_step<M: LossModel>(
     if !est.loss.is_finite() {
         return Err(BasinError::Diverged { step, epoch: 0, loss: est.loss });
     }
-    let model = optim.step(lr, est.model, est.grads);
+    let model = optim.step(lr, est.model, ctx.drop_absent(est.grads));
     if !crate::params::all_finite(&model) {
         return Err(BasinError::NonFinite { step, what: "weights".into() });
     }

@@ -204,7 +204,8 @@ fn run(a: &Args, corpus: &Corpus, method: &(String, f64), seed: u64, stop: &Atom
         let lr = 0.5f64.powi((p.epoch + 1).saturating_sub(a.decay_after) as i32);
         while p.chunk < n {
             let batch = LmBatch::chunk(&train, p.chunk, a.bptt, Some(derive_seed(seed, Stream::Backend, p.step)), &ad);
-            let mut ctx = StepContext { step: p.step, seed, source: &mut NoExtra };
+            let mut src = NoExtra;
+            let mut ctx = StepContext::new(p.step, seed, &mut src);
             let (next, loss) = train_step(model, &batch, &mut estimator, &mut optim, lr * a.bptt as f64, &mut ctx)?;
             model = next;
             p.loss_sum += loss;

@@ -71,7 +71,7 @@ fn step_with(est: &mut dyn GradientEstimator<Tiny>, model: Tiny, batch: &Batch, 
     let cfg = OptimizerConfig { name: optim.into(), ..Default::default() };
     let mut o = cfg.build();
     ad().seed(1234);
-    let mut ctx = StepContext { step: 0, seed: 0, source: extra };
+    let mut ctx = StepContext::new(0, 0, extra);
     let e = est.estimate(model, batch, &mut ctx);
     (o.step(lr, e.model, e.grads), e.loss)
 }

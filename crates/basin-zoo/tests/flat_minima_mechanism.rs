@@ -56,7 +56,8 @@ fn final_w(est: &mut dyn GradientEstimator<DoubleWell>, w0: f32, seed: u64) -> f
     let mut optim = basin_core::optim::OptimizerConfig { name: "sgd".into(), ..Default::default() }.build();
     for step in 0..1500u64 {
         ad.seed(derive_seed(seed, Stream::Backend, step));
-        let mut ctx = StepContext { step, seed, source: &mut NoExtra };
+        let mut src = NoExtra;
+        let mut ctx = StepContext::new(step, seed, &mut src);
         let e = est.estimate(model, &batch, &mut ctx);
         model = optim.step(0.002, e.model, e.grads);
     }

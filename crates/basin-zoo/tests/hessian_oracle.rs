@@ -113,9 +113,6 @@ impl Classifier for SmallCnn {
         let x = relu(basin_zoo::ops::conv2d(&self.conv2, x));
         self.fc.forward(x.flatten(1, 3))
     }
-    fn sync_running_stats(&self) {
-        basin_core::model::sync_batch_norm(&self.bn);
-    }
     fn logits_jvp(&self, dir: &Self, x: Tensor<4>) -> Option<(Tensor<2>, Tensor<2>)> {
         let x = jvp::conv2d(&self.conv1, &dir.conv1, Dual::constant(x));
         let x = jvp::max_pool2d(&self.pool, jvp::batch_norm(&self.bn, &dir.bn, x).relu());

@@ -3,7 +3,7 @@
 //! mode (⟨u, ż⟩ = ⟨Jᵀu, v⟩ for random u, Jᵀu from Burn's backward), and the resulting Hessian is symmetric
 //! (⟨u, H v⟩ = ⟨v, H u⟩), on real MNIST-slice images. The f64 oracle comparison of the exact
 //! Hessian itself is `hessian_oracle.rs`; this file checks that each network composes the
-//! layer rules correctly (batch norm, pooling, residual shortcuts, ghost batch norm).
+//! layer rules correctly (batch norm, pooling, residual shortcuts).
 
 use basin_core::Classifier;
 use basin_core::batch::ExampleSet;
@@ -23,13 +23,13 @@ fn rel(a: &[f64], b: &[f64]) -> f64 {
 }
 
 
-fn check(name: &str, ghost: usize) {
+fn check(name: &str) {
     let dev = Device::flex();
     let ad = dev.clone().autodiff();
     let tt = basin_zoo::data::load("mnist-slice", Some(&basin_zoo::data::sources::bundled_slice_dir())).unwrap();
     let set = basin_zoo::data::PreparedSet::new(&tt.train.take(16), &basin_zoo::data::Normalization::fit(&tt.train));
     let idx: Vec<usize> = (0..16).collect();
-    let opts = ModelOptions { ghost_batch: ghost, relu_noise: 0.0 };
+    let opts = ModelOptions { relu_noise: 0.0 };
     let model = basin_core::train::init_model(&ad, 7, |d| ZooModel::build(name, [1, 28, 28], 10, &opts, d).unwrap());
     // Running statistics away from (0, 1), as after training.
     for _ in 0..3 {
@@ -72,30 +72,30 @@ fn check(name: &str, ghost: usize) {
 
 #[test]
 fn ne_f1_tangent_pass() {
-    check("ne-f1", 0);
+    check("ne-f1");
 }
 
 #[test]
 fn keskar_f1_tangent_pass() {
-    check("keskar-f1", 0);
+    check("keskar-f1");
 }
 
 #[test]
 fn keskar_c1_tangent_pass() {
-    check("keskar-c1", 0);
+    check("keskar-c1");
 }
 
 #[test]
-fn ne_c1_tangent_pass_with_ghost_batch_norm() {
-    check("ne-c1", 4);
+fn ne_c1_tangent_pass() {
+    check("ne-c1");
 }
 
 #[test]
 fn simple_cnn_tangent_pass() {
-    check("simple-cnn", 0);
+    check("simple-cnn");
 }
 
 #[test]
 fn resnet_20_tangent_pass() {
-    check("resnet-20", 0);
+    check("resnet-20");
 }

@@ -153,7 +153,7 @@ fn s_sgd_on_the_language_model_averages_the_gradients_at_w_plus_and_minus_n() {
     let m = model(1, 0.5);
     let b = batch(Some(3));
     let mut est = SymmetricSgd::new(0.7, ParamFilter::Weights);
-    let e = est.estimate(m.clone(), &b, &mut StepContext { step: 4, seed: 9, source: &mut NoExtra });
+    let e = est.estimate(m.clone(), &b, &mut StepContext::new(4, 9, &mut NoExtra));
     let w = ParamVec::from_model(&m);
     let n = est.last_noise().unwrap();
     // ‖n_layer‖ = 0.7 ‖w_layer‖ on weights, zero on biases
@@ -180,7 +180,7 @@ fn clipping_scales_the_whole_gradient_to_the_bound_and_leaves_small_ones() {
     let norm = g.norm();
     for bound in [0.25 * norm, 4.0 * norm] {
         let mut est = Clipped::new(Box::new(Plain), bound);
-        let e = est.estimate(m.clone(), &b, &mut StepContext { step: 0, seed: 0, source: &mut NoExtra });
+        let e = est.estimate(m.clone(), &b, &mut StepContext::new(0, 0, &mut NoExtra));
         let got = ParamVec::from_grads(&w, &e.grads).to_host();
         let f = (bound / norm).min(1.0) as f32;
         let err = g.to_host().iter().zip(&got).fold(0.0f32, |a, (x, y)| a.max((x * f - y).abs()));

@@ -68,7 +68,7 @@ fn nsgd_step_is_g_plus_gamma_minus_one_vvt_g_with_the_top_eigenvectors() {
     let cfg = NsgdConfig { gamma: 0.1, k: 3, every: 10, subset: 1.0, max_iter: 60, mode: NsgdMode::Nudge, random_subspace: false, operator: OperatorKind::Ggn };
     let mut est = Nsgd::new(cfg);
     let mut src = Source(&set);
-    let out = est.estimate(model.clone(), &batch, &mut StepContext { step: 0, seed: 0, source: &mut src });
+    let out = est.estimate(model.clone(), &batch, &mut StepContext::new(0, 0, &mut src));
     let w = ParamVec::from_model(&model);
     let got = host(&ParamVec::from_grads(&w, &out.grads));
     // the directions are the top-3 eigenvectors of the dense Hessian (built from its columns)

@@ -39,7 +39,7 @@ fn noisy_relu_scales_each_unit_by_one_plus_theta_in_training_only() {
 #[test]
 fn zoo_mlp_switches_it_on() {
     let ad = Device::flex().autodiff();
-    let opts = ModelOptions { ghost_batch: 0, relu_noise: 0.3 };
+    let opts = ModelOptions { relu_noise: 0.3 };
     let m = basin_core::train::init_model(&ad, 0, |d| ZooModel::build("ne-f1", [1, 28, 28], 10, &opts, d).unwrap());
     let x = Tensor::<4>::ones([2, 1, 28, 28], &ad);
     let _rng = basin_core::rng::backend_lock(); // see the first test
@@ -62,7 +62,7 @@ fn relu_noise_stays_out_of_curvature_and_gradients_of_the_objective() {
     use basin_core::curvature::{Differentiable, LinearOperator, Objective};
     let dev = Device::flex();
     let ad = dev.clone().autodiff();
-    let opts = ModelOptions { ghost_batch: 0, relu_noise: 0.5 };
+    let opts = ModelOptions { relu_noise: 0.5 };
     let m = basin_core::train::init_model(&ad, 0, |d| ZooModel::build("ne-f1", [1, 28, 28], 10, &opts, d).unwrap());
     let tt = basin_zoo::data::load("mnist-slice", Some(&basin_zoo::data::sources::bundled_slice_dir())).unwrap();
     let set = basin_zoo::data::PreparedSet::new(&tt.train.take(64), &basin_zoo::data::Normalization::fit(&tt.train));

@@ -18,7 +18,7 @@ fn slice_cfg() -> TrainConfig {
 }
 
 fn model_for(cfg: &TrainConfig, data: &RunData, device: &Device) -> ZooModel {
-    let opts = ModelOptions { ghost_batch: cfg.model.ghost_batch, relu_noise: cfg.model.relu_noise };
+    let opts = ModelOptions { relu_noise: cfg.model.relu_noise };
     init_model(device, cfg.seed, |d| ZooModel::build(&cfg.model.name, data.shape, data.classes, &opts, d).unwrap())
 }
 
@@ -224,7 +224,7 @@ fn running_stats_after_one_step(est: &str) -> Vec<f32> {
     let mut e = cfg.estimator.build::<ZooModel>(0);
     let _g = basin_core::rng::backend_lock();
     ad.seed(5);
-    let out = e.estimate(model, &batch, &mut StepContext { step: 0, seed: 0, source: &mut Other(other) });
+    let out = e.estimate(model, &batch, &mut StepContext::new(0, 0, &mut Other(other)));
     use basin_core::Classifier;
     out.model.sync_running_stats();
     basin_core::params::collect(&out.model).into_iter().filter(|p| p.path.contains("running_")).flat_map(|p| p.values).collect()
@@ -243,7 +243,7 @@ fn extra_passes_do_not_update_batch_norm_running_statistics() {
     }
     // and the first pass did update them (not a no-op)
     let init: Vec<f32> = {
-        let cfg = TrainConfig { model: basin_core::train::ModelConfig { name: "keskar-f1".into(), ghost_batch: 0, relu_noise: 0.0 }, ..slice_cfg() };
+        let cfg = TrainConfig { model: basin_core::train::ModelConfig { name: "keskar-f1".into(), ..Default::default() }, ..slice_cfg() };
         let data = prepare(&TrainConfig { data: basin_core::train::DataConfig { train_subset: 128, ..cfg.data.clone() }, ..cfg.clone() }.data, 0).unwrap();
         let m = model_for(&cfg, &data, &Device::flex().autodiff());
         basin_core::params::collect(&m).into_iter().filter(|p| p.path.contains("running_")).flat_map(|p| p.values).collect()

@@ -171,7 +171,7 @@ fn interleaved_step_times(w: &Workload, cfgs: &[EstimatorConfig], steps: usize) 
         for (i, (e, optim, model)) in runners.iter_mut().enumerate() {
             let t = Instant::now();
             ad.seed(s);
-            let mut ctx = StepContext { step: s, seed: 0, source: &mut src };
+            let mut ctx = StepContext::new(s, 0, &mut src);
             let out = e.estimate(model.take().expect("model"), &w.batch, &mut ctx);
             *model = Some(optim.step(0.001, out.model, out.grads));
             if s >= 3 {

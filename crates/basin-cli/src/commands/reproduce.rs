@@ -20,6 +20,11 @@ pub struct ReproduceArgs {
     /// allows), or another scale the experiment file defines (`--list` shows them).
     #[arg(long, default_value = "quick")]
     scale: String,
+    /// The training protocol: `paper` (the paper's text) or one the experiment file defines,
+    /// e.g. `smoothout-code` (what the authors' published code does); its runs and report go
+    /// to their own folder (default repro/NAME-SCALE-PROTOCOL).
+    #[arg(long, default_value = "paper")]
+    protocol: String,
     /// Seeds per cell (default: the experiment's for the scale).
     #[arg(long)]
     seeds: Option<usize>,
@@ -72,9 +77,10 @@ pub fn run(args: ReproduceArgs) -> Result<(), CliError> {
     if args.jobs == 0 || args.seeds == Some(0) {
         return Err(CliError::input("--jobs, --seeds: must be ≥ 1"));
     }
-    let e = find(&args.experiments, name)?.at_scale(&args.scale)?;
+    let e = find(&args.experiments, name)?.at_scale(&args.scale)?.with_protocol(&args.protocol)?;
     let seeds = args.seeds.unwrap_or(e.seeds_at(&args.scale));
-    let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("repro/{}-{}", e.name, args.scale)));
+    let suffix = if args.protocol == "paper" { String::new() } else { format!("-{}", args.protocol) };
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("repro/{}-{}{suffix}", e.name, args.scale)));
     if !args.report {
         let stop = Arc::new(AtomicBool::new(false));
         for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

@@ -42,6 +42,10 @@ pub struct Experiment {
     /// `medium` scale, the largest that fits the development machine).
     #[serde(default)]
     pub scale: BTreeMap<String, Scale>,
+    /// Named training protocols beside the papers' text (`basin reproduce --protocol NAME`),
+    /// e.g. `smoothout-code`: what the authors' published code does that the text does not say.
+    #[serde(default)]
+    pub protocol: BTreeMap<String, Protocol>,
     /// The cells.
     pub cells: Vec<Cell>,
     /// The paper's numbers.
@@ -90,6 +94,18 @@ pub struct Scale {
     pub measure: Option<Vec<String>>,
 }
 
+/// `[protocol.NAME]`: a training protocol other than the paper's text, as overrides of every
+/// run (and each cell's own, `protocol = { NAME = {…} }`), reported in its own folder.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Protocol {
+    /// What the protocol is and where it comes from, in a line (shown in the report).
+    pub title: String,
+    /// Overrides of every run, applied after the scale's.
+    #[serde(default)]
+    pub set: BTreeMap<String, toml::Value>,
+}
+
 /// A named group of overrides.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -105,6 +121,10 @@ pub struct Cell {
     pub scale: BTreeMap<String, BTreeMap<String, toml::Value>>,
     /// The scales this cell runs at (default: all), e.g. a sweep too large for `quick`.
     pub scales: Option<Vec<String>>,
+    /// Per-protocol overrides of this cell (e.g. the authors' per-chunk noise on the SmoothOut
+    /// cells only), applied with the protocol's own.
+    #[serde(default)]
+    pub protocol: BTreeMap<String, BTreeMap<String, toml::Value>>,
 }
 
 /// A number from the paper.
@@ -210,6 +230,9 @@ impl Experiment {
         }
         let scales = e.scale_names();
         for c in &e.cells {
+            if let Some(p) = c.protocol.keys().find(|p| !e.protocol.contains_key(*p)) {
+                return bad(format!("cell '{}': protocol: unknown protocol '{p}' (protocols: {})", c.name, e.protocol_names().join(", ")));
+            }
             if let Some(s) = c.scales.iter().flatten().find(|s| !scales.contains(s)) {
                 return bad(format!("cell '{}': scales: unknown scale '{s}' (scales: {})", c.name, scales.join(", ")));
             }
@@ -246,6 +269,37 @@ impl Experiment {
                 && let Some(c) = cells.clone().find(|c| e.setting(c, "full", g).is_none())
             {
                 return bad(format!("figure '{}': group = '{g}' is not set for cell '{}'", f.name, c.name));
+            }
+        }
+        Ok(e)
+    }
+
+    /// The protocols: `paper` (the text, always) and those the file defines.
+    pub fn protocol_names(&self) -> Vec<String> {
+        std::iter::once("paper".to_string()).chain(self.protocol.keys().cloned()).collect()
+    }
+
+    /// The experiment under protocol `name`: `paper` is the file as written; another folds the
+    /// protocol's overrides into every cell (after the scale's, with the cell's own for the
+    /// protocol last) and names the protocol in the title. An unknown name is an error naming
+    /// the protocols.
+    pub fn with_protocol(&self, name: &str) -> Result<Experiment, CliError> {
+        if name == "paper" {
+            return Ok(self.clone());
+        }
+        let Some(p) = self.protocol.get(name) else {
+            return Err(CliError::input(format!("--protocol: '{name}' is not a protocol of {} ({})", self.name, self.protocol_names().join(", "))));
+        };
+        let mut e = self.clone();
+        e.title = format!("{} — protocol {name}: {}", e.title, p.title);
+        for c in &mut e.cells {
+            let own = c.protocol.get(name).cloned().unwrap_or_default();
+            // after the scale's overrides: the cell's per-scale table is applied last, so the
+            // protocol goes there for every scale
+            for s in self.scale_names() {
+                let t = c.scale.entry(s).or_default();
+                t.extend(p.set.clone());
+                t.extend(own.clone());
             }
         }
         Ok(e)

@@ -2,8 +2,19 @@
 //! θ̂⁽ⁱ⁾ = a · ‖w⁽ⁱ⁾‖₂ / ‖θ⁽ⁱ⁾‖₂ · θ⁽ⁱ⁾, so every filter is perturbed in proportion to its own
 //! norm ("filter" = conv output channel, or all input connections of a dense neuron, i.e. a
 //! column of Burn's `[in, out]` Linear weight; see `paramvec`).
+//!
+//! As the authors' code (`main_gbn.py`, `--adapt-type filter`) does, a filter is a slice along
+//! dimension 0 of the tensor, so for a 1-D parameter (bias, batch-norm scale and shift) every
+//! element is its own filter: θ̂ᵢ = ±a·|bᵢ| (the sign of the drawn noise). A filter whose noise
+//! has norm ≤ 1e-6 keeps its raw noise times a, as there.
+//!
+//! "Gaussian AdaSmoothOut" (`noise = "gaussian"`) draws the direction of each filter's noise
+//! from a Gaussian instead of a uniform vector and then rescales it to the same norm
+//! a‖w⁽ⁱ⁾‖: only the direction's distribution differs, not the size (on 1-D parameters the two
+//! are identical, ±a|bᵢ|). The journal's Table V ablation compares SmoothOut's plain
+//! Gaussian and uniform noise, not this.
 
-use super::config::NoiseKind;
+use super::config::{NoiseKind, NoisePer};
 use super::smoothout::{draw_noise, noise_key, perturbed_step};
 use super::{Estimate, GradientEstimator, StepContext};
 use crate::task::LossModel;
@@ -24,24 +35,27 @@ pub struct AdaSmoothOutConfig {
     pub denoise: bool,
     /// Parameters that get noise: all | weights | conv | dense.
     pub params: ParamFilter,
+    /// One θ per batch or one per ghost chunk (see `SmoothOutConfig::noise_per`).
+    pub noise_per: NoisePer,
 }
 
 impl Default for AdaSmoothOutConfig {
     fn default() -> Self {
-        AdaSmoothOutConfig { a: 0.15, noise: NoiseKind::Uniform, denoise: true, params: ParamFilter::All }
+        AdaSmoothOutConfig { a: 0.15, noise: NoiseKind::Uniform, denoise: true, params: ParamFilter::All, noise_per: NoisePer::Batch }
     }
 }
 
-super::builders!(AdaSmoothOutConfig { with_a => a: f64, with_noise => noise: NoiseKind, with_denoise => denoise: bool, with_params => params: ParamFilter });
+super::builders!(AdaSmoothOutConfig { with_a => a: f64, with_noise => noise: NoiseKind, with_denoise => denoise: bool, with_params => params: ParamFilter, with_noise_per => noise_per: NoisePer });
 
 impl AdaSmoothOutConfig {
     /// Checks the parameters; errors name the key.
     pub fn validate(&self) -> Result<(), crate::error::BasinError> {
-        super::config::check(self.a.is_finite() && self.a >= 0.0, "a", "must be a number ≥ 0")
+        super::config::check(self.a.is_finite() && self.a >= 0.0, "a", "must be a number ≥ 0")?;
+        super::smoothout::check_noise_per(self.noise_per, self.denoise)
     }
     /// The estimator.
     pub fn init(&self) -> AdaSmoothOut {
-        AdaSmoothOut::new(self.a, self.noise, self.denoise, self.params)
+        AdaSmoothOut { noise_per: self.noise_per, ..AdaSmoothOut::new(self.a, self.noise, self.denoise, self.params) }
     }
 }
 
@@ -52,6 +66,7 @@ pub struct AdaSmoothOut {
     noise: NoiseKind,
     denoise: bool,
     params: ParamFilter,
+    noise_per: NoisePer,
     /// The last step's noise, never stored itself.
     last: Option<LastNoise>,
 }
@@ -69,19 +84,34 @@ struct LastNoise {
 impl AdaSmoothOut {
     /// AdaSmoothOut of relative strength `a`.
     pub fn new(a: f64, noise: NoiseKind, denoise: bool, params: ParamFilter) -> Self {
-        AdaSmoothOut { a, noise, denoise, params, last: None }
+        AdaSmoothOut { a, noise, denoise, params, noise_per: NoisePer::Batch, last: None }
     }
     /// The rescaled noise θ̂ of the last step, drawn again from its key (for inspection and
     /// tests).
     pub fn last_noise(&self) -> Option<ParamVec> {
-        self.last.as_ref().map(|l| draw_noise(&ParamVec::zeros(l.slots.clone(), &l.device), 1.0, self.noise, self.params, l.key).scale_filters(&l.factors))
+        self.last.as_ref().map(|l| draw_noise(&ParamVec::zeros(l.slots.clone(), &l.device), 1.0, self.noise, self.params, l.key).scale_filters_by(&l.factors, filters))
     }
 }
 
-/// The factors a‖w_f‖/‖θ_f‖ (one `[filters]` tensor per part) that rescale `theta` filter by
-/// filter to norm `a · ‖w_filter‖` (eq. 12).
+/// Noise norms at or below this keep their raw noise (times a), as in the authors' code.
+const TINY_NOISE: f64 = 1e-6;
+
+/// AdaSmoothOut's filters (same meaning as [`Slot::filter_layout`]): dimension 0 of a conv
+/// kernel, a column of a `[in, out]` dense weight, and every element of a 1-D parameter, as
+/// the authors' code slices `noise[idx]` along dimension 0.
+pub fn filters(s: &Slot) -> (usize, usize, bool) {
+    if s.shape.len() == 1 { (s.numel(), 1, false) } else { s.filter_layout() }
+}
+
+/// The factors a‖w_f‖/‖θ_f‖ (one `[filters]` tensor per part, see [`filters`]) that rescale
+/// `theta` filter by filter to norm `a · ‖w_filter‖` (eq. 12); a filter whose noise has norm
+/// ≤ 1e-6 gets factor a.
 pub fn noise_factors(w: &ParamVec, theta: &ParamVec, a: f64) -> Vec<Tensor<1>> {
-    w.filter_norms().into_iter().zip(theta.filter_norms()).map(|(wn, tn)| wn.mul_scalar(a) / tn.clamp_min(1e-30)).collect()
+    w.filter_norms_by(filters)
+        .into_iter()
+        .zip(theta.filter_norms_by(filters))
+        .map(|(wn, tn)| (wn.mul_scalar(a) / tn.clone().clamp_min(TINY_NOISE)).mask_fill(tn.lower_equal_elem(TINY_NOISE), a))
+        .collect()
 }
 
 /// Eq. 12 for one parameter on the host, given its weights `w` and unit noise `u`: the point
@@ -102,7 +132,7 @@ fn adapt_part(w: &[f32], u: &[f32], (filters, per, columns): (usize, usize, bool
             u2[j] = ur.iter().map(|&x| x as f64 * x as f64).sum();
         }
     }
-    let factors: Vec<f32> = w2.iter().zip(&u2).map(|(w2, u2)| (a * w2.sqrt() / u2.sqrt().max(1e-30)) as f32).collect();
+    let factors: Vec<f32> = w2.iter().zip(&u2).map(|(w2, u2)| if u2.sqrt() > TINY_NOISE { (a * w2.sqrt() / u2.sqrt()) as f32 } else { a as f32 }).collect();
     let mut point = Vec::with_capacity(w.len());
     if columns {
         for (wr, ur) in w.chunks_exact(filters).zip(u.chunks_exact(filters)) {
@@ -130,21 +160,32 @@ impl AdaSmoothOut {
             .enumerate()
             .map(|(i, (s, f))| {
                 let values = crate::fused::values(f);
-                let (filters, _, _) = s.filter_layout();
+                let (count, _, _) = filters(s);
                 if !self.params.accepts(s.kind) {
-                    return (values.to_vec(), vec![0.0; filters]);
+                    return (values.to_vec(), vec![0.0; count]);
                 }
                 let k = ParamVec::part_key(key, i);
                 let u = match self.noise {
                     NoiseKind::Uniform => crate::fastrand::uniform_vec(values.len(), k, -1.0, 1.0),
                     NoiseKind::Gaussian => crate::fastrand::normal_vec(values.len(), k, 1.0),
                 };
-                adapt_part(values, &u, s.filter_layout(), self.a)
+                adapt_part(values, &u, filters(s), self.a)
             })
             .collect();
         let device = w.device();
         let (points, factors): (Vec<_>, Vec<_>) = done.into_iter().map(|(p, f)| (crate::fused::tensor(p, &device), crate::fused::tensor(f, &device))).unzip();
         Some((ParamVec { slots: w.slots.clone(), parts: points }, factors))
+    }
+}
+
+impl AdaSmoothOut {
+    /// w + θ̂ for the unit noise drawn from `key`, with its per-filter factors.
+    fn point(&self, w: &ParamVec, key: u64) -> (ParamVec, Vec<Tensor<1>>) {
+        self.perturb_on_host(w, key).unwrap_or_else(|| {
+            let raw = draw_noise(w, 1.0, self.noise, self.params, key);
+            let factors = noise_factors(w, &raw, self.a);
+            (w.add(&raw.scale_filters_by(&factors, filters)), factors)
+        })
     }
 }
 
@@ -155,12 +196,13 @@ impl<M: LossModel> GradientEstimator<M> for AdaSmoothOut {
     fn estimate(&mut self, model: M, batch: &M::Batch, ctx: &mut StepContext<'_, M::Batch>) -> Estimate<M> {
         let w = ParamVec::from_model(&model);
         let key = noise_key(ctx.seed, ctx.step);
-        let (point, factors) = self.perturb_on_host(&w, key).unwrap_or_else(|| {
-            let raw = draw_noise(&w, 1.0, self.noise, self.params, key);
-            let factors = noise_factors(&w, &raw, self.a);
-            (w.add(&raw.scale_filters(&factors)), factors)
+        let mut last_factors = Vec::new();
+        let (est, last) = perturbed_step(model, &w, batch, ctx, self.denoise, self.noise_per, key, |k| {
+            let (point, factors) = self.point(&w, k);
+            last_factors = factors;
+            point
         });
-        self.last = Some(LastNoise { slots: w.slots.clone(), device: w.device(), key, factors });
-        perturbed_step(model, point, self.denoise, batch)
+        self.last = Some(LastNoise { slots: w.slots.clone(), device: w.device(), key: last, factors: last_factors });
+        est
     }
 }

@@ -28,6 +28,18 @@ pub enum NoiseKind {
     Gaussian,
 }
 
+/// When SmoothOut-family noise is drawn (`noise_per` of smoothout and ada-smoothout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoisePer {
+    /// One θ per batch (Algorithm 1, the papers' text).
+    #[default]
+    Batch,
+    /// A fresh θ for every ghost chunk (`train.ghost_batch`), as the authors' `main_gbn.py`
+    /// does: a batch of 6000 in chunks of 128 averages 47 noise draws.
+    Chunk,
+}
+
 /// Names accepted in `estimator.name`.
 pub const ESTIMATOR_NAMES: &[&str] =
     &["sgd", "smoothout", "det-smoothout", "ada-smoothout", "s-sgd", "noise-enhancement", "sam", "asam", "nsgd"];
@@ -127,6 +139,15 @@ impl EstimatorConfig {
             EstimatorConfig::Sam(_) => "sam",
             EstimatorConfig::Asam(_) => "asam",
             EstimatorConfig::Nsgd(_) => "nsgd",
+        }
+    }
+
+    /// When the method draws its noise (`noise_per`), for the methods that have the setting.
+    pub fn noise_per(&self) -> Option<NoisePer> {
+        match self {
+            EstimatorConfig::SmoothOut(c) => Some(c.noise_per),
+            EstimatorConfig::AdaSmoothOut(c) => Some(c.noise_per),
+            _ => None,
         }
     }
 

@@ -1,10 +1,13 @@
 //! Deterministic SmoothOut (SmoothOut workshop eq. 1, journal Fig. 1c): N noise vectors
 //! θ₁ … θ_N drawn once; the gradient is the mean over the N perturbed copies w + θ_k on the same
-//! batch, i.e. the gradient of the fixed N-sample average of the smoothed loss.
+//! batch, i.e. the gradient of the fixed N-sample average of the smoothed loss. Every copy sees
+//! the same dropout masks (one network, N fixed perturbations of its weights). The N vectors
+//! are fixed for the run, so there is no per-chunk variant: with ghost batches every chunk
+//! goes through all N copies.
 
 use super::config::NoiseKind;
 use super::smoothout::{draw_noise, perturb};
-use super::{Estimate, GradientEstimator, StepContext, grad_at, to_optimizer_grads};
+use super::{Estimate, GradientEstimator, StepContext, to_optimizer_grads};
 use crate::task::LossModel;
 use crate::paramkind::ParamFilter;
 use crate::paramvec::ParamVec;
@@ -79,14 +82,17 @@ impl<M: LossModel> GradientEstimator<M> for DetSmoothOut {
     fn name(&self) -> &'static str {
         "det-smoothout"
     }
-    fn estimate(&mut self, model: M, batch: &M::Batch, _ctx: &mut StepContext<'_, M::Batch>) -> Estimate<M> {
+    fn estimate(&mut self, model: M, batch: &M::Batch, ctx: &mut StepContext<'_, M::Batch>) -> Estimate<M> {
         let w = ParamVec::from_model(&model);
+        let device = w.device();
         let mut snap = None;
         let (mut loss, mut g): (f64, Option<ParamVec>) = (0.0, None);
         let n = self.copies as f64;
         for k in 0..self.copies {
+            ctx.same_masks(&device);
             // w + θ_k in one fused pass (uniform noise is drawn while it is added)
-            let (l, gk) = grad_at(&model, &perturb(&w, self.a, self.noise, self.params, self.key(k)), batch);
+            let point = perturb(&w, self.a, self.noise, self.params, self.key(k));
+            let (l, gk) = ctx.grad(&model, &w, batch, |_| Some(point.clone()));
             if k == 0 {
                 snap = Some(running_stats::snapshot(&model));
             }

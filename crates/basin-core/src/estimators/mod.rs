@@ -36,7 +36,7 @@ use burn::optim::GradientsParams;
 
 pub use ada_smoothout::AdaSmoothOutConfig;
 pub use clipped::Clipped;
-pub use config::{ESTIMATOR_NAMES, EstimatorConfig, NoiseKind, SgdConfig};
+pub use config::{ESTIMATOR_NAMES, EstimatorConfig, NoiseKind, NoisePer, SgdConfig};
 pub use det_smoothout::DetSmoothOutConfig;
 pub use noise_enhancement::NoiseEnhancementConfig;
 pub use nsgd::NsgdConfig;
@@ -46,6 +46,11 @@ pub use ssgd::SymmetricSgdConfig;
 pub use plain::Plain;
 
 /// What the trainer hands an estimator at each step (`B`: the task's batch type).
+///
+/// Besides the step's counters it holds how every gradient of the step is computed: in ghost
+/// chunks of `ghost_batch` examples or over the whole batch ([`StepContext::grad`]), and which
+/// parameters received no gradient in any of the step's passes (frozen or unused ones), which
+/// [`crate::task::train_step`] then leaves out of the optimizer's step.
 pub struct StepContext<'a, B = Batch> {
     /// Global step index (0-based), the counter of every per-step random stream.
     pub step: u64,
@@ -53,6 +58,123 @@ pub struct StepContext<'a, B = Batch> {
     pub seed: u64,
     /// Source of independent extra batches.
     pub source: &'a mut dyn BatchSource<B>,
+    /// Ghost batch size (`train.ghost_batch`): every gradient is the size-weighted mean of the
+    /// gradients of consecutive chunks of this many examples, each its own forward pass (its
+    /// own batch-norm statistics), as the SmoothOut authors' `main_gbn.py` does; 0 = the
+    /// whole batch in one pass.
+    pub ghost_batch: usize,
+    /// Parameters a pass of this step gave no gradient (see [`StepContext::grad`]).
+    absent: Vec<(burn::module::ParamId, usize)>,
+}
+
+impl<'a, B> StepContext<'a, B> {
+    /// The context of `step` in a run seeded `seed`, whole batches (no ghost chunks).
+    pub fn new(step: u64, seed: u64, source: &'a mut dyn BatchSource<B>) -> Self {
+        StepContext { step, seed, source, ghost_batch: 0, absent: Vec::new() }
+    }
+    /// The same with ghost chunks of `ghost` examples (0 = off).
+    pub fn with_ghost_batch(mut self, ghost: usize) -> Self {
+        self.ghost_batch = ghost;
+        self
+    }
+
+    /// Loss and gradient of `model` over `batch`, with its parameters replaced by `point_of(c)`
+    /// for chunk `c` (`None`: the model's own weights), in `w`'s layout: the size-weighted mean
+    /// Σ_c (n_c/n)·∇L_c over the ghost chunks, one forward and one backward pass each (the
+    /// whole batch when `ghost_batch` is 0 or not smaller than it). A point per chunk is how
+    /// SmoothOut draws its noise per chunk; the same point for every chunk is the
+    /// per-batch rule of Algorithm 1. Parameters without a gradient are noted, not kept.
+    pub fn grad<M>(&mut self, model: &M, w: &ParamVec, batch: &B, mut point_of: impl FnMut(usize) -> Option<ParamVec>) -> (f64, ParamVec)
+    where
+        M: LossModel<Batch = B>,
+    {
+        let chunks = ghost_chunks::<M>(batch, self.ghost_batch);
+        let n: usize = chunks.iter().map(M::batch_len).sum();
+        let (mut loss, mut sum) = (0.0, None::<ParamVec>);
+        for (c, chunk) in chunks.iter().enumerate() {
+            let weight = M::batch_len(chunk) as f64 / n as f64;
+            let point = point_of(c);
+            let at = match &point {
+                Some(p) => p.write_into(model.clone()),
+                None => model.clone(),
+            };
+            let (l, grads) = loss_and_grads(&at, chunk);
+            self.note_absent(w, &grads);
+            let g = ParamVec::from_grads(point.as_ref().unwrap_or(w), &grads);
+            loss += weight * l;
+            sum = Some(match sum {
+                None if chunks.len() == 1 => g,
+                None => g.scale(weight),
+                Some(s) => ParamVec::lincomb(1.0, &s, weight, &g),
+            });
+        }
+        (loss, sum.unwrap_or_else(|| w.zeros_like()))
+    }
+
+    /// Loss and gradient at the model's own weights, as Burn's optimizer takes them: one pass
+    /// (Burn's gradients as they are) without ghost chunks, else [`StepContext::grad`].
+    pub fn loss_and_grads<M>(&mut self, model: &M, batch: &B) -> (f64, GradientsParams)
+    where
+        M: LossModel<Batch = B>,
+    {
+        if ghost_chunks::<M>(batch, self.ghost_batch).len() == 1 {
+            return loss_and_grads(model, batch);
+        }
+        let w = ParamVec::from_model(model);
+        let (loss, g) = self.grad(model, &w, batch, |_| None);
+        (loss, to_optimizer_grads(&g))
+    }
+
+    /// Re-seeds the backend generator (dropout masks, ReluSmoothOut's Θ) of `device` to this
+    /// step's value, so that every point a method evaluates sees the same masks as the first.
+    /// The trainer seeds it so before the step (under [`crate::rng::backend_lock`]), so before
+    /// the first pass this changes nothing there; a method with several passes calls it before
+    /// each (S-SGD, SAM, ASAM, Deterministic SmoothOut), which also makes its masks a function
+    /// of (seed, step) in a loop of the user's own.
+    pub fn same_masks(&self, device: &burn::tensor::Device) {
+        device.seed(crate::rng::derive_seed(self.seed, crate::rng::Stream::Backend, self.step));
+    }
+
+    fn note_absent(&mut self, w: &ParamVec, grads: &GradientsParams) {
+        for s in w.slots.iter() {
+            let present = match s.shape.len() {
+                1 => grads.get::<1>(s.id).is_some(),
+                2 => grads.get::<2>(s.id).is_some(),
+                3 => grads.get::<3>(s.id).is_some(),
+                _ => grads.get::<4>(s.id).is_some(),
+            };
+            if !present && !self.absent.iter().any(|(id, _)| *id == s.id) {
+                self.absent.push((s.id, s.shape.len()));
+            }
+        }
+    }
+
+    /// `grads` without the parameters that no pass of this step gave a gradient (frozen
+    /// parameters, parameters the loss does not reach): Burn's optimizer then leaves them
+    /// untouched (no weight decay, no momentum), as it does under plain SGD.
+    pub fn drop_absent(&self, mut grads: GradientsParams) -> GradientsParams {
+        for &(id, rank) in &self.absent {
+            match rank {
+                1 => drop(grads.remove::<1>(id)),
+                2 => drop(grads.remove::<2>(id)),
+                3 => drop(grads.remove::<3>(id)),
+                _ => drop(grads.remove::<4>(id)),
+            }
+        }
+        grads
+    }
+}
+
+/// `batch` as the ghost chunks of `ghost` examples a gradient takes it in: consecutive
+/// chunks, the last one smaller when `ghost` does not divide the batch; the whole batch when
+/// `ghost` is 0 or not smaller than it. (The SmoothOut authors' `input.chunk(B // G)` cuts
+/// B = 6000, G = 128 into 46 chunks of up to 131 examples; basin's rule cuts 46 chunks of 128
+/// and one of 112.)
+pub fn ghost_chunks<M: LossModel>(batch: &M::Batch, ghost: usize) -> Vec<M::Batch> {
+    if ghost == 0 || ghost >= M::batch_len(batch) {
+        return vec![batch.clone()];
+    }
+    M::split_batch(batch, ghost).unwrap_or_else(|| panic!("ghost batches of {ghost}: this model's LossModel::split_batch cannot cut its batches"))
 }
 
 /// The result of one estimate.
@@ -60,8 +182,12 @@ pub struct Estimate<M> {
     /// The point the base optimizer steps from: the input weights, except for methods whose
     /// perturbation stays in the weights (SmoothOut without de-noising).
     pub model: M,
-    /// The training loss reported for this step (at the unperturbed weights where the method
-    /// computes it, else at the first evaluated point).
+    /// The training loss reported for this step: the estimate of the objective the method
+    /// descends, from the passes it already makes. L(w; B) for SGD, SAM, ASAM, Nudged SGD and
+    /// noise enhancement (the loss on B); L(w + θ; B) for SmoothOut and AdaSmoothOut, an
+    /// unbiased estimate of the smoothed loss C̄(w) (SmoothOut journal eq. 8); the mean over the
+    /// evaluated points for S-SGD (½[L(w + n) + L(w − n)]) and Deterministic SmoothOut
+    /// ((1/N) Σ_k L(w + θ_k), eq. 1). The trainer's L*/L** thresholds compare this value.
     pub loss: f64,
     /// The gradient handed to the base optimizer.
     pub grads: GradientsParams,

@@ -3,7 +3,7 @@
 //! the SGD-noise covariance by α² + (1 − α)² (eq. 10), i.e. an effective batch size
 //! B_eff = B / (α² + (1 − α)²) (eq. 11). α = 1 is plain SGD (one pass, no extra batch).
 
-use super::{Estimate, GradientEstimator, StepContext, loss_and_grads, to_optimizer_grads};
+use super::{Estimate, GradientEstimator, StepContext, to_optimizer_grads};
 use crate::task::LossModel;
 use crate::paramvec::ParamVec;
 use crate::running_stats;
@@ -57,17 +57,16 @@ impl<M: LossModel> GradientEstimator<M> for NoiseEnhancement {
         "noise-enhancement"
     }
     fn estimate(&mut self, model: M, batch: &M::Batch, ctx: &mut StepContext<'_, M::Batch>) -> Estimate<M> {
-        let (loss, grads) = loss_and_grads(&model, batch);
         if self.alpha == 1.0 {
+            let (loss, grads) = ctx.loss_and_grads(&model, batch);
             return Estimate { model, loss, grads };
         }
         let w = ParamVec::from_model(&model);
-        let g1 = ParamVec::from_grads(&w, &grads);
+        let (loss, g1) = ctx.grad(&model, &w, batch, |_| None);
         let snap = running_stats::snapshot(&model);
         let other = ctx.source.extra_batch(M::batch_len(batch), ctx.step);
-        let (_, g2) = loss_and_grads(&model, &other);
+        let (_, g2) = ctx.grad(&model, &w, &other, |_| None);
         running_stats::restore(&model, &snap);
-        let g2 = ParamVec::from_grads(&w, &g2);
         let g = ParamVec::lincomb(self.alpha, &g1, 1.0 - self.alpha, &g2);
         Estimate { model, loss, grads: to_optimizer_grads(&g) }
     }

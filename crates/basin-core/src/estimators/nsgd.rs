@@ -10,7 +10,7 @@
 //! γ < 1 steers toward sharper regions, γ > 1 toward flatter ones. `random_subspace` replaces V
 //! by a random orthonormal k-frame (the control). The eigenvectors are part of the checkpoint.
 
-use super::{Estimate, GradientEstimator, StepContext, loss_and_grads, to_optimizer_grads};
+use super::{Estimate, GradientEstimator, StepContext, to_optimizer_grads};
 use crate::batch::Batch;
 use crate::curvature::choice::{CurvatureOperator, OperatorKind};
 use crate::curvature::lanczos::{LanczosConfig, lanczos};
@@ -161,9 +161,8 @@ impl<M: Classifier> GradientEstimator<M> for Nsgd {
             };
             self.computed_at = Some(ctx.step);
         }
-        let (loss, grads) = loss_and_grads(&model, batch);
         let w = ParamVec::from_model(&model);
-        let g = ParamVec::from_grads(&w, &grads);
+        let (loss, g) = ctx.grad(&model, &w, batch, |_| None);
         let g = match self.cfg.mode {
             NsgdMode::Nudge => nudge(&g, &self.directions, self.cfg.gamma),
             NsgdMode::Project => project(&g, &self.directions[0]),

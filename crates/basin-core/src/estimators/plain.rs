@@ -1,6 +1,6 @@
 //! Plain (mini-batch) gradient: what SGD, momentum and Adam see without any flat-minima method.
 
-use super::{Estimate, GradientEstimator, StepContext, loss_and_grads};
+use super::{Estimate, GradientEstimator, StepContext};
 use crate::task::LossModel;
 
 /// g(w; B): the gradient of the batch loss at the current weights.
@@ -11,8 +11,8 @@ impl<M: LossModel> GradientEstimator<M> for Plain {
     fn name(&self) -> &'static str {
         "sgd"
     }
-    fn estimate(&mut self, model: M, batch: &M::Batch, _ctx: &mut StepContext<'_, M::Batch>) -> Estimate<M> {
-        let (loss, grads) = loss_and_grads(&model, batch);
+    fn estimate(&mut self, model: M, batch: &M::Batch, ctx: &mut StepContext<'_, M::Batch>) -> Estimate<M> {
+        let (loss, grads) = ctx.loss_and_grads(&model, batch);
         Estimate { model, loss, grads }
     }
 }

@@ -1,12 +1,18 @@
 //! Sharpness-aware minimization, the baseline users compare with: SAM (Foret et al., ICLR 2021)
 //! takes the gradient at w + ε with ε = ρ · g/‖g‖; ASAM (Kwon et al., ICML 2021) uses the
-//! adaptive ε = ρ · T_w² g / ‖T_w g‖ with T_w = |w| + η on weight matrices and kernels (1 on
-//! biases and norm parameters, as in the authors' code).
+//! adaptive ε = ρ · T_w² g / ‖T_w g‖ with T_w = |w| + η, as the authors' `asam.py` does, on
+//! every parameter whose PyTorch name contains `weight`: weight matrices, kernels and the
+//! scales of normalization layers (Burn's `gamma`), and 1 on biases and shifts (`beta`). The
+//! defaults are the authors' (`asam.py`): ρ = 0.5, η = 0.01 for ASAM, ρ = 0.05 for SAM.
+//!
+//! Both passes of a step see the same dropout masks, and only the first updates batch-norm
+//! running statistics.
 
-use super::{Estimate, GradientEstimator, StepContext, grad_at, loss_and_grads, to_optimizer_grads};
-use crate::task::LossModel;
-use crate::paramvec::ParamVec;
+use super::{Estimate, GradientEstimator, StepContext, to_optimizer_grads};
+use crate::paramkind::ParamKind;
+use crate::paramvec::{ParamVec, Slot};
 use crate::running_stats;
+use crate::task::LossModel;
 
 /// `[estimator] name = "sam"` (Foret et al.; ρ = 0.05).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -35,11 +41,11 @@ impl SamConfig {
     }
 }
 
-/// `[estimator] name = "asam"` (Kwon et al.; T_w = |w| + η on weights).
+/// `[estimator] name = "asam"` (Kwon et al.; T_w = |w| + η on weights and norm scales).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AsamConfig {
-    /// Neighbourhood radius ρ (the ASAM paper uses 0.5 … 2).
+    /// Neighbourhood radius ρ (the authors' default 0.5; the paper uses 0.5 … 2).
     pub rho: f64,
     /// η added to |w| in T_w.
     pub eta: f64,
@@ -47,7 +53,7 @@ pub struct AsamConfig {
 
 impl Default for AsamConfig {
     fn default() -> Self {
-        AsamConfig { rho: 0.05, eta: 0.01 }
+        AsamConfig { rho: 0.5, eta: 0.01 }
     }
 }
 
@@ -71,9 +77,10 @@ pub struct Sam {
     rho: f64,
     /// `Some(η)` for ASAM.
     adaptive: Option<f64>,
-    /// The last step's weights and gradient, from which ε is computed again on request: the
-    /// step itself never stores ε as a vector of its own.
-    last: Option<(ParamVec, ParamVec)>,
+    /// The last step's first gradient, from which ε is computed again on request (with the
+    /// weights the step started from): the step itself never stores ε, and holds no buffer
+    /// of the weights across the optimizer's step.
+    last: Option<ParamVec>,
 }
 
 impl Sam {
@@ -85,9 +92,10 @@ impl Sam {
     pub fn asam(rho: f64, eta: f64) -> Self {
         Sam { rho, adaptive: Some(eta), last: None }
     }
-    /// The ascent step ε of the last step (for inspection and tests).
-    pub fn last_epsilon(&self) -> Option<ParamVec> {
-        self.last.as_ref().map(|(w, g)| ascent(w, g, self.rho, self.adaptive))
+    /// The ascent step ε of the last step, which started from weights `w` (for inspection and
+    /// tests).
+    pub fn last_epsilon(&self, w: &ParamVec) -> Option<ParamVec> {
+        self.last.as_ref().map(|g| ascent(w, g, self.rho, self.adaptive))
     }
 }
 
@@ -97,12 +105,18 @@ pub fn ascent(w: &ParamVec, g: &ParamVec, rho: f64, adaptive: Option<f64>) -> Pa
     d.scale(f)
 }
 
+/// Whether T_w = |w| + η applies to a parameter: the authors' `'weight' in name`, i.e. weight
+/// matrices, kernels and normalization scales (PyTorch's `bn.weight` is Burn's `gamma`).
+pub fn scaled(s: &Slot) -> bool {
+    s.kind.is_weight() || (s.kind == ParamKind::Norm && s.path.rsplit('.').next().is_some_and(|last| last == "gamma" || last.contains("weight")))
+}
+
 /// ε as (direction, factor): (g, ρ/‖g‖) for SAM, (T_w² g, ρ/‖T_w g‖) for ASAM.
 fn ascent_parts(w: &ParamVec, g: &ParamVec, rho: f64, adaptive: Option<f64>) -> (ParamVec, f64) {
     match adaptive {
         None => (g.clone(), rho / g.norm().max(1e-12)),
         Some(eta) => {
-            let t = w.map(|s, p| if s.kind.is_weight() { p.abs().add_scalar(eta) } else { p.ones_like() });
+            let t = w.map(|s, p| if scaled(s) { p.abs().add_scalar(eta) } else { p.ones_like() });
             let tg = t.mul(g);
             let f = rho / tg.norm().max(1e-12);
             (tg.mul(&t), f)
@@ -114,7 +128,7 @@ fn ascent_parts(w: &ParamVec, g: &ParamVec, rho: f64, adaptive: Option<f64>) -> 
 /// instead of five; `None` off the CPU backend.
 fn asam_point(w: &ParamVec, g: &ParamVec, rho: f64, eta: f64) -> Option<ParamVec> {
     let eta32 = eta as f32;
-    let weight = |s: &crate::paramvec::Slot| s.kind.is_weight();
+    let weight = scaled;
     let mut sq = 0.0;
     for ((s, wp), gp) in w.slots.iter().zip(&w.parts).zip(&g.parts) {
         sq += if weight(s) { crate::fused::sum_sq_map2(wp, gp, |w, g| (w.abs() + eta32) * g)? } else { crate::fused::sum_sq_map2(wp, gp, |_, g| g)? };
@@ -143,19 +157,20 @@ impl<M: LossModel> GradientEstimator<M> for Sam {
     fn name(&self) -> &'static str {
         if self.adaptive.is_some() { "asam" } else { "sam" }
     }
-    fn estimate(&mut self, model: M, batch: &M::Batch, _ctx: &mut StepContext<'_, M::Batch>) -> Estimate<M> {
-        let (loss, grads) = loss_and_grads(&model, batch);
+    fn estimate(&mut self, model: M, batch: &M::Batch, ctx: &mut StepContext<'_, M::Batch>) -> Estimate<M> {
         let w = ParamVec::from_model(&model);
-        let g0 = ParamVec::from_grads(&w, &grads);
+        ctx.same_masks(&w.device());
+        let (loss, g0) = ctx.grad(&model, &w, batch, |_| None);
         // w + ε in fused passes, without ε as a vector of its own
         let point = self.adaptive.and_then(|eta| asam_point(&w, &g0, self.rho, eta)).unwrap_or_else(|| {
             let (d, f) = ascent_parts(&w, &g0, self.rho, self.adaptive);
             ParamVec::lincomb(1.0, &w, f, &d)
         });
         let snap = running_stats::snapshot(&model);
-        let (_, g) = grad_at(&model, &point, batch);
+        ctx.same_masks(&w.device());
+        let (_, g) = ctx.grad(&model, &w, batch, |_| Some(point.clone()));
         running_stats::restore(&model, &snap);
-        self.last = Some((w, g0));
+        self.last = Some(g0);
         Estimate { model, loss, grads: to_optimizer_grads(&g) }
     }
 }

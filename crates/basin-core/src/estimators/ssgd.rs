@@ -2,8 +2,14 @@
 //! where for every layer n_layer = level · ‖w_layer‖ · d / ‖d‖ with a fresh random Gaussian
 //! direction d each step (fixed magnitude, random direction); biases are excluded and the
 //! layers are all weights, convolutions only or dense only.
+//!
+//! The two passes see the same dropout masks, and the step moves the batch-norm running
+//! statistics once, by the mean of the two passes' updates: r ← ½[r(w + n) + r(w − n)], i.e.
+//! one momentum update with the mean of the two passes' batch statistics, symmetric in ±n
+//! (a choice: the paper is silent; with the one-pass rule of the other methods only w + n
+//! would count).
 
-use super::{Estimate, GradientEstimator, StepContext, grad_at, to_optimizer_grads};
+use super::{Estimate, GradientEstimator, StepContext, to_optimizer_grads};
 use crate::task::LossModel;
 use crate::paramkind::ParamFilter;
 use crate::paramvec::{ParamVec, Slot};
@@ -45,8 +51,9 @@ impl SymmetricSgdConfig {
 pub struct SymmetricSgd {
     level: f64,
     layers: ParamFilter,
-    /// The last step's direction d and per-layer factors k (n = k ⊙ d, never stored itself).
-    last: Option<(ParamVec, Vec<f64>)>,
+    /// What the last step's noise n = k ⊙ d is drawn again from: the layout, the device, the
+    /// key of d and the per-layer factors k (neither n nor d is kept).
+    last: Option<(std::sync::Arc<Vec<Slot>>, burn::tensor::Device, u64, Vec<f64>)>,
 }
 
 impl SymmetricSgd {
@@ -56,31 +63,31 @@ impl SymmetricSgd {
     }
     /// The noise n of the last step (for inspection and tests).
     pub fn last_noise(&self) -> Option<ParamVec> {
-        self.last.as_ref().map(|(d, k)| scaled(d, k))
+        self.last.as_ref().map(|(slots, device, key, k)| {
+            let mut i = 0;
+            ParamVec::zeros(slots.clone(), device).map(|s, z| {
+                i += 1;
+                if k[i - 1] == 0.0 { z } else { direction(s, i - 1, *key, device).mul_scalar(k[i - 1]) }
+            })
+        })
     }
 }
 
-/// n with ‖n_layer‖ = level · ‖w_layer‖ on the selected layers, zero elsewhere; the direction
-/// is isotropic (i.i.d. Gaussian components, normalized per layer), keyed by (seed, step).
-pub fn symmetric_noise(w: &ParamVec, level: f64, layers: ParamFilter, key: u64) -> ParamVec {
-    let mut i = 0;
-    w.map(|s, wp| {
-        i += 1;
-        let (d, k) = layer_direction(s, &wp, i - 1, level, layers, key);
-        d.mul_scalar(k)
-    })
+/// Layer `i`'s Gaussian direction d (the part of `ParamVec::normal(key, 1)`), on `device`.
+fn direction(s: &Slot, i: usize, key: u64, device: &burn::tensor::Device) -> Tensor<1> {
+    crate::fused::tensor(crate::fastrand::normal_vec(s.numel(), ParamVec::part_key(key, i), 1.0), device)
 }
 
-/// Layer `i`'s Gaussian direction d (the part of `ParamVec::normal(key, 1)`) and its factor
-/// k = level · ‖w‖/‖d‖, so that n = k d; k = 0 (and d = w, a placeholder) on unselected layers.
-fn layer_direction(s: &Slot, wp: &Tensor<1>, i: usize, level: f64, layers: ParamFilter, key: u64) -> (Tensor<1>, f64) {
+/// Layer `i`'s direction d and its factor k = level · ‖w‖/‖d‖, so that n = k d; `None` on
+/// unselected layers (k = 0).
+fn layer_direction(s: &Slot, wp: &Tensor<1>, i: usize, level: f64, layers: ParamFilter, key: u64) -> Option<(Tensor<1>, f64)> {
     if !layers.accepts(s.kind) {
-        return (wp.clone(), 0.0);
+        return None;
     }
-    let d = crate::fused::tensor(crate::fastrand::normal_vec(s.numel(), ParamVec::part_key(key, i), 1.0), &wp.device());
+    let d = direction(s, i, key, &wp.device());
     let sq = crate::fused::dots(&[(&d, &d), (wp, wp)]);
     let k = if sq[0] > 0.0 { level * sq[1].sqrt() / sq[0].sqrt() } else { 0.0 };
-    (d, k)
+    Some((d, k))
 }
 
 impl<M: LossModel> GradientEstimator<M> for SymmetricSgd {
@@ -89,33 +96,35 @@ impl<M: LossModel> GradientEstimator<M> for SymmetricSgd {
     }
     fn estimate(&mut self, model: M, batch: &M::Batch, ctx: &mut StepContext<'_, M::Batch>) -> Estimate<M> {
         let w = ParamVec::from_model(&model);
+        let device = w.device();
         let key = super::smoothout::noise_key(ctx.seed, ctx.step);
         // One layer at a time, so that its direction is still in cache for its norm and for
         // w + n and w − n (one fused pass); n = k d itself is never stored.
-        let (mut d, mut k, mut plus, mut minus) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut k, mut plus, mut minus) = (Vec::new(), Vec::new(), Vec::new());
         for (i, (s, wp)) in w.slots.iter().zip(&w.parts).enumerate() {
-            let (dl, kl) = layer_direction(s, wp, i, self.level, self.layers, key);
-            let (p, m) = if kl == 0.0 { (wp.clone(), wp.clone()) } else { crate::fused::plus_minus(wp, kl, &dl) };
-            d.push(dl);
+            let (p, m, kl) = match layer_direction(s, wp, i, self.level, self.layers, key) {
+                Some((dl, kl)) if kl != 0.0 => {
+                    let (p, m) = crate::fused::plus_minus(wp, kl, &dl);
+                    (p, m, kl)
+                }
+                _ => (wp.clone(), wp.clone(), 0.0),
+            };
             k.push(kl);
             plus.push(p);
             minus.push(m);
         }
         let layout = |parts| ParamVec { slots: w.slots.clone(), parts };
-        let (lp, gp) = grad_at(&model, &layout(plus), batch);
-        let snap = running_stats::snapshot(&model);
-        let (lm, gm) = grad_at(&model, &layout(minus), batch);
-        running_stats::restore(&model, &snap);
-        self.last = Some((layout(d), k));
+        let (plus, minus) = (layout(plus), layout(minus));
+        let before = running_stats::snapshot(&model);
+        ctx.same_masks(&device);
+        let (lp, gp) = ctx.grad(&model, &w, batch, |_| Some(plus.clone()));
+        let after_plus = running_stats::snapshot(&model);
+        running_stats::restore(&model, &before);
+        ctx.same_masks(&device);
+        let (lm, gm) = ctx.grad(&model, &w, batch, |_| Some(minus.clone()));
+        let after_minus = running_stats::snapshot(&model);
+        running_stats::restore(&model, &after_plus.midpoint(&after_minus));
+        self.last = Some((w.slots.clone(), device, key, k));
         Estimate { model, loss: 0.5 * (lp + lm), grads: to_optimizer_grads(&ParamVec::lincomb(0.5, &gp, 0.5, &gm)) }
     }
-}
-
-/// `k ⊙ d`: each part of `d` times its factor.
-fn scaled(d: &ParamVec, k: &[f64]) -> ParamVec {
-    let mut i = 0;
-    d.map(|_, p| {
-        i += 1;
-        p.mul_scalar(k[i - 1])
-    })
 }

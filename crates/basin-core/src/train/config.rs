@@ -40,9 +40,10 @@ pub struct ModelConfig {
     /// A zoo name (`basin models` lists them): ne-f1, keskar-f1, keskar-c1, ne-c1, simple-cnn,
     /// resnet-20/32/44/56.
     pub name: String,
-    /// Ghost batch size of `ne-c1`'s batch norm (the paper: 100); 0 = ordinary batch norm.
+    /// Old name of `train.ghost_batch` (it once applied to `ne-c1`'s batch norm only); a
+    /// config that sets it loads with the value moved to `train.ghost_batch`.
     pub ghost_batch: usize,
-    /// ReluSmoothOut (workshop eq. 12) noise a on the ReLUs of ne-f1 / keskar-f1 (0 = off).
+    /// ReluSmoothOut (workshop eq. 12) noise a on every ReLU of the network (0 = off).
     pub relu_noise: f64,
 }
 
@@ -98,6 +99,15 @@ pub struct LoopConfig {
     pub stop_at_loss: f64,
     /// Steps in the running mean of minibatch losses that L* and L** compare against.
     pub loss_window: usize,
+    /// Ghost batches: every gradient of a step is computed chunk by chunk, consecutive chunks
+    /// of this many examples (the last one smaller), each its own forward and backward pass
+    /// (its own batch-norm statistics, which also update the running statistics once per
+    /// chunk), and averaged with the chunks' sizes as weights (Hoffer et al. 2017; the
+    /// SmoothOut authors' `main_gbn.py` uses 128). 0 = the whole batch in one pass.
+    pub ghost_batch: usize,
+    /// Global gradient-norm clipping of the gradient handed to the optimizer, ‖g‖ ≤ c over all
+    /// parameters together (the SmoothOut authors' code clips at 5); 0 = off.
+    pub clip_norm: f64,
 }
 
 impl Default for LoopConfig {
@@ -111,11 +121,27 @@ impl Default for LoopConfig {
             halve_lr_at_loss: 0.0,
             stop_at_loss: 0.0,
             loss_window: 50,
+            ghost_batch: 0,
+            clip_norm: 0.0,
         }
     }
 }
 
 impl TrainConfig {
+    /// Moves settings of older config files to their current keys: `model.ghost_batch` (which
+    /// applied to `ne-c1` only) becomes `train.ghost_batch`. A file that sets both to different
+    /// values is an error naming the old key.
+    pub fn migrate(mut self) -> Result<TrainConfig, BasinError> {
+        if self.model.ghost_batch != 0 {
+            if self.train.ghost_batch != 0 && self.train.ghost_batch != self.model.ghost_batch {
+                return Err(BasinError::config("model.ghost_batch", format!("{} differs from train.ghost_batch = {}; it is the old name of train.ghost_batch, keep one", self.model.ghost_batch, self.train.ghost_batch)));
+            }
+            self.train.ghost_batch = self.model.ghost_batch;
+            self.model.ghost_batch = 0;
+        }
+        Ok(self)
+    }
+
     /// Checks every generic field (model and data names are checked where they are resolved).
     pub fn validate(&self) -> Result<(), BasinError> {
         if self.model.name.is_empty() {
@@ -142,11 +168,89 @@ impl TrainConfig {
         if self.train.loss_window == 0 {
             return Err(BasinError::config("train.loss_window", "must be ≥ 1"));
         }
+        if !(self.train.clip_norm >= 0.0 && self.train.clip_norm.is_finite()) {
+            return Err(BasinError::config("train.clip_norm", "must be a number ≥ 0"));
+        }
+        if self.model.ghost_batch != 0 {
+            return Err(BasinError::config("model.ghost_batch", "is now train.ghost_batch (it applies to every model); load the config with TrainConfig::migrate"));
+        }
         self.optimizer.validate()?;
         self.schedule.validate()?;
         self.estimator.validate()?;
-        super::phases::resolve(self)?;
+        let phases = super::phases::resolve(self)?;
+        if self.train.ghost_batch == 0 && phases.iter().any(|p| p.estimator.noise_per() == Some(crate::estimators::config::NoisePer::Chunk)) {
+            return Err(BasinError::config("estimator.noise_per", "\"chunk\" draws noise per ghost chunk: set train.ghost_batch (the authors' code: 128)"));
+        }
         self.curvature.validate()?;
+        if phases.iter().any(|p| p.estimator.name() == "nsgd") && (self.optimizer.name != "sgd" || self.optimizer.weight_decay != 0.0) {
+            let key = if self.optimizer.name != "sgd" { "optimizer.name" } else { "optimizer.weight_decay" };
+            return Err(BasinError::config(
+                key,
+                "Nudged SGD takes learning rate γη along the sharpest directions only under plain SGD without weight decay (momentum and Adam filter or rescale the nudged gradient, and the decay is added after it): use optimizer.name = \"sgd\", weight_decay = 0",
+            ));
+        }
+        self.check_used()
+    }
+
+    /// A key set away from its default that this configuration never reads is an error naming
+    /// it (a setting accepted and ignored would mislead): the momentum keys outside `momentum`,
+    /// Adam's outside `adam`, a schedule's keys under another kind, `base_batch` without LR
+    /// scaling, the curvature keys when nothing is tracked, `curvature.eps` for the exact
+    /// Hessian, and `train.loss_window` without an L* or L** threshold.
+    pub fn check_used(&self) -> Result<(), BasinError> {
+        let (d, o, s, c, t) = (TrainConfig::default(), &self.optimizer, &self.schedule, &self.curvature, &self.train);
+        let unused = |key: &str, why: String| Err(BasinError::config(key, format!("is set but not used: {why}")));
+        if o.name != "momentum" {
+            if o.momentum != d.optimizer.momentum {
+                return unused("optimizer.momentum", format!("optimizer.name is \"{}\", not \"momentum\"", o.name));
+            }
+            if o.nesterov != d.optimizer.nesterov {
+                return unused("optimizer.nesterov", format!("optimizer.name is \"{}\", not \"momentum\"", o.name));
+            }
+        }
+        if o.name != "adam" {
+            for (k, v, dv) in [("optimizer.beta1", o.beta1, d.optimizer.beta1), ("optimizer.beta2", o.beta2, d.optimizer.beta2), ("optimizer.epsilon", o.epsilon, d.optimizer.epsilon)] {
+                if v != dv {
+                    return unused(k, format!("optimizer.name is \"{}\", not \"adam\"", o.name));
+                }
+            }
+        }
+        let ds = &d.schedule;
+        if s.kind != "step" && (s.milestones != ds.milestones || s.gamma != ds.gamma) {
+            let k = if s.milestones != ds.milestones { "schedule.milestones" } else { "schedule.gamma" };
+            return unused(k, format!("schedule.kind is \"{}\", not \"step\"", s.kind));
+        }
+        if s.kind != "cosine" {
+            for (k, v, dv) in [("schedule.t0", s.t0, ds.t0), ("schedule.t_mult", s.t_mult, ds.t_mult), ("schedule.eta_min", s.eta_min, ds.eta_min)] {
+                if v != dv {
+                    return unused(k, format!("schedule.kind is \"{}\", not \"cosine\"", s.kind));
+                }
+            }
+        }
+        if s.lr_scaling == "none" && s.base_batch != ds.base_batch {
+            return unused("schedule.base_batch", "schedule.lr_scaling is \"none\"".into());
+        }
+        let dc = &d.curvature;
+        if c.track_every == 0 && c.slice_at.is_empty() {
+            let keys = [
+                ("curvature.top_k", c.top_k != dc.top_k),
+                ("curvature.subset", c.subset != dc.subset),
+                ("curvature.max_iter", c.max_iter != dc.max_iter),
+                ("curvature.tol", c.tol != dc.tol),
+                ("curvature.operator", c.operator != dc.operator),
+                ("curvature.eps", c.eps != dc.eps),
+                ("curvature.batch_size", c.batch_size != dc.batch_size),
+            ];
+            if let Some((k, _)) = keys.iter().find(|(_, set)| *set) {
+                return unused(k, "nothing is tracked (curvature.track_every = 0 and no curvature.slice_at)".into());
+            }
+        }
+        if c.operator == crate::curvature::choice::OperatorKind::Hessian && c.eps != dc.eps {
+            return unused("curvature.eps", "the exact Hessian (curvature.operator = \"hessian\") has no step".into());
+        }
+        if t.halve_lr_at_loss == 0.0 && t.stop_at_loss == 0.0 && t.loss_window != d.train.loss_window {
+            return unused("train.loss_window", "neither train.halve_lr_at_loss nor train.stop_at_loss is set".into());
+        }
         Ok(())
     }
 

@@ -111,11 +111,14 @@ pub fn init_model<M: burn::module::Module>(device: &Device, seed: u64, build: im
     if cpu == *device { model } else { model.fork(device) }
 }
 
-/// Extra batches for estimators, drawn from a seeded stream of the step.
+/// Extra batches for estimators, drawn from a seeded stream of the step; with `augment`, B′
+/// gets the run's augmentation from its own stream (seed, step), so noise enhancement's
+/// α·g(B) + (1 − α)·g(B′) compares two batches of the same distribution.
 struct Extra<'a> {
     set: &'a dyn ExampleSet,
     steps: u64,
     seed: u64,
+    augment: bool,
     device: Device,
 }
 
@@ -129,7 +132,8 @@ impl BatchSource for Extra<'_> {
     fn extra_batch(&mut self, size: usize, step: u64) -> Batch {
         let mut rng = stream_rng(self.seed, Stream::ExtraBatch, step);
         let idx = rand::seq::index::sample(&mut rng, self.set.len(), size.min(self.set.len())).into_vec();
-        self.set.batch(&idx, None, &self.device)
+        let mut aug = self.augment.then(|| stream_rng(self.seed, Stream::ExtraAugment, step));
+        self.set.batch(&idx, aug.as_mut(), &self.device)
     }
 }
 
@@ -291,16 +295,20 @@ pub fn train_with<M: Classifier>(
     let started = Instant::now();
     let seconds_before = state.seconds;
     let elapsed = |_: &LoopState| seconds_before + started.elapsed().as_secs_f64();
-    let mut extra = Extra { set: sets.train, steps: steps as u64, seed: cfg.seed, device: ad.clone() };
+    let mut extra = Extra { set: sets.train, steps: steps as u64, seed: cfg.seed, augment: cfg.data.augment, device: ad.clone() };
     let mut current_phase = usize::MAX;
-    let mut estimator = phases[0].estimator.build::<M>(cfg.seed);
+    let build = |e: &crate::estimators::EstimatorConfig| -> Box<dyn crate::estimators::GradientEstimator<M>> {
+        let inner = e.build::<M>(cfg.seed);
+        if cfg.train.clip_norm > 0.0 { Box::new(crate::estimators::Clipped::new(inner, cfg.train.clip_norm)) } else { inner }
+    };
+    let mut estimator = build(&phases[0].estimator);
 
     while state.epoch < total_epochs && state.converged_at.is_none() {
         let epoch = state.epoch;
         let pi = super::phases::phase_of(&phases, epoch);
         let phase = &phases[pi];
         if pi != current_phase {
-            estimator = phase.estimator.build::<M>(cfg.seed);
+            estimator = build(&phase.estimator);
             // a resumed run's first phase gets the estimator state its checkpoint saved
             if current_phase == usize::MAX && opts.resume {
                 restore_estimator(estimator.as_mut(), &model, &phases, pi, &state, out)?;
@@ -320,7 +328,7 @@ pub fn train_with<M: Classifier>(
             ad.seed(derive_seed(cfg.seed, Stream::Backend, step));
             let mut aug = cfg.data.augment.then(|| stream_rng(cfg.seed, Stream::Augment, step));
             let batch = sets.train.batch(&order[b * bs..(b + 1) * bs], aug.as_mut(), &ad);
-            let mut ctx = StepContext { step, seed: cfg.seed, source: &mut extra };
+            let mut ctx = StepContext::new(step, cfg.seed, &mut extra).with_ghost_batch(cfg.train.ghost_batch);
             let (next, loss) = crate::task::train_step(model, &batch, estimator.as_mut(), &mut optim, lr, &mut ctx).map_err(|e| match e {
                 BasinError::Diverged { step, loss, .. } => BasinError::Diverged { step, epoch: epoch + 1, loss },
                 e => e,

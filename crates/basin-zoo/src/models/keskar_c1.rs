@@ -5,7 +5,6 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::activation::relu;
 use crate::jvp::{self, Dual};
 use burn::tensor::{Device, Tensor};
 
@@ -28,6 +27,7 @@ pub struct KeskarC1 {
     bn4: BatchNorm,
     dropout: Dropout,
     out: Linear,
+    act: super::noisy_relu::NoisyRelu,
 }
 
 impl KeskarC1 {
@@ -48,21 +48,24 @@ impl KeskarC1 {
             bn4: BatchNormConfig::new(192).init(device),
             dropout: DropoutConfig::new(0.5).init(),
             out: LinearConfig::new(192, classes).with_initializer(glorot()).init(device),
+            act: super::noisy_relu::NoisyRelu::new(0.0),
         }
     }
 
-    /// See [`basin_core::Classifier::sync_running_stats`].
-    pub fn sync_running_stats(&self) {
-        [&self.bn1, &self.bn2, &self.bn3, &self.bn4].into_iter().for_each(basin_core::model::sync_batch_norm);
+    /// Switches every ReLU to ReluSmoothOut with noise `a` (0 = plain ReLU).
+    pub fn with_relu_noise(mut self, a: f64) -> KeskarC1 {
+        self.act = super::noisy_relu::NoisyRelu::new(a);
+        self
     }
 
     /// Logits for images `[B, C, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let relu = |x| self.act.forward(x);
         let x = crate::ops::max_pool2d(&self.pool, relu(crate::ops::batch_norm(&self.bn1, crate::ops::conv2d(&self.conv1, x))));
         let x = crate::ops::max_pool2d(&self.pool, relu(crate::ops::batch_norm(&self.bn2, crate::ops::conv2d(&self.conv2, x))));
         let x: Tensor<2> = x.flatten(1, 3);
-        let x = self.dropout.forward(relu(crate::ops::batch_norm(&self.bn3, crate::ops::linear(&self.fc1, x))));
-        let x = self.dropout.forward(relu(crate::ops::batch_norm(&self.bn4, crate::ops::linear(&self.fc2, x))));
+        let x = self.dropout.forward(self.act.forward(crate::ops::batch_norm(&self.bn3, crate::ops::linear(&self.fc1, x))));
+        let x = self.dropout.forward(self.act.forward(crate::ops::batch_norm(&self.bn4, crate::ops::linear(&self.fc2, x))));
         crate::ops::linear(&self.out, x)
     }
 

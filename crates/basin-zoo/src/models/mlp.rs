@@ -43,11 +43,6 @@ impl Mlp {
         self
     }
 
-    /// See [`basin_core::Classifier::sync_running_stats`].
-    pub fn sync_running_stats(&self) {
-        self.norms.iter().for_each(basin_core::model::sync_batch_norm);
-    }
-
     /// Logits for a batch of images `[B, C, H, W]` (flattened here) or features `[B, D]`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let mut x: Tensor<2> = images.flatten(1, 3);

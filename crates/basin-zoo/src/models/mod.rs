@@ -1,7 +1,6 @@
 //! The papers' networks as ordinary Burn modules, and [`ZooModel`], the enum the CLI builds by
 //! name. Every network takes images `[B, C, H, W]` and returns logits `[B, classes]`.
 
-pub mod ghost_batch_norm;
 pub mod init;
 pub mod keskar_c1;
 pub mod lstm_lm;
@@ -26,7 +25,7 @@ pub const MODEL_NAMES: &[(&str, &str)] = &[
     ("ne-f1", "noise-enhancement F1: 784 → 7×500 ReLU → 10"),
     ("keskar-f1", "Keskar et al. F1: 784 → 5×(512 BN ReLU) → 10"),
     ("keskar-c1", "Keskar et al. C1: AlexNet-style, 2 conv 64 5×5 + dense 384, 192"),
-    ("ne-c1", "noise-enhancement C1: VGG-style 3×64, 3×128, 3×256 with ghost batch norm"),
+    ("ne-c1", "noise-enhancement C1: VGG-style 3×64, 3×128, 3×256 with batch norm (ghost batches: train.ghost_batch)"),
     ("simple-cnn", "sharpest-directions SimpleCNN: conv 32,32,64,64 + dense 128"),
     ("resnet-20", "CIFAR ResNet-20 (He et al. 2016, option A)"),
     ("resnet-32", "CIFAR ResNet-32"),
@@ -54,9 +53,7 @@ pub enum ZooModel {
 /// Options of the zoo networks that a config can set.
 #[derive(Debug, Clone, Default)]
 pub struct ModelOptions {
-    /// Ghost batch size for `ne-c1` (0 = ordinary batch norm).
-    pub ghost_batch: usize,
-    /// ReluSmoothOut noise a of the fully connected networks' ReLUs (0 = plain ReLU).
+    /// ReluSmoothOut noise a on every ReLU of the network (0 = plain ReLU).
     pub relu_noise: f64,
 }
 
@@ -67,15 +64,15 @@ impl ZooModel {
         Ok(match name {
             "ne-f1" => ZooModel::Mlp(Mlp::new(flat, &[500; 7], classes, false, device).with_relu_noise(opts.relu_noise)),
             "keskar-f1" => ZooModel::Mlp(Mlp::new(flat, &[512; 5], classes, true, device).with_relu_noise(opts.relu_noise)),
-            "keskar-c1" => ZooModel::KeskarC1(KeskarC1::new(shape, classes, device)),
-            "ne-c1" => ZooModel::NeC1(NeC1::new(shape, classes, opts.ghost_batch, device)),
-            "simple-cnn" => ZooModel::SimpleCnn(SimpleCnn::new(shape, classes, device)),
+            "keskar-c1" => ZooModel::KeskarC1(KeskarC1::new(shape, classes, device).with_relu_noise(opts.relu_noise)),
+            "ne-c1" => ZooModel::NeC1(NeC1::new(shape, classes, device).with_relu_noise(opts.relu_noise)),
+            "simple-cnn" => ZooModel::SimpleCnn(SimpleCnn::new(shape, classes, device).with_relu_noise(opts.relu_noise)),
             n if n.starts_with("resnet-") => {
                 let depth: usize = n[7..].parse().map_err(|_| format!("model: unknown model '{n}'"))?;
                 if ![20, 32, 44, 56].contains(&depth) {
                     return Err(format!("model: unknown model '{n}' (ResNets: resnet-20, -32, -44, -56)"));
                 }
-                ZooModel::ResNet(ResNetCifar::new(depth, shape[0], classes, device))
+                ZooModel::ResNet(ResNetCifar::new(depth, shape[0], classes, device).with_relu_noise(opts.relu_noise))
             }
             other => {
                 let names: Vec<&str> = MODEL_NAMES.iter().map(|(n, _)| *n).collect();
@@ -93,15 +90,6 @@ impl Classifier for ZooModel {
             ZooModel::NeC1(m) => m.forward(images),
             ZooModel::SimpleCnn(m) => m.forward(images),
             ZooModel::ResNet(m) => m.forward(images),
-        }
-    }
-    fn sync_running_stats(&self) {
-        match self {
-            ZooModel::Mlp(m) => m.sync_running_stats(),
-            ZooModel::KeskarC1(m) => m.sync_running_stats(),
-            ZooModel::NeC1(m) => m.sync_running_stats(),
-            ZooModel::SimpleCnn(_) => {}
-            ZooModel::ResNet(m) => m.sync_running_stats(),
         }
     }
     fn logits_jvp(&self, dir: &Self, images: Tensor<4>) -> Option<(Tensor<2>, Tensor<2>)> {

@@ -1,7 +1,8 @@
 //! ReluSmoothOut (SmoothOut workshop, eq. 12): f(x) = (1 + Θ) · max(0, x) with Θ ~ U(−a, a)
 //! drawn per unit and per example at every training forward pass; plain ReLU in evaluation.
-//! It perturbs activations instead of weights, so it is a module, not an estimator; the zoo's
-//! fully connected networks switch it on with `model.relu_noise = a`.
+//! It perturbs activations instead of weights, so it is a module, not an estimator; every zoo
+//! network's ReLUs switch to it with `model.relu_noise = a` (the paper's one experiment is
+//! ResNet-44 on CIFAR-10, workshop Table 2).
 
 use burn::module::{Flag, Module, Param};
 use burn::tensor::activation::relu;

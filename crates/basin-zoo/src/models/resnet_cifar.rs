@@ -7,7 +7,6 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::activation::relu;
 use crate::jvp::{self, Dual};
 use burn::tensor::{Device, Tensor};
 
@@ -31,6 +30,7 @@ pub struct BasicBlock {
     bn2: BatchNorm,
     subsample: Option<AvgPool2d>,
     pad: usize,
+    act: super::noisy_relu::NoisyRelu,
 }
 
 impl BasicBlock {
@@ -42,13 +42,14 @@ impl BasicBlock {
             bn2: BatchNormConfig::new(o).init(device),
             subsample: (stride != 1).then(|| AvgPool2dConfig::new([1, 1]).with_strides([stride, stride]).init()),
             pad: (o - i) / 2,
+            act: super::noisy_relu::NoisyRelu::new(0.0),
         }
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let out = relu(crate::ops::batch_norm(&self.bn1, crate::ops::conv2d(&self.conv1, x.clone())));
+        let out = self.act.forward(crate::ops::batch_norm(&self.bn1, crate::ops::conv2d(&self.conv1, x.clone())));
         let out = crate::ops::batch_norm(&self.bn2, crate::ops::conv2d(&self.conv2, out));
-        relu(out + self.shortcut(x))
+        self.act.forward(out + self.shortcut(x))
     }
 
     /// The zero-channel padding and sub-sampling of the option-A shortcut (linear, no parameters).
@@ -81,6 +82,7 @@ pub struct ResNetCifar {
     blocks: Vec<BasicBlock>,
     pool: AdaptiveAvgPool2d,
     fc: Linear,
+    act: super::noisy_relu::NoisyRelu,
 }
 
 impl ResNetCifar {
@@ -103,21 +105,23 @@ impl ResNetCifar {
             blocks,
             pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
             fc: LinearConfig::new(64, classes).init(device),
+            act: super::noisy_relu::NoisyRelu::new(0.0),
         }
     }
 
-    /// See [`basin_core::Classifier::sync_running_stats`].
-    pub fn sync_running_stats(&self) {
-        basin_core::model::sync_batch_norm(&self.bn);
-        for b in &self.blocks {
-            basin_core::model::sync_batch_norm(&b.bn1);
-            basin_core::model::sync_batch_norm(&b.bn2);
+    /// Switches every ReLU (the stem's and both of every block) to ReluSmoothOut with noise
+    /// `a` (0 = plain ReLU): the SmoothOut workshop's ResNet-44 experiment (Table 2).
+    pub fn with_relu_noise(mut self, a: f64) -> ResNetCifar {
+        self.act = super::noisy_relu::NoisyRelu::new(a);
+        for b in &mut self.blocks {
+            b.act = super::noisy_relu::NoisyRelu::new(a);
         }
+        self
     }
 
     /// Logits for images `[B, C, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x = relu(crate::ops::batch_norm(&self.bn, crate::ops::conv2d(&self.stem, x)));
+        let mut x = self.act.forward(crate::ops::batch_norm(&self.bn, crate::ops::conv2d(&self.stem, x)));
         for b in &self.blocks {
             x = b.forward(x);
         }

@@ -6,7 +6,6 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::activation::relu;
 use crate::jvp::{self, Dual};
 use burn::tensor::{Device, Tensor};
 
@@ -19,6 +18,7 @@ pub struct SimpleCnn {
     pool: MaxPool2d,
     fc: Linear,
     out: Linear,
+    act: super::noisy_relu::NoisyRelu,
 }
 
 impl SimpleCnn {
@@ -34,18 +34,25 @@ impl SimpleCnn {
             pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
             fc: LinearConfig::new(64 * (h / 4) * (w / 4), 128).with_initializer(glorot()).init(device),
             out: LinearConfig::new(128, classes).with_initializer(glorot()).init(device),
+            act: super::noisy_relu::NoisyRelu::new(0.0),
         }
+    }
+
+    /// Switches every ReLU to ReluSmoothOut with noise `a` (0 = plain ReLU).
+    pub fn with_relu_noise(mut self, a: f64) -> SimpleCnn {
+        self.act = super::noisy_relu::NoisyRelu::new(a);
+        self
     }
 
     /// Logits for images `[B, C, H, W]`.
     pub fn forward(&self, mut x: Tensor<4>) -> Tensor<2> {
         for (i, conv) in self.convs.iter().enumerate() {
-            x = relu(crate::ops::conv2d(conv, x));
+            x = self.act.forward(crate::ops::conv2d(conv, x));
             if i % 2 == 1 {
                 x = crate::ops::max_pool2d(&self.pool, x);
             }
         }
-        crate::ops::linear(&self.out, relu(crate::ops::linear(&self.fc, x.flatten(1, 3))))
+        crate::ops::linear(&self.out, self.act.forward(crate::ops::linear(&self.fc, x.flatten(1, 3))))
     }
 
     /// Logits and their tangent along `dir`; see [`basin_core::Classifier::logits_jvp`].
