@@ -393,3 +393,53 @@ pub fn train_with<M: Classifier>(
     let summary = summarize(&model, cfg, sets, opts, &state, elapsed(&state), estimators)?;
     Ok((model, summary))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ten one-pixel images; "augmentation" adds a number drawn from the generator it is given,
+    /// so a batch shows whether, and from which stream, it was augmented.
+    struct Marked;
+    impl ExampleSet for Marked {
+        fn len(&self) -> usize {
+            10
+        }
+        fn shape(&self) -> [usize; 3] {
+            [1, 1, 1]
+        }
+        fn gather(&self, indices: &[usize], augment: Option<&mut rand::rngs::StdRng>, xs: &mut Vec<f32>, ys: &mut Vec<i64>) {
+            use rand::RngExt;
+            xs.clear();
+            ys.clear();
+            let mut aug = augment;
+            for &i in indices {
+                xs.push(i as f32 + aug.as_mut().map_or(0.0, |r| r.random::<f32>()));
+                ys.push(0);
+            }
+        }
+    }
+
+    fn images(b: &Batch) -> Vec<f32> {
+        b.images.to_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn noise_enhancements_extra_batch_is_augmented_from_its_own_stream() {
+        // with data.augment, B′ must come from the same distribution as B (issue 25: it was
+        // drawn clean, which biases α·g(B) + (1 − α)·g(B′) instead of enhancing its noise)
+        let device = Device::flex();
+        let mut extra = Extra { set: &Marked, steps: 1, seed: 5, augment: true, device: device.clone() };
+        let got = images(&extra.extra_batch(4, 7));
+        let mut rng = stream_rng(5, Stream::ExtraBatch, 7);
+        let idx = rand::seq::index::sample(&mut rng, 10, 4).into_vec();
+        let mut aug = stream_rng(5, Stream::ExtraAugment, 7);
+        let expected = images(&Marked.batch(&idx, Some(&mut aug), &device));
+        assert_eq!(got, expected);
+        // not the training batch's stream
+        let mut train_aug = stream_rng(5, Stream::Augment, 7);
+        assert_ne!(got, images(&Marked.batch(&idx, Some(&mut train_aug), &device)));
+        let mut clean = Extra { augment: false, ..extra };
+        assert_eq!(images(&clean.extra_batch(4, 7)), images(&Marked.batch(&idx, None, &device)));
+    }
+}
