@@ -81,7 +81,19 @@ impl NsgdConfig {
         check(self.gamma.is_finite() && self.gamma >= 0.0, "gamma", "must be a number ≥ 0")?;
         check(self.k >= 1, "directions", "must be ≥ 1")?;
         check(self.subset > 0.0 && self.subset <= 1.0, "subset", "must be in (0, 1]")?;
-        check(self.max_iter >= self.k, "lanczos_iter", "must be ≥ directions")
+        check(self.max_iter >= self.k, "lanczos_iter", "must be ≥ directions")?;
+        // settings this configuration would not read are errors, not silently ignored
+        let d = NsgdConfig::default();
+        if self.mode != NsgdMode::Nudge {
+            check(self.gamma == d.gamma, "gamma", "is not used by mode project / remove (they keep or remove the top direction)")?;
+            check(self.k == d.k, "directions", "is not used by mode project / remove (they use the top direction only)")?;
+        }
+        if self.random_subspace {
+            check(self.subset == d.subset, "subset", "is not used with random_subspace = true")?;
+            check(self.max_iter == d.max_iter, "lanczos_iter", "is not used with random_subspace = true")?;
+            check(self.operator == d.operator, "operator", "is not used with random_subspace = true")?;
+        }
+        Ok(())
     }
     /// The estimator.
     pub fn init(&self) -> Nsgd {
