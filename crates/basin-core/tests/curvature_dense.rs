@@ -23,7 +23,7 @@ fn spectrum_with_tail(top: &[f64], n: usize) -> Vec<f64> {
 fn lanczos_finds_top_eigenpairs_with_small_residuals() {
     let spec = spectrum_with_tail(&[50.0, 30.0, 20.0, 10.0, 5.0], 200);
     let mut op = DenseOperator::with_spectrum(&spec, 1);
-    let r = lanczos(&mut op, &LanczosConfig { k: 5, tol: 1e-8, max_iter: 200, seed: 3, smallest: false });
+    let r = lanczos(&mut op, &LanczosConfig { k: 5, tol: 1e-8, max_iter: 200, seed: 3, smallest: false, bottom: 0 });
     assert!(r.converged);
     for (got, want) in r.eigenvalues.iter().zip([50.0, 30.0, 20.0, 10.0, 5.0]) {
         assert!(rel(*got, want) < 1e-8, "{got} vs {want}");
@@ -44,13 +44,35 @@ fn lanczos_handles_clusters_and_negative_eigenvalues() {
     spec.push(-20.0);
     spec.push(-7.0);
     let mut op = DenseOperator::with_spectrum(&spec, 2);
-    let r = lanczos(&mut op, &LanczosConfig { k: 4, tol: 1e-10, max_iter: 152, seed: 1, smallest: false });
+    let r = lanczos(&mut op, &LanczosConfig { k: 4, tol: 1e-10, max_iter: 152, seed: 1, smallest: false, bottom: 0 });
     let want = [10.0, 10.0 - 1e-4, 10.0 - 2e-4, 4.0];
     for (g, w) in r.eigenvalues.iter().zip(want) {
         assert!((g - w).abs() < 1e-7, "{:?}", r.eigenvalues);
     }
-    let s = lanczos(&mut op, &LanczosConfig { k: 2, tol: 1e-10, max_iter: 152, seed: 1, smallest: true });
+    let s = lanczos(&mut op, &LanczosConfig { k: 2, tol: 1e-10, max_iter: 152, seed: 1, smallest: true, bottom: 0 });
     assert!((s.eigenvalues[0] + 20.0).abs() < 1e-7 && (s.eigenvalues[1] + 7.0).abs() < 1e-7, "{:?}", s.eigenvalues);
+}
+
+#[test]
+fn one_lanczos_run_gives_both_ends_in_fewer_products_than_two() {
+    // `basin hessian --top-k K --bottom-k J` used to run a second Lanczos from the same start
+    let mut spec = spectrum_with_tail(&[10.0, 6.0, 4.0], 150);
+    spec.push(-20.0);
+    spec.push(-7.0);
+    let cfg = |k, smallest, bottom| LanczosConfig { k, tol: 1e-9, max_iter: 152, seed: 1, smallest, bottom };
+    let both = lanczos(&mut DenseOperator::with_spectrum(&spec, 2), &cfg(3, false, 2));
+    assert!(both.converged);
+    for (g, w) in both.eigenvalues.iter().zip([10.0, 6.0, 4.0]) {
+        assert!(rel(*g, w) < 1e-8, "top {:?}", both.eigenvalues);
+    }
+    for (g, w) in both.bottom_eigenvalues.iter().zip([-20.0, -7.0]) {
+        assert!(rel(*g, w) < 1e-8, "bottom {:?}", both.bottom_eigenvalues);
+    }
+    assert!(both.bottom_residuals.iter().all(|r| *r <= 1e-9 * 20.0), "{:?}", both.bottom_residuals);
+    let top = lanczos(&mut DenseOperator::with_spectrum(&spec, 2), &cfg(3, false, 0));
+    let low = lanczos(&mut DenseOperator::with_spectrum(&spec, 2), &cfg(2, true, 0));
+    assert_eq!(both.iterations, top.iterations.max(low.iterations), "one run costs the slower end's products");
+    assert!(both.iterations < top.iterations + low.iterations);
 }
 
 #[test]
@@ -62,7 +84,7 @@ fn power_iteration_with_deflation_agrees_but_needs_more_products() {
         assert!(rel(*g, w) < 1e-4, "{:?}", p.eigenvalues);
     }
     let mut op2 = DenseOperator::with_spectrum(&spec, 4);
-    let l = lanczos(&mut op2, &LanczosConfig { k: 5, tol: 1e-6, max_iter: 200, seed: 9, smallest: false });
+    let l = lanczos(&mut op2, &LanczosConfig { k: 5, tol: 1e-6, max_iter: 200, seed: 9, smallest: false, bottom: 0 });
     assert!(l.iterations * 2 < p.iterations, "Lanczos {} vs power {}", l.iterations, p.iterations);
 }
 

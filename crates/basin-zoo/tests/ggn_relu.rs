@@ -19,7 +19,7 @@ fn ggn_top_eigenvalue_is_stable_in_the_step_on_a_relu_network() {
     let idx: Vec<usize> = (0..300).collect();
     let top = |eps: f64| {
         let mut op = GgnOperator::new(Objective::new(&model, &set, &idx, 300, &dev), eps);
-        let r = lanczos(&mut op, &LanczosConfig { k: 2, tol: 1e-5, max_iter: 60, seed: 2, smallest: false });
+        let r = lanczos(&mut op, &LanczosConfig { k: 2, tol: 1e-5, max_iter: 60, seed: 2, smallest: false, bottom: 0 });
         r.eigenvalues
     };
     let (a, b, c, d) = (top(1e-2), top(1e-3), top(1e-4), top(1e-5));

@@ -171,9 +171,9 @@ fn compare<M: Classifier>(what: &str, prefix: &str, model: &M, set: &HostSet, de
     let err = hv.iter().zip(&want).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt() / want.iter().map(|b| b * b).sum::<f64>().sqrt();
     assert!(err < 1e-4, "{what}: ‖Hv − H_oracle v‖/‖H_oracle v‖ = {err:e}");
 
-    let top = lanczos(&mut op, &LanczosConfig { k: 5, tol: 1e-7, max_iter: 200, seed: 3, smallest: false });
+    let top = lanczos(&mut op, &LanczosConfig { k: 5, tol: 1e-7, max_iter: 200, seed: 3, smallest: false, bottom: 0 });
     let mut op = basin_operator(model, set, dev);
-    let bottom = lanczos(&mut op, &LanczosConfig { k: 1, tol: 1e-7, max_iter: 300, seed: 4, smallest: true });
+    let bottom = lanczos(&mut op, &LanczosConfig { k: 1, tol: 1e-7, max_iter: 300, seed: 4, smallest: true, bottom: 0 });
     let lmin = exact[n - 1];
     println!("{what}: {n} parameters, loss {loss:.5}, ‖ΔHv‖ rel {err:.1e}");
     println!("  oracle top-5 {:?}, λ_min {lmin:.6}", &exact[..5]);
@@ -240,7 +240,7 @@ fn layer_block_and_diagonal_match_the_f64_oracle() {
     let op = basin_operator(&model, &set, &dev);
     let mut block = Block::new(op, &point, "Mlp.hidden.1").unwrap();
     assert_eq!(block.dim(), group.len());
-    let top = lanczos(&mut block, &LanczosConfig { k: 3, tol: 1e-7, max_iter: 156, seed: 5, smallest: false });
+    let top = lanczos(&mut block, &LanczosConfig { k: 3, tol: 1e-7, max_iter: 156, seed: 5, smallest: false, bottom: 0 });
     println!("block Mlp.hidden.1: oracle {:?}, basin {:?}", &want[..3], top.eigenvalues);
     for (b, e) in top.eigenvalues.iter().zip(&want) {
         assert!((b - e).abs() <= 1e-3 * e.abs(), "block eigenvalue basin {b} vs oracle {e}");

@@ -59,7 +59,7 @@ fn top5_lanczos_matches_the_dense_hessian() {
     let mut dense: Vec<f64> = h.symmetric_eigen().eigenvalues.iter().copied().collect();
     dense.sort_by(|a, b| b.total_cmp(a));
     let mut op2 = FdHessianOperator::new(Objective::new(&model, &set, &idx, 128, &dev), 1e-3);
-    let r = lanczos(&mut op2, &LanczosConfig { k: 5, tol: 1e-4, max_iter: 120, seed: 1, smallest: false });
+    let r = lanczos(&mut op2, &LanczosConfig { k: 5, tol: 1e-4, max_iter: 120, seed: 1, smallest: false, bottom: 0 });
     println!("asymmetry of the FD Hessian: {asym:e}");
     println!("dense top-5: {:?}", &dense[..5]);
     println!("lanczos top-5: {:?} after {} HVPs, residuals {:?}", r.eigenvalues, r.iterations, r.residuals);

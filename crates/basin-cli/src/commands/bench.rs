@@ -296,7 +296,7 @@ fn bench_hessian(data: &str, subset: f64, rounds: usize, products_only: bool, de
     let kind = OperatorKind::Hessian;
     let mut op = CurvatureOperator::new(kind, Objective::new(&model, &rd.train, &idx, 500, &dev), kind.default_eps())?;
     let t = Instant::now();
-    let l = lanczos(&mut op, &LanczosConfig { k: 5, tol: 1e-3, max_iter: 200, seed: 0, smallest: false });
+    let l = lanczos(&mut op, &LanczosConfig { k: 5, tol: 1e-3, max_iter: 200, seed: 0, smallest: false, bottom: 0 });
     let tl = t.elapsed().as_secs_f64();
     let mut op2 = CurvatureOperator::new(kind, Objective::new(&model, &rd.train, &idx, 500, &dev), kind.default_eps())?;
     let t = Instant::now();

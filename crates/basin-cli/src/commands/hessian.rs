@@ -230,12 +230,15 @@ pub fn run(args: HessianArgs) -> Result<(), CliError> {
         };
         Ok((op, n, loss))
     };
-    let eigen = |op: Operator, loss: f64, k: usize, smallest: bool, what: String, seed: u64| -> TopEigen {
+    // the bottom end comes from the first repeat's own run: one Krylov space holds both ends
+    let eigen = |op: Operator, loss: f64, k: usize, bottom: usize, what: String, seed: u64| -> (TopEigen, Option<TopEigen>) {
         let mut t = Ticking { op, bar: bar(args.max_iter as u64, &what) };
-        let res = lanczos(&mut t, &LanczosConfig { k, tol: args.tol, max_iter: args.max_iter, seed, smallest });
+        let res = lanczos(&mut t, &LanczosConfig { k, tol: args.tol, max_iter: args.max_iter, seed, smallest: false, bottom });
         t.bar.finish_and_clear();
-        TopEigen { eigenvalues: res.eigenvalues, residuals: res.residuals, hvps: res.iterations, loss }
+        let low = (bottom > 0).then(|| TopEigen { eigenvalues: res.bottom_eigenvalues, residuals: res.bottom_residuals, hvps: res.iterations, loss });
+        (TopEigen { eigenvalues: res.eigenvalues, residuals: res.residuals, hvps: res.iterations, loss }, low)
     };
+    let mut bottom = None;
     let mut repeats = Vec::new();
     let mut subset_size = 0;
     let mut parameters = 0;
@@ -243,16 +246,11 @@ pub fn run(args: HessianArgs) -> Result<(), CliError> {
         let (op, n, loss) = op_for(r)?;
         subset_size = n;
         parameters = op.dim();
-        repeats.push(eigen(op, loss, args.top_k, false, format!("lanczos {}/{}", r + 1, args.repeats), args.seed.wrapping_add(r)));
+        let (top, low) = eigen(op, loss, args.top_k, if r == 0 { args.bottom_k } else { 0 }, format!("lanczos {}/{}", r + 1, args.repeats), args.seed.wrapping_add(r));
+        repeats.push(top);
+        bottom = bottom.or(low);
     }
     let (mean, std) = spread(&repeats.iter().map(|t| t.eigenvalues.clone()).collect::<Vec<_>>());
-    let bottom = match args.bottom_k {
-        0 => None,
-        k => {
-            let (op, _, loss) = op_for(0)?;
-            Some(eigen(op, loss, k, true, "lanczos (smallest)".into(), args.seed))
-        }
-    };
     let trace = match args.trace {
         false => None,
         true => {

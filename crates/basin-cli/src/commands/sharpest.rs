@@ -103,7 +103,7 @@ fn table(runs: &[PathBuf], subset: f64, fro_samples: usize, json: Option<PathBuf
         let kind = OperatorKind::Hessian;
         let mk = || CurvatureOperator::new(kind, Objective::new(&l.model, &l.data.train, &idx, 500, &dev), kind.default_eps());
         let mut op = mk()?;
-        let top = lanczos(&mut op, &LanczosConfig { k: 1, tol: 1e-3, max_iter: 60, seed: 0, smallest: false });
+        let top = lanczos(&mut op, &LanczosConfig { k: 1, tol: 1e-3, max_iter: 60, seed: 0, smallest: false, bottom: 0 });
         let mut op2 = mk()?;
         let fro = frobenius(&mut op2, fro_samples, 0);
         let dist = load_weights(l.model.clone(), &run.join("init.bpk")).ok().map(|init| ParamVec::from_model(&l.model).sub(&ParamVec::from_model(&init)).norm());

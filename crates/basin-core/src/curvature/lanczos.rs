@@ -1,8 +1,10 @@
 //! Lanczos with full re-orthogonalization: the top-k eigenpairs of a symmetric operator with
 //! residual norms ‖A y − θ y‖ = |β_m s_m| (no extra operator calls), stopped when the k wanted
-//! Ritz pairs have residual ≤ tol·|θ| or at `max_iter`. The tridiagonal eigenproblem goes to
-//! nalgebra. Full re-orthogonalization (two passes of classical Gram-Schmidt against every
-//! Lanczos vector) keeps the basis orthogonal to working precision, so no ghost eigenvalues.
+//! Ritz pairs have residual ≤ tol·|θ| or at `max_iter`. One run can also return the other end
+//! of the spectrum (`bottom`): the same Krylov space holds both. The tridiagonal eigenproblem
+//! goes to nalgebra. Full re-orthogonalization (two passes of modified Gram–Schmidt against
+//! every Lanczos vector) keeps the basis orthogonal to working precision, so no ghost
+//! eigenvalues.
 
 use super::operator::LinearOperator;
 use super::vector::Vector;
@@ -19,13 +21,16 @@ pub struct LanczosConfig {
     pub max_iter: usize,
     /// Seed of the starting vector (Rademacher).
     pub seed: u64,
-    /// Also want the most negative eigenvalues (`false`: largest algebraic only).
+    /// Want the smallest algebraic (most negative) eigenvalues instead of the largest.
     pub smallest: bool,
+    /// Also the `bottom` smallest algebraic eigenvalues, from the same run (0 = none): the run
+    /// stops when both ends meet the tolerance.
+    pub bottom: usize,
 }
 
 impl Default for LanczosConfig {
     fn default() -> Self {
-        LanczosConfig { k: 5, tol: 1e-3, max_iter: 100, seed: 0, smallest: false }
+        LanczosConfig { k: 5, tol: 1e-3, max_iter: 100, seed: 0, smallest: false, bottom: 0 }
     }
 }
 
@@ -42,9 +47,13 @@ pub struct LanczosResult<V> {
     pub iterations: usize,
     /// Whether every wanted pair met the tolerance.
     pub converged: bool,
-    /// The tridiagonal coefficients (α, β) — what SLQ needs.
+    /// The `bottom` smallest eigenvalue estimates, increasing (empty unless asked for).
+    pub bottom_eigenvalues: Vec<f64>,
+    /// Their residual norms.
+    pub bottom_residuals: Vec<f64>,
+    /// The tridiagonal's diagonal α (for inspection; SLQ runs its own recurrence on `ritz_all`).
     pub alpha: Vec<f64>,
-    /// Off-diagonal coefficients.
+    /// Its off-diagonal β.
     pub beta: Vec<f64>,
     /// Ritz values and first components of their eigenvectors (all m of them), for quadrature.
     pub ritz_all: Vec<(f64, f64)>,
@@ -94,13 +103,11 @@ pub fn lanczos_from<O: LinearOperator>(op: &mut O, start: O::V, cfg: &LanczosCon
         let b = w.norm();
         let (theta, s) = tridiag_eig(&alpha, &beta);
         let m = alpha.len();
-        let order = wanted_order(&theta, cfg.smallest);
-        let k = cfg.k.min(m);
-        let done = m >= cfg.k
-            && order.iter().take(k).all(|&i| (b * s[(m - 1, i)]).abs() <= cfg.tol * theta[i].abs().max(1e-12));
+        let met = |smallest: bool, k: usize| m >= k && wanted_order(&theta, smallest).iter().take(k.min(m)).all(|&i| (b * s[(m - 1, i)]).abs() <= cfg.tol * theta[i].abs().max(1e-12));
+        let done = met(cfg.smallest, cfg.k) && (cfg.bottom == 0 || met(true, cfg.bottom));
         last = Some((theta, s));
         if done || b < 1e-10 * alpha.iter().fold(0.0f64, |x, y| x.max(y.abs())).max(1e-300) {
-            converged = done || m >= cfg.k;
+            converged = done || m >= cfg.k.max(cfg.bottom);
             beta.push(b);
             break;
         }
@@ -126,9 +133,14 @@ pub fn lanczos_from<O: LinearOperator>(op: &mut O, start: O::V, cfg: &LanczosCon
         let n = y.norm();
         eigenvectors.push(y.scale(1.0 / n));
     }
+    let (mut bottom_eigenvalues, mut bottom_residuals) = (Vec::new(), Vec::new());
+    for &i in wanted_order(&theta, true).iter().take(cfg.bottom.min(m)) {
+        bottom_eigenvalues.push(theta[i]);
+        bottom_residuals.push((b_last * s[(m - 1, i)]).abs());
+    }
     let ritz_all = (0..m).map(|i| (theta[i], s[(0, i)])).collect();
     beta.truncate(m.saturating_sub(1).max(beta.len().min(m)));
-    LanczosResult { eigenvalues, eigenvectors, residuals, iterations: m, converged, alpha, beta, ritz_all }
+    LanczosResult { eigenvalues, eigenvectors, residuals, bottom_eigenvalues, bottom_residuals, iterations: m, converged, alpha, beta, ritz_all }
 }
 
 fn wanted_order(theta: &[f64], smallest: bool) -> Vec<usize> {

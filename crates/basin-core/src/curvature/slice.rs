@@ -51,7 +51,7 @@ pub fn eigen_slice<M: Classifier>(model: &M, set: &dyn ExampleSet, indices: &[us
     let obj = Objective::new(model, set, indices, 500, device);
     let theta = obj.point().clone();
     let mut op = CurvatureOperator::new(kind, obj, kind.default_eps())?;
-    let r = lanczos(&mut op, &LanczosConfig { k: 1, tol: 1e-3, max_iter: 40, seed: step, smallest: false });
+    let r = lanczos(&mut op, &LanczosConfig { k: 1, tol: 1e-3, max_iter: 40, seed: step, smallest: false, bottom: 0 });
     let e1 = r.eigenvectors[0].clone();
     let obj = op.objective();
     let loss = obj.loss(&theta);

@@ -27,7 +27,7 @@ pub fn slq_density<O: LinearOperator>(op: &mut O, probes: usize, steps: usize, s
     let mut nodes = Vec::new();
     for p in 0..probes {
         let start = op.rademacher(seed.wrapping_add(9000 + p as u64));
-        let cfg = LanczosConfig { k: 1, tol: 0.0, max_iter: steps, seed, smallest: false };
+        let cfg = LanczosConfig { k: 1, tol: 0.0, max_iter: steps, seed, smallest: false, bottom: 0 };
         let r = lanczos_from(op, start.scale(1.0), &cfg);
         for (theta, first) in r.ritz_all {
             nodes.push((theta, first * first / probes as f64));

@@ -83,7 +83,7 @@ pub fn top_eigen<M: Classifier>(model: &M, set: &dyn ExampleSet, indices: &[usiz
     let eps = if cfg.eps > 0.0 { cfg.eps } else { cfg.operator.default_eps() };
     let mut op = super::choice::CurvatureOperator::new(cfg.operator, obj, eps)?;
     let loss = op.loss();
-    let r = lanczos(&mut op, &LanczosConfig { k: cfg.top_k, tol: cfg.tol, max_iter: cfg.max_iter, seed, smallest: false });
+    let r = lanczos(&mut op, &LanczosConfig { k: cfg.top_k, tol: cfg.tol, max_iter: cfg.max_iter, seed, smallest: false, bottom: 0 });
     Ok(TopEigen { eigenvalues: r.eigenvalues, residuals: r.residuals, hvps: r.iterations, loss })
 }
 

@@ -168,7 +168,7 @@ impl<M: Classifier> GradientEstimator<M> for Nsgd {
                 let device = batch.images.device().inner();
                 let obj = Objective::new(&model, set, &idx, 500, &device);
                 let mut op = CurvatureOperator::new(self.cfg.operator, obj, self.cfg.operator.default_eps()).unwrap_or_else(|e| panic!("Nudged SGD: {e}"));
-                let r = lanczos(&mut op, &LanczosConfig { k: self.cfg.k, tol: 1e-3, max_iter: self.cfg.max_iter, seed: key, smallest: false });
+                let r = lanczos(&mut op, &LanczosConfig { k: self.cfg.k, tol: 1e-3, max_iter: self.cfg.max_iter, seed: key, smallest: false, bottom: 0 });
                 r.eigenvectors
             };
             self.computed_at = Some(ctx.step);
