@@ -61,15 +61,15 @@ fn list_files(dir: &Path) -> Vec<PathBuf> {
 /// Runs `basin reproduce`.
 pub fn run(args: ReproduceArgs) -> Result<(), CliError> {
     if args.list {
-        println!("| experiment | reproduces | data | seeds | quick | full | other scales |");
-        println!("|---|---|---|---|---|---|---|");
+        println!("| experiment | reproduces | data | seeds | quick | full | other scales | protocols |");
+        println!("|---|---|---|---|---|---|---|---|");
         for p in list_files(&args.experiments) {
             let e = Experiment::load(&p)?;
             let data = if e.stand_in_for.is_empty() { e.data.clone() } else { format!("{} (stand-in for {})", e.data, e.stand_in_for) };
             let t = |s: &str| e.minutes.get(s).map(|m| if *m >= 90.0 { format!("≈ {:.1} h", m / 60.0) } else { format!("≈ {m:.0} min") }).unwrap_or_else(|| "—".into());
             let other: Vec<String> = e.scale_names().into_iter().skip(2).map(|s| format!("{s} ({} seeds, {})", e.seeds_at(&s), t(&s))).collect();
             let other = if other.is_empty() { "—".to_string() } else { other.join(", ") };
-            println!("| {} | {} | {data} | {} / {} | {} | {} | {other} |", e.name, e.source, e.seeds_at("quick"), e.seeds_at("full"), t("quick"), t("full"));
+            println!("| {} | {} | {data} | {} / {} | {} | {} | {other} | {} |", e.name, e.source, e.seeds_at("quick"), e.seeds_at("full"), t("quick"), t("full"), e.protocol_names().join(", "));
         }
         return Ok(());
     }

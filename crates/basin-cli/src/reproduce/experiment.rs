@@ -493,6 +493,32 @@ test = "lambda_max[a] > lambda_max[a]"
     }
 
     #[test]
+    fn a_protocol_applies_its_overrides_and_each_cells_own_after_the_scale() {
+        let text = "name = \"x\"\ntitle = \"t\"\nsource = \"s\"\ndata = \"mnist\"\nseeds = 1\n[protocol.code]\ntitle = \"the authors' loop\"\nset = { \"train.ghost_batch\" = 128 }\n[scale.quick]\nset = { \"train.ghost_batch\" = 7, \"train.epochs\" = 1 }\n[[cells]]\nname = \"a\"\n[[cells]]\nname = \"b\"\nset = { \"estimator.name\" = \"smoothout\" }\nprotocol = { code = { \"estimator.noise_per\" = \"chunk\" } }\n";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.toml");
+        std::fs::write(&path, text).unwrap();
+        let Ok(e) = Experiment::load(&path) else { panic!("the file loads") };
+        assert_eq!(e.protocol_names(), ["paper", "code"]);
+        let Ok(paper) = e.with_protocol("paper") else { panic!("paper is always a protocol") };
+        assert!(paper.sets(&paper.cells[1], "quick", 0).contains(&"train.ghost_batch=7".to_string()));
+        let Ok(code) = e.with_protocol("code") else { panic!("code is defined") };
+        assert!(code.title.contains("the authors' loop"));
+        for scale in ["quick", "full"] {
+            let a = code.sets(&code.cells[0], scale, 0);
+            let b = code.sets(&code.cells[1], scale, 0);
+            assert!(a.contains(&"train.ghost_batch=128".to_string()), "{scale}: the protocol wins over the scale: {a:?}");
+            assert!(!a.iter().any(|s| s.starts_with("estimator.noise_per")), "cell a has no protocol overrides of its own");
+            assert!(b.contains(&"estimator.noise_per=\"chunk\"".to_string()), "{b:?}");
+        }
+        let Err(err) = e.with_protocol("cod") else { panic!("an unknown protocol is an error") };
+        assert!(err.message.contains("'cod'") && err.message.contains("code"), "{}", err.message);
+        std::fs::write(&path, text.replace("protocol = { code", "protocol = { cdoe")).unwrap();
+        let Err(err) = Experiment::load(&path) else { panic!("a cell naming an undefined protocol is an error") };
+        assert!(err.message.contains("cell 'b'") && err.message.contains("cdoe"), "{}", err.message);
+    }
+
+    #[test]
     fn a_figure_may_sweep_a_config_key_that_every_cell_sets() {
         let fig = "\n[[figures]]\nname = \"f\"\ntitle = \"t\"\nx = \"estimator.level\"\ny = \"test_acc\"\ngroup = \"estimator.layers\"\nbaseline = \"a\"\ncells = [\"b\", \"c\"]\n";
         let text = "name = \"x\"\ntitle = \"t\"\nsource = \"s\"\ndata = \"mnist\"\nseeds = 1\n[[cells]]\nname = \"a\"\n[[cells]]\nname = \"b\"\nset = { \"estimator.level\" = 0.1, \"estimator.layers\" = \"conv\" }\n[[cells]]\nname = \"c\"\nset = { \"estimator.level\" = 1, \"estimator.layers\" = \"conv\" }\n";

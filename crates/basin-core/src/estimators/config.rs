@@ -187,6 +187,10 @@ impl EstimatorConfig {
 /// (the signature of such a file), a key that does not belong to the named method and still
 /// holds its old default is dropped, so old run folders load and resume; any other foreign key
 /// stays and is an error. A table a user wrote lacks most of them and is left alone.
+///
+/// Kept on purpose (reviewed for issue 25): run folders written by those versions still resume,
+/// and the shim only ever drops a key whose value is the old default, so it cannot hide a
+/// setting a user changed.
 pub const LEGACY_DEFAULTS: &str = r#"
 a = 0.0375
 noise = "uniform"
