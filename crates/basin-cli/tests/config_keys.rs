@@ -25,8 +25,10 @@ enum Expect {
 }
 use Expect::*;
 
-/// One row: key, test value (TOML), what it must do, and context keys set in both runs.
-type Row = (&'static str, &'static str, Expect, &'static [(&'static str, &'static str)]);
+/// Context keys set in both runs of a row.
+type Context = &'static [(&'static str, &'static str)];
+/// One row: key, test value (TOML), what it must do, and its context.
+type Row = (&'static str, &'static str, Expect, Context);
 
 const KESKAR: &[(&str, &str)] = &[("model.name", "\"keskar-f1\"")];
 const WINDOWED: &[(&str, &str)] = &[("train.stop_at_loss", "1e-9"), ("train.loss_window", "1")];
@@ -87,7 +89,7 @@ fn rows() -> Vec<Row> {
 }
 
 /// The `[estimator]` keys of each method: (method, key, value, expectation, context).
-fn estimator_rows() -> Vec<(&'static str, &'static str, &'static str, Expect, &'static [(&'static str, &'static str)])> {
+fn estimator_rows() -> Vec<(&'static str, &'static str, &'static str, Expect, Context)> {
     const SGD: &[(&str, &str)] = &[("optimizer.name", "\"sgd\"")];
     // γ = 1 (the default) is plain SGD, which needs no directions
     const NUDGE: &[(&str, &str)] = &[("optimizer.name", "\"sgd\""), ("estimator.gamma", "0.5")];

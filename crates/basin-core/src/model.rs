@@ -17,9 +17,12 @@ pub trait Classifier: Module + 'static {
     /// Burn 0.22's `RunningState` keeps the latest update per thread and merges it only on the
     /// next update or an explicit `value_sync()`, so what a visitor, a checkpoint or an
     /// evaluation reads lags one step behind. The trainer calls this before every checkpoint
-    /// and evaluation; models with batch norm should call `value_sync()` on each running
-    /// statistic (see `basin_zoo` for the pattern). Models without running state need nothing.
-    fn sync_running_stats(&self) {}
+    /// and evaluation. The default does it for any Burn module (`Module::valid()` syncs every
+    /// `RunningState` it reaches; see [`crate::running_stats::sync`]), so a model needs no
+    /// override.
+    fn sync_running_stats(&self) {
+        crate::running_stats::sync(self)
+    }
 
     /// The logits z at this model's parameters w and their tangent ż = (∂z/∂w)·v along the
     /// direction `dir` (a copy of the model whose parameters hold v), in evaluation mode.

@@ -147,8 +147,7 @@ fn smoothout_per_chunk_noise_draws_a_fresh_theta_for_every_chunk() {
     let (_, g1) = est_grad(&mut batch_est, model.clone(), &b, 32);
     assert!(max_diff(&g, &g1) > 1e-5, "per-chunk noise equals per-batch noise");
     // per-chunk noise without ghost batches is refused, naming the key
-    let mut cfg = TrainConfig::default();
-    cfg.estimator = EstimatorConfig::SmoothOut(basin_core::estimators::SmoothOutConfig::default().with_noise_per(NoisePer::Chunk));
+    let cfg = TrainConfig { estimator: EstimatorConfig::SmoothOut(basin_core::estimators::SmoothOutConfig::default().with_noise_per(NoisePer::Chunk)), ..Default::default() };
     let err = cfg.validate().unwrap_err().to_string();
     assert!(err.contains("estimator.noise_per"), "{err}");
 }

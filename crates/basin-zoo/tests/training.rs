@@ -169,12 +169,16 @@ fn an_existing_run_is_never_overwritten() {
     assert_eq!(std::fs::read(dir.path().join("summary.json")).unwrap(), before);
 }
 
-/// The shared table: every estimator with every base optimizer trains (the loss goes down) and
+/// The shared table: every estimator with every base optimizer it accepts trains (the loss goes down) and
 /// resumes mid-run to bit-identical weights, on keskar-f1 (batch norm included).
 #[test]
 fn every_estimator_with_every_base_optimizer_learns_and_resumes_bit_identically() {
     for est in basin_core::estimators::ESTIMATOR_NAMES {
         for (optim, lr) in [("sgd", 0.05), ("momentum", 0.01), ("adam", 0.001)] {
+            if *est == "nsgd" && optim != "sgd" {
+                // refused (γη holds under plain SGD only): fidelity.rs checks the error
+                continue;
+            }
             let mut cfg = slice_cfg();
             cfg.model.name = "keskar-f1".into();
             cfg.data.train_subset = 192;

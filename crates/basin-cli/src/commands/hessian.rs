@@ -235,7 +235,7 @@ pub fn run(args: HessianArgs) -> Result<(), CliError> {
         let mut t = Ticking { op, bar: bar(args.max_iter as u64, &what) };
         let res = lanczos(&mut t, &LanczosConfig { k, tol: args.tol, max_iter: args.max_iter, seed, smallest: false, bottom });
         t.bar.finish_and_clear();
-        let low = (bottom > 0).then(|| TopEigen { eigenvalues: res.bottom_eigenvalues, residuals: res.bottom_residuals, hvps: res.iterations, loss });
+        let low = (bottom > 0).then_some(TopEigen { eigenvalues: res.bottom_eigenvalues, residuals: res.bottom_residuals, hvps: res.iterations, loss });
         (TopEigen { eigenvalues: res.eigenvalues, residuals: res.residuals, hvps: res.iterations, loss }, low)
     };
     let mut bottom = None;

@@ -46,6 +46,9 @@ impl SymmetricSgdConfig {
     }
 }
 
+/// The layout, device, key of d and per-layer factors k of a step's noise n = k ⊙ d.
+type LastNoise = (std::sync::Arc<Vec<Slot>>, burn::tensor::Device, u64, Vec<f64>);
+
 /// S-SGD.
 #[derive(Debug, Clone)]
 pub struct SymmetricSgd {
@@ -53,7 +56,7 @@ pub struct SymmetricSgd {
     layers: ParamFilter,
     /// What the last step's noise n = k ⊙ d is drawn again from: the layout, the device, the
     /// key of d and the per-layer factors k (neither n nor d is kept).
-    last: Option<(std::sync::Arc<Vec<Slot>>, burn::tensor::Device, u64, Vec<f64>)>,
+    last: Option<LastNoise>,
 }
 
 impl SymmetricSgd {
