@@ -9,6 +9,7 @@ mod plots;
 mod progress;
 mod report;
 mod reproduce;
+mod run_lock;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

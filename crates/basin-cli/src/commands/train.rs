@@ -54,6 +54,8 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
     let model = init_model(&ad, cfg.seed, |d| {
         ZooModel::build(&cfg.model.name, data.shape, data.classes, &opts, d).expect("name checked above")
     });
+    // one writer per run folder, from here to the end of the run
+    let _lock = crate::run_lock::acquire(&out)?;
     let previous = basin_core::train::checkpoint::latest(&out)?;
     if !args.resume && (previous.is_some() || out.join("summary.json").exists()) {
         return Err(CliError::input(format!(
@@ -61,7 +63,7 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
             out.display()
         )));
     }
-    if !args.resume && out.read_dir().is_ok_and(|mut d| d.next().is_some()) {
+    if !args.resume && !crate::run_lock::is_empty(&out) {
         return Err(CliError::input(format!("{}: exists and is not empty (and is not a basin run); choose an empty or new --out", out.display())));
     }
     // A run stopped before its first checkpoint (killed during start-up or its first steps)

@@ -27,8 +27,27 @@ pub struct RunFolder {
     pub summary: Option<Value>,
     /// metrics.jsonl records.
     pub metrics: Vec<MetricRecord>,
+    /// The line number of a torn last line of metrics.jsonl (a process killed while writing
+    /// it), left out of `metrics`; the page says so.
+    pub torn_line: Option<usize>,
     /// Measurements, by file name.
     pub measurements: Vec<(String, Measurement)>,
+}
+
+/// The records of metrics.jsonl. A last line that does not parse and has no line end is a
+/// write cut short by a kill: it is left out and its number returned. Any other bad line is an
+/// error (its number and why).
+pub fn parse_metrics(text: &str) -> Result<(Vec<MetricRecord>, Option<usize>), (usize, serde_json::Error)> {
+    let lines: Vec<(usize, &str)> = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).collect();
+    let mut records = Vec::with_capacity(lines.len());
+    for (k, &(i, l)) in lines.iter().enumerate() {
+        match serde_json::from_str(l) {
+            Ok(r) => records.push(r),
+            Err(_) if k + 1 == lines.len() && !text.ends_with('\n') => return Ok((records, Some(i + 1))),
+            Err(e) => return Err((i + 1, e)),
+        }
+    }
+    Ok((records, None))
 }
 
 impl RunFolder {
@@ -46,14 +65,9 @@ impl RunFolder {
         let summary = dir.join("summary.json");
         let summary = if summary.is_file() { Some(read_json(&summary)?) } else { None };
         let metrics_path = dir.join("metrics.jsonl");
-        let metrics = match std::fs::read_to_string(&metrics_path) {
-            Ok(text) => text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-                .map(|(i, l)| serde_json::from_str(l).map_err(|e| CliError::input(format!("{} line {}: {e}", metrics_path.display(), i + 1))))
-                .collect::<Result<Vec<MetricRecord>, _>>()?,
-            Err(_) => Vec::new(),
+        let (metrics, torn_line) = match std::fs::read_to_string(&metrics_path) {
+            Ok(text) => parse_metrics(&text).map_err(|(line, e)| CliError::input(format!("{} line {line}: {e}", metrics_path.display())))?,
+            Err(_) => (Vec::new(), None),
         };
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(|e| CliError::input(format!("{}: {e}", dir.display())))?
@@ -75,11 +89,28 @@ impl RunFolder {
             };
             measurements.push((f.file_name().unwrap_or_default().to_string_lossy().into_owned(), m));
         }
-        Ok(RunFolder { name: dir.display().to_string(), config, summary, metrics, measurements })
+        Ok(RunFolder { name: dir.display().to_string(), config, summary, metrics, torn_line, measurements })
     }
 
     /// The records of one kind (`step`, `epoch`, or a tracked operator's name).
     pub fn records<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a MetricRecord> + 'a {
         self.metrics.iter().filter(move |r| r.kind == kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_metrics;
+
+    #[test]
+    fn a_torn_last_line_is_left_out_and_reported_but_a_bad_line_elsewhere_is_an_error() {
+        let good = r#"{"kind":"epoch","step":10,"epoch":1,"loss":0.5,"lr":0.1,"elapsed":1.0}"#;
+        let text = format!("{good}\n{good}\n{{\"kind\":\"ep");
+        let (records, torn) = parse_metrics(&text).unwrap();
+        assert_eq!((records.len(), torn), (2, Some(3)));
+        assert_eq!(parse_metrics(&format!("{good}\n{good}\n")).unwrap().1, None);
+        // a complete bad line, or one before the end, is not a torn write
+        assert_eq!(parse_metrics(&format!("{good}\n{{oops}}\n")).unwrap_err().0, 2);
+        assert_eq!(parse_metrics(&format!("{{oops\n{good}\n")).unwrap_err().0, 1);
     }
 }

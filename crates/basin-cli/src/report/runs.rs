@@ -65,6 +65,13 @@ fn summary(runs: &[RunFolder]) -> Section {
         }
     }
     sec.table(&t);
+    for r in runs.iter().filter(|r| r.torn_line.is_some()) {
+        sec.text(&format!(
+            "{}: metrics.jsonl ends in a torn line (line {}, written when the process was killed); it is left out of the curves below.",
+            r.name,
+            r.torn_line.unwrap_or_default()
+        ));
+    }
     sec
 }
 

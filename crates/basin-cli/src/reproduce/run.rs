@@ -28,8 +28,33 @@ fn basin_exe() -> Result<PathBuf, CliError> {
 }
 
 /// Runs `args` of this binary; `Ok(true)` on success, `Ok(false)` when interrupted.
+/// A child `basin` that never outlives this process: Linux sends it SIGTERM when its parent
+/// dies (`PR_SET_PDEATHSIG`), also on `kill -9` or a scheduler's kill at the time limit, and it
+/// then checkpoints and exits as on Ctrl-C; one whose parent died before that was set exits at
+/// once. So a killed `reproduce` leaves no writer behind on its run folders.
+fn child_command(args: &[String]) -> Result<Command, CliError> {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(basin_exe()?);
+    cmd.args(args);
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: the closure runs in the forked child before exec and calls only async-signal-safe
+    // functions (prctl, getppid, _exit).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                libc::_exit(143);
+            }
+            Ok(())
+        });
+    }
+    Ok(cmd)
+}
+
 fn child(args: &[String]) -> Result<bool, CliError> {
-    let status = Command::new(basin_exe()?).args(args).status().map_err(|e| CliError::run(format!("basin {}: {e}", args.join(" "))))?;
+    let status = child_command(args)?.status().map_err(|e| CliError::run(format!("basin {}: {e}", args.join(" "))))?;
     match status.code() {
         Some(0) => Ok(true),
         Some(130) | Some(143) | None => Ok(false),
