@@ -80,23 +80,22 @@ impl ParamVec {
     /// The gradient of `model`'s parameters in `grads`, in this vector's layout (zeros where a
     /// parameter received no gradient).
     pub fn from_grads(template: &ParamVec, grads: &GradientsParams) -> ParamVec {
-        let parts = template
-            .slots
-            .iter()
-            .zip(&template.parts)
-            .map(|(s, p)| {
-                let n = s.numel();
-                let g: Option<Tensor<1>> = match s.shape.len() {
-                    1 => grads.get::<1>(s.id),
-                    2 => grads.get::<2>(s.id).map(|g| g.reshape([n])),
-                    3 => grads.get::<3>(s.id).map(|g| g.reshape([n])),
-                    4 => grads.get::<4>(s.id).map(|g| g.reshape([n])),
-                    r => panic!("parameters of rank {r} are not supported"),
-                };
-                g.map(|g| if g.is_autodiff() { g.inner() } else { g }).unwrap_or_else(|| p.zeros_like())
-            })
-            .collect();
+        let parts = template.slots.iter().zip(&template.parts).map(|(s, p)| Self::slot_grad(s, grads).unwrap_or_else(|| p.zeros_like())).collect();
         ParamVec { slots: template.slots.clone(), parts }
+    }
+
+    /// The gradient of slot `s` in `grads`, flat and off the autodiff graph; `None` when the
+    /// parameter received none.
+    pub fn slot_grad(s: &Slot, grads: &GradientsParams) -> Option<Tensor<1>> {
+        let n = s.numel();
+        let g: Option<Tensor<1>> = match s.shape.len() {
+            1 => grads.get::<1>(s.id),
+            2 => grads.get::<2>(s.id).map(|g| g.reshape([n])),
+            3 => grads.get::<3>(s.id).map(|g| g.reshape([n])),
+            4 => grads.get::<4>(s.id).map(|g| g.reshape([n])),
+            r => panic!("parameters of rank {r} are not supported"),
+        };
+        g.map(|g| if g.is_autodiff() { g.inner() } else { g })
     }
 
     /// This vector as gradients for Burn's optimizer, on `device` (the model's device).

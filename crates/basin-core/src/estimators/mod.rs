@@ -117,7 +117,7 @@ impl<'a, B> StepContext<'a, B> {
     where
         M: LossModel<Batch = B>,
     {
-        if ghost_chunks::<M>(batch, self.ghost_batch).len() == 1 {
+        if !chunked::<M>(batch, self.ghost_batch) {
             return loss_and_grads(model, batch);
         }
         let w = ParamVec::from_model(model);
@@ -137,13 +137,7 @@ impl<'a, B> StepContext<'a, B> {
 
     fn note_absent(&mut self, w: &ParamVec, grads: &GradientsParams) {
         for s in w.slots.iter() {
-            let present = match s.shape.len() {
-                1 => grads.get::<1>(s.id).is_some(),
-                2 => grads.get::<2>(s.id).is_some(),
-                3 => grads.get::<3>(s.id).is_some(),
-                _ => grads.get::<4>(s.id).is_some(),
-            };
-            if !present && !self.absent.iter().any(|(id, _)| *id == s.id) {
+            if ParamVec::slot_grad(s, grads).is_none() && !self.absent.iter().any(|(id, _)| *id == s.id) {
                 self.absent.push((s.id, s.shape.len()));
             }
         }
@@ -165,13 +159,18 @@ impl<'a, B> StepContext<'a, B> {
     }
 }
 
+/// Whether ghost chunks of `ghost` examples cut `batch` (0, or not smaller than it: no).
+fn chunked<M: LossModel>(batch: &M::Batch, ghost: usize) -> bool {
+    ghost != 0 && ghost < M::batch_len(batch)
+}
+
 /// `batch` as the ghost chunks of `ghost` examples a gradient takes it in: consecutive
 /// chunks, the last one smaller when `ghost` does not divide the batch; the whole batch when
 /// `ghost` is 0 or not smaller than it. (The SmoothOut authors' `input.chunk(B // G)` cuts
 /// B = 6000, G = 128 into 46 chunks of up to 131 examples; basin's rule cuts 46 chunks of 128
 /// and one of 112.)
 pub fn ghost_chunks<M: LossModel>(batch: &M::Batch, ghost: usize) -> Vec<M::Batch> {
-    if ghost == 0 || ghost >= M::batch_len(batch) {
+    if !chunked::<M>(batch, ghost) {
         return vec![batch.clone()];
     }
     M::split_batch(batch, ghost).unwrap_or_else(|| panic!("ghost batches of {ghost}: this model's LossModel::split_batch cannot cut its batches"))

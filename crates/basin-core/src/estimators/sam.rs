@@ -128,10 +128,9 @@ fn ascent_parts(w: &ParamVec, g: &ParamVec, rho: f64, adaptive: Option<f64>) -> 
 /// instead of five; `None` off the CPU backend.
 fn asam_point(w: &ParamVec, g: &ParamVec, rho: f64, eta: f64) -> Option<ParamVec> {
     let eta32 = eta as f32;
-    let weight = scaled;
     let mut sq = 0.0;
     for ((s, wp), gp) in w.slots.iter().zip(&w.parts).zip(&g.parts) {
-        sq += if weight(s) { crate::fused::sum_sq_map2(wp, gp, |w, g| (w.abs() + eta32) * g)? } else { crate::fused::sum_sq_map2(wp, gp, |_, g| g)? };
+        sq += if scaled(s) { crate::fused::sum_sq_map2(wp, gp, |w, g| (w.abs() + eta32) * g)? } else { crate::fused::sum_sq_map2(wp, gp, |_, g| g)? };
     }
     let f = (rho / sq.sqrt().max(1e-12)) as f32;
     let parts = w
@@ -140,7 +139,7 @@ fn asam_point(w: &ParamVec, g: &ParamVec, rho: f64, eta: f64) -> Option<ParamVec
         .zip(&w.parts)
         .zip(&g.parts)
         .map(|((s, wp), gp)| {
-            if weight(s) {
+            if scaled(s) {
                 crate::fused::map2(wp, gp, |w, g| {
                     let t = w.abs() + eta32;
                     w + f * (t * g * t)
