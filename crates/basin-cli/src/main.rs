@@ -10,6 +10,8 @@ mod progress;
 mod report;
 mod reproduce;
 mod run_lock;
+mod shards;
+mod slurm;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -60,6 +62,7 @@ enum Command {
 
 /// A failure with the exit code it maps to: 2 for bad input (config, arguments, files), 1 for
 /// failures while running, 130 for an interruption by Ctrl-C (SIGINT), 143 by SIGTERM.
+#[derive(Debug)]
 pub struct CliError {
     code: u8,
     message: String,
@@ -93,6 +96,19 @@ impl From<basin_zoo::data::DataError> for CliError {
     }
 }
 
+/// A parent `basin reproduce` asks its children for their error line in the file named by
+/// `BASIN_ERROR_FILE`, so a run that failed on a cluster says why in `--status`; an
+/// interruption (130, 143) is no error there.
+fn record_error(e: &CliError) {
+    if let Some(path) = std::env::var_os("BASIN_ERROR_FILE").filter(|_| e.code != 130 && e.code != 143) {
+        let path = std::path::PathBuf::from(path);
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = std::fs::write(&path, format!("{}\n", e.message));
+    }
+}
+
 fn main() -> ExitCode {
     // Reuse freed activation buffers instead of faulting fresh pages in every step.
     basin_core::heap::keep_freed_memory();
@@ -118,6 +134,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", e.message);
+            record_error(&e);
             ExitCode::from(e.code)
         }
     }

@@ -48,3 +48,14 @@ pub fn acquire(dir: &Path) -> Result<RunLock, CliError> {
 pub fn is_empty(dir: &Path) -> bool {
     dir.read_dir().map(|d| d.flatten().all(|e| e.file_name() == LOCK_FILE)).unwrap_or(true)
 }
+
+/// Who holds the lock of run folder `dir` right now ("pid N on HOST"), if anyone; creates
+/// nothing.
+pub fn holder(dir: &Path) -> Option<String> {
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::File::open(&path).ok()?;
+    match file.try_lock_shared() {
+        Ok(()) => None,
+        Err(_) => Some(std::fs::read_to_string(&path).map(|h| h.trim().to_string()).unwrap_or_default()),
+    }
+}

@@ -3,6 +3,8 @@
 //! (JSON + CSV) and plots (SVG).
 
 use crate::model_source::{ModelSource, load_weights};
+use crate::shards::{ShardWriter, parse_shard, share};
+use crate::slurm::{self, ArrayJob, SlurmArgs, script::TASK_ID};
 use crate::{CliError, device, plots};
 use basin_core::landscape::grid::LandscapePoint;
 use basin_core::landscape::plane::Plane;
@@ -60,6 +62,20 @@ pub enum LandscapeCommand {
         /// Seed of the directions (they are regenerated from it, never cached).
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Evaluate only shard I of N of the grid (a contiguous block of points) into
+        /// OUT.shards/shard-I-of-N.jsonl, point by point: run again, it skips the points it
+        /// holds. `--merge N` then writes the outputs.
+        #[arg(long, value_name = "I/N", conflicts_with_all = ["merge", "shards"])]
+        shard: Option<String>,
+        /// Write the outputs from the N complete shard files in OUT.shards/ (the same files
+        /// the unsharded command writes, bit for bit).
+        #[arg(long, value_name = "N", conflicts_with = "shards")]
+        merge: Option<usize>,
+        /// With --slurm: the number of shards, one array task each, and a merge job after them.
+        #[arg(long, value_name = "N", requires = "slurm")]
+        shards: Option<usize>,
+        #[command(flatten)]
+        slurm: SlurmArgs,
         #[command(flatten)]
         common: Common,
     },
@@ -147,6 +163,51 @@ fn curve_plot(prefix: &Path, title: &str, xlabel: &str, points: &[LandscapePoint
     Ok(())
 }
 
+/// Shard `i` of `n` of a surface: its block of `coords`, skipping the points its file holds,
+/// one line per point; Ctrl-C, SIGTERM and Slurm's USR2 stop it between points (USR2 also
+/// requeues the array task).
+fn run_shard(dir: &Path, i: usize, n: usize, coords: &[Vec<f64>], header: &serde_json::Value, opts: &SlurmArgs, at: impl Fn(&[f64]) -> LandscapePoint) -> Result<(), CliError> {
+    let signals = slurm::requeue::TaskSignals::register();
+    let (mut file, done) = ShardWriter::open::<LandscapePoint>(dir, i, n, header)?;
+    let mine = share(coords.len(), i, n);
+    let pb = bar(mine.len());
+    pb.inc(mine.clone().filter(|k| done.contains_key(k)).count() as u64);
+    for k in mine.clone() {
+        if done.contains_key(&k) {
+            continue;
+        }
+        if signals.stop.load(std::sync::atomic::Ordering::SeqCst) {
+            pb.finish_and_clear();
+            if slurm::requeue::warned(&signals) {
+                println!("{}", slurm::requeue::requeue_self(&dir.join("slurm"), i, opts)?);
+                return Ok(());
+            }
+            return Err(CliError { code: 143, message: format!("shard {i}/{n} interrupted; run it again to continue") });
+        }
+        file.append(k, &at(&coords[k]))?;
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    println!("shard {i}/{n}: points {} to {} of {} in {}", mine.start, mine.end.saturating_sub(1), coords.len(), crate::shards::path(dir, i, n).display());
+    Ok(())
+}
+
+/// `--slurm --shards N`: this command as an array of N shard tasks and a merge job after them.
+fn submit_shards(n: usize, dir: &Path, opts: &SlurmArgs) -> Result<(), CliError> {
+    if n == 0 {
+        return Err(CliError::input("--shards: N must be ≥ 1"));
+    }
+    let base = slurm::own_args(&["--slurm", "--dry-run"], &["--slurm-arg", "--shards", "--signal-before", "--max-requeue"]);
+    let mut task = base.clone();
+    task.extend(["--shard".into(), format!("{TASK_ID}/{n}"), "--signal-before".into(), opts.signal_before.to_string(), "--max-requeue".into(), opts.max_requeue.to_string()]);
+    let mut then = base;
+    then.extend(["--merge".into(), n.to_string()]);
+    let slurm_dir = dir.join("slurm");
+    let job = ArrayJob { name: "basin-landscape".into(), dir: &slurm_dir, tasks: n, per_task: 1, task, then, then_what: "merge" };
+    println!("landscape surface: {n} shards as array tasks, merged by a job after them; shard files in {}", dir.display());
+    slurm::submit(&job, opts)
+}
+
 /// Runs `basin landscape ...`.
 pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
     let (points, common) = match &cmd {
@@ -160,7 +221,10 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
     }
     let prefix = &common.out;
     let files = ["json", "csv", "svg", "png"].map(|e| prefix.with_extension(e));
-    crate::output::refuse_overwrite(&files, common.force)?;
+    // a shard writes only its shard file; the merge (and the unsharded run) the outputs
+    if !matches!(&cmd, LandscapeCommand::Surface { shard: Some(_), .. }) {
+        crate::output::refuse_overwrite(&files, common.force)?;
+    }
     match cmd {
         LandscapeCommand::Interpolate { source, to, from_alpha, to_alpha, points, common } => {
             let dev = device::select(&common.device)?;
@@ -182,7 +246,7 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
             write_outputs(&common.out, &out, serde_json::json!({ "kind": "interpolate", "to": to }))?;
             curve_plot(&common.out, "Linear interpolation", "α", &out)
         }
-        LandscapeCommand::Surface { source, dims, points, range, norm, include_bias_bn, seed, common } => {
+        LandscapeCommand::Surface { source, dims, points, range, norm, include_bias_bn, seed, shard, merge, shards, slurm, common } => {
             if dims != 1 && dims != 2 {
                 return Err(CliError::input("--dims: 1 or 2"));
             }
@@ -192,6 +256,14 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
                 "none" => DirectionNorm::None,
                 o => return Err(CliError::input(format!("--norm: unknown normalization '{o}' (filter, layer, none)"))),
             };
+            let shard_dir = PathBuf::from(format!("{}.shards", common.out.display()));
+            if slurm.slurm {
+                let n = shards.ok_or_else(|| CliError::input("--slurm: give --shards N, the number of array tasks"))?;
+                return submit_shards(n, &shard_dir, &slurm);
+            }
+            if merge == Some(0) {
+                return Err(CliError::input("--merge: N must be ≥ 1"));
+            }
             let dev = device::select(&common.device)?;
             let l = source.load(&dev)?;
             let (train, test) = (subset(&l.data.train, common.train_subset), subset(&l.data.test, common.test_subset));
@@ -200,18 +272,37 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
             let d2 = filter_normalized_direction(&w, norm, !include_bias_bn, seed.wrapping_add(1));
             let axis: Vec<f64> = (0..points).map(|i| -range + 2.0 * range * i as f64 / (points - 1).max(1) as f64).collect();
             let coords: Vec<Vec<f64>> = if dims == 1 { axis.iter().map(|&x| vec![x]).collect() } else { axis.iter().flat_map(|&y| axis.iter().map(move |&x| vec![x, y])).collect() };
-            let pb = bar(coords.len());
-            let mut out = Vec::new();
-            for c in coords {
+            let at = |c: &[f64]| {
                 let mut p = w.axpy(c[0], &d1);
                 if dims == 2 {
                     p = p.axpy(c[1], &d2);
                 }
                 let (tr, te) = basin_core::landscape::evaluate_at(&l.model, &p, &train, &test, common.batch_size, &dev);
-                out.push(LandscapePoint { coords: c, train: tr, test: te });
-                pb.inc(1);
+                LandscapePoint { coords: c.to_vec(), train: tr, test: te }
+            };
+            // what makes two shard files parts of one grid
+            let header = serde_json::json!({
+                "kind": "surface", "dims": dims, "points": points, "range": range, "norm": format!("{norm:?}"), "seed": seed,
+                "include_bias_bn": include_bias_bn, "run": source.run, "weights": source.weights, "model": source.model, "data": source.data,
+                "train_subset": common.train_subset, "test_subset": common.test_subset, "batch_size": common.batch_size,
+            });
+            if let Some(s) = shard {
+                let (i, n) = parse_shard(&s).map_err(|e| CliError::input(format!("--shard: {e}")))?;
+                return run_shard(&shard_dir, i, n, &coords, &header, &slurm, at);
             }
-            pb.finish_and_clear();
+            let out = match merge {
+                Some(n) => crate::shards::merge(&shard_dir, n, coords.len(), &header)?,
+                None => {
+                    let pb = bar(coords.len());
+                    let mut out = Vec::new();
+                    for c in coords {
+                        out.push(at(&c));
+                        pb.inc(1);
+                    }
+                    pb.finish_and_clear();
+                    out
+                }
+            };
             write_outputs(&common.out, &out, serde_json::json!({ "kind": "surface", "dims": dims, "norm": format!("{norm:?}"), "seed": seed, "range": range }))?;
             if dims == 1 {
                 curve_plot(&common.out, "Loss along a filter-normalized direction", "t", &out)

@@ -2,7 +2,8 @@
 
 use crate::CliError;
 use crate::reproduce::experiment::Experiment;
-use crate::reproduce::{report, run};
+use crate::reproduce::{report, run, status};
+use crate::slurm::{self, ArrayJob, SlurmArgs, script::TASK_ID};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -40,6 +41,19 @@ pub struct ReproduceArgs {
     /// Folder of the experiment files.
     #[arg(long, default_value = "experiments")]
     experiments: PathBuf,
+    /// For each cell and seed: finished, checkpointed at step S, not started, or failed with
+    /// its error line; with --slurm's record and squeue, the array task's queue state beside it.
+    #[arg(long)]
+    status: bool,
+    /// Do only run I of the experiment's runs (numbered seed-major, as `--status` lists them),
+    /// or runs I·K … I·K + K − 1 with --per-task K: what one Slurm array task does.
+    #[arg(long, value_name = "I")]
+    task: Option<usize>,
+    /// Runs per array task (clusters cap the array's size).
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    per_task: usize,
+    #[command(flatten)]
+    slurm: SlurmArgs,
 }
 
 fn find(dir: &Path, name: &str) -> Result<Experiment, CliError> {
@@ -81,6 +95,37 @@ pub fn run(args: ReproduceArgs) -> Result<(), CliError> {
     let seeds = args.seeds.unwrap_or(e.seeds_at(&args.scale));
     let suffix = if args.protocol == "paper" { String::new() } else { format!("-{}", args.protocol) };
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("repro/{}-{}{suffix}", e.name, args.scale)));
+    if args.per_task == 0 {
+        return Err(CliError::input("--per-task: must be ≥ 1"));
+    }
+    let modes = [args.status, args.report, args.slurm.slurm, args.task.is_some()].iter().filter(|m| **m).count();
+    if modes > 1 {
+        return Err(CliError::input("--status, --report, --slurm, --task: give one of them"));
+    }
+    if args.jobs != 1 && (args.slurm.slurm || args.task.is_some()) {
+        return Err(CliError::input("--jobs: a Slurm array runs its tasks side by side; each task runs one run at a time (drop --jobs)"));
+    }
+    if args.per_task != 1 && !(args.slurm.slurm || args.task.is_some()) {
+        return Err(CliError::input("--per-task: only with --slurm or --task"));
+    }
+    if args.status {
+        status::print(&e, &args.scale, seeds, &out);
+        return Ok(());
+    }
+    if args.slurm.slurm {
+        return submit(&args, &e, name, seeds, &out);
+    }
+    if let Some(task) = args.task {
+        let signals = slurm::requeue::TaskSignals::register();
+        return match run::run_task(&e, &args.scale, seeds, &out, task, args.per_task, &signals)? {
+            run::TaskEnd::Done => Ok(()),
+            run::TaskEnd::Stopped { warned: true } => {
+                println!("{}", slurm::requeue::requeue_self(&out.join("slurm"), task, &args.slurm)?);
+                Ok(())
+            }
+            run::TaskEnd::Stopped { warned: false } => Err(CliError { code: 143, message: format!("task {task} interrupted; its runs are checkpointed and resume when it runs again") }),
+        };
+    }
     if !args.report {
         let stop = Arc::new(AtomicBool::new(false));
         for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -96,4 +141,20 @@ pub fn run(args: ReproduceArgs) -> Result<(), CliError> {
     print!("{}", report::markdown(&e, &r));
     println!("wrote {}/report.md, report.json", out.display());
     Ok(())
+}
+
+/// `--slurm`: the experiment as one array (a task per run, or `--per-task` runs) and a report
+/// job after it; each task is this command with `--task I`.
+fn submit(args: &ReproduceArgs, e: &Experiment, name: &str, seeds: usize, out: &Path) -> Result<(), CliError> {
+    let total = run::plan(e, &args.scale, seeds, out).len();
+    let mut common: Vec<String> = vec!["reproduce".into(), name.into(), "--scale".into(), args.scale.clone(), "--protocol".into(), args.protocol.clone(), "--seeds".into(), seeds.to_string()];
+    common.extend(["--out".into(), out.display().to_string(), "--experiments".into(), args.experiments.display().to_string()]);
+    let mut task = common.clone();
+    task.extend(["--per-task".into(), args.per_task.to_string(), "--signal-before".into(), args.slurm.signal_before.to_string(), "--max-requeue".into(), args.slurm.max_requeue.to_string(), "--task".into(), TASK_ID.into()]);
+    let mut then = common;
+    then.push("--report".into());
+    let dir = out.join("slurm");
+    let job = ArrayJob { name: format!("basin-{}", e.name), dir: &dir, tasks: run::task_count(total, args.per_task), per_task: args.per_task, task, then, then_what: "report" };
+    println!("{}: {total} runs ({} cells × {seeds} seeds) as {} array tasks of {} run(s), out {}", e.name, e.cells.len(), job.tasks, args.per_task, out.display());
+    slurm::submit(&job, &args.slurm)
 }

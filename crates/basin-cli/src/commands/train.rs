@@ -111,6 +111,9 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
         cfg.estimator.name(),
         out.display()
     );
+    if resume {
+        println!("resuming from step {done} (the run's latest checkpoint)");
+    }
     let epochs = basin_core::train::phases::total_epochs(&basin_core::train::phases::resolve(&cfg)?);
     let mut bars = progress::Bars::new(steps * epochs as u64, done);
     let result = train(model, &cfg, &sets, &TrainOptions { out: out.clone(), resume, stop, device }, &mut bars);

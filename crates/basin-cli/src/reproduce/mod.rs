@@ -5,3 +5,4 @@
 pub mod experiment;
 pub mod report;
 pub mod run;
+pub mod status;

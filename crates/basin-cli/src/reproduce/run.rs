@@ -2,7 +2,10 @@
 //! `OUT/<cell>/seed-<s>/`, run as a child process of this binary. Finished runs (summary.json)
 //! are skipped, interrupted ones continue with `--resume`; measurements (`basin hessian`) run
 //! once per finished run. Ctrl-C or SIGTERM reach the children, which checkpoint; no new run
-//! starts after that.
+//! starts after that. The runs are numbered in one order (seed-major, [`plan`]): the local
+//! runner works through all of them, a Slurm array task (`--task I`) through its share.
+//! A run that fails leaves its error line in `OUT/failed/<cell>-seed-<s>.txt` (for
+//! `--status`) until it succeeds.
 
 use super::experiment::{Experiment, measurement, slug};
 use crate::CliError;
@@ -10,13 +13,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// One unit of work: train (or resume) a run, then measure it.
-struct Job {
-    cell: String,
-    seed: usize,
-    dir: PathBuf,
+pub struct Job {
+    /// The cell's name.
+    pub cell: String,
+    /// The seed.
+    pub seed: usize,
+    /// Its run folder.
+    pub dir: PathBuf,
     sets: Vec<String>,
     /// The run ended at its epoch cap without converging and the experiment now allows more
     /// epochs: it continues (`basin train --resume` with the larger `train.epochs`).
@@ -53,13 +59,56 @@ fn child_command(args: &[String]) -> Result<Command, CliError> {
     Ok(cmd)
 }
 
-fn child(args: &[String]) -> Result<bool, CliError> {
-    let status = child_command(args)?.status().map_err(|e| CliError::run(format!("basin {}: {e}", args.join(" "))))?;
+/// Where a child writes its error line (the `BASIN_ERROR_FILE` it is given, see `main`).
+const ERROR_FILE_ENV: &str = "BASIN_ERROR_FILE";
+
+/// Runs `basin ARGS` for `job` and waits; `Ok(false)` when it was interrupted. While it runs,
+/// `forward` set (an array task's USR2, which only reaches this process) sends the child the
+/// SIGTERM that makes it checkpoint and stop.
+fn child(args: &[String], job: &Job, out: &Path, forward: &AtomicBool) -> Result<bool, CliError> {
+    let what = || format!("basin {}", args.join(" "));
+    let error_file = failure_file(out, job).with_extension("child");
+    crate::output::remove_stale(&error_file)?;
+    let mut c = child_command(args)?.env(ERROR_FILE_ENV, &error_file).spawn().map_err(|e| CliError::run(format!("{}: {e}", what())))?;
+    let mut forwarded = false;
+    let status = loop {
+        if let Some(status) = c.try_wait().map_err(|e| CliError::run(format!("{}: {e}", what())))? {
+            break status;
+        }
+        if !forwarded && forward.load(Ordering::SeqCst) {
+            // SAFETY: kill(2) on the pid of a child this process has not yet waited for.
+            unsafe { libc::kill(c.id() as libc::pid_t, libc::SIGTERM) };
+            forwarded = true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     match status.code() {
         Some(0) => Ok(true),
         Some(130) | Some(143) | None => Ok(false),
-        Some(c) => Err(CliError::run(format!("basin {} exited with {c}", args.join(" ")))),
+        Some(code) => {
+            let line = std::fs::read_to_string(&error_file).map(|t| t.trim().to_string()).unwrap_or_default();
+            let _ = std::fs::remove_file(&error_file);
+            let why = if line.is_empty() { String::new() } else { format!(": {line}") };
+            Err(CliError::run(format!("{} exited with {code}{why}", what())))
+        }
     }
+}
+
+/// The failure record of `job` in experiment folder `out`.
+fn failure_file(out: &Path, job: &Job) -> PathBuf {
+    out.join("failed").join(format!("{}-seed-{}.txt", slug(&job.cell), job.seed))
+}
+
+/// The error line a failed run left, if it has not succeeded since.
+pub fn failure(out: &Path, job: &Job) -> Option<String> {
+    std::fs::read_to_string(failure_file(out, job)).ok().map(|t| t.trim().to_string())
+}
+
+fn record_failure(out: &Path, job: &Job, err: &CliError) -> Result<(), CliError> {
+    let f = failure_file(out, job);
+    std::fs::create_dir_all(f.parent().expect("has a parent")).map_err(|e| CliError::run(format!("{}: {e}", f.display())))?;
+    basin_core::train::checkpoint::write_atomic(&f, format!("{}\n", err.message).as_bytes())?;
+    Ok(())
 }
 
 /// `basin train --out DIR [--resume] --set …` for `job`.
@@ -113,7 +162,7 @@ fn stopped_below(dir: &Path, epochs: i64) -> bool {
     summary["converged_at_step"].is_null() && summary["epochs"].as_i64().is_some_and(|ran| ran < epochs)
 }
 
-fn train_and_measure(measure: &[String], job: &Job) -> Result<bool, CliError> {
+fn train_and_measure(measure: &[String], job: &Job, out: &Path, forward: &AtomicBool) -> Result<bool, CliError> {
     if job.extend {
         // the measurements describe the model at the old cap
         for m in measure {
@@ -123,7 +172,7 @@ fn train_and_measure(measure: &[String], job: &Job) -> Result<bool, CliError> {
     }
     if job.extend || !job.dir.join("summary.json").is_file() {
         let args = train_args(job, job.dir.join("config.toml").is_file());
-        if !child(&args)? {
+        if !child(&args, job, out, forward)? {
             return Ok(false);
         }
     }
@@ -134,39 +183,77 @@ fn train_and_measure(measure: &[String], job: &Job) -> Result<bool, CliError> {
         }
         let mut args: Vec<String> = base.iter().map(|s| s.to_string()).collect();
         args.extend(["--run".into(), job.dir.display().to_string(), "--json".into(), job.dir.join(file).display().to_string()]);
-        if !child(&args)? {
+        if !child(&args, job, out, forward)? {
             return Ok(false);
         }
     }
     Ok(true)
 }
 
-/// Runs every missing (cell, seed) of `e` at `scale` with `seeds` seeds into `out`, `jobs` at a
-/// time, seed by seed across the cells, printing progress (runs done / total, ETA).
-pub fn run(e: &Experiment, scale: &str, seeds: usize, jobs: usize, out: &Path, stop: Arc<AtomicBool>) -> Result<(), CliError> {
-    std::fs::create_dir_all(out).map_err(|e| CliError::input(format!("{}: {e}", out.display())))?;
-    // Seed-major order: an interrupted experiment has every cell at the same number of seeds,
-    // so a partial run still compares like with like.
+/// Every (cell, seed) of `e` at `scale` with `seeds` seeds, in the order runs are numbered:
+/// seed-major, so an interrupted experiment has every cell at the same number of seeds and a
+/// partial run still compares like with like.
+pub fn plan(e: &Experiment, scale: &str, seeds: usize, out: &Path) -> Vec<Job> {
     let mut all = Vec::new();
     for s in 0..seeds {
         for c in &e.cells {
             all.push(Job { cell: c.name.clone(), seed: s, dir: out.join(slug(&c.name)).join(format!("seed-{s}")), sets: e.sets(c, scale, s), extend: false });
         }
     }
-    for j in &mut all {
-        if let Some(epochs) = check_existing(j)? {
-            j.extend = stopped_below(&j.dir, epochs);
+    all
+}
+
+/// Checks an existing run folder against the experiment and notes whether it is extended;
+/// `true` when the run is complete (trained and measured, nothing to do).
+fn prepare(j: &mut Job, e: &Experiment, scale: &str) -> Result<bool, CliError> {
+    if let Some(epochs) = check_existing(j)? {
+        j.extend = stopped_below(&j.dir, epochs);
+    }
+    Ok(is_complete(j, e, scale))
+}
+
+/// Whether run `j` is trained (at its current cap) and has every measurement of the scale.
+pub fn is_complete(j: &Job, e: &Experiment, scale: &str) -> bool {
+    !j.extend && j.dir.join("summary.json").is_file() && e.measure_at(scale).iter().all(|m| measurement(m).is_some_and(|(f, _)| j.dir.join(f).is_file()))
+}
+
+/// Trains and measures one job, keeping its failure record in step: written on an error,
+/// removed on success.
+fn run_one(e: &Experiment, scale: &str, job: &Job, out: &Path, forward: &AtomicBool) -> Result<bool, CliError> {
+    match train_and_measure(e.measure_at(scale), job, out, forward) {
+        Ok(done) => {
+            if done {
+                crate::output::remove_stale(&failure_file(out, job))?;
+            }
+            Ok(done)
+        }
+        Err(err) => {
+            record_failure(out, job, &err)?;
+            Err(err)
         }
     }
+}
+
+/// Runs every missing (cell, seed) of `e` at `scale` with `seeds` seeds into `out`, `jobs` at a
+/// time, in [`plan`]'s order, printing progress (runs done / total, ETA).
+pub fn run(e: &Experiment, scale: &str, seeds: usize, jobs: usize, out: &Path, stop: Arc<AtomicBool>) -> Result<(), CliError> {
+    std::fs::create_dir_all(out).map_err(|e| CliError::input(format!("{}: {e}", out.display())))?;
+    let mut all = plan(e, scale, seeds, out);
     let total = all.len();
-    let complete = |j: &Job| !j.extend && j.dir.join("summary.json").is_file() && e.measure_at(scale).iter().all(|m| measurement(m).is_some_and(|(f, _)| j.dir.join(f).is_file()));
-    let todo: Vec<Job> = all.into_iter().filter(|j| !complete(j)).collect();
+    let mut todo = Vec::new();
+    for mut j in all.drain(..) {
+        if !prepare(&mut j, e, scale)? {
+            todo.push(j);
+        }
+    }
     let already = total - todo.len();
     println!("{}: {} runs ({} cells × {seeds} seeds), {already} already finished, {} to run, {jobs} at a time, out {}", e.name, total, e.cells.len(), todo.len(), out.display());
     let queue = Mutex::new(todo.into_iter());
     let finished = AtomicUsize::new(0);
     let started = Instant::now();
     let error: Mutex<Option<CliError>> = Mutex::new(None);
+    // the children get Ctrl-C and a scheduler's SIGTERM themselves
+    let forward = AtomicBool::new(false);
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
             scope.spawn(|| {
@@ -175,7 +262,7 @@ pub fn run(e: &Experiment, scale: &str, seeds: usize, jobs: usize, out: &Path, s
                         return;
                     }
                     let Some(job) = queue.lock().expect("lock").next() else { return };
-                    match train_and_measure(e.measure_at(scale), &job) {
+                    match run_one(e, scale, &job, out, &forward) {
                         Ok(true) => {
                             let k = finished.fetch_add(1, Ordering::SeqCst) + 1;
                             let left = total - already - k;
@@ -205,6 +292,63 @@ pub fn run(e: &Experiment, scale: &str, seeds: usize, jobs: usize, out: &Path, s
     Ok(())
 }
 
+/// The runs of array task `task` when each task does `per_task` of them: [`plan`]'s runs
+/// `task·K … task·K + K − 1` (fewer in the last task).
+pub fn task_range(total: usize, task: usize, per_task: usize) -> std::ops::Range<usize> {
+    let start = (task * per_task).min(total);
+    start..(start + per_task).min(total)
+}
+
+/// Number of array tasks for `total` runs at `per_task` runs each.
+pub fn task_count(total: usize, per_task: usize) -> usize {
+    total.div_ceil(per_task)
+}
+
+/// What an array task's runs came to.
+pub enum TaskEnd {
+    /// Every run of the task is complete.
+    Done,
+    /// Stopped by a signal with the run's state saved; `warned` when it was Slurm's USR2 (the
+    /// caller requeues the task).
+    Stopped {
+        /// USR2 (not SIGTERM or Ctrl-C) stopped it.
+        warned: bool,
+    },
+}
+
+/// Does array task `task`'s share of the runs, one after the other, exactly as the local
+/// runner does each (skip if complete, resume if checkpointed, train, measure). A failing run
+/// does not keep the task's other runs from running; the first error is returned at the end.
+pub fn run_task(e: &Experiment, scale: &str, seeds: usize, out: &Path, task: usize, per_task: usize, signals: &crate::slurm::requeue::TaskSignals) -> Result<TaskEnd, CliError> {
+    std::fs::create_dir_all(out).map_err(|e| CliError::input(format!("{}: {e}", out.display())))?;
+    let mut all = plan(e, scale, seeds, out);
+    let total = all.len();
+    let range = task_range(total, task, per_task);
+    if range.is_empty() {
+        return Err(CliError::input(format!("--task: {task} is past the last task ({} runs, {per_task} per task: tasks 0 to {})", total, task_count(total, per_task).saturating_sub(1))));
+    }
+    println!("{} task {task}: runs {} to {} of {total}", e.name, range.start, range.end - 1);
+    let mut first_error = None;
+    for mut job in all.drain(range) {
+        if signals.stop.load(Ordering::SeqCst) {
+            return Ok(TaskEnd::Stopped { warned: crate::slurm::requeue::warned(signals) });
+        }
+        let prepared = prepare(&mut job, e, scale);
+        match prepared.and_then(|complete| if complete { Ok(true) } else { run_one(e, scale, &job, out, &signals.warned) }) {
+            Ok(true) => println!("{} seed {}: done", job.cell, job.seed),
+            Ok(false) => return Ok(TaskEnd::Stopped { warned: crate::slurm::requeue::warned(signals) }),
+            Err(err) => {
+                eprintln!("error: {} seed {}: {}", job.cell, job.seed, err.message);
+                first_error.get_or_insert(err);
+            }
+        }
+    }
+    match first_error {
+        Some(err) => Err(err),
+        None => Ok(TaskEnd::Done),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,5 +359,15 @@ mod tests {
         assert_eq!(epoch_cap(&cfg), Some(5));
         let cfg: toml::Table = toml::from_str("phases = []\n[train]\nepochs = 10\n").unwrap();
         assert_eq!(epoch_cap(&cfg), Some(10));
+    }
+
+    #[test]
+    fn array_tasks_cover_every_run_once() {
+        for (total, k) in [(33, 1), (33, 4), (8, 3), (1, 5)] {
+            let n = task_count(total, k);
+            let covered: Vec<usize> = (0..n).flat_map(|t| task_range(total, t, k)).collect();
+            assert_eq!(covered, (0..total).collect::<Vec<_>>(), "{total} runs, {k} per task");
+            assert!(task_range(total, n, k).is_empty());
+        }
     }
 }
