@@ -89,7 +89,8 @@ fn child(args: &[String], job: &Job, out: &Path, forward: &AtomicBool) -> Result
             let line = std::fs::read_to_string(&error_file).map(|t| t.trim().to_string()).unwrap_or_default();
             let _ = std::fs::remove_file(&error_file);
             let why = if line.is_empty() { String::new() } else { format!(": {line}") };
-            Err(CliError::run(format!("{} exited with {code}{why}", what())))
+            // a child's bad input (a config the experiment gives it) is the experiment's
+            Err(CliError { code: if code == 2 { 2 } else { 1 }, message: format!("{} exited with {code}{why}", what()) })
         }
     }
 }
@@ -328,7 +329,7 @@ pub fn run_task(e: &Experiment, scale: &str, seeds: usize, out: &Path, task: usi
         return Err(CliError::input(format!("--task: {task} is past the last task ({} runs, {per_task} per task: tasks 0 to {})", total, task_count(total, per_task).saturating_sub(1))));
     }
     println!("{} task {task}: runs {} to {} of {total}", e.name, range.start, range.end - 1);
-    let mut first_error = None;
+    let (mut first_error, mut failed, runs) = (None, 0, range.len());
     for mut job in all.drain(range) {
         if signals.stop.load(Ordering::SeqCst) {
             return Ok(TaskEnd::Stopped { warned: crate::slurm::requeue::warned(signals) });
@@ -338,12 +339,14 @@ pub fn run_task(e: &Experiment, scale: &str, seeds: usize, out: &Path, task: usi
             Ok(true) => println!("{} seed {}: done", job.cell, job.seed),
             Ok(false) => return Ok(TaskEnd::Stopped { warned: crate::slurm::requeue::warned(signals) }),
             Err(err) => {
-                eprintln!("error: {} seed {}: {}", job.cell, job.seed, err.message);
+                eprintln!("{} seed {} failed: {}", job.cell, job.seed, err.message);
+                failed += 1;
                 first_error.get_or_insert(err);
             }
         }
     }
     match first_error {
+        Some(err) if runs > 1 => Err(CliError { code: err.code, message: format!("{failed} of the task's {runs} runs failed; the first: {}", err.message) }),
         Some(err) => Err(err),
         None => Ok(TaskEnd::Done),
     }
