@@ -163,3 +163,68 @@ fn a_sharded_surface_resumes_point_by_point_and_merges_to_the_unsharded_files() 
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("another grid"), "{err}");
 }
+
+/// `basin reproduce tiny --task 0` as array task 7_0 would run it, with `squeue` and `scontrol`
+/// replaced by scripts on PATH (the real ones are exercised by tests/slurm/run.sh): `squeue`
+/// answers `left` for the time left, `scontrol` records its arguments. USR2 is sent once the
+/// task has registered its handlers. Returns the exit code, stdout and what scontrol got.
+fn warned_task(d: &Path, left: &str, max_requeue: &str) -> (i32, String, String) {
+    use std::io::BufRead;
+    let bin = d.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let calls = d.join("scontrol-calls");
+    let _ = std::fs::remove_file(&calls);
+    for (name, body) in [("squeue", format!("#!/bin/sh\necho '{left}'\n")), ("scontrol", format!("#!/bin/sh\necho \"$@\" >> '{}'\n", calls.display()))] {
+        let p = bin.join(name);
+        std::fs::write(&p, body).unwrap();
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_basin"))
+        .args(["reproduce", "tiny", "--out", "rep", "--task", "0", "--signal-before", "120", "--max-requeue", max_requeue])
+        .current_dir(d)
+        .env("PATH", path)
+        .env("SLURM_ARRAY_JOB_ID", "7")
+        .env("SLURM_ARRAY_TASK_ID", "0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut out = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "the task ended before it started: {out}");
+        out.push_str(&line);
+        if line.contains("tiny task 0: runs 0 to 0") {
+            break;
+        }
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGUSR2) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
+    out.push_str(&rest);
+    let code = child.wait().unwrap().code().unwrap_or(-1);
+    (code, out, std::fs::read_to_string(&calls).unwrap_or_default())
+}
+
+#[test]
+fn a_warned_task_requeues_itself_and_stops_after_max_requeue_time_limits() {
+    let dir = experiment();
+    let d = dir.path();
+    // a preemption (no time limit): requeued, and it does not count
+    let (code, out, calls) = warned_task(d, "UNLIMITED", "1");
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(calls.trim(), "requeue 7_0", "{out}");
+    assert!(out.contains("requeued (preemption)"), "{out}");
+    assert!(!d.join("rep/slurm/requeues/task-0").exists());
+    // 90 s left with --signal-before 120: the time limit, the first of at most 1
+    let (code, out, calls) = warned_task(d, "1:30", "1");
+    assert_eq!((code, calls.trim()), (0, "requeue 7_0"), "{out}");
+    assert!(out.contains("requeued (time limit 1 of 1)"), "{out}");
+    assert_eq!(std::fs::read_to_string(d.join("rep/slurm/requeues/task-0")).unwrap().trim(), "1");
+    // the second time limit: checkpointed, not requeued, exit 3
+    let (code, out, calls) = warned_task(d, "1:30", "1");
+    assert_eq!((code, calls.as_str()), (3, ""), "{out}");
+}
