@@ -210,6 +210,39 @@ fn sam_takes_the_gradient_at_the_normalized_ascent_point() {
 }
 
 #[test]
+fn m_sharpness_sam_takes_each_chunk_s_gradient_at_its_own_ascent_point() {
+    // Foret et al. §4: chunks of m examples, ε_j = ρ g_j/‖g_j‖ from chunk j's own gradient,
+    // the step's gradient the mean of the chunks' gradients at w + ε_j
+    let tt = basin_zoo::data::load("mnist-slice", Some(&basin_zoo::data::sources::bundled_slice_dir())).unwrap();
+    let p = basin_zoo::data::PreparedSet::new(&tt.train.take(64), &basin_zoo::data::Normalization::fit(&tt.train));
+    let idx: Vec<usize> = (0..64).collect();
+    let (b, chunks) = (p.batch(&idx, None, &ad()), [p.batch(&idx[..24], None, &ad()), p.batch(&idx[24..48], None, &ad()), p.batch(&idx[48..], None, &ad())]);
+    let model = tiny(11);
+    let rho = 0.05;
+    let mut est = basin_core::estimators::sam::Sam::new(rho).with_m(24);
+    let (after, _) = step_with(&mut est, model.clone(), &b, "sgd", 0.1, &mut Fixed(b.clone()));
+    let w0 = ParamVec::from_model(&model).to_host();
+    let mut mean = vec![0.0f64; w0.len()];
+    // chunks of 24, 24 and 16 examples, weighted by their sizes
+    for (chunk, n) in chunks.iter().zip([24.0, 24.0, 16.0]) {
+        let (_, gj) = host_grad_at(&model, &w0, chunk);
+        let gn = gj.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+        let point: Vec<f32> = w0.iter().zip(&gj).map(|(w, g)| w + (rho / gn) as f32 * g).collect();
+        let (_, dj) = host_grad_at(&model, &point, chunk);
+        for (m, d) in mean.iter_mut().zip(&dj) {
+            *m += n / 64.0 * *d as f64;
+        }
+    }
+    let expected: Vec<f32> = w0.iter().zip(&mean).map(|(w, g)| w - 0.1 * *g as f32).collect();
+    let d = max_abs_diff(&ParamVec::from_model(&after).to_host(), &expected);
+    assert!(d < 1e-6, "max |Δ| = {d}");
+    // m ≥ B is plain SAM, bit for bit
+    let (plain, _) = step_with(&mut basin_core::estimators::sam::Sam::new(rho), model.clone(), &b, "sgd", 0.1, &mut Fixed(b.clone()));
+    let (whole, _) = step_with(&mut basin_core::estimators::sam::Sam::new(rho).with_m(64), model.clone(), &b, "sgd", 0.1, &mut Fixed(b.clone()));
+    assert_eq!(ParamVec::from_model(&plain).to_host(), ParamVec::from_model(&whole).to_host());
+}
+
+#[test]
 fn asam_takes_the_gradient_at_the_adaptive_ascent_point() {
     // ε = ρ T² g / ‖T g‖, T = |w| + η on weight matrices and 1 on biases (Kwon et al., eq. 9)
     let (b, _) = batches();

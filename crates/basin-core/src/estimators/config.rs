@@ -70,7 +70,7 @@ pub struct SgdConfig {}
 /// assert!(err.to_string().contains("rho"));
 ///
 /// // in code, with the paper's defaults
-/// assert_eq!(EstimatorConfig::default_of("sam"), Some(EstimatorConfig::Sam(SamConfig { rho: 0.05 })));
+/// assert_eq!(EstimatorConfig::default_of("sam"), Some(EstimatorConfig::Sam(SamConfig { rho: 0.05, m: 0 })));
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "name")]
@@ -256,7 +256,7 @@ mod tests {
         assert!(err.contains("unknown field `rho`"), "{err}");
         // a round trip writes the name and the method's keys only
         let text = toml::to_string(&EstimatorConfig::Sam(SamConfig::default())).unwrap();
-        assert_eq!(text.trim(), "name = \"sam\"\nrho = 0.05");
+        assert_eq!(text.trim(), "name = \"sam\"\nrho = 0.05\nm = 0");
     }
 
     #[test]

@@ -102,11 +102,7 @@ impl<'a, B> StepContext<'a, B> {
             self.note_absent(w, &grads);
             let g = ParamVec::from_grads(point.as_ref().unwrap_or(w), &grads);
             loss += weight * l;
-            sum = Some(match sum {
-                None if chunks.len() == 1 => g,
-                None => g.scale(weight),
-                Some(s) => ParamVec::lincomb(1.0, &s, weight, &g),
-            });
+            sum = Some(add_weighted(sum, weight, g, chunks.len() == 1));
         }
         (loss, sum.unwrap_or_else(|| w.zeros_like()))
     }
@@ -156,6 +152,16 @@ impl<'a, B> StepContext<'a, B> {
             }
         }
         grads
+    }
+}
+
+/// `sum + weight · g`, one term of a size-weighted mean over chunks; `only` (a single chunk,
+/// weight 1) keeps `g` as it is, without a pass over it.
+pub(crate) fn add_weighted(sum: Option<ParamVec>, weight: f64, g: ParamVec, only: bool) -> ParamVec {
+    match sum {
+        None if only => g,
+        None => g.scale(weight),
+        Some(s) => ParamVec::lincomb(1.0, &s, weight, &g),
     }
 }
 

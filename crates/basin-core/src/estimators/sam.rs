@@ -7,6 +7,15 @@
 //!
 //! Both passes of a step see the same dropout masks, and only the first updates batch-norm
 //! running statistics.
+//!
+//! **m-sharpness** (Foret et al. §4, "m-sharpness"; the authors' TensorFlow code
+//! `num_batch_splits` = B/m): with `m > 0` the batch is cut into chunks of m examples (the
+//! last one smaller when m does not divide B, by the same rule as `train.ghost_batch`:
+//! [`super::ghost_chunks`]), each chunk j takes its own ascent step ε_j from its own gradient,
+//! and the step's gradient is the size-weighted mean of the chunks' gradients at w + ε_j. The
+//! paper finds smaller m generalizes better (its Fig. 3); m = 0 or m ≥ B is plain SAM/ASAM.
+//! Each chunk is its own forward pass (its own batch-norm statistics), as on the authors' one
+//! chunk per accelerator.
 
 use super::{Estimate, GradientEstimator, StepContext, to_optimizer_grads};
 use crate::paramkind::ParamKind;
@@ -20,15 +29,17 @@ use crate::task::LossModel;
 pub struct SamConfig {
     /// Neighbourhood radius ρ.
     pub rho: f64,
+    /// Examples per m-sharpness chunk, each with its own ε (0 = the whole batch).
+    pub m: usize,
 }
 
 impl Default for SamConfig {
     fn default() -> Self {
-        SamConfig { rho: 0.05 }
+        SamConfig { rho: 0.05, m: 0 }
     }
 }
 
-super::builders!(SamConfig { with_rho => rho: f64 });
+super::builders!(SamConfig { with_rho => rho: f64, with_m => m: usize });
 
 impl SamConfig {
     /// Checks the parameters; errors name the key.
@@ -37,7 +48,7 @@ impl SamConfig {
     }
     /// The estimator.
     pub fn init(&self) -> Sam {
-        Sam::new(self.rho)
+        Sam::new(self.rho).with_m(self.m)
     }
 }
 
@@ -49,15 +60,17 @@ pub struct AsamConfig {
     pub rho: f64,
     /// η added to |w| in T_w.
     pub eta: f64,
+    /// Examples per m-sharpness chunk, each with its own ε (0 = the whole batch).
+    pub m: usize,
 }
 
 impl Default for AsamConfig {
     fn default() -> Self {
-        AsamConfig { rho: 0.5, eta: 0.01 }
+        AsamConfig { rho: 0.5, eta: 0.01, m: 0 }
     }
 }
 
-super::builders!(AsamConfig { with_rho => rho: f64, with_eta => eta: f64 });
+super::builders!(AsamConfig { with_rho => rho: f64, with_eta => eta: f64, with_m => m: usize });
 
 impl AsamConfig {
     /// Checks the parameters; errors name the key.
@@ -67,7 +80,7 @@ impl AsamConfig {
     }
     /// The estimator.
     pub fn init(&self) -> Sam {
-        Sam::asam(self.rho, self.eta)
+        Sam::asam(self.rho, self.eta).with_m(self.m)
     }
 }
 
@@ -77,20 +90,27 @@ pub struct Sam {
     rho: f64,
     /// `Some(η)` for ASAM.
     adaptive: Option<f64>,
-    /// The last step's first gradient, from which ε is computed again on request (with the
-    /// weights the step started from): the step itself never stores ε, and holds no buffer
-    /// of the weights across the optimizer's step.
+    /// Examples per m-sharpness chunk (0 = the whole batch).
+    m: usize,
+    /// The last step's first gradient (of its first chunk under m-sharpness), from which ε is
+    /// computed again on request (with the weights the step started from): the step itself
+    /// never stores ε, and holds no buffer of the weights across the optimizer's step.
     last: Option<ParamVec>,
 }
 
 impl Sam {
     /// SAM with radius ρ.
     pub fn new(rho: f64) -> Self {
-        Sam { rho, adaptive: None, last: None }
+        Sam { rho, adaptive: None, m: 0, last: None }
     }
     /// ASAM with radius ρ and η.
     pub fn asam(rho: f64, eta: f64) -> Self {
-        Sam { rho, adaptive: Some(eta), last: None }
+        Sam { rho, adaptive: Some(eta), m: 0, last: None }
+    }
+    /// The same with m-sharpness chunks of `m` examples (0 = the whole batch).
+    pub fn with_m(mut self, m: usize) -> Self {
+        self.m = m;
+        self
     }
     /// The ascent step ε of the last step, which started from weights `w` (for inspection and
     /// tests).
@@ -158,18 +178,28 @@ impl<M: LossModel> GradientEstimator<M> for Sam {
     }
     fn estimate(&mut self, model: M, batch: &M::Batch, ctx: &mut StepContext<'_, M::Batch>) -> Estimate<M> {
         let w = ParamVec::from_model(&model);
-        ctx.same_masks(&w.device());
-        let (loss, g0) = ctx.grad(&model, &w, batch, |_| None);
-        // w + ε in fused passes, without ε as a vector of its own
-        let point = self.adaptive.and_then(|eta| asam_point(&w, &g0, self.rho, eta)).unwrap_or_else(|| {
-            let (d, f) = ascent_parts(&w, &g0, self.rho, self.adaptive);
-            ParamVec::lincomb(1.0, &w, f, &d)
-        });
-        let snap = running_stats::snapshot(&model);
-        ctx.same_masks(&w.device());
-        let (_, g) = ctx.grad(&model, &w, batch, |_| Some(point.clone()));
-        running_stats::restore(&model, &snap);
-        self.last = Some(g0);
+        let chunks = super::ghost_chunks::<M>(batch, self.m);
+        let n: usize = chunks.iter().map(M::batch_len).sum();
+        let (mut loss, mut sum) = (0.0, None::<ParamVec>);
+        self.last = None;
+        for chunk in &chunks {
+            let weight = M::batch_len(chunk) as f64 / n as f64;
+            ctx.same_masks(&w.device());
+            let (l, g0) = ctx.grad(&model, &w, chunk, |_| None);
+            // w + ε in fused passes, without ε as a vector of its own
+            let point = self.adaptive.and_then(|eta| asam_point(&w, &g0, self.rho, eta)).unwrap_or_else(|| {
+                let (d, f) = ascent_parts(&w, &g0, self.rho, self.adaptive);
+                ParamVec::lincomb(1.0, &w, f, &d)
+            });
+            let snap = running_stats::snapshot(&model);
+            ctx.same_masks(&w.device());
+            let (_, g) = ctx.grad(&model, &w, chunk, |_| Some(point.clone()));
+            running_stats::restore(&model, &snap);
+            loss += weight * l;
+            sum = Some(super::add_weighted(sum, weight, g, chunks.len() == 1));
+            self.last.get_or_insert(g0);
+        }
+        let g = sum.expect("a batch has at least one chunk");
         Estimate { model, loss, grads: to_optimizer_grads(&g) }
     }
 }
