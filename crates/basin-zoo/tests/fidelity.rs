@@ -179,7 +179,7 @@ fn ada_smoothout_perturbs_each_element_of_a_1d_parameter_by_a_times_its_size() {
 fn asam_defaults_and_scales_follow_the_authors_code() {
     // asam.py: rho = 0.5, eta = 0.01; T_w = |w| + η on every parameter named `weight`
     // (batch-norm scales, Burn's gamma, included), 1 on biases and shifts
-    assert_eq!(EstimatorConfig::default_of("asam"), Some(EstimatorConfig::Asam(basin_core::estimators::AsamConfig { rho: 0.5, eta: 0.01 })));
+    assert_eq!(EstimatorConfig::default_of("asam"), Some(EstimatorConfig::Asam(basin_core::estimators::AsamConfig { rho: 0.5, eta: 0.01, m: 0 })));
     let (b, _) = data(&[]);
     let model = net(4, 0.0);
     let w = ParamVec::from_model(&model);
