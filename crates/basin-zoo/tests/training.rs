@@ -204,6 +204,7 @@ fn test_estimator(est: &str) -> EstimatorConfig {
     match EstimatorConfig::default_of(est).expect("a known estimator") {
         EstimatorConfig::DetSmoothOut(c) => EstimatorConfig::DetSmoothOut(c.with_copies(2)),
         EstimatorConfig::NoiseEnhancement(c) => EstimatorConfig::NoiseEnhancement(c.with_alpha(2.0)),
+        EstimatorConfig::EntropySgd(c) => EstimatorConfig::EntropySgd(c.with_inner_steps(3)),
         other => other,
     }
 }

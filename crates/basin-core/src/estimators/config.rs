@@ -7,6 +7,7 @@
 use super::GradientEstimator;
 use super::ada_smoothout::AdaSmoothOutConfig;
 use super::det_smoothout::DetSmoothOutConfig;
+use super::entropy_sgd::EntropySgdConfig;
 use super::noise_enhancement::NoiseEnhancementConfig;
 use super::nsgd::NsgdConfig;
 use super::plain::Plain;
@@ -42,7 +43,7 @@ pub enum NoisePer {
 
 /// Names accepted in `estimator.name`.
 pub const ESTIMATOR_NAMES: &[&str] =
-    &["sgd", "smoothout", "det-smoothout", "ada-smoothout", "s-sgd", "noise-enhancement", "sam", "asam", "nsgd"];
+    &["sgd", "smoothout", "det-smoothout", "ada-smoothout", "s-sgd", "noise-enhancement", "sam", "asam", "nsgd", "entropy-sgd"];
 
 /// `Ok` when `ok`, else a config error naming `estimator.<key>`.
 pub fn check(ok: bool, key: &str, why: &str) -> Result<(), BasinError> {
@@ -102,6 +103,9 @@ pub enum EstimatorConfig {
     /// Nudged SGD.
     #[serde(rename = "nsgd")]
     Nsgd(NsgdConfig),
+    /// Entropy-SGD.
+    #[serde(rename = "entropy-sgd")]
+    EntropySgd(EntropySgdConfig),
 }
 
 impl Default for EstimatorConfig {
@@ -123,6 +127,7 @@ impl EstimatorConfig {
             "sam" => EstimatorConfig::Sam(Default::default()),
             "asam" => EstimatorConfig::Asam(Default::default()),
             "nsgd" => EstimatorConfig::Nsgd(Default::default()),
+            "entropy-sgd" => EstimatorConfig::EntropySgd(Default::default()),
             _ => return None,
         })
     }
@@ -139,6 +144,7 @@ impl EstimatorConfig {
             EstimatorConfig::Sam(_) => "sam",
             EstimatorConfig::Asam(_) => "asam",
             EstimatorConfig::Nsgd(_) => "nsgd",
+            EstimatorConfig::EntropySgd(_) => "entropy-sgd",
         }
     }
 
@@ -163,6 +169,7 @@ impl EstimatorConfig {
             EstimatorConfig::Sam(c) => c.validate(),
             EstimatorConfig::Asam(c) => c.validate(),
             EstimatorConfig::Nsgd(c) => c.validate(),
+            EstimatorConfig::EntropySgd(c) => c.validate(),
         }
     }
 
@@ -178,6 +185,7 @@ impl EstimatorConfig {
             EstimatorConfig::Sam(c) => Box::new(c.init()),
             EstimatorConfig::Asam(c) => Box::new(c.init()),
             EstimatorConfig::Nsgd(c) => Box::new(c.init()),
+            EstimatorConfig::EntropySgd(c) => Box::new(c.init()),
         }
     }
 }

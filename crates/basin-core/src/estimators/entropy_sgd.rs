@@ -1,0 +1,174 @@
+//! Entropy-SGD (Chaudhari et al., "Entropy-SGD: Biasing Gradient Descent Into Wide Valleys",
+//! ICLR 2017, Algorithm 1), as the authors' `python/optim.py` (repository
+//! `ucla-vision/entropy-sgd`) computes it. Each step runs L steps of stochastic gradient
+//! Langevin dynamics on a copy w′ of the weights, coupled to w with strength γ:
+//!
+//! ```text
+//! w′ ← w,  μ ← w,  v ← 0
+//! L times:  d ← ∇f(w′; B_i) + λ w′;   v ← m v + d;   d ← d + m v        (Nesterov, as the code)
+//!           d ← d − γ (w − w′) + ε / √(η′/2) · ξ,  ξ ~ N(0, I)
+//!           w′ ← w′ − η′ d;   μ ← β₁ μ + (1 − β₁) w′
+//! gradient handed to the base optimizer:  w − μ   (the paper's Algorithm 1: γ (w − μ))
+//! ```
+//!
+//! with the scoping γ = γ₀ (1 + γ₁)^t at step t (the paper's §4.3). Where the code and the
+//! paper differ, basin follows the code by default and names the paper's variant:
+//! `outer = "paper"` multiplies the outer gradient by γ as Algorithm 1 writes it. The code's
+//! `state['t']` is never incremented, so its scoping stays at γ₀; `scoping = 0` is that. The
+//! defaults are the authors' `python/train.py`'s: γ₀ = 1e-4, γ₁ = 1e-3, ε = 1e-4, η′ = 0.1,
+//! β₁ = 0.75, inner momentum 0.9 (Nesterov), and L = 20 (the paper's experiments; the script's
+//! default L = 0 is plain SGD, which `name = "sgd"` is).
+//!
+//! Batches: the first inner step uses the step's batch, the others independent batches of the
+//! same size (`BatchSource::extra_batch`), as the code draws a fresh batch per inner step. The
+//! code also evaluates the gradient at w once before the loop, only for the loss it logs; basin
+//! reports the loss of the first inner step, which is that same loss at w′ = w, so a step costs
+//! L gradients, not L + 1. Dropout masks are fresh for every inner step, and every inner
+//! forward pass updates batch-norm running statistics (at w′), as the code's training-mode
+//! passes do — unlike SAM's and S-SGD's extra passes, which leave them alone.
+
+use super::{Estimate, GradientEstimator, StepContext, to_optimizer_grads};
+use crate::paramvec::ParamVec;
+use crate::task::LossModel;
+
+/// What the gradient handed to the base optimizer is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outer {
+    /// w − μ, as the authors' `optim.py`.
+    #[default]
+    Code,
+    /// γ (w − μ), as Algorithm 1 of the paper.
+    Paper,
+}
+
+/// `[estimator] name = "entropy-sgd"` (the authors' `train.py` defaults, L = 20).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EntropySgdConfig {
+    /// L, the Langevin steps per step.
+    pub inner_steps: usize,
+    /// γ₀, the coupling of w′ to w.
+    pub gamma: f64,
+    /// γ₁ of the scoping γ = γ₀ (1 + γ₁)^t.
+    pub scoping: f64,
+    /// ε, the scale of the Langevin noise.
+    pub noise: f64,
+    /// η′, the inner (Langevin) learning rate.
+    pub inner_lr: f64,
+    /// Nesterov momentum of the inner steps (0 = none).
+    pub inner_momentum: f64,
+    /// L2 weight decay λ inside the inner gradient (the code adds the run's weight decay there).
+    pub inner_weight_decay: f64,
+    /// β₁ of the running average μ of w′.
+    pub beta1: f64,
+    /// `code` (w − μ) or `paper` (γ (w − μ)).
+    pub outer: Outer,
+}
+
+impl Default for EntropySgdConfig {
+    fn default() -> Self {
+        EntropySgdConfig { inner_steps: 20, gamma: 1e-4, scoping: 1e-3, noise: 1e-4, inner_lr: 0.1, inner_momentum: 0.9, inner_weight_decay: 0.0, beta1: 0.75, outer: Outer::Code }
+    }
+}
+
+super::builders!(EntropySgdConfig {
+    with_inner_steps => inner_steps: usize,
+    with_gamma => gamma: f64,
+    with_scoping => scoping: f64,
+    with_noise => noise: f64,
+    with_inner_lr => inner_lr: f64,
+    with_inner_momentum => inner_momentum: f64,
+    with_inner_weight_decay => inner_weight_decay: f64,
+    with_beta1 => beta1: f64,
+    with_outer => outer: Outer,
+});
+
+impl EntropySgdConfig {
+    /// Checks the parameters; errors name the key.
+    pub fn validate(&self) -> Result<(), crate::error::BasinError> {
+        use super::config::check;
+        check(self.inner_steps >= 1, "inner_steps", "must be ≥ 1 (0 Langevin steps is plain SGD: name = \"sgd\")")?;
+        check(self.gamma.is_finite() && self.gamma >= 0.0, "gamma", "must be ≥ 0")?;
+        check(self.scoping.is_finite() && self.scoping >= 0.0, "scoping", "must be ≥ 0")?;
+        check(self.noise.is_finite() && self.noise >= 0.0, "noise", "must be ≥ 0")?;
+        check(self.inner_lr.is_finite() && self.inner_lr > 0.0, "inner_lr", "must be positive")?;
+        check(self.inner_momentum.is_finite() && (0.0..1.0).contains(&self.inner_momentum), "inner_momentum", "must be in [0, 1)")?;
+        check(self.inner_weight_decay.is_finite() && self.inner_weight_decay >= 0.0, "inner_weight_decay", "must be ≥ 0")?;
+        check(self.beta1.is_finite() && (0.0..1.0).contains(&self.beta1), "beta1", "must be in [0, 1)")
+    }
+    /// The estimator.
+    pub fn init(&self) -> EntropySgd {
+        EntropySgd { cfg: self.clone() }
+    }
+}
+
+/// Entropy-SGD's gradient estimator.
+#[derive(Debug, Clone)]
+pub struct EntropySgd {
+    cfg: EntropySgdConfig,
+}
+
+impl EntropySgd {
+    /// The coupling γ = γ₀ (1 + γ₁)^t at step `t`.
+    pub fn gamma_at(&self, t: u64) -> f64 {
+        self.cfg.gamma * (1.0 + self.cfg.scoping).powf(t as f64)
+    }
+}
+
+/// The key of the Langevin noise ξ of inner step `i` of `step` in a run seeded `seed`.
+pub fn langevin_key(seed: u64, step: u64, i: usize) -> u64 {
+    let k = crate::rng::derive_seed(seed, crate::rng::Stream::Estimator, step);
+    crate::rng::derive_seed(k, crate::rng::Stream::Estimator, 1 << 41 | i as u64)
+}
+
+impl<M: LossModel> GradientEstimator<M> for EntropySgd {
+    fn name(&self) -> &'static str {
+        "entropy-sgd"
+    }
+    fn estimate(&mut self, model: M, batch: &M::Batch, ctx: &mut StepContext<'_, M::Batch>) -> Estimate<M> {
+        let c = &self.cfg;
+        let w = ParamVec::from_model(&model);
+        let gamma = self.gamma_at(ctx.step);
+        let size = M::batch_len(batch);
+        let (mut wp, mut mu, mut v) = (w.clone(), w.clone(), None::<ParamVec>);
+        let mut loss = 0.0;
+        let noise_scale = c.noise / (0.5 * c.inner_lr).sqrt();
+        for i in 0..c.inner_steps {
+            let extra;
+            let b = if i == 0 {
+                batch
+            } else {
+                extra = ctx.source.extra_batch(size, ctx.step * c.inner_steps as u64 + i as u64);
+                &extra
+            };
+            let (l, g) = ctx.grad(&model, &w, b, |_| Some(wp.clone()));
+            if i == 0 {
+                loss = l;
+            }
+            let mut d = if c.inner_weight_decay > 0.0 { ParamVec::lincomb(1.0, &g, c.inner_weight_decay, &wp) } else { g };
+            if c.inner_momentum > 0.0 {
+                let vel = match v.take() {
+                    Some(v) => ParamVec::lincomb(c.inner_momentum, &v, 1.0, &d),
+                    None => d.clone(),
+                };
+                d = ParamVec::lincomb(1.0, &d, c.inner_momentum, &vel);
+                v = Some(vel);
+            }
+            // d − γ (w − w′) + ε/√(η′/2) ξ, then w′ ← w′ − η′ d
+            let pull = ParamVec::lincomb(1.0, &w, -1.0, &wp);
+            d = ParamVec::lincomb(1.0, &d, -gamma, &pull);
+            if c.noise > 0.0 {
+                d = ParamVec::lincomb(1.0, &d, noise_scale, &w.normal(langevin_key(ctx.seed, ctx.step, i), 1.0));
+            }
+            wp = ParamVec::lincomb(1.0, &wp, -c.inner_lr, &d);
+            mu = ParamVec::lincomb(c.beta1, &mu, 1.0 - c.beta1, &wp);
+        }
+        let scale = match c.outer {
+            Outer::Code => 1.0,
+            Outer::Paper => gamma,
+        };
+        let g = ParamVec::lincomb(scale, &w, -scale, &mu);
+        Estimate { model, loss, grads: to_optimizer_grads(&g) }
+    }
+}
