@@ -13,6 +13,7 @@ pub mod exact_hessian;
 pub mod frobenius;
 pub mod ggn;
 pub mod fd_hessian;
+pub mod hutch_pp;
 pub mod hutchinson;
 pub mod lanczos;
 pub mod objective;
