@@ -87,3 +87,23 @@ impl ModelSource {
         Ok(Loaded { model, cfg, data })
     }
 }
+
+/// `--no-determinism-check` of the measuring commands, and the check it turns off.
+#[derive(clap::Args, Clone, Debug)]
+pub struct DeterminismArgs {
+    /// Skip the check that the loss over the subset is the same at two evaluations (run before
+    /// any estimate: a model random in evaluation mode gives eigenvalues of noise).
+    #[arg(long)]
+    pub no_determinism_check: bool,
+}
+
+impl DeterminismArgs {
+    /// [`basin_core::curvature::Objective::check_deterministic`] as a one-line exit-2 error
+    /// that names the way out, unless turned off.
+    pub fn check<M: basin_core::task::LossModel>(&self, obj: &basin_core::curvature::Objective<M>) -> Result<(), CliError> {
+        if self.no_determinism_check {
+            return Ok(());
+        }
+        obj.check_deterministic().map_err(|e| CliError::input(format!("{e}; fix the model, or pass --no-determinism-check to measure anyway")))
+    }
+}

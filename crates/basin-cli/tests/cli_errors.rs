@@ -51,7 +51,7 @@ fn invalid_values_are_named() {
 #[test]
 fn an_estimator_takes_only_its_own_keys() {
     // another method's key lists the named method's own keys
-    expect_input_error("[estimator]\nname = \"sam\"\na = 0.1\n", &[], &["estimator.a", "known here: name, rho"]);
+    expect_input_error("[estimator]\nname = \"sam\"\na = 0.1\n", &[], &["estimator.a", "known here: m, name, rho"]);
     expect_input_error("", &["--set", "estimator.name=\"s-sgd\"", "--set", "estimator.alpha=2"], &["estimator.alpha", "layers, level, name"]);
     expect_input_error("[[phases]]\nepochs = 1\nestimator = { name = \"sam\", level = 0.4 }\n", &[], &["phases[0].estimator.level", "rho"]);
     expect_input_error("[estimator]\nname = \"smoothout\"\na = -1.0\n", &[], &["estimator.a"]);

@@ -67,3 +67,19 @@ fn sharpness_protocols_write_what_they_measured() {
         assert!(err.contains(key) && err.lines().count() == 1, "{err}");
     }
 }
+
+/// A grid no machine finishes (10¹⁰ points) is refused at once with its size, not started.
+#[test]
+fn an_absurd_grid_is_refused_up_front_with_its_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = basin(&["train", "--out", "a", "--set", "train.epochs=1", "--set", "data.train_subset=128", "--set", "data.test_subset=64"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    let t = std::time::Instant::now();
+    let (code, _, err) = basin(&["landscape", "surface", "--run", "a", "--dims", "2", "--points", "100000", "--out", "s"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("10000000000 points") && err.contains("--force") && err.lines().count() == 1, "{err}");
+    assert!(t.elapsed().as_secs() < 30 && !dir.path().join("s.json").exists());
+    let (code, _, err) = basin(&["landscape", "plane", "--point", "a", "--point", "a", "--point", "a", "--points", "600", "--out", "p"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("360000 points"), "{err}");
+}

@@ -29,6 +29,8 @@ use std::time::Instant;
 pub struct HessianArgs {
     #[command(flatten)]
     source: ModelSource,
+    #[command(flatten)]
+    determinism: crate::model_source::DeterminismArgs,
     /// Fraction of the training set in the subset (the paper: 0.05).
     #[arg(long, default_value_t = 0.05)]
     subset: f64,
@@ -233,7 +235,9 @@ pub fn run(args: HessianArgs) -> Result<(), CliError> {
     let op_for = |r: u64| -> Result<(Operator, usize, f64), CliError> {
         let idx = subset_indices(basin_core::batch::ExampleSet::len(set), Some(args.subset), args.samples, args.seed.wrapping_add(r));
         let n = idx.len();
-        let op = CurvatureOperator::new(kind, Objective::new(model, set, &idx, args.batch_size, &dev), eps)?;
+        let obj = Objective::new(model, set, &idx, args.batch_size, &dev);
+        args.determinism.check(&obj)?;
+        let op = CurvatureOperator::new(kind, obj, eps)?;
         let loss = op.loss();
         let w = basin_core::curvature::Differentiable::point(op.objective()).clone();
         let op: Operator = match &args.layer {

@@ -95,6 +95,10 @@ pub enum LandscapeCommand {
     },
 }
 
+/// The largest grid run without `--force`: 500 × 500 points, about a hundred times the
+/// default 51 × 51 surface.
+const MAX_GRID: usize = 250_000;
+
 /// Options every landscape shares.
 #[derive(Args, Clone)]
 pub struct Common {
@@ -110,7 +114,7 @@ pub struct Common {
     /// Output prefix: PREFIX.json, PREFIX.csv, PREFIX.svg (and .png).
     #[arg(long, default_value = "landscape")]
     out: PathBuf,
-    /// Overwrite existing output files.
+    /// Overwrite existing output files, and run grids above 250,000 points.
     #[arg(long)]
     force: bool,
     /// cpu, cuda or wgpu (the last two need their cargo feature).
@@ -218,6 +222,16 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
     }
     if common.batch_size == 0 {
         return Err(CliError::input("--batch-size: must be ≥ 1"));
+    }
+    // a grid no machine finishes is refused up front, with its size
+    let grid = match &cmd {
+        LandscapeCommand::Interpolate { .. } => Some(points as u128),
+        LandscapeCommand::Surface { dims, .. } => (points as u128).checked_pow(*dims as u32),
+        LandscapeCommand::Plane { .. } => (points as u128).checked_pow(2),
+    };
+    if !common.force && grid.is_none_or(|g| g > MAX_GRID as u128) {
+        let size = grid.map(|g| format!("{g}")).unwrap_or_else(|| "more than 2^128".into());
+        return Err(CliError::input(format!("--points: {points} makes a grid of {size} points, each a pass over the train and test subsets; above {MAX_GRID} points is refused (lower --points, split it with --shard I/N, or pass --force)")));
     }
     let prefix = &common.out;
     let files = ["json", "csv", "svg", "png"].map(|e| prefix.with_extension(e));

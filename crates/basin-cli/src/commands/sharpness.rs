@@ -15,6 +15,8 @@ use std::path::PathBuf;
 pub struct SharpnessArgs {
     #[command(flatten)]
     source: ModelSource,
+    #[command(flatten)]
+    determinism: crate::model_source::DeterminismArgs,
     /// Box size ε (SmoothOut Table 1: 5e-4).
     #[arg(long, default_value_t = 5e-4)]
     eps: f64,
@@ -87,6 +89,7 @@ pub fn run(args: SharpnessArgs) -> Result<(), CliError> {
         let n = basin_core::batch::ExampleSet::len(set);
         let idx = subset_indices(n, None, (args.samples > 0).then_some(args.samples), args.seed);
         let obj = Objective::new(&l.model, set, &idx, args.batch_size, &dev);
+        args.determinism.check(&obj)?;
         report["box"] = box_sharpness(obj, &args, protocol)?;
     }
     if let Some(grid) = grid {

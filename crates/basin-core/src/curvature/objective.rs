@@ -71,6 +71,21 @@ impl<M: LossModel> Objective<M> {
     pub fn is_empty(&self) -> bool {
         self.total == 0
     }
+    /// The determinism guard (as curvlinops' `check_deterministic`): the loss at the point,
+    /// evaluated twice, must agree to round-off (1e-6 relative), since every product of a
+    /// Hessian, a trace or a sharpness search assumes one function. A model that is random
+    /// in evaluation mode — dropout or ReluSmoothOut noise it does not gate on the training
+    /// flag, batch norm that `valid()` leaves in training mode — fails here with both values,
+    /// instead of giving eigenvalues of noise.
+    pub fn check_deterministic(&self) -> Result<(), String> {
+        let (a, b) = (self.loss(&self.point), self.loss(&self.point));
+        if (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1e-12) || (a.is_nan() && b.is_nan()) {
+            return Ok(());
+        }
+        Err(format!(
+            "the loss over the subset is not deterministic ({a} then {b} at the same weights): the model is random in evaluation mode (dropout, ReluSmoothOut noise, or batch norm in training mode that Module::valid() does not turn off)"
+        ))
+    }
     /// Loss (no gradient) at `w`: the parameters are written as constants, so no graph is kept.
     pub fn loss(&self, w: &ParamVec) -> f64 {
         let m = w.write_into_constant(self.model.clone());
