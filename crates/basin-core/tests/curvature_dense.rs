@@ -157,3 +157,23 @@ fn hutch_pp_is_unbiased_honest_and_beats_hutchinson_at_equal_cost() {
     let e = hutch_pp(&mut op, 30, 1);
     assert!((e.mean - 15.0).abs() < 1e-9, "{}", e.mean);
 }
+
+/// The density of log₁₀|λ| on a spectrum over six orders of magnitude (10⁻³ … 10², both signs,
+/// 40 eigenvalues at each power): integrates to one, and the mass within ±0.5 of each power is
+/// that power's share of the eigenvalues (1/6 each), where the linear axis puts almost all of it
+/// in one peak at 0.
+#[test]
+fn the_log_density_finds_each_order_of_magnitude_s_share() {
+    use basin_core::curvature::slq::log_density;
+    let spec: Vec<f64> = (0..240).map(|i| 10f64.powi(i as i32 / 40 - 3) * if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
+    let mut op = DenseOperator::with_spectrum(&spec, 2);
+    let d = slq_density(&mut op, 40, 240, 0.01, 400, 5);
+    let l = log_density(&d, 0.01, 600, 1e-9);
+    let dx = l.grid[1] - l.grid[0];
+    let total: f64 = l.density.iter().sum::<f64>() * dx;
+    assert!((total - 1.0).abs() < 0.02, "∫ = {total}");
+    for k in -3..=2 {
+        let mass: f64 = l.grid.iter().zip(&l.density).filter(|(u, _)| (**u - k as f64).abs() < 0.5).map(|(_, p)| p * dx).sum();
+        assert!((mass - 1.0 / 6.0).abs() < 0.05, "10^{k}: mass {mass}");
+    }
+}

@@ -97,6 +97,10 @@ pub struct HessianArgs {
     /// Gaussian width relative to the spectrum's range.
     #[arg(long, default_value_t = 0.01)]
     sigma: f64,
+    /// With --density: also the density of log₁₀|λ| from the same SLQ nodes (Papyan 2020),
+    /// in the JSON as `density_log`, and drawn instead of the linear one.
+    #[arg(long, requires = "density")]
+    log: bool,
     /// Batch size of the subset passes.
     #[arg(long, default_value_t = 500)]
     batch_size: usize,
@@ -138,6 +142,8 @@ struct Report {
     bottom: Option<TopEigen>,
     diagonal: Option<Vec<TensorDiagonal>>,
     density: Option<Density>,
+    /// The density of log₁₀|λ| (`--log`), on its own axis.
+    density_log: Option<Density>,
     seconds: f64,
 }
 
@@ -327,6 +333,7 @@ pub fn run(args: HessianArgs) -> Result<(), CliError> {
         frobenius: fro,
         bottom,
         diagonal,
+        density_log: density.as_ref().filter(|_| args.log).map(|d| basin_core::curvature::slq::log_density(d, args.sigma, 400, 1e-9)),
         density,
         seconds: started.elapsed().as_secs_f64(),
     };
@@ -336,11 +343,12 @@ pub fn run(args: HessianArgs) -> Result<(), CliError> {
         basin_core::train::checkpoint::write_atomic(path, &text)?;
         println!("wrote {}", path.display());
     }
-    if let Some(d) = &report.density {
+    if let Some(d) = report.density_log.as_ref().or(report.density.as_ref()) {
         let svg = density_svg(&args);
         let pts: Vec<(f64, f64)> = d.grid.iter().copied().zip(d.density.iter().copied()).collect();
         let of = report.layer.as_ref().map(|l| format!(" of {l}")).unwrap_or_default();
-        plots::line_plot(&svg, &format!("{} spectral density{of} — {}", report.operator_label, report.model), "eigenvalue", "density", &[plots::Series { label: "SLQ".into(), points: &pts }], true)?;
+        let (what, axis) = if report.density_log.is_some() { ("density of log₁₀|λ|", "log₁₀ |eigenvalue|") } else { ("spectral density", "eigenvalue") };
+        plots::line_plot(&svg, &format!("{} {what}{of} — {}", report.operator_label, report.model), axis, "density", &[plots::Series { label: "SLQ".into(), points: &pts }], true)?;
         println!("wrote {}", svg.display());
     }
     Ok(())

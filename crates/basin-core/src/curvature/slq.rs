@@ -33,6 +33,12 @@ pub fn slq_density<O: LinearOperator>(op: &mut O, probes: usize, steps: usize, s
             nodes.push((theta, first * first / probes as f64));
         }
     }
+    smooth(nodes, sigma, points)
+}
+
+/// The density of (x, weight) `nodes` smoothed by Gaussians of width `sigma` relative to the
+/// nodes' range, on `points` grid points; the nodes are kept as given.
+fn smooth(nodes: Vec<(f64, f64)>, sigma: f64, points: usize) -> Density {
     let lo = nodes.iter().map(|n| n.0).fold(f64::INFINITY, f64::min);
     let hi = nodes.iter().map(|n| n.0).fold(f64::NEG_INFINITY, f64::max);
     let width = (hi - lo).max(1e-12);
@@ -45,4 +51,14 @@ pub fn slq_density<O: LinearOperator>(op: &mut O, probes: usize, steps: usize, s
         .map(|&t| nodes.iter().map(|&(th, w)| w * norm * (-(t - th).powi(2) / (2.0 * s * s)).exp()).sum())
         .collect();
     Density { grid, density, sigma: s, nodes }
+}
+
+/// The density of log₁₀|λ| from the same quadrature (Papyan 2020 draws Hessian spectra so,
+/// where they span orders of magnitude): each node θ_j moves to log₁₀|θ_j| with its weight,
+/// and is smoothed on that axis (`sigma` relative to the log range). Nodes below `floor`·max|θ|
+/// in magnitude (numerically zero) sit at log₁₀(floor·max|θ|). Its `nodes` are the moved ones.
+pub fn log_density(d: &Density, sigma: f64, points: usize, floor: f64) -> Density {
+    let top = d.nodes.iter().map(|n| n.0.abs()).fold(0.0, f64::max).max(f64::MIN_POSITIVE);
+    let nodes = d.nodes.iter().map(|&(th, w)| (th.abs().max(floor * top).log10(), w)).collect();
+    smooth(nodes, sigma, points)
 }
