@@ -203,3 +203,61 @@ mod tests {
         assert!((got[1] - yy).abs() <= 1e-9 * yy);
     }
 }
+
+/// The coefficients of one Langevin step of Entropy-SGD ([`langevin_step`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Langevin {
+    /// λ, weight decay inside the gradient.
+    pub weight_decay: f32,
+    /// m, Nesterov momentum (0 = none).
+    pub momentum: f32,
+    /// γ, the coupling to w.
+    pub gamma: f32,
+    /// ε/√(η′/2), the noise's factor.
+    pub noise: f32,
+    /// η′.
+    pub lr: f32,
+    /// β₁ of the running mean.
+    pub beta1: f32,
+}
+
+/// One Langevin step of Entropy-SGD on one tensor, reading each input once and writing
+/// (w′, v, μ) once, instead of seven separate passes (`estimators::entropy_sgd` has the
+/// equations): d = g + λw′; v ← m·v + d; d ← d + m·v; d ← d − γ(w − w′) + c·ξ;
+/// w′ ← w′ − η′d; μ ← β₁μ + (1 − β₁)w′. `v` absent is zero (the first step), `xi` absent no
+/// noise; `None` off the CPU backend.
+#[allow(clippy::too_many_arguments)]
+pub fn langevin_step(g: &Tensor<1>, wp: &Tensor<1>, w: &Tensor<1>, v: Option<&Tensor<1>>, mu: &Tensor<1>, xi: Option<&Tensor<1>>, k: Langevin) -> Option<(Tensor<1>, Tensor<1>, Tensor<1>)> {
+    let (fg, fwp, fw, fmu) = (flex_f32(g)?, flex_f32(wp)?, flex_f32(w)?, flex_f32(mu)?);
+    let fv = match v {
+        Some(v) => Some(flex_f32(v)?),
+        None => None,
+    };
+    let fxi = match xi {
+        Some(x) => Some(flex_f32(x)?),
+        None => None,
+    };
+    let (gs, wps, ws, mus) = (values(&fg), values(&fwp), values(&fw), values(&fmu));
+    let (vs, xis) = (fv.as_ref().map(values), fxi.as_ref().map(values));
+    let n = gs.len();
+    assert!([wps.len(), ws.len(), mus.len()].iter().all(|&l| l == n), "langevin_step: lengths differ");
+    let (mut wp_out, mut v_out, mut mu_out) = (vec![0f32; n], vec![0f32; n], vec![0f32; n]);
+    wp_out.par_chunks_mut(CHUNK).zip(v_out.par_chunks_mut(CHUNK)).zip(mu_out.par_chunks_mut(CHUNK)).enumerate().for_each(|(c, ((wo, vo), mo))| {
+        let s = c * CHUNK;
+        for j in 0..wo.len() {
+            let i = s + j;
+            let mut d = gs[i] + k.weight_decay * wps[i];
+            let vel = k.momentum * vs.map_or(0.0, |v| v[i]) + d;
+            if k.momentum > 0.0 {
+                d += k.momentum * vel;
+            }
+            d += -k.gamma * (ws[i] - wps[i]) + xis.map_or(0.0, |x| k.noise * x[i]);
+            let new = wps[i] - k.lr * d;
+            wo[j] = new;
+            vo[j] = vel;
+            mo[j] = k.beta1 * mus[i] + (1.0 - k.beta1) * new;
+        }
+    });
+    let device = w.device();
+    Some((tensor(wp_out, &device), tensor(v_out, &device), tensor(mu_out, &device)))
+}

@@ -165,7 +165,7 @@ fn hutch_pp_is_unbiased_honest_and_beats_hutchinson_at_equal_cost() {
 #[test]
 fn the_log_density_finds_each_order_of_magnitude_s_share() {
     use basin_core::curvature::slq::log_density;
-    let spec: Vec<f64> = (0..240).map(|i| 10f64.powi(i as i32 / 40 - 3) * if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
+    let spec: Vec<f64> = (0..240).map(|i| 10f64.powi(i / 40 - 3) * if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
     let mut op = DenseOperator::with_spectrum(&spec, 2);
     let d = slq_density(&mut op, 40, 240, 0.01, 400, 5);
     let l = log_density(&d, 0.01, 600, 1e-9);

@@ -122,6 +122,42 @@ pub fn langevin_key(seed: u64, step: u64, i: usize) -> u64 {
     crate::rng::derive_seed(k, crate::rng::Stream::Estimator, 1 << 41 | i as u64)
 }
 
+/// One Langevin step on every tensor: (w′, v, μ) after it, from the gradient `g` at w′. In one
+/// fused pass per tensor on the CPU backend ([`crate::fused::langevin_step`]), else as
+/// separate vector operations (the same equations).
+#[allow(clippy::too_many_arguments)]
+fn langevin(c: &EntropySgdConfig, gamma: f64, g: &ParamVec, wp: &ParamVec, w: &ParamVec, v: Option<&ParamVec>, mu: &ParamVec, xi: Option<&ParamVec>) -> (ParamVec, Option<ParamVec>, ParamVec) {
+    let noise = c.noise / (0.5 * c.inner_lr).sqrt();
+    let k = crate::fused::Langevin { weight_decay: c.inner_weight_decay as f32, momentum: c.inner_momentum as f32, gamma: gamma as f32, noise: noise as f32, lr: c.inner_lr as f32, beta1: c.beta1 as f32 };
+    let fused: Option<Vec<_>> = (0..w.parts.len())
+        .map(|i| crate::fused::langevin_step(&g.parts[i], &wp.parts[i], &w.parts[i], v.map(|v| &v.parts[i]), &mu.parts[i], xi.map(|x| &x.parts[i]), k))
+        .collect();
+    if let Some(parts) = fused {
+        let of = |j: usize| ParamVec { slots: w.slots.clone(), parts: parts.iter().map(|p| [&p.0, &p.1, &p.2][j].clone()).collect() };
+        let velocity = (c.inner_momentum > 0.0).then(|| of(1));
+        return (of(0), velocity, of(2));
+    }
+    let mut d = if c.inner_weight_decay > 0.0 { ParamVec::lincomb(1.0, g, c.inner_weight_decay, wp) } else { g.clone() };
+    let mut velocity = None;
+    if c.inner_momentum > 0.0 {
+        let vel = match v {
+            Some(v) => ParamVec::lincomb(c.inner_momentum, v, 1.0, &d),
+            None => d.clone(),
+        };
+        d = ParamVec::lincomb(1.0, &d, c.inner_momentum, &vel);
+        velocity = Some(vel);
+    }
+    // d − γ (w − w′) + ε/√(η′/2) ξ, then w′ ← w′ − η′ d
+    let pull = ParamVec::lincomb(1.0, w, -1.0, wp);
+    d = ParamVec::lincomb(1.0, &d, -gamma, &pull);
+    if let Some(xi) = xi {
+        d = ParamVec::lincomb(1.0, &d, noise, xi);
+    }
+    let wp = ParamVec::lincomb(1.0, wp, -c.inner_lr, &d);
+    let mu = ParamVec::lincomb(c.beta1, mu, 1.0 - c.beta1, &wp);
+    (wp, velocity, mu)
+}
+
 impl<M: LossModel> GradientEstimator<M> for EntropySgd {
     fn name(&self) -> &'static str {
         "entropy-sgd"
@@ -133,7 +169,6 @@ impl<M: LossModel> GradientEstimator<M> for EntropySgd {
         let size = M::batch_len(batch);
         let (mut wp, mut mu, mut v) = (w.clone(), w.clone(), None::<ParamVec>);
         let mut loss = 0.0;
-        let noise_scale = c.noise / (0.5 * c.inner_lr).sqrt();
         for i in 0..c.inner_steps {
             let extra;
             let b = if i == 0 {
@@ -146,23 +181,8 @@ impl<M: LossModel> GradientEstimator<M> for EntropySgd {
             if i == 0 {
                 loss = l;
             }
-            let mut d = if c.inner_weight_decay > 0.0 { ParamVec::lincomb(1.0, &g, c.inner_weight_decay, &wp) } else { g };
-            if c.inner_momentum > 0.0 {
-                let vel = match v.take() {
-                    Some(v) => ParamVec::lincomb(c.inner_momentum, &v, 1.0, &d),
-                    None => d.clone(),
-                };
-                d = ParamVec::lincomb(1.0, &d, c.inner_momentum, &vel);
-                v = Some(vel);
-            }
-            // d − γ (w − w′) + ε/√(η′/2) ξ, then w′ ← w′ − η′ d
-            let pull = ParamVec::lincomb(1.0, &w, -1.0, &wp);
-            d = ParamVec::lincomb(1.0, &d, -gamma, &pull);
-            if c.noise > 0.0 {
-                d = ParamVec::lincomb(1.0, &d, noise_scale, &w.normal(langevin_key(ctx.seed, ctx.step, i), 1.0));
-            }
-            wp = ParamVec::lincomb(1.0, &wp, -c.inner_lr, &d);
-            mu = ParamVec::lincomb(c.beta1, &mu, 1.0 - c.beta1, &wp);
+            let xi = (c.noise > 0.0).then(|| w.normal(langevin_key(ctx.seed, ctx.step, i), 1.0));
+            (wp, v, mu) = langevin(c, gamma, &g, &wp, &w, v.as_ref(), &mu, xi.as_ref());
         }
         let scale = match c.outer {
             Outer::Code => 1.0,
