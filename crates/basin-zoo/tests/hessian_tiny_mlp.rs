@@ -68,3 +68,57 @@ fn top5_lanczos_matches_the_dense_hessian() {
     }
     assert!(op2.f.evaluations == 2 * op2.calls());
 }
+
+/// `per_layer` against the blocks of the same dense Hessian: each layer's λ_max (dense
+/// eigensolver on the block), trace (the block's diagonal sum; Hutch++ with 3 × the block's
+/// dimension in products is exact) and Frobenius norm (within 3 standard errors).
+#[test]
+fn per_layer_rows_match_the_dense_blocks() {
+    use basin_core::curvature::block::{PerLayerConfig, in_group, per_layer};
+    let dev = Device::flex();
+    let ad = dev.clone().autodiff();
+    let model = basin_core::train::init_model(&ad, 4, |d| TinyMlp {
+        pool: AvgPool2dConfig::new([4, 4]).with_strides([4, 4]).init(),
+        l1: LinearConfig::new(49, 6).init(d),
+        l2: LinearConfig::new(6, 10).init(d),
+    });
+    let tt = basin_zoo::data::load("mnist-slice", Some(&basin_zoo::data::sources::bundled_slice_dir())).unwrap();
+    let set = basin_zoo::data::PreparedSet::new(&tt.train.take(128), &basin_zoo::data::Normalization::fit(&tt.train));
+    let idx: Vec<usize> = (0..128).collect();
+    let make = || FdHessianOperator::new(Objective::new(&model, &set, &idx, 128, &dev), 1e-3);
+    let mut op = make();
+    let point = op.f.point().clone();
+    let n = point.numel();
+    let mut h = DMatrix::<f64>::zeros(n, n);
+    for i in 0..n {
+        let mut e = vec![0.0f32; n];
+        e[i] = 1.0;
+        let col = op.apply(&point.from_host(&e, &dev)).to_host();
+        for r in 0..n {
+            h[(r, i)] = col[r] as f64;
+        }
+    }
+    let h = (&h + h.transpose()) * 0.5;
+    let rows = per_layer(&point, make, PerLayerConfig { max_iter: 120, tol: 1e-6, trace_matvecs: 3 * 300 + 3, frobenius_samples: 300, seed: 2 }).unwrap();
+    assert_eq!(rows.iter().map(|r| r.layer.as_str()).collect::<Vec<_>>(), ["l1", "l2"]);
+    for row in &rows {
+        // the coordinates of this layer in the flat layout
+        let mut at = Vec::new();
+        let mut offset = 0;
+        for s in point.slots.iter() {
+            if in_group(&s.path, &row.layer) {
+                at.extend(offset..offset + s.numel());
+            }
+            offset += s.numel();
+        }
+        assert_eq!(at.len(), row.parameters);
+        let b = DMatrix::<f64>::from_fn(at.len(), at.len(), |i, j| h[(at[i], at[j])]);
+        let top = b.clone().symmetric_eigen().eigenvalues.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let trace: f64 = (0..at.len()).map(|i| b[(i, i)]).sum();
+        let fro = b.norm();
+        println!("{}: λ_max {} vs {top}, trace {} vs {trace}, ‖·‖_F {} ± {} vs {fro}", row.layer, row.lambda_max, row.trace.mean, row.frobenius.mean, row.frobenius.stderr);
+        assert!((row.lambda_max - top).abs() / top.abs() < 1e-3, "{}: λ_max", row.layer);
+        assert!((row.trace.mean - trace).abs() < 1e-3 * b.abs().max() * at.len() as f64, "{}: trace", row.layer);
+        assert!((row.frobenius.mean - fro).abs() <= 3.0 * row.frobenius.stderr + 1e-3 * fro, "{}: Frobenius", row.layer);
+    }
+}

@@ -69,6 +69,10 @@ pub struct HessianArgs {
     /// Independent subsets (eigenvalue mean ± std across them).
     #[arg(long, default_value_t = 1)]
     repeats: usize,
+    /// One row per layer (parameter group): λ_max, trace (Hutch++, --trace-samples products)
+    /// and ‖·‖_F (--frobenius-samples probes) of that layer's diagonal block.
+    #[arg(long, conflicts_with = "layer")]
+    per_layer: bool,
     /// Also estimate the trace.
     #[arg(long)]
     trace: bool,
@@ -144,6 +148,8 @@ struct Report {
     density: Option<Density>,
     /// The density of log₁₀|λ| (`--log`), on its own axis.
     density_log: Option<Density>,
+    /// `--per-layer`: each layer's diagonal block.
+    per_layer: Option<Vec<basin_core::curvature::block::LayerCurvature>>,
     seconds: f64,
 }
 
@@ -316,7 +322,22 @@ pub fn run(args: HessianArgs) -> Result<(), CliError> {
             Some(d)
         }
     };
+    let per_layer = match args.per_layer {
+        false => None,
+        true => {
+            let idx = subset_indices(basin_core::batch::ExampleSet::len(set), Some(args.subset), args.samples, args.seed);
+            let make = || CurvatureOperator::new(kind, Objective::new(model, set, &idx, args.batch_size, &dev), eps).expect("built above for the first subset");
+            let w = basin_core::curvature::Differentiable::point(make().objective()).clone();
+            let cfg = basin_core::curvature::block::PerLayerConfig { max_iter: args.max_iter, tol: args.tol, trace_matvecs: args.trace_samples, frobenius_samples: args.frobenius_samples, seed: args.seed };
+            // three estimates (λ_max, trace, ‖·‖_F) per layer, each on a fresh operator
+            let pb = bar(3 * basin_core::curvature::block::layer_names(&w).len() as u64, "per layer");
+            let rows = basin_core::curvature::block::per_layer(&w, || { pb.inc(1); make() }, cfg).map_err(CliError::from)?;
+            pb.finish_and_clear();
+            Some(rows)
+        }
+    };
     let report = Report {
+        per_layer,
         model: loaded.cfg.model.name.clone(),
         data: loaded.cfg.data.name.clone(),
         parameters,
@@ -370,6 +391,13 @@ fn print_report(r: &Report) {
         println!("|---|---|---|");
         for (i, (e, res)) in b.eigenvalues.iter().zip(&b.residuals).enumerate() {
             println!("| {} | {:.6e} | {:.1e} |", i + 1, e, res);
+        }
+    }
+    if let Some(rows) = &r.per_layer {
+        println!("| layer | parameters | λ_max of the block | residual | trace of the block | ‖block‖_F |");
+        println!("|---|---|---|---|---|---|");
+        for l in rows {
+            println!("| {} | {} | {:.6e} | {:.1e} | {:.4e} ± {:.1e} | {:.4e} ± {:.1e} |", l.layer, l.parameters, l.lambda_max, l.residual, l.trace.mean, l.trace.stderr, l.frobenius.mean, l.frobenius.stderr);
         }
     }
     if let Some(t) = &r.trace {
