@@ -90,3 +90,31 @@ fn hessian_of_a_trained_run_writes_a_consistent_report() {
     assert_eq!(code, 2);
     assert!(err.contains("nowhere"), "{err}");
 }
+
+/// `--per-layer`: a row per layer of ne-f1 (seven hidden layers and the output) in the table
+/// and the JSON, each block's λ_max at most the whole Hessian's, and `basin report` draws them.
+#[test]
+fn per_layer_rows_reach_the_json_and_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_basin")).args(args).current_dir(d).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run(&["train", "--out", "r", "--set", "train.epochs=1", "--set", "data.train_subset=256", "--set", "data.test_subset=64"]);
+    run(&["hessian", "--run", "r", "--samples", "64", "--top-k", "1", "--per-layer", "--trace-samples", "6", "--frobenius-samples", "2", "--max-iter", "20", "--json", "r/hessian.json"]);
+    let h: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("r/hessian.json")).unwrap()).unwrap();
+    let rows = h["per_layer"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["layer"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 8, "{names:?}");
+    assert!(names.last().unwrap().ends_with("output"), "{names:?}");
+    let whole = h["mean"][0].as_f64().unwrap();
+    for r in rows {
+        // a diagonal block's top eigenvalue is a Rayleigh quotient of the whole Hessian
+        assert!(r["lambda_max"].as_f64().unwrap() <= whole * (1.0 + 1e-3), "{r} vs {whole}");
+    }
+    run(&["report", "r", "--out", "page.html"]);
+    let page = std::fs::read_to_string(d.join("page.html")).unwrap();
+    assert!(page.contains("Per-layer Hessian blocks") && page.contains("λ_max of each layer"), "no per-layer section");
+}

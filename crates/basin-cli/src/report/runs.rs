@@ -5,7 +5,7 @@
 
 use super::html::{Page, Section, Table};
 use super::run_folder::{Measurement, RunFolder};
-use crate::plots::{HeatMap, LinePlot, Series};
+use crate::plots::{Bar, ErrorBars, HeatMap, LinePlot, Series};
 use basin_core::curvature::choice::OperatorKind;
 use serde_json::Value;
 
@@ -131,10 +131,36 @@ fn curvature(runs: &[RunFolder]) -> Section {
     if !t.rows.is_empty() {
         sec.subheading("Measured spectra (basin hessian)").table(&t);
     }
+    per_layer(&mut sec, runs);
     for (title, pts) in &densities {
         line_figure(&mut sec, &[("SLQ".to_string(), pts.clone())], &format!("Spectral density of the {title}"), "eigenvalue", "density", true);
     }
     sec
+}
+
+/// `basin hessian --per-layer` measurements: a table per file and bar charts of each layer's
+/// block λ_max and trace (± its standard error).
+fn per_layer(sec: &mut Section, runs: &[RunFolder]) {
+    for r in runs {
+        for (file, m) in &r.measurements {
+            let Measurement::Hessian(h) = m else { continue };
+            let Some(rows) = h["per_layer"].as_array().filter(|a| !a.is_empty()) else { continue };
+            let label = num(&h["operator_label"], 0);
+            let mut t = Table::new(&["layer", "parameters", "λ_max of the block", "trace of the block", "‖block‖_F"]);
+            let (mut top, mut trace) = (Vec::new(), Vec::new());
+            for row in rows {
+                let name = row["layer"].as_str().unwrap_or("?").to_string();
+                t.row(vec![name.clone(), num(&row["parameters"], 0), num(&row["lambda_max"], 4), format!("{} ± {}", num(&row["trace"]["mean"], 4), num(&row["trace"]["stderr"], 2)), format!("{} ± {}", num(&row["frobenius"]["mean"], 4), num(&row["frobenius"]["stderr"], 2))]);
+                top.push(Bar { label: name.clone(), mean: row["lambda_max"].as_f64().unwrap_or(f64::NAN), std: 0.0, paper: None });
+                trace.push(Bar { label: name, mean: row["trace"]["mean"].as_f64().unwrap_or(f64::NAN), std: row["trace"]["stderr"].as_f64().filter(|s| s.is_finite()).unwrap_or(0.0), paper: None });
+            }
+            sec.subheading(&format!("Per-layer {label} blocks — {} ({file})", r.name)).table(&t);
+            for (bars, what) in [(&top, "λ_max"), (&trace, "trace")] {
+                let title = format!("{what} of each layer's {label} block — {}", r.name);
+                sec.figure(&ErrorBars { title: &title, y_label: what, bars }, &title);
+            }
+        }
+    }
 }
 
 fn sharpness(runs: &[RunFolder]) -> Section {
