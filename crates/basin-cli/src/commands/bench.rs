@@ -275,7 +275,7 @@ fn bench_hessian(data: &str, subset: f64, rounds: usize, products_only: bool, de
     println!("ne-f1 (1.9 M parameters, Glorot init), {} = {} examples of {name}, batches of 500, {} threads, {rounds} rounds", subset, idx.len(), threads());
     let mut obj = Objective::new(&model, &rd.train, &idx, 500, &dev);
     let w = obj.point().clone();
-    let kinds = [OperatorKind::Hessian, OperatorKind::Ggn, OperatorKind::Fd];
+    let kinds = [OperatorKind::Hessian, OperatorKind::Ggn, OperatorKind::Fisher, OperatorKind::EmpiricalFisher, OperatorKind::Fd];
     let mut ops = Vec::new();
     for kind in kinds {
         ops.push(CurvatureOperator::new(kind, Objective::new(&model, &rd.train, &idx, 500, &dev), kind.default_eps())?);

@@ -1,19 +1,19 @@
 //! Which curvature matrix a command measures: the Hessian (default, exact), the generalized
-//! Gauss–Newton matrix, or the finite-difference Hessian. Every table header, JSON field and
+//! Gauss–Newton matrix, the Monte-Carlo or empirical Fisher, or the finite-difference Hessian. Every table header, JSON field and
 //! plot title takes its name from [`OperatorKind::label`], so a Gauss–Newton number is never
 //! printed as a Hessian one.
 
 use super::exact_hessian::ExactHessianOperator;
 use super::fd_hessian::{Differentiable, FdHessianOperator};
 use super::ggn::GgnOperator;
-use super::objective::Objective;
+use super::objective::{Objective, OutputCurvature};
 use super::operator::LinearOperator;
 use crate::error::BasinError;
 use crate::model::Classifier;
 use crate::paramvec::ParamVec;
 use serde::{Deserialize, Serialize};
 
-/// `hessian`, `ggn` or `fd`.
+/// `hessian`, `ggn`, `fd`, `fisher` or `empirical-fisher`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum OperatorKind {
@@ -26,17 +26,27 @@ pub enum OperatorKind {
     /// The finite-difference Hessian (g(w + hv) − g(w − hv)) / 2h: only for smooth networks
     /// (on ReLU networks it does not converge); default ε = 1e-3.
     Fd,
+    /// The Monte-Carlo Fisher: Jᵀ (p − e_ŷ)(p − e_ŷ)ᵀ J with one label ŷ per example drawn from
+    /// the model's softmax (seed 0, the same draw at every product); its expectation over ŷ is
+    /// the GGN. J v as for the GGN; default ε = 1e-4.
+    Fisher,
+    /// The empirical Fisher (1/n) Σ gᵢgᵢᵀ, the per-example gradients at the data's labels;
+    /// default ε = 1e-4.
+    EmpiricalFisher,
 }
 
+/// Labels drawn per example by `--operator fisher`.
+pub const FISHER_SAMPLES: usize = 1;
+
 /// The names [`OperatorKind::parse`] accepts.
-pub const OPERATOR_NAMES: &str = "hessian, ggn, fd";
+pub const OPERATOR_NAMES: &str = "hessian, ggn, fd, fisher, empirical-fisher";
 
 impl OperatorKind {
     /// The default relative step of this operator (0 for the exact Hessian, which has none).
     pub fn default_eps(self) -> f64 {
         match self {
             OperatorKind::Hessian => 0.0,
-            OperatorKind::Ggn => 1e-4,
+            OperatorKind::Ggn | OperatorKind::Fisher | OperatorKind::EmpiricalFisher => 1e-4,
             OperatorKind::Fd => 1e-3,
         }
     }
@@ -46,6 +56,8 @@ impl OperatorKind {
             "hessian" => Some(OperatorKind::Hessian),
             "ggn" => Some(OperatorKind::Ggn),
             "fd" => Some(OperatorKind::Fd),
+            "fisher" => Some(OperatorKind::Fisher),
+            "empirical-fisher" => Some(OperatorKind::EmpiricalFisher),
             _ => None,
         }
     }
@@ -55,6 +67,8 @@ impl OperatorKind {
             OperatorKind::Hessian => "hessian",
             OperatorKind::Ggn => "ggn",
             OperatorKind::Fd => "fd",
+            OperatorKind::Fisher => "fisher",
+            OperatorKind::EmpiricalFisher => "empirical-fisher",
         }
     }
     /// What the matrix is, for table headers and plot titles.
@@ -63,6 +77,8 @@ impl OperatorKind {
             OperatorKind::Hessian => "Hessian",
             OperatorKind::Ggn => "Gauss–Newton",
             OperatorKind::Fd => "finite-difference Hessian",
+            OperatorKind::Fisher => "Fisher (Monte Carlo)",
+            OperatorKind::EmpiricalFisher => "empirical Fisher",
         }
     }
 }
@@ -71,7 +87,7 @@ impl OperatorKind {
 pub enum CurvatureOperator<M: Classifier> {
     /// The exact Hessian.
     Hessian(ExactHessianOperator<M>),
-    /// The GGN.
+    /// The GGN, or one of the Fishers (the same Jᵀ C J machinery).
     Ggn(GgnOperator<M>),
     /// The finite-difference Hessian.
     Fd(FdHessianOperator<Objective<M>>),
@@ -85,13 +101,19 @@ impl<M: Classifier> CurvatureOperator<M> {
             OperatorKind::Hessian => CurvatureOperator::Hessian(ExactHessianOperator::new(f)?),
             OperatorKind::Ggn => CurvatureOperator::Ggn(GgnOperator::new(f, eps)),
             OperatorKind::Fd => CurvatureOperator::Fd(FdHessianOperator::new(f, eps)),
+            OperatorKind::Fisher => CurvatureOperator::Ggn(GgnOperator::with_output(f, eps, OutputCurvature::MonteCarloFisher { samples: FISHER_SAMPLES, seed: 0 })),
+            OperatorKind::EmpiricalFisher => CurvatureOperator::Ggn(GgnOperator::with_output(f, eps, OutputCurvature::EmpiricalFisher)),
         })
     }
     /// Which operator this is.
     pub fn kind(&self) -> OperatorKind {
         match self {
             CurvatureOperator::Hessian(_) => OperatorKind::Hessian,
-            CurvatureOperator::Ggn(_) => OperatorKind::Ggn,
+            CurvatureOperator::Ggn(o) => match o.output {
+                OutputCurvature::Ggn => OperatorKind::Ggn,
+                OutputCurvature::MonteCarloFisher { .. } => OperatorKind::Fisher,
+                OutputCurvature::EmpiricalFisher => OperatorKind::EmpiricalFisher,
+            },
             CurvatureOperator::Fd(_) => OperatorKind::Fd,
         }
     }

@@ -4,17 +4,20 @@
 //! O(1) whatever the step).
 
 use super::fd_hessian::Differentiable;
-use super::objective::Objective;
+use super::objective::{Objective, OutputCurvature};
 use super::operator::LinearOperator;
 use crate::model::Classifier;
 use crate::paramvec::ParamVec;
 
-/// G·v of an [`Objective`], with the logits' finite-difference step h = ε(1 + ‖w‖)/‖v‖.
+/// Jᵀ C J v of an [`Objective`] — the GGN by default, or a Fisher ([`OutputCurvature`]) —
+/// with the logits' finite-difference step h = ε(1 + ‖w‖)/‖v‖.
 pub struct GgnOperator<M: Classifier> {
     /// The objective.
     pub f: Objective<M>,
     /// Relative step ε.
     pub eps: f64,
+    /// The output curvature C.
+    pub output: OutputCurvature,
     w_norm: f64,
     calls: usize,
 }
@@ -22,8 +25,12 @@ pub struct GgnOperator<M: Classifier> {
 impl<M: Classifier> GgnOperator<M> {
     /// The GGN of `f` at its point.
     pub fn new(f: Objective<M>, eps: f64) -> Self {
+        Self::with_output(f, eps, OutputCurvature::Ggn)
+    }
+    /// Jᵀ C J of `f` at its point for output curvature `output` (the Fishers).
+    pub fn with_output(f: Objective<M>, eps: f64, output: OutputCurvature) -> Self {
         let w_norm = f.point().norm();
-        GgnOperator { f, eps, w_norm, calls: 0 }
+        GgnOperator { f, eps, output, w_norm, calls: 0 }
     }
 }
 
@@ -36,7 +43,7 @@ impl<M: Classifier> LinearOperator for GgnOperator<M> {
             return v.zeros_like();
         }
         let h = super::fd_hessian::relative_step(self.eps, self.w_norm, vn);
-        self.f.ggn_product(v, h)
+        self.f.output_product(v, h, self.output)
     }
     super::operator::point_operator_methods!();
 }

@@ -171,6 +171,13 @@ impl<M: Classifier> Objective<M> {
     /// early in training its top eigenvalues are a few per cent below H's. The exact Hessian is
     /// [`Objective::hvp`].
     pub fn ggn_product(&mut self, v: &ParamVec, h: f64) -> ParamVec {
+        self.output_product(v, h, OutputCurvature::Ggn)
+    }
+
+    /// Jᵀ C J v for the output curvature `c` (see [`OutputCurvature`]): the GGN, the
+    /// Monte-Carlo Fisher or the empirical Fisher, all with J v by central differences of the
+    /// logits and Jᵀu exact, as [`ggn_product`](Self::ggn_product).
+    pub fn output_product(&mut self, v: &ParamVec, h: f64, c: OutputCurvature) -> ParamVec {
         self.evaluations += 1;
         let w = self.point.clone();
         let plain = self.model.valid();
@@ -178,14 +185,35 @@ impl<M: Classifier> Objective<M> {
         let mm = w.axpy(-h, v).write_into(plain);
         let m0 = w.write_into_with_grad(self.model.clone());
         let mut out: Option<ParamVec> = None;
-        for b in &self.batches {
+        for (bi, b) in self.batches.iter().enumerate() {
             let x = b.images.clone().inner();
             let jv = (mp.logits(x.clone()) - mm.logits(x)).div_scalar(2.0 * h);
             let z = m0.logits(b.images.clone());
             let p = burn::tensor::activation::softmax(z.clone().inner(), 1);
-            let pjv = (p.clone() * jv.clone()).sum_dim(1); // [B, 1]
-            let u = (p.clone() * jv - p * pjv).div_scalar(self.total as f64);
-            let u = burn::tensor::Tensor::from_inner(u); // constant on the autodiff side
+            let u = match c {
+                OutputCurvature::Ggn => {
+                    let pjv = (p.clone() * jv.clone()).sum_dim(1); // [B, 1]
+                    p.clone() * jv - p * pjv
+                }
+                OutputCurvature::EmpiricalFisher => {
+                    let [n, k] = p.dims();
+                    let onehot = burn::tensor::Tensor::<2>::zeros([n, k], &p.device()).scatter(1, b.targets.clone().inner().reshape([n, 1]), burn::tensor::Tensor::ones([n, 1], &p.device()), burn::tensor::IndexingUpdateOp::Add);
+                    rank_one(p - onehot, jv)
+                }
+                OutputCurvature::MonteCarloFisher { samples, seed } => {
+                    let mut acc = None;
+                    for s in 0..samples.max(1) {
+                        let onehot = sampled_labels(&p, seed, bi, s);
+                        let term = rank_one(p.clone() - onehot, jv.clone());
+                        acc = Some(match acc {
+                            None => term,
+                            Some(a) => a + term,
+                        });
+                    }
+                    acc.expect("one sample at least").div_scalar(samples.max(1) as f64)
+                }
+            };
+            let u = burn::tensor::Tensor::from_inner(u.div_scalar(self.total as f64)); // constant on the autodiff side
             let s = (z * u.detach()).sum();
             let g = ParamVec::from_grads(&self.point, &GradientsParams::from_grads(s.backward(), &m0));
             out = Some(match out {
@@ -195,4 +223,53 @@ impl<M: Classifier> Objective<M> {
         }
         out.unwrap_or_else(|| self.point.zeros_like())
     }
+}
+
+/// The output curvature C of [`Objective::output_product`] per example, with p = softmax(z):
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum OutputCurvature {
+    /// H_ℓ = diag(p) − ppᵀ, the Hessian of the cross-entropy in the logits: the GGN, which for
+    /// softmax cross-entropy is also the true Fisher, E_{y~p}[(p − e_y)(p − e_y)ᵀ].
+    Ggn,
+    /// (p − e_y)(p − e_y)ᵀ at the data's labels y: the empirical Fisher, the mean of the
+    /// per-example gradients' outer products (1/n) Σ gᵢgᵢᵀ.
+    EmpiricalFisher,
+    /// (1/S) Σ_s (p − e_{ŷ_s})(p − e_{ŷ_s})ᵀ with labels ŷ_s drawn from p: the Monte-Carlo
+    /// Fisher (curvlinops' and BackPACK's), the same labels at every product (keyed by `seed`,
+    /// the batch and the sample), so it is one fixed matrix.
+    MonteCarloFisher {
+        /// S, labels drawn per example.
+        samples: usize,
+        /// Key of the draws.
+        seed: u64,
+    },
+}
+
+/// r (rᵀ t) per row: the product of the rank-one matrix r rᵀ with t, example by example.
+fn rank_one(r: burn::tensor::Tensor<2>, t: burn::tensor::Tensor<2>) -> burn::tensor::Tensor<2> {
+    let rt = (r.clone() * t).sum_dim(1);
+    r * rt
+}
+
+/// One-hot labels drawn from the rows of `p` (sample `s` of batch `batch`, keyed by `seed`).
+pub fn sampled_labels(p: &burn::tensor::Tensor<2>, seed: u64, batch: usize, s: usize) -> burn::tensor::Tensor<2> {
+    let [n, k] = p.dims();
+    let probs: Vec<f32> = p.to_data().convert::<f32>().try_into_vec::<f32>().expect("f32 probabilities");
+    let mut rng = crate::rng::stream_rng(seed, crate::rng::Stream::Estimator, (1 << 50) | ((batch as u64) << 20) | s as u64);
+    let mut onehot = vec![0f32; n * k];
+    for i in 0..n {
+        let u: f32 = rand::RngExt::random(&mut rng);
+        let row = &probs[i * k..(i + 1) * k];
+        let mut cum = 0.0;
+        let mut y = k - 1;
+        for (c, &q) in row.iter().enumerate() {
+            cum += q;
+            if u < cum {
+                y = c;
+                break;
+            }
+        }
+        onehot[i * k + y] = 1.0;
+    }
+    burn::tensor::Tensor::from_data(burn::tensor::TensorData::new(onehot, [n, k]), &p.device())
 }
