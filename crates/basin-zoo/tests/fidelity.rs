@@ -286,9 +286,12 @@ fn frozen_parameters_stay_untouched_under_every_estimator() {
         let before = ParamVec::from_model(&model.l1).to_host();
         let mut optim = OptimizerConfig { name: "momentum".into(), weight_decay: 0.1, ..Default::default() }.build();
         let mut src = Same(b.clone());
-        for step in 0..2 {
-            let mut ctx = StepContext::new(step, 0, &mut src);
-            model = basin_core::task::train_step(model, &b, est.as_mut(), &mut optim, 0.1, &mut ctx).unwrap().0;
+        {
+            let _rng = basin_core::rng::backend_lock(); // SAM, S-SGD reseed the global generator
+            for step in 0..2 {
+                let mut ctx = StepContext::new(step, 0, &mut src);
+                model = basin_core::task::train_step(model, &b, est.as_mut(), &mut optim, 0.1, &mut ctx).unwrap().0;
+            }
         }
         let after = ParamVec::from_model(&model.l1).to_host();
         assert_eq!(before, after, "{name}: the frozen layer moved");
@@ -361,11 +364,14 @@ fn train_clip_norm_bounds_the_global_gradient_norm() {
     cfg.train.clip_norm = 1e-3;
     let data = basin_zoo::data::prepare(&cfg.data, cfg.seed).unwrap();
     let build = |d: &Device| basin_zoo::ZooModel::build("ne-f1", data.shape, data.classes, &Default::default(), d).unwrap();
-    let w0 = ParamVec::from_model(&init_model(&ad(), cfg.seed, build)).to_host_f64();
+    // w₀ from the very model trained (two inits could differ if another test thread drew from
+    // the global generator in between)
+    let m0 = init_model(&ad(), cfg.seed, build);
+    let w0 = ParamVec::from_model(&m0).to_host_f64();
     let dir = tempfile::tempdir().unwrap();
     let sets = TrainSets { train: &data.train, test: &data.test, val: None };
     let opts = TrainOptions { out: dir.path().to_path_buf(), resume: false, stop: Default::default(), device: Device::flex() };
-    let (m, s) = train(init_model(&ad(), cfg.seed, build), &cfg, &sets, &opts, &mut Silent).unwrap();
+    let (m, s) = train(m0, &cfg, &sets, &opts, &mut Silent).unwrap();
     assert_eq!(s.steps, 1);
     let w1 = ParamVec::from_model(&m).to_host_f64();
     let step = w0.iter().zip(&w1).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
