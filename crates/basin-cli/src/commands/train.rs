@@ -93,11 +93,7 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
     let sets = TrainSets { train: &data.train, test: &data.test, val: data.val.as_ref().map(|v| v as _) };
     let steps = basin_core::train::trainer::steps_per_epoch(data.train.len(), cfg.train.batch_size) as u64;
     let done = match basin_core::train::checkpoint::latest(&out) {
-        Ok(Some(p)) if resume => std::fs::read_to_string(p.join("state.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<basin_core::train::checkpoint::LoopState>(&t).ok())
-            .map(|s| s.step)
-            .unwrap_or(0),
+        Ok(Some(p)) if resume => checkpoint_step(&p).unwrap_or(0),
         _ => 0,
     };
     println!(
@@ -205,4 +201,10 @@ fn begin_extension(out: &std::path::Path, cfg: &basin_core::train::TrainConfig) 
     let text = toml::to_string_pretty(cfg).expect("config serializes");
     basin_core::train::checkpoint::write_atomic(&out.join("config.toml"), text.as_bytes())?;
     crate::output::remove_stale(&out.join("summary.json"))
+}
+
+/// The step a checkpoint folder was written at (its state.json), if it can be read.
+pub fn checkpoint_step(checkpoint: &std::path::Path) -> Option<u64> {
+    let text = std::fs::read_to_string(checkpoint.join("state.json")).ok()?;
+    serde_json::from_str::<basin_core::train::checkpoint::LoopState>(&text).ok().map(|s| s.step)
 }

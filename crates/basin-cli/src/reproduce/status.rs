@@ -22,16 +22,10 @@ fn folder_state(j: &Job, e: &Experiment, scale: &str, out: &Path) -> String {
         return "trained, measurements missing".into();
     }
     match basin_core::train::checkpoint::latest(&j.dir) {
-        Ok(Some(p)) => {
-            let step = std::fs::read_to_string(p.join("state.json"))
-                .ok()
-                .and_then(|t| serde_json::from_str::<basin_core::train::checkpoint::LoopState>(&t).ok())
-                .map(|s| s.step);
-            match step {
-                Some(s) => format!("checkpointed at step {s}"),
-                None => "checkpointed".into(),
-            }
-        }
+        Ok(Some(p)) => match crate::commands::train::checkpoint_step(&p) {
+            Some(s) => format!("checkpointed at step {s}"),
+            None => "checkpointed".into(),
+        },
         _ if j.dir.join("config.toml").is_file() => "started, no checkpoint yet".into(),
         _ => "not started".into(),
     }
