@@ -28,6 +28,10 @@ pub struct ModelSource {
     /// Folder of the data files.
     #[arg(long)]
     pub data_dir: Option<String>,
+    /// With --run: the run's averaged model (`[average]`: model-swa.bpk or model-ema.bpk)
+    /// instead of its final weights.
+    #[arg(long, requires = "run")]
+    pub averaged: bool,
 }
 
 /// A loaded model with its config and prepared data.
@@ -63,7 +67,8 @@ impl ModelSource {
         let (cfg, weights) = match (&self.run, &self.weights) {
             (Some(dir), None) => {
                 let cfg = config_file::load(Some(&dir.join("config.toml")), &[])?;
-                (cfg, dir.join("model.bpk"))
+                let weights = if self.averaged { averaged_weights(dir, &cfg)? } else { dir.join("model.bpk") };
+                (cfg, weights)
             }
             (None, Some(w)) => {
                 let mut cfg = TrainConfig::default();
@@ -86,6 +91,19 @@ impl ModelSource {
         let model = load_weights(model, &weights)?;
         Ok(Loaded { model, cfg, data })
     }
+}
+
+/// The averaged model's weights in run folder `dir`: the file its summary.json names, which
+/// must exist (a run without `[average]`, or not finished, has none).
+fn averaged_weights(dir: &Path, cfg: &TrainConfig) -> Result<PathBuf, CliError> {
+    if !cfg.average.enabled() {
+        return Err(CliError::input(format!("{}: --averaged: the run has no averaged model (its config.toml sets no [average] method)", dir.display())));
+    }
+    let path = dir.join(format!("{}.bpk", cfg.average.file_stem()));
+    if !path.is_file() {
+        return Err(CliError::input(format!("{}: --averaged: no such file (the run has not finished)", path.display())));
+    }
+    Ok(path)
 }
 
 /// `--no-determinism-check` of the measuring commands, and the check it turns off.

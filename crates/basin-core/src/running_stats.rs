@@ -80,3 +80,63 @@ impl RunningSnapshot {
         RunningSnapshot { values }
     }
 }
+
+impl RunningSnapshot {
+    /// Every statistic of this snapshot set to `value`.
+    fn filled(&self, value: f32) -> RunningSnapshot {
+        RunningSnapshot { values: self.values.iter().map(|(id, t)| (*id, t.ones_like().mul_scalar(value))).collect() }
+    }
+    /// The values on the host, by id.
+    fn host(&self) -> HashMap<ParamId, Vec<f64>> {
+        self.values.iter().map(|(id, t)| (*id, t.to_data().convert::<f64>().try_to_vec::<f64>().expect("float data"))).collect()
+    }
+}
+
+/// Batch-norm recalibration (Izmailov et al. 2018 §3.2; PyTorch's `swa_utils.update_bn` with
+/// `momentum = None`): sets every running statistic of `model` to the equal-weight mean, over
+/// `batches` batches (`batch(i)`, i = 0..batches), of the statistic each batch gives, by
+/// forward passes of `model.loss` in training mode (`model` on an autodiff device).
+///
+/// Works for any module whose running statistic r is updated from a batch's statistic s as
+/// r ← (1 − μ)·r + μ·s, without knowing μ: the first batch is run from r = 1 and from r = 0,
+/// which gives μ = 1 − (r₁ − r₀) element by element and s = r₀/μ; every later batch from
+/// r = 0 gives s = r/μ. A statistic no pass moves (μ = 0) keeps its value. The model's
+/// statistics are shared with its clones, which see the new values too.
+pub fn recalibrate<M: LossModel>(model: &M, batches: usize, mut batch: impl FnMut(usize) -> M::Batch) {
+    let base = snapshot(model);
+    if base.is_empty() || batches == 0 {
+        return;
+    }
+    let (zero, one) = (base.filled(0.0), base.filled(1.0));
+    let run = |from: &RunningSnapshot, b: &M::Batch| {
+        restore(model, from);
+        let _ = model.loss(b);
+        snapshot(model).host()
+    };
+    let first = batch(0);
+    let from_one = run(&one, &first);
+    let from_zero = run(&zero, &first);
+    drop(first);
+    let mu: HashMap<ParamId, Vec<f64>> = from_zero.iter().map(|(id, r0)| (*id, r0.iter().zip(&from_one[id]).map(|(a, b)| 1.0 - (b - a)).collect())).collect();
+    let moved = |m: f64| m.abs() > 1e-6;
+    let mut sum: HashMap<ParamId, Vec<f64>> = from_zero.iter().map(|(id, r0)| (*id, r0.iter().zip(&mu[id]).map(|(r, &m)| if moved(m) { r / m } else { 0.0 }).collect())).collect();
+    for i in 1..batches {
+        for (id, r) in run(&zero, &batch(i)) {
+            for ((s, r), &m) in sum.get_mut(&id).expect("same statistics").iter_mut().zip(&r).zip(&mu[&id]) {
+                if moved(m) {
+                    *s += r / m;
+                }
+            }
+        }
+    }
+    let base_host = base.host();
+    let values = base
+        .values
+        .iter()
+        .map(|(id, t)| {
+            let mean: Vec<f32> = sum[id].iter().zip(&mu[id]).zip(&base_host[id]).map(|((s, &m), &b)| if moved(m) { (s / batches as f64) as f32 } else { b as f32 }).collect();
+            (*id, Tensor::<1>::from_floats(&mean[..], &t.device()))
+        })
+        .collect();
+    restore(model, &RunningSnapshot { values });
+}

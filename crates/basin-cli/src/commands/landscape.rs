@@ -335,7 +335,7 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
             let dev = device::select(&common.device)?;
             let first = &points_from[0];
             let src = if first.is_dir() {
-                ModelSource { run: Some(first.clone()), weights: None, model: None, data: None, data_dir: None }
+                ModelSource { run: Some(first.clone()), weights: None, model: None, data: None, data_dir: None, averaged: false }
             } else {
                 return Err(CliError::input("--point: the first point must be a run folder (its config gives model and data)"));
             };

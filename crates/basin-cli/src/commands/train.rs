@@ -122,7 +122,7 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
         }
         e
     })?;
-    export_weights(&model, &out)?;
+    export_weights(&model, &out, "model")?;
     println!(
         "final: train loss {:.4}  train acc {:.2}%  test loss {:.4}  test acc {:.2}%  ({} steps, {:.1}s)",
         summary.train_loss,
@@ -132,24 +132,37 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
         summary.steps,
         summary.seconds
     );
+    if let Some(avg) = &summary.averaged {
+        let stem = cfg.average.file_stem();
+        let averaged = crate::model_source::load_weights(model.clone(), &out.join(&avg.file))?;
+        export_weights(&averaged, &out, &stem)?;
+        println!(
+            "averaged ({}, {} weights{}): train loss {:.4}  test acc {:.2}%  → {stem}.bpk, {stem}.safetensors",
+            avg.method,
+            avg.averaged,
+            if avg.recalibrated_bn { ", batch norm recalibrated" } else { "" },
+            avg.train_loss,
+            100.0 * avg.test_acc
+        );
+    }
     println!("wrote {}/summary.json, metrics.jsonl, config.toml, model.bpk, model.safetensors", out.display());
     Ok(())
 }
 
-/// Writes the final weights as burnpack (model.bpk, reloadable with ids) and safetensors
-/// (model.safetensors, names like `hidden.0.weight`; Linear weights are [in, out], the transpose
+/// Writes weights as burnpack (STEM.bpk, reloadable with ids) and safetensors
+/// (STEM.safetensors, names like `hidden.0.weight`; Linear weights are [in, out], the transpose
 /// of PyTorch's [out, in]), each through a temporary file and a rename.
-fn export_weights(model: &ZooModel, out: &std::path::Path) -> Result<(), CliError> {
+fn export_weights(model: &ZooModel, out: &std::path::Path, stem: &str) -> Result<(), CliError> {
     use burn::module::Module;
     use burn::store::{ModuleSnapshot, SafetensorsStore};
     use basin_core::Classifier;
     model.sync_running_stats();
-    let bpk = out.join("model.bpk");
-    let tmp = out.join("model.bpk.tmp");
+    let bpk = out.join(format!("{stem}.bpk"));
+    let tmp = out.join(format!("{stem}.bpk.tmp"));
     model.clone().save_file(&tmp).map_err(|e| CliError::run(format!("{}: {e:?}", tmp.display())))?;
     std::fs::rename(&tmp, &bpk).map_err(|e| CliError::run(format!("{}: {e}", bpk.display())))?;
-    let st = out.join("model.safetensors");
-    let tmp = out.join("model.safetensors.tmp");
+    let st = out.join(format!("{stem}.safetensors"));
+    let tmp = out.join(format!("{stem}.safetensors.tmp"));
     let mut store = SafetensorsStore::from_file(&tmp).overwrite(true);
     model.save_into(&mut store).map_err(|e| CliError::run(format!("{}: {e:?}", tmp.display())))?;
     crate::output::canonical_safetensors(&tmp)?;

@@ -184,7 +184,7 @@ pub fn parse_comparison(s: &str) -> Option<Comparison> {
 /// (peak of the top one and its step), and the measurements.
 pub const METRICS: &[&str] = &[
     "test_acc", "test_loss", "train_loss", "train_acc", "steps", "converged_at_step", "seconds", "lambda_max", "lambda_peak", "lambda_peak_step", "noise_slope_train",
-    "noise_slope_test", "sharpness", "sharpness_code", "hessian_fro", "dist_init",
+    "noise_slope_test", "sharpness", "sharpness_code", "hessian_fro", "dist_init", "endpoint_test_acc",
 ];
 
 /// A measurement after training: the file it writes in the run folder and the `basin`

@@ -89,7 +89,9 @@ pub struct Report {
 }
 
 /// The metrics of one finished run folder (summary.json and the measurement files; λ_max from
-/// hessian.json, else from sharpest.json), or None if unfinished.
+/// hessian.json, else from sharpest.json), or None if unfinished. A run with an averaged model
+/// (`[average]`) is the averaged model's: its losses and accuracies (the trained weights' test
+/// accuracy as `endpoint_test_acc`), as its measurements are (`--averaged`).
 pub fn run_metrics(dir: &Path) -> Option<BTreeMap<String, f64>> {
     let text = std::fs::read_to_string(dir.join("summary.json")).ok()?;
     let s: serde_json::Value = serde_json::from_str(&text).ok()?;
@@ -97,6 +99,16 @@ pub fn run_metrics(dir: &Path) -> Option<BTreeMap<String, f64>> {
     for k in METRICS {
         if let Some(v) = s[*k].as_f64() {
             m.insert(k.to_string(), v);
+        }
+    }
+    if s["averaged"].is_object() {
+        if let Some(v) = s["test_acc"].as_f64() {
+            m.insert("endpoint_test_acc".into(), v);
+        }
+        for k in ["test_acc", "test_loss", "train_loss", "train_acc"] {
+            if let Some(v) = s["averaged"][k].as_f64() {
+                m.insert(k.into(), v);
+            }
         }
     }
     let json = |f: &str| std::fs::read_to_string(dir.join(f)).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());

@@ -163,6 +163,12 @@ fn stopped_below(dir: &Path, epochs: i64) -> bool {
     summary["converged_at_step"].is_null() && summary["epochs"].as_i64().is_some_and(|ran| ran < epochs)
 }
 
+/// Whether the finished run in `dir` has an averaged model (`[average]`): its measurements are
+/// then the averaged model's, the method's result.
+fn has_averaged_model(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("summary.json")).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok()).is_some_and(|s| s["averaged"].is_object())
+}
+
 fn train_and_measure(measure: &[String], job: &Job, out: &Path, forward: &AtomicBool) -> Result<bool, CliError> {
     if job.extend {
         // the measurements describe the model at the old cap
@@ -184,6 +190,9 @@ fn train_and_measure(measure: &[String], job: &Job, out: &Path, forward: &Atomic
         }
         let mut args: Vec<String> = base.iter().map(|s| s.to_string()).collect();
         args.extend(["--run".into(), job.dir.display().to_string(), "--json".into(), job.dir.join(file).display().to_string()]);
+        if has_averaged_model(&job.dir) {
+            args.push("--averaged".into());
+        }
         if !child(&args, job, out, forward)? {
             return Ok(false);
         }

@@ -18,7 +18,9 @@ use super::config::TrainConfig;
 use super::metrics::{MetricRecord, MetricsLog};
 use crate::batch::ExampleSet;
 use crate::error::BasinError;
+use super::trainer::{Summary, TrainSets};
 use crate::model::Classifier;
+use crate::paramvec::ParamVec;
 use burn::tensor::Device;
 use std::path::Path;
 
@@ -66,6 +68,32 @@ pub trait Callback<M: Classifier> {
     fn load_state(&mut self, _state: serde_json::Value) -> Result<(), BasinError> {
         Ok(())
     }
+    /// Parameter-space vectors to checkpoint beside the JSON state (an averaged model), written
+    /// bit for bit (`callback-NAME.bin`).
+    fn vectors(&self) -> Vec<ParamVec> {
+        Vec::new()
+    }
+    /// Restores what [`vectors`](Self::vectors) returned, when a run resumes (after
+    /// [`load_state`](Self::load_state)).
+    fn load_vectors(&mut self, _vectors: Vec<ParamVec>) -> Result<(), BasinError> {
+        Ok(())
+    }
+    /// After the last epoch, before summary.json is written: a callback may add to `summary`.
+    fn on_train_end(&mut self, _model: &M, _end: &EndInfo<'_>, _summary: &mut Summary) -> Result<(), BasinError> {
+        Ok(())
+    }
+}
+
+/// What a callback sees at the end of a run.
+pub struct EndInfo<'a> {
+    /// The run's config.
+    pub cfg: &'a TrainConfig,
+    /// The run's data.
+    pub sets: &'a TrainSets<'a>,
+    /// The run's plain (non-autodiff) device.
+    pub device: &'a Device,
+    /// The run folder.
+    pub out: &'a Path,
 }
 
 /// A metrics record of `kind` at this step (the fields a step knows; the rest empty).
@@ -150,7 +178,8 @@ impl<M: Classifier> Callback<M> for EigenSlices {
 }
 
 /// The callbacks a config asks for: the step log (`log_every` > 0), curvature tracking
-/// (`track_every` > 0) and eigen-slices (`slice_at` not empty), in that order.
+/// (`track_every` > 0), eigen-slices (`slice_at` not empty) and the averaged model
+/// (`[average]`), in that order.
 pub fn builtin<M: Classifier>(cfg: &TrainConfig) -> Vec<Box<dyn Callback<M>>> {
     let mut v: Vec<Box<dyn Callback<M>>> = Vec::new();
     if cfg.train.log_every > 0 {
@@ -161,6 +190,9 @@ pub fn builtin<M: Classifier>(cfg: &TrainConfig) -> Vec<Box<dyn Callback<M>>> {
     }
     if !cfg.curvature.slice_at.is_empty() {
         v.push(Box::new(EigenSlices { cfg: cfg.curvature.clone() }));
+    }
+    if cfg.average.enabled() {
+        v.push(Box::new(super::average::Averaging::new(cfg.average.clone())));
     }
     v
 }

@@ -68,10 +68,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), BasinError> {
     std::fs::rename(&tmp, path).map_err(|e| BasinError::file(path, e))
 }
 
+/// What the callbacks of a run checkpoint, by callback name.
+#[derive(Default)]
+pub struct CallbackStates {
+    /// JSON states (`callbacks.json`).
+    pub json: serde_json::Map<String, serde_json::Value>,
+    /// Parameter-space vectors (`callback-NAME.bin`, bit for bit).
+    pub vectors: Vec<(String, Vec<ParamVec>)>,
+}
+
 /// Saves a checkpoint under `dir/checkpoints/step-N/` and points `dir/checkpoints/latest` at it;
 /// older checkpoints are removed once the new one is published.
-/// `callbacks`: the state of each callback that has one, by name (written to `callbacks.json`).
-pub fn save<M: Classifier>(dir: &Path, model: &M, optim: &ModuleOptimizer, state: &LoopState, estimator_state: &[ParamVec], callbacks: &serde_json::Map<String, serde_json::Value>) -> Result<PathBuf, BasinError> {
+pub fn save<M: Classifier>(dir: &Path, model: &M, optim: &ModuleOptimizer, state: &LoopState, estimator_state: &[ParamVec], callbacks: &CallbackStates) -> Result<PathBuf, BasinError> {
     if !crate::params::all_finite(model) {
         return Err(BasinError::NonFinite { step: state.step.saturating_sub(1), what: "weights (checkpoint not written)".into() });
     }
@@ -95,9 +103,13 @@ pub fn save<M: Classifier>(dir: &Path, model: &M, optim: &ModuleOptimizer, state
         let p = tmp.join("estimator.bin");
         std::fs::write(&p, encode_vectors(estimator_state)).map_err(|e| BasinError::file(&p, e))?;
     }
-    if !callbacks.is_empty() {
+    if !callbacks.json.is_empty() {
         let p = tmp.join("callbacks.json");
-        std::fs::write(&p, serde_json::to_vec_pretty(callbacks).expect("JSON serializes")).map_err(|e| BasinError::file(&p, e))?;
+        std::fs::write(&p, serde_json::to_vec_pretty(&callbacks.json).expect("JSON serializes")).map_err(|e| BasinError::file(&p, e))?;
+    }
+    for (name, v) in callbacks.vectors.iter().filter(|(_, v)| !v.is_empty()) {
+        let p = tmp.join(format!("callback-{name}.bin"));
+        std::fs::write(&p, encode_vectors(v)).map_err(|e| BasinError::file(&p, e))?;
     }
     let state_path = tmp.join("state.json");
     std::fs::write(&state_path, serde_json::to_vec_pretty(state).expect("state serializes"))
@@ -134,18 +146,28 @@ fn encode_vectors(v: &[ParamVec]) -> Vec<u8> {
 /// The estimator state saved in checkpoint `ckpt` (empty when there is none), in the layout of
 /// `template`.
 pub fn load_estimator_state(ckpt: &Path, template: &ParamVec) -> Result<Vec<ParamVec>, BasinError> {
-    let p = ckpt.join("estimator.bin");
+    load_vectors(&ckpt.join("estimator.bin"), template)
+}
+
+/// The vectors callback `name` saved in checkpoint `ckpt` (empty when none), in the layout of
+/// `template`.
+pub fn load_callback_vectors(ckpt: &Path, name: &str, template: &ParamVec) -> Result<Vec<ParamVec>, BasinError> {
+    load_vectors(&ckpt.join(format!("callback-{name}.bin")), template)
+}
+
+/// Vectors written by `encode_vectors` to `p` (empty when the file does not exist).
+fn load_vectors(p: &Path, template: &ParamVec) -> Result<Vec<ParamVec>, BasinError> {
     if !p.exists() {
         return Ok(Vec::new());
     }
-    let b = std::fs::read(&p).map_err(|e| BasinError::file(&p, e))?;
+    let b = std::fs::read(p).map_err(|e| BasinError::file(p, e))?;
     if b.len() < 20 || &b[..4] != b"BSNV" {
-        return Err(BasinError::file(&p, "not a basin estimator state"));
+        return Err(BasinError::file(p, "not a basin vector file"));
     }
     let n = u64::from_le_bytes(b[4..12].try_into().expect("8 bytes")) as usize;
     let len = u64::from_le_bytes(b[12..20].try_into().expect("8 bytes")) as usize;
     if len != template.numel() || b.len() != 20 + 4 * n * len {
-        return Err(BasinError::file(&p, "size does not match the model"));
+        return Err(BasinError::file(p, "size does not match the model"));
     }
     let device = template.device();
     Ok((0..n)

@@ -31,6 +31,8 @@ pub struct TrainConfig {
     pub phases: Vec<super::phases::PhaseConfig>,
     /// Hessian eigenvalue tracking during training.
     pub curvature: crate::curvature::track::CurvatureConfig,
+    /// An averaged model beside the trained one (SWA or EMA).
+    pub average: super::average::AverageConfig,
 }
 
 /// `[model]`.
@@ -182,6 +184,7 @@ impl TrainConfig {
             return Err(BasinError::config("estimator.noise_per", "\"chunk\" draws noise per ghost chunk: set train.ghost_batch (the authors' code: 128)"));
         }
         self.curvature.validate()?;
+        self.average.validate()?;
         if phases.iter().any(|p| p.estimator.name() == "nsgd") && (self.optimizer.name != "sgd" || self.optimizer.weight_decay != 0.0) {
             let key = if self.optimizer.name != "sgd" { "optimizer.name" } else { "optimizer.weight_decay" };
             return Err(BasinError::config(
@@ -262,6 +265,7 @@ impl TrainConfig {
                 format!("{} is larger than the training set ({train_len} images)", self.train.batch_size),
             ));
         }
-        Ok(())
+        let epochs = super::phases::total_epochs(&super::phases::resolve(self)?);
+        self.average.validate_against(epochs, super::trainer::steps_per_epoch(train_len, self.train.batch_size) as u64)
     }
 }

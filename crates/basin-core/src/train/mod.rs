@@ -1,5 +1,6 @@
 //! The trainer: configs, the loop, evaluation, metrics and checkpoints.
 
+pub mod average;
 pub mod callbacks;
 pub mod checkpoint;
 pub mod config;
@@ -10,5 +11,6 @@ pub mod trainer;
 
 pub use config::{DataConfig, LoopConfig, ModelConfig, TrainConfig};
 pub use evaluate::{Evaluation, evaluate};
-pub use callbacks::{Callback, StepInfo};
+pub use average::{AverageConfig, AveragedSummary};
+pub use callbacks::{Callback, EndInfo, StepInfo};
 pub use trainer::{Observer, Silent, Summary, TrainOptions, TrainSets, init_model, train, train_with};

@@ -87,6 +87,10 @@ pub struct Summary {
     pub model: String,
     /// The estimator's name.
     pub estimator: String,
+    /// The averaged model of `[average]` (SWA or EMA), evaluated after its batch-norm
+    /// recalibration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub averaged: Option<super::average::AveragedSummary>,
 }
 
 /// Steps per epoch: whole batches only (the last partial batch is dropped so that every step
@@ -175,10 +179,12 @@ fn start_or_resume<M: Classifier>(model: M, optim: ModuleOptimizer, opts: &Train
         (true, Some(ckpt)) => {
             let loaded = checkpoint::load(&ckpt, model, optim)?;
             let mut saved = checkpoint::load_callback_states(&ckpt)?;
+            let template = crate::paramvec::ParamVec::from_model(&loaded.0);
             for cb in callbacks.iter_mut() {
                 if let Some(v) = saved.remove(cb.name()) {
                     cb.load_state(v)?;
                 }
+                cb.load_vectors(checkpoint::load_callback_vectors(&ckpt, cb.name(), &template)?)?;
             }
             Ok(loaded)
         }
@@ -228,7 +234,8 @@ fn epoch_record<M: Classifier>(model: &M, cfg: &TrainConfig, sets: &TrainSets<'_
     }
 }
 
-/// The end of a run: training, test and validation evaluation, written to summary.json.
+/// The end of a run: training, test and validation evaluation (summary.json is written by
+/// the caller, after the callbacks' `on_train_end`).
 fn summarize<M: Classifier>(model: &M, cfg: &TrainConfig, sets: &TrainSets<'_>, opts: &TrainOptions, state: &LoopState, seconds: f64, estimator: String) -> Result<Summary, BasinError> {
     let eval = |set: &dyn ExampleSet| evaluate(model, set, cfg.train.eval_batch_size, &opts.device);
     let (train_eval, test) = (eval(sets.train), eval(sets.test));
@@ -247,11 +254,11 @@ fn summarize<M: Classifier>(model: &M, cfg: &TrainConfig, sets: &TrainSets<'_>, 
         seconds,
         model: cfg.model.name.clone(),
         estimator,
+        averaged: None,
     };
     if !train_eval.loss.is_finite() {
         return Err(BasinError::NonFinite { step: state.step.saturating_sub(1), what: format!("final training loss ({})", train_eval.loss) });
     }
-    checkpoint::write_atomic(&opts.out.join("summary.json"), &serde_json::to_vec_pretty(&summary).expect("summary serializes"))?;
     Ok(summary)
 }
 
@@ -282,7 +289,10 @@ pub fn train_with<M: Classifier>(
     cfg.validate_against(sets.train.len())?;
     let out = &opts.out;
     let mut callbacks: Vec<Box<dyn Callback<M>>> = super::callbacks::builtin(cfg).into_iter().chain(callbacks).collect();
-    let callback_states = |cbs: &[Box<dyn Callback<M>>]| cbs.iter().filter_map(|c| c.state().map(|v| (c.name().to_string(), v))).collect::<serde_json::Map<_, _>>();
+    let callback_states = |cbs: &[Box<dyn Callback<M>>]| checkpoint::CallbackStates {
+        json: cbs.iter().filter_map(|c| c.state().map(|v| (c.name().to_string(), v))).collect(),
+        vectors: cbs.iter().map(|c| (c.name().to_string(), c.vectors())).collect(),
+    };
     std::fs::create_dir_all(out).map_err(|e| BasinError::file(out, e))?;
     let ad = opts.device.clone().autodiff();
     let (mut model, mut optim, mut state) = start_or_resume(model, cfg.optimizer.build(), opts, &mut callbacks)?;
@@ -323,7 +333,7 @@ pub fn train_with<M: Classifier>(
             let b = state.batch_in_epoch;
             let step = state.step;
             let t = (epoch - phase.start) as f64 + b as f64 / steps as f64;
-            lr = phase.schedule.lr_at(base_lr, t) * state.lr_factor;
+            lr = cfg.average.swa_lr(state.step, steps as u64).unwrap_or_else(|| phase.schedule.lr_at(base_lr, t) * state.lr_factor);
             let guard = crate::rng::backend_lock();
             ad.seed(derive_seed(cfg.seed, Stream::Backend, step));
             let mut aug = cfg.data.augment.then(|| stream_rng(cfg.seed, Stream::Augment, step));
@@ -390,7 +400,12 @@ pub fn train_with<M: Classifier>(
     }
 
     let estimators = phases.iter().map(|p| p.estimator.name()).collect::<Vec<_>>().join(" → ");
-    let summary = summarize(&model, cfg, sets, opts, &state, elapsed(&state), estimators)?;
+    let mut summary = summarize(&model, cfg, sets, opts, &state, elapsed(&state), estimators)?;
+    let end = super::callbacks::EndInfo { cfg, sets, device: &opts.device, out };
+    for cb in callbacks.iter_mut() {
+        cb.on_train_end(&model, &end, &mut summary)?;
+    }
+    checkpoint::write_atomic(&out.join("summary.json"), &serde_json::to_vec_pretty(&summary).expect("summary serializes"))?;
     Ok((model, summary))
 }
 
