@@ -158,7 +158,7 @@ pub fn first_difference(a: &TrainConfig, b: &TrainConfig) -> Option<(String, Str
 mod tests {
     //! Property tests (issue 13): whatever the TOML tree or `--set` string, loading a config
     //! returns a config that validates or a one-line error; it never panics or hangs. Cases:
-    //! `PROPTEST_CASES` (proptest's default 256 in CI; the README lists the local counts).
+    //! `PROPTEST_CASES` (proptest's default 256 in CI; docs/guide/reliability.md lists the local counts).
     use super::*;
     use proptest::prelude::*;
 

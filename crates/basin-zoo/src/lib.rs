@@ -14,3 +14,9 @@ pub use models::{MODEL_NAMES, ModelOptions, ZooModel};
 #[doc = include_str!("../../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// The user guide's library chapter (docs/guide/library.md), its Rust blocks run as doctests.
+#[doc = include_str!("../../../docs/guide/library.md")]
+#[cfg(doctest)]
+pub struct GuideLibraryDoctests;
+
