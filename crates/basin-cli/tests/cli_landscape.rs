@@ -83,3 +83,50 @@ fn an_absurd_grid_is_refused_up_front_with_its_size() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("360000 points"), "{err}");
 }
+
+/// `landscape surface --eigen` (issue 26): λ_max ≥ λ_min at every point, the maps drawn, the
+/// CSV columns written, sharded and merged bit for bit like the loss, and an eigenvalue map
+/// too costly for its grid refused up front. (The values are checked against the dense f64
+/// oracle in `basin-zoo/tests/hessian_oracle.rs`.)
+#[test]
+fn an_eigenvalue_map_has_both_ends_everywhere_and_shards_like_the_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = basin(&["train", "--out", "a", "--set", "train.epochs=1", "--set", "data.train_subset=256", "--set", "data.test_subset=64"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    let surface = |extra: &[&str], out: &str| {
+        let mut args = vec!["landscape", "surface", "--run", "a", "--dims", "2", "--points", "3", "--train-subset", "64", "--test-subset", "32", "--eigen", "--eigen-max-iter", "12", "--out", out];
+        args.extend_from_slice(extra);
+        basin(&args, dir.path())
+    };
+    let (code, _, err) = surface(&[], "e");
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("e.json")).unwrap()).unwrap();
+    let points = v["points"].as_array().unwrap();
+    assert_eq!(points.len(), 9);
+    for p in points {
+        let (max, min) = (p["eigen"]["max"].as_f64().unwrap(), p["eigen"]["min"].as_f64().unwrap());
+        assert!(max.is_finite() && min.is_finite() && max >= min && max > 0.0, "{p}");
+    }
+    let csv = std::fs::read_to_string(dir.path().join("e.csv")).unwrap();
+    assert!(csv.lines().next().unwrap().ends_with(",lambda_max,lambda_min"), "{csv}");
+    for f in ["e-lambda-max.svg", "e-lambda-max.png", "e-lambda-min.svg", "e-lambda-min.png"] {
+        assert!(dir.path().join(f).is_file(), "{f} missing");
+    }
+    for i in 0..2 {
+        let shard = format!("{i}/2");
+        let (code, _, err) = surface(&["--shard", &shard], "s");
+        assert_eq!(code, 0, "{err}");
+    }
+    let (code, _, err) = surface(&["--merge", "2"], "s");
+    assert_eq!(code, 0, "{err}");
+    for ext in ["json", "csv"] {
+        assert_eq!(std::fs::read(dir.path().join(format!("s.{ext}"))).unwrap(), std::fs::read(dir.path().join(format!("e.{ext}"))).unwrap(), "merged {ext} differs");
+    }
+    // a shard of the loss-only grid is not a shard of the eigenvalue map
+    let (code, _, _) = basin(&["landscape", "surface", "--run", "a", "--dims", "2", "--points", "3", "--train-subset", "64", "--test-subset", "32", "--out", "s", "--shard", "0/2"], dir.path());
+    assert_eq!(code, 2, "a loss-only shard joined the eigenvalue map's shard files");
+    let (code, _, err) = basin(&["landscape", "surface", "--run", "a", "--points", "101", "--eigen", "--out", "big"], dir.path());
+    assert_eq!(code, 2);
+    assert!(err.contains("--eigen") && err.contains("10201 points"), "{err}");
+    assert!(!dir.path().join("big.json").exists());
+}

@@ -279,3 +279,30 @@ fn exact_hessian_of_a_conv_pool_batch_norm_net_matches_the_f64_oracle() {
     compare("cnn trained", "", &trained, &set, &dev, loss);
 }
 
+
+/// `basin landscape surface --eigen` (issue 26): λ_max and λ_min of the exact Hessian at points
+/// w + x·d₁ + y·d₂ of a filter-normalized plane, from one Lanczos run, against the oracle's
+/// dense Hessian built at the same shifted weights.
+#[test]
+fn eigenvalue_map_values_match_the_oracle_at_shifted_points() {
+    let dev = Device::flex();
+    let ad = dev.clone().autodiff();
+    let set = mnist_features(12, 0, 7);
+    let model = basin_core::train::init_model(&ad, 5, |d| ZooModel::Mlp(Mlp::new(16, &[12, 12], 3, false, d)));
+    let model = descend(&model, &set, 200, 0.2, &dev);
+    let ys: Vec<usize> = set.ys.iter().map(|&y| y as usize).collect();
+    let xs: Vec<Vec<f64>> = set.xs.iter().map(|x| x.iter().map(|&v| v as f64).collect()).collect();
+    let w = ParamVec::from_model(&model);
+    use basin_core::landscape::{DirectionNorm, extreme_eigenvalues, filter_normalized_direction};
+    let (d1, d2) = (filter_normalized_direction(&w, DirectionNorm::Filter, true, 0), filter_normalized_direction(&w, DirectionNorm::Filter, true, 1));
+    for (x, y) in [(0.0, 0.0), (0.6, -0.4), (-1.0, 1.0)] {
+        let p = w.axpy(x, &d1).axpy(y, &d2);
+        let got = extreme_eigenvalues(&model, &p, &set, 5, 200, 1e-6, 7, &dev).unwrap();
+        let (layout, wh) = Layout::of(&p.write_into(model.valid()), "Mlp.");
+        let exact = oracle::eigenvalues(&oracle::dense_hessian(&wh, |v: &[oracle::Hd]| mlp_loss(&layout, v, &xs, &ys, 2, false)));
+        let (max, min) = (exact[0], exact[exact.len() - 1]);
+        println!("({x}, {y}): basin λ_max {:.6} λ_min {:.6} ({} HVPs); oracle {max:.6} {min:.6}", got.max, got.min, got.hvps);
+        assert!((got.max - max).abs() <= 1e-4 * max.abs(), "({x}, {y}): λ_max {} vs oracle {max}", got.max);
+        assert!((got.min - min).abs() <= 1e-3 * max.abs(), "({x}, {y}): λ_min {} vs oracle {min}", got.min);
+    }
+}

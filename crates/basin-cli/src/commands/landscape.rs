@@ -8,7 +8,7 @@ use crate::slurm::{self, ArrayJob, SlurmArgs, script::TASK_ID};
 use crate::{CliError, device, plots};
 use basin_core::landscape::grid::LandscapePoint;
 use basin_core::landscape::plane::Plane;
-use basin_core::landscape::{DirectionNorm, blend, filter_normalized_direction};
+use basin_core::landscape::{DirectionNorm, blend, extreme_eigenvalues, filter_normalized_direction};
 use basin_core::paramvec::ParamVec;
 use basin_core::train::evaluate::evaluate;
 use basin_zoo::ZooModel;
@@ -62,6 +62,17 @@ pub enum LandscapeCommand {
         /// Seed of the directions (they are regenerated from it, never cached).
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Also λ_max and λ_min of the exact Hessian at every point (one Lanczos run each, on
+        /// the same training examples as the loss), drawn as two more heat maps
+        /// (PREFIX-lambda-max.svg, PREFIX-lambda-min.svg): loss-landscape's eigenvalue maps.
+        #[arg(long)]
+        eigen: bool,
+        /// With --eigen: the most Hessian-vector products per point.
+        #[arg(long, default_value_t = 60, requires = "eigen")]
+        eigen_max_iter: usize,
+        /// With --eigen: the relative residual both ends must reach.
+        #[arg(long, default_value_t = 1e-3, requires = "eigen")]
+        eigen_tol: f64,
         /// Evaluate only shard I of N of the grid (a contiguous block of points) into
         /// OUT.shards/shard-I-of-N.jsonl, point by point: run again, it skips the points it
         /// holds. `--merge N` then writes the outputs.
@@ -148,10 +159,16 @@ fn write_outputs(prefix: &Path, points: &[LandscapePoint], meta: serde_json::Val
     let json = serde_json::json!({ "meta": meta, "points": points });
     basin_core::train::checkpoint::write_atomic(&prefix.with_extension("json"), &serde_json::to_vec_pretty(&json).expect("serializes"))?;
     let mut csv = String::from(if points.first().is_some_and(|p| p.coords.len() == 2) { "x,y" } else { "x" });
-    csv.push_str(",train_loss,train_acc,test_loss,test_acc\n");
+    csv.push_str(",train_loss,train_acc,test_loss,test_acc");
+    let eigen = points.iter().all(|p| p.eigen.is_some()) && !points.is_empty();
+    csv.push_str(if eigen { ",lambda_max,lambda_min\n" } else { "\n" });
     for p in points {
         let c: Vec<String> = p.coords.iter().map(|v| format!("{v}")).collect();
-        csv.push_str(&format!("{},{},{},{},{}\n", c.join(","), p.train.loss, p.train.accuracy, p.test.loss, p.test.accuracy));
+        csv.push_str(&format!("{},{},{},{},{}", c.join(","), p.train.loss, p.train.accuracy, p.test.loss, p.test.accuracy));
+        match (&p.eigen, eigen) {
+            (Some(e), true) => csv.push_str(&format!(",{},{}\n", e.max, e.min)),
+            _ => csv.push('\n'),
+        }
     }
     basin_core::train::checkpoint::write_atomic(&prefix.with_extension("csv"), csv.as_bytes())?;
     println!("wrote {}, {}", prefix.with_extension("json").display(), prefix.with_extension("csv").display());
@@ -167,10 +184,33 @@ fn curve_plot(prefix: &Path, title: &str, xlabel: &str, points: &[LandscapePoint
     Ok(())
 }
 
+/// The eigenvalue map `PREFIX-lambda-max.svg` or `PREFIX-lambda-min.svg`.
+fn eigen_svg(prefix: &Path, which: &str) -> PathBuf {
+    let name = prefix.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    prefix.with_file_name(format!("{name}-{which}.svg"))
+}
+
+/// `--eigen`: λ_max and λ_min over the grid as two heat maps (1-D: one curve plot of both).
+fn eigen_plots(prefix: &Path, dims: usize, axis: &[f64], out: &[LandscapePoint]) -> Result<(), CliError> {
+    let ends: Vec<(f64, f64)> = out.iter().map(|p| p.eigen.map_or((f64::NAN, f64::NAN), |e| (e.max, e.min))).collect();
+    for (which, title, pick) in [("lambda-max", "λ_max of the Hessian, filter-normalized directions", 0), ("lambda-min", "λ_min of the Hessian, filter-normalized directions", 1)] {
+        let svg = eigen_svg(prefix, which);
+        let vals: Vec<f64> = ends.iter().map(|e| if pick == 0 { e.0 } else { e.1 }).collect();
+        if dims == 2 {
+            plots::heat_map_of(&svg, title, "eigenvalue", axis, axis, &vals, &[(0.0, 0.0, "w".into())])?;
+        } else {
+            let pts: Vec<(f64, f64)> = axis.iter().copied().zip(vals).collect();
+            plots::line_plot(&svg, title, "t", "eigenvalue", &[plots::Series { label: which.into(), points: &pts }], false)?;
+        }
+        println!("wrote {}", svg.display());
+    }
+    Ok(())
+}
+
 /// Shard `i` of `n` of a surface: its block of `coords`, skipping the points its file holds,
 /// one line per point; Ctrl-C, SIGTERM and Slurm's USR2 stop it between points (USR2 also
 /// requeues the array task).
-fn run_shard(dir: &Path, i: usize, n: usize, coords: &[Vec<f64>], header: &serde_json::Value, opts: &SlurmArgs, at: impl Fn(&[f64]) -> LandscapePoint) -> Result<(), CliError> {
+fn run_shard(dir: &Path, i: usize, n: usize, coords: &[Vec<f64>], header: &serde_json::Value, opts: &SlurmArgs, at: impl Fn(&[f64]) -> Result<LandscapePoint, CliError>) -> Result<(), CliError> {
     let signals = slurm::requeue::TaskSignals::register();
     let (mut file, done) = ShardWriter::open::<LandscapePoint>(dir, i, n, header)?;
     let mine = share(coords.len(), i, n);
@@ -188,7 +228,7 @@ fn run_shard(dir: &Path, i: usize, n: usize, coords: &[Vec<f64>], header: &serde
             }
             return Err(CliError { code: 143, message: format!("shard {i}/{n} interrupted; run it again to continue") });
         }
-        file.append(k, &at(&coords[k]))?;
+        file.append(k, &at(&coords[k])?)?;
         pb.inc(1);
     }
     pb.finish_and_clear();
@@ -233,8 +273,18 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
         let size = grid.map(|g| format!("{g}")).unwrap_or_else(|| "more than 2^128".into());
         return Err(CliError::input(format!("--points: {points} makes a grid of {size} points, each a pass over the train and test subsets; above {MAX_GRID} points is refused (lower --points, split it with --shard I/N, or pass --force)")));
     }
+    // an eigenvalue map costs up to --eigen-max-iter Hessian products (≈ 3 passes each) a point
+    if let (LandscapeCommand::Surface { eigen: true, eigen_max_iter, .. }, Some(g)) = (&cmd, grid) {
+        let passes = g.saturating_mul(1 + 3 * *eigen_max_iter as u128);
+        if !common.force && passes > MAX_GRID as u128 {
+            return Err(CliError::input(format!("--eigen: {g} points × up to {eigen_max_iter} Hessian products is about {passes} passes over the training subset; above {MAX_GRID} is refused (lower --points or --eigen-max-iter, split it with --shard I/N, or pass --force)")));
+        }
+    }
     let prefix = &common.out;
-    let files = ["json", "csv", "svg", "png"].map(|e| prefix.with_extension(e));
+    let mut files = ["json", "csv", "svg", "png"].map(|e| prefix.with_extension(e)).to_vec();
+    if matches!(&cmd, LandscapeCommand::Surface { eigen: true, .. }) {
+        files.extend(["lambda-max", "lambda-min"].iter().flat_map(|m| crate::output::plot_files(&eigen_svg(prefix, m))));
+    }
     // a shard writes only its shard file; the merge (and the unsharded run) the outputs
     if !matches!(&cmd, LandscapeCommand::Surface { shard: Some(_), .. }) {
         crate::output::refuse_overwrite(&files, common.force)?;
@@ -250,7 +300,7 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
             for i in 0..points {
                 let alpha = from_alpha + (to_alpha - from_alpha) * i as f64 / (points - 1).max(1) as f64;
                 let m = blend(&l.model, &[(&l.model, 1.0 - alpha), (&b, alpha)]);
-                out.push(LandscapePoint { coords: vec![alpha], train: evaluate(&m, &train, common.batch_size, &dev), test: evaluate(&m, &test, common.batch_size, &dev) });
+                out.push(LandscapePoint { coords: vec![alpha], train: evaluate(&m, &train, common.batch_size, &dev), test: evaluate(&m, &test, common.batch_size, &dev), eigen: None });
                 pb.inc(1);
             }
             pb.finish_and_clear();
@@ -260,7 +310,7 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
             write_outputs(&common.out, &out, serde_json::json!({ "kind": "interpolate", "to": to }))?;
             curve_plot(&common.out, "Linear interpolation", "α", &out)
         }
-        LandscapeCommand::Surface { source, dims, points, range, norm, include_bias_bn, seed, shard, merge, shards, slurm, common } => {
+        LandscapeCommand::Surface { source, dims, points, range, norm, include_bias_bn, seed, eigen, eigen_max_iter, eigen_tol, shard, merge, shards, slurm, common } => {
             if dims != 1 && dims != 2 {
                 return Err(CliError::input("--dims: 1 or 2"));
             }
@@ -292,14 +342,22 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
                     p = p.axpy(c[1], &d2);
                 }
                 let (tr, te) = basin_core::landscape::evaluate_at(&l.model, &p, &train, &test, common.batch_size, &dev);
-                LandscapePoint { coords: c.to_vec(), train: tr, test: te }
+                // λ_max and λ_min on the same training examples as the loss
+                let eigen = eigen.then(|| extreme_eigenvalues(&l.model, &p, &train, common.batch_size, eigen_max_iter, eigen_tol, seed, &dev)).transpose()?;
+                Ok::<_, CliError>(LandscapePoint { coords: c.to_vec(), train: tr, test: te, eigen })
             };
             // what makes two shard files parts of one grid
-            let header = serde_json::json!({
+            let mut header = serde_json::json!({
                 "kind": "surface", "dims": dims, "points": points, "range": range, "norm": format!("{norm:?}"), "seed": seed,
                 "include_bias_bn": include_bias_bn, "run": source.run, "weights": source.weights, "model": source.model, "data": source.data,
                 "train_subset": common.train_subset, "test_subset": common.test_subset, "batch_size": common.batch_size,
             });
+            if eigen {
+                header["eigen"] = serde_json::json!({ "max_iter": eigen_max_iter, "tol": eigen_tol });
+            }
+            if source.averaged {
+                header["averaged"] = serde_json::json!(true);
+            }
             if let Some(s) = shard {
                 let (i, n) = parse_shard(&s).map_err(|e| CliError::input(format!("--shard: {e}")))?;
                 return run_shard(&shard_dir, i, n, &coords, &header, &slurm, at);
@@ -310,7 +368,7 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
                     let pb = bar(coords.len());
                     let mut out = Vec::new();
                     for c in coords {
-                        out.push(at(&c));
+                        out.push(at(&c)?);
                         pb.inc(1);
                     }
                     pb.finish_and_clear();
@@ -318,6 +376,9 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
                 }
             };
             write_outputs(&common.out, &out, serde_json::json!({ "kind": "surface", "dims": dims, "norm": format!("{norm:?}"), "seed": seed, "range": range }))?;
+            if eigen {
+                eigen_plots(&common.out, dims, &axis, &out)?;
+            }
             if dims == 1 {
                 curve_plot(&common.out, "Loss along a filter-normalized direction", "t", &out)
             } else {
@@ -360,7 +421,7 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
                 for &x in &xs {
                     let [c1, c2, c3] = plane.coefficients(x, y);
                     let m = blend(&l.model, &[(&l.model, c1), (&m2, c2), (&m3, c3)]);
-                    out.push(LandscapePoint { coords: vec![x, y], train: evaluate(&m, &train, common.batch_size, &dev), test: evaluate(&m, &test, common.batch_size, &dev) });
+                    out.push(LandscapePoint { coords: vec![x, y], train: evaluate(&m, &train, common.batch_size, &dev), test: evaluate(&m, &test, common.batch_size, &dev), eigen: None });
                     pb.inc(1);
                 }
             }

@@ -59,7 +59,12 @@ pub fn line_plot(path: &Path, title: &str, x_label: &str, y_label: &str, series:
 /// A heat map of `values` (row-major, `ys.len()` rows × `xs.len()` columns) with a colorbar,
 /// labelled contour lines and optional marked points, as SVG at `path` and PNG beside it.
 pub fn heat_map(path: &Path, title: &str, xs: &[f64], ys: &[f64], values: &[f64], marks: &[(f64, f64, String)]) -> Result<(), CliError> {
-    write(&HeatMap { title, xs, ys, values, marks, value_label: "loss" }, path)
+    heat_map_of(path, title, "loss", xs, ys, values, marks)
+}
+
+/// [`heat_map`] of a quantity named `value_label` on its colorbar (an eigenvalue map).
+pub fn heat_map_of(path: &Path, title: &str, value_label: &str, xs: &[f64], ys: &[f64], values: &[f64], marks: &[(f64, f64, String)]) -> Result<(), CliError> {
+    write(&HeatMap { title, xs, ys, values, marks, value_label }, path)
 }
 
 /// Means with ±1 std error bars per cell (and the paper's values), as SVG at `path` and PNG

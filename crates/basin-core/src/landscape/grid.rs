@@ -16,6 +16,9 @@ pub struct LandscapePoint {
     pub train: Evaluation,
     /// Test loss and accuracy.
     pub test: Evaluation,
+    /// λ_max and λ_min of the exact Hessian of the training loss here (`--eigen`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eigen: Option<super::eigen::ExtremeEigen>,
 }
 
 /// Evaluates `model` with its trainable parameters replaced by `w` on `sets` (train, test).

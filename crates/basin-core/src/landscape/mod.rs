@@ -8,10 +8,12 @@
 
 pub mod blend;
 pub mod directions;
+pub mod eigen;
 pub mod grid;
 pub mod noise;
 pub mod plane;
 
 pub use blend::{blend, blend_plan};
 pub use directions::{DirectionNorm, filter_normalized_direction};
+pub use eigen::{ExtremeEigen, extreme_eigenvalues};
 pub use grid::{LandscapePoint, evaluate_at};
