@@ -3,6 +3,7 @@
 mod commands;
 mod config_file;
 mod device;
+mod export;
 mod model_source;
 mod output;
 mod plots;

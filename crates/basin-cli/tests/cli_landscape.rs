@@ -98,7 +98,7 @@ fn an_eigenvalue_map_has_both_ends_everywhere_and_shards_like_the_loss() {
         args.extend_from_slice(extra);
         basin(&args, dir.path())
     };
-    let (code, _, err) = surface(&[], "e");
+    let (code, _, err) = surface(&["--export", "npz,vtk"], "e");
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("e.json")).unwrap()).unwrap();
     let points = v["points"].as_array().unwrap();
@@ -112,6 +112,27 @@ fn an_eigenvalue_map_has_both_ends_everywhere_and_shards_like_the_loss() {
     for f in ["e-lambda-max.svg", "e-lambda-max.png", "e-lambda-min.svg", "e-lambda-min.png"] {
         assert!(dir.path().join(f).is_file(), "{f} missing");
     }
+    // the export, read back by NumPy: every map at (x_i, y_j) is entry [j, i], equal to the JSON
+    let py = numpy_python();
+    let script = "import json, sys, numpy as np\nz = np.load(sys.argv[1])\nprint(json.dumps({k: z[k].tolist() for k in z.files}))";
+    let out = Command::new(&py).args(["-c", script, "e.npz"]).current_dir(dir.path()).output().unwrap();
+    assert!(out.status.success(), "numpy could not read e.npz: {}", String::from_utf8_lossy(&out.stderr));
+    let z: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (xs, ys) = (z["xcoordinates"].as_array().unwrap(), z["ycoordinates"].as_array().unwrap());
+    assert_eq!((xs.len(), ys.len()), (3, 3));
+    for p in points {
+        let (x, y) = (p["coords"][0].as_f64().unwrap(), p["coords"][1].as_f64().unwrap());
+        let i = xs.iter().position(|v| v.as_f64() == Some(x)).unwrap();
+        let j = ys.iter().position(|v| v.as_f64() == Some(y)).unwrap();
+        for (name, want) in [("train_loss", &p["train"]["loss"]), ("test_acc", &p["test"]["accuracy"]), ("lambda_max", &p["eigen"]["max"]), ("lambda_min", &p["eigen"]["min"])] {
+            assert_eq!(z[name][j][i].as_f64(), want.as_f64(), "{name} at ({x}, {y})");
+        }
+    }
+    let vtk = std::fs::read_to_string(dir.path().join("e.vtk")).unwrap();
+    assert!(vtk.starts_with("# vtk DataFile Version 3.0") && vtk.contains("DIMENSIONS 3 3 1") && vtk.contains("POINTS 9 double") && vtk.contains("SCALARS lambda_min double 1"), "{vtk}");
+    let (code, _, err) = surface(&["--export", "hdf5"], "x");
+    assert_eq!(code, 2);
+    assert!(err.contains("--export") && err.contains("hdf5"), "{err}");
     for i in 0..2 {
         let shard = format!("{i}/2");
         let (code, _, err) = surface(&["--shard", &shard], "s");
@@ -129,4 +150,15 @@ fn an_eigenvalue_map_has_both_ends_everywhere_and_shards_like_the_loss() {
     assert_eq!(code, 2);
     assert!(err.contains("--eigen") && err.contains("10201 points"), "{err}");
     assert!(!dir.path().join("big.json").exists());
+}
+
+/// A Python with NumPy: Debian's (`python3-numpy`, which `.ci/run` installs), else the first
+/// `python3` on PATH.
+fn numpy_python() -> String {
+    for py in ["/usr/bin/python3", "python3"] {
+        if Command::new(py).args(["-c", "import numpy"]).output().is_ok_and(|o| o.status.success()) {
+            return py.to_string();
+        }
+    }
+    panic!("no python3 with numpy (apt-get install python3-numpy)");
 }

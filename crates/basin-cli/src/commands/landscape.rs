@@ -125,6 +125,11 @@ pub struct Common {
     /// Output prefix: PREFIX.json, PREFIX.csv, PREFIX.svg (and .png).
     #[arg(long, default_value = "landscape")]
     out: PathBuf,
+    /// Also export the grid and every map for other tools: `npz` (NumPy, loss-landscape's
+    /// array names) and/or `vtk` (a legacy VTK structured grid for ParaView), as PREFIX.npz,
+    /// PREFIX.vtk; comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "FORMAT")]
+    export: Vec<String>,
     /// Overwrite existing output files, and run grids above 250,000 points.
     #[arg(long)]
     force: bool,
@@ -280,8 +285,10 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
             return Err(CliError::input(format!("--eigen: {g} points × up to {eigen_max_iter} Hessian products is about {passes} passes over the training subset; above {MAX_GRID} is refused (lower --points or --eigen-max-iter, split it with --shard I/N, or pass --force)")));
         }
     }
+    crate::export::check(&common.export)?;
     let prefix = &common.out;
     let mut files = ["json", "csv", "svg", "png"].map(|e| prefix.with_extension(e)).to_vec();
+    files.extend(crate::export::files(prefix, &common.export));
     if matches!(&cmd, LandscapeCommand::Surface { eigen: true, .. }) {
         files.extend(["lambda-max", "lambda-min"].iter().flat_map(|m| crate::output::plot_files(&eigen_svg(prefix, m))));
     }
@@ -308,6 +315,8 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
                 println!("α = {:+.3}  train loss {:.4} acc {:.2}%  test loss {:.4} acc {:.2}%", p.coords[0], p.train.loss, 100.0 * p.train.accuracy, p.test.loss, 100.0 * p.test.accuracy);
             }
             write_outputs(&common.out, &out, serde_json::json!({ "kind": "interpolate", "to": to }))?;
+            let alphas: Vec<f64> = out.iter().map(|p| p.coords[0]).collect();
+            crate::export::write(&common.out, &common.export, &alphas, None, &crate::export::maps(&out))?;
             curve_plot(&common.out, "Linear interpolation", "α", &out)
         }
         LandscapeCommand::Surface { source, dims, points, range, norm, include_bias_bn, seed, eigen, eigen_max_iter, eigen_tol, shard, merge, shards, slurm, common } => {
@@ -376,6 +385,7 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
                 }
             };
             write_outputs(&common.out, &out, serde_json::json!({ "kind": "surface", "dims": dims, "norm": format!("{norm:?}"), "seed": seed, "range": range }))?;
+            crate::export::write(&common.out, &common.export, &axis, (dims == 2).then_some(&axis[..]), &crate::export::maps(&out))?;
             if eigen {
                 eigen_plots(&common.out, dims, &axis, &out)?;
             }
@@ -428,6 +438,7 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
             pb.finish_and_clear();
             let names: Vec<String> = points_from.iter().map(|p| p.display().to_string()).collect();
             write_outputs(&common.out, &out, serde_json::json!({ "kind": "plane", "points": names, "plane": plane, "coordinates": pts }))?;
+            crate::export::write(&common.out, &common.export, &xs, Some(&ys), &crate::export::maps(&out))?;
             let vals: Vec<f64> = out.iter().map(|p| p.test.loss).collect();
             let marks: Vec<(f64, f64, String)> = pts.iter().zip(["1", "2", "3"]).map(|(p, n)| (p.0, p.1, n.to_string())).collect();
             let svg = common.out.with_extension("svg");
