@@ -162,3 +162,40 @@ fn numpy_python() -> String {
     }
     panic!("no python3 with numpy (apt-get install python3-numpy)");
 }
+
+/// `train.keep_every` and `landscape trajectory` (issue 26): the kept checkpoints, the path in
+/// the PCA plane (θ₀ first, the final weights at the origin), the explained variance, the map,
+/// and the report's figure. (The PCA itself is checked against an SVD in
+/// `basin-core/src/landscape/trajectory.rs`.)
+#[test]
+fn a_trajectory_is_projected_on_its_pca_plane_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = basin(&["train", "--out", "t", "--set", "train.epochs=4", "--set", "train.keep_every=1", "--set", "data.train_subset=256", "--set", "data.test_subset=64"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    let kept: Vec<String> = std::fs::read_dir(dir.path().join("t/trajectory")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(kept.len(), 4, "{kept:?}");
+    assert!(kept.contains(&"step-000000016.bpk".to_string()), "{kept:?}");
+    let (code, out, err) = basin(&["landscape", "trajectory", "--run", "t", "--points", "4", "--train-subset", "64", "--test-subset", "32", "--out", "t/traj", "--export", "npz"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("explain"), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("t/traj.json")).unwrap()).unwrap();
+    let ev: Vec<f64> = v["meta"]["explained_variance"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    assert!(ev[0] >= ev[1] && ev[1] > 0.0 && ev[0] + ev[1] <= 1.0 + 1e-9, "{ev:?}");
+    let path = v["meta"]["path"].as_array().unwrap();
+    assert_eq!(path.iter().map(|p| p["step"].as_u64().unwrap()).collect::<Vec<_>>(), vec![0, 4, 8, 12, 16]);
+    let last = path.last().unwrap();
+    assert!(last["x"].as_f64().unwrap().abs() < 1e-6 && last["y"].as_f64().unwrap().abs() < 1e-6, "the final weights are not at the origin: {last}");
+    assert!(path[0]["x"].as_f64().unwrap() > 0.0, "θ₀ is not on the positive side of the first direction");
+    assert_eq!(v["points"].as_array().unwrap().len(), 16);
+    assert!(dir.path().join("t/traj.svg").is_file() && dir.path().join("t/traj.npz").is_file());
+    let (code, _, err) = basin(&["report", "t", "--out", "report.html"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains("PCA directions of the trajectory explain"), "the report shows no trajectory");
+    // a run without kept weights has no trajectory
+    let (code, _, err) = basin(&["train", "--out", "plain", "--set", "train.epochs=1", "--set", "data.train_subset=128"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = basin(&["landscape", "trajectory", "--run", "plain", "--out", "p"], dir.path());
+    assert_eq!(code, 2);
+    assert!(err.contains("train.keep_every"), "{err}");
+}

@@ -33,6 +33,8 @@ type Row = (&'static str, &'static str, Expect, Context);
 const KESKAR: &[(&str, &str)] = &[("model.name", "\"keskar-f1\"")];
 const WINDOWED: &[(&str, &str)] = &[("train.stop_at_loss", "1e-9"), ("train.loss_window", "1")];
 const HALVING: &[(&str, &str)] = &[("train.halve_lr_at_loss", "100.0")];
+const SWA: &[(&str, &str)] = &[("average.method", "\"swa\"")];
+const SWA_STEPS: &[(&str, &str)] = &[("average.method", "\"swa\""), ("average.unit", "\"step\"")];
 
 fn rows() -> Vec<Row> {
     vec![
@@ -57,6 +59,19 @@ fn rows() -> Vec<Row> {
         ("train.loss_window", "1", Changes, HALVING),
         ("train.ghost_batch", "32", Changes, KESKAR),
         ("train.clip_norm", "1e-3", Changes, &[]),
+        ("train.keep_every", "1", Changes, &[]),
+        ("train.keep_unit", "\"step\"", Rejected, &[]),
+        ("train.keep_unit", "\"step\"", Changes, &[("train.keep_every", "1")]),
+        ("average.method", "\"swa\"", Changes, &[]),
+        ("average.unit", "\"step\"", Changes, SWA),
+        ("average.start", "1", Changes, SWA_STEPS),
+        ("average.every", "2", Changes, SWA_STEPS),
+        ("average.lr", "0.05", Changes, SWA),
+        ("average.schedule", "\"cyclic\"", Rejected, SWA),
+        ("average.lr_max", "0.2", Rejected, SWA),
+        ("average.beta", "0.5", Changes, &[("average.method", "\"ema\""), ("average.unit", "\"step\"")]),
+        ("average.beta", "0.5", Rejected, SWA),
+        ("average.recalibrate_bn", "false", Changes, &[("average.method", "\"swa\""), ("model.name", "\"keskar-f1\"")]),
         ("optimizer.name", "\"adam\"", Changes, &[]),
         ("optimizer.lr", "0.05", Changes, &[]),
         ("optimizer.momentum", "0.5", Changes, &[]),

@@ -90,6 +90,22 @@ pub enum LandscapeCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// The training trajectory over the loss surface of its two PCA directions (Li et al.
+    /// 2018 §7, loss-landscape's projection.py): needs weights kept with `train.keep_every`.
+    Trajectory {
+        /// The run folder: its init.bpk, trajectory/step-*.bpk (train.keep_every) and the final
+        /// model.bpk.
+        #[arg(long)]
+        run: PathBuf,
+        /// Grid points per axis.
+        #[arg(long, default_value_t = 21)]
+        points: usize,
+        /// Margin around the path, as a fraction of its span.
+        #[arg(long, default_value_t = 0.3)]
+        margin: f64,
+        #[command(flatten)]
+        common: Common,
+    },
     /// The plane through three checkpoints (Garipov et al.; S-SGD Fig. 7).
     Plane {
         /// Three run folders or weight files; the first one's config gives model and data.
@@ -260,7 +276,7 @@ fn submit_shards(n: usize, dir: &Path, opts: &SlurmArgs) -> Result<(), CliError>
 /// Runs `basin landscape ...`.
 pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
     let (points, common) = match &cmd {
-        LandscapeCommand::Interpolate { points, common, .. } | LandscapeCommand::Surface { points, common, .. } | LandscapeCommand::Plane { points, common, .. } => (*points, common),
+        LandscapeCommand::Interpolate { points, common, .. } | LandscapeCommand::Surface { points, common, .. } | LandscapeCommand::Plane { points, common, .. } | LandscapeCommand::Trajectory { points, common, .. } => (*points, common),
     };
     if points < 2 {
         return Err(CliError::input(format!("--points: must be ≥ 2 (got {points})")));
@@ -272,7 +288,7 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
     let grid = match &cmd {
         LandscapeCommand::Interpolate { .. } => Some(points as u128),
         LandscapeCommand::Surface { dims, .. } => (points as u128).checked_pow(*dims as u32),
-        LandscapeCommand::Plane { .. } => (points as u128).checked_pow(2),
+        LandscapeCommand::Plane { .. } | LandscapeCommand::Trajectory { .. } => (points as u128).checked_pow(2),
     };
     if !common.force && grid.is_none_or(|g| g > MAX_GRID as u128) {
         let size = grid.map(|g| format!("{g}")).unwrap_or_else(|| "more than 2^128".into());
@@ -399,6 +415,7 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
                 Ok(())
             }
         }
+        LandscapeCommand::Trajectory { run, points, margin, common } => trajectory(&run, points, margin, &common),
         LandscapeCommand::Plane { points_from, points, margin, common } => {
             if points_from.len() != 3 {
                 return Err(CliError::input(format!("--point: give exactly three (got {})", points_from.len())));
@@ -447,4 +464,66 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+/// The checkpoints of run `dir`'s trajectory in order: init.bpk (θ₀) and every
+/// trajectory/step-S.bpk (`train.keep_every`), each with its step.
+fn trajectory_files(dir: &Path) -> Result<Vec<(u64, PathBuf)>, CliError> {
+    let kept = dir.join("trajectory");
+    let entries = std::fs::read_dir(&kept).map_err(|_| CliError::input(format!("{}: no kept weights (train with train.keep_every = N to keep the weights every N epochs)", kept.display())))?;
+    let mut files: Vec<(u64, PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let step = name.strip_prefix("step-")?.strip_suffix(".bpk")?.parse().ok()?;
+            Some((step, e.path()))
+        })
+        .collect();
+    files.sort();
+    if dir.join("init.bpk").is_file() && files.first().is_none_or(|(s, _)| *s > 0) {
+        files.insert(0, (0, dir.join("init.bpk")));
+    }
+    Ok(files)
+}
+
+/// `basin landscape trajectory`: PCA of (wₜ − w_final) over the kept checkpoints, the path
+/// in the two directions' coordinates, and the loss over the plane they span around w_final.
+fn trajectory(run: &Path, points: usize, margin: f64, common: &Common) -> Result<(), CliError> {
+    let dev = device::select(&common.device)?;
+    let src = ModelSource { run: Some(run.to_path_buf()), weights: None, model: None, data: None, data_dir: None, averaged: false };
+    let l = src.load(&dev)?;
+    let (train, test) = (subset(&l.data.train, common.train_subset), subset(&l.data.test, common.test_subset));
+    let files = trajectory_files(run)?;
+    let kept: Vec<ParamVec> = files.iter().map(|(_, f)| weights_of(f, &l.model).map(|m| ParamVec::from_model(&m))).collect::<Result<_, _>>()?;
+    let end = ParamVec::from_model(&l.model);
+    let pca = basin_core::landscape::trajectory_pca(&kept, &end)?;
+    let span = |f: &dyn Fn(&(f64, f64)) -> f64| {
+        let (lo, hi) = pca.path.iter().map(f).fold((0.0f64, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+        let m = margin * (hi - lo).max(1e-12);
+        (lo - m, hi + m)
+    };
+    let ((x0, x1), (y0, y1)) = (span(&|p| p.0), span(&|p| p.1));
+    let axis = |a: f64, b: f64| -> Vec<f64> { (0..points).map(|i| a + (b - a) * i as f64 / (points - 1) as f64).collect() };
+    let (xs, ys) = (axis(x0, x1), axis(y0, y1));
+    let pb = bar(points * points);
+    let mut out = Vec::new();
+    for &y in &ys {
+        for &x in &xs {
+            let w = end.axpy(x, &pca.directions[0]).axpy(y, &pca.directions[1]);
+            let (tr, te) = basin_core::landscape::evaluate_at(&l.model, &w, &train, &test, common.batch_size, &dev);
+            out.push(LandscapePoint { coords: vec![x, y], train: tr, test: te, eigen: None });
+            pb.inc(1);
+        }
+    }
+    pb.finish_and_clear();
+    println!("trajectory: {} checkpoints; the PCA directions explain {:.1} % and {:.1} % of the variance", kept.len(), 100.0 * pca.explained[0], 100.0 * pca.explained[1]);
+    let path: Vec<serde_json::Value> = files.iter().zip(&pca.path).map(|((step, _), (x, y))| serde_json::json!({ "step": step, "x": x, "y": y })).collect();
+    write_outputs(&common.out, &out, serde_json::json!({ "kind": "trajectory", "run": run, "explained_variance": pca.explained, "path": path }))?;
+    crate::export::write(&common.out, &common.export, &xs, Some(&ys), &crate::export::maps(&out))?;
+    let vals: Vec<f64> = out.iter().map(|p| p.train.loss).collect();
+    let svg = common.out.with_extension("svg");
+    let title = format!("Training trajectory on the PCA plane ({:.0} % + {:.0} % of the variance)", 100.0 * pca.explained[0], 100.0 * pca.explained[1]);
+    plots::heat_map_with_path(&svg, &title, &xs, &ys, &vals, &[(0.0, 0.0, "end".into())], &pca.path)?;
+    println!("wrote {}", svg.display());
+    Ok(())
 }

@@ -23,6 +23,8 @@ pub struct HeatMap<'a> {
     pub marks: &'a [(f64, f64, String)],
     /// What the values are (colorbar label).
     pub value_label: &'a str,
+    /// A path drawn over the map (a training trajectory), in order; empty for none.
+    pub path: &'a [(f64, f64)],
 }
 
 /// The color scale: values to [0, 1], log10 when every value is positive.
@@ -147,6 +149,10 @@ impl Figure for HeatMap<'_> {
                 let at = ((s[0].0 + s[1].0) / 2.0, (s[0].1 + s[1].1) / 2.0);
                 chart.draw_series(std::iter::once(Text::new(short(level), at, ("sans-serif", 13).into_font().color(&ink)))).map_err(draw_error(what))?;
             }
+        }
+        if self.path.len() > 1 {
+            chart.draw_series(std::iter::once(PathElement::new(self.path.to_vec(), WHITE.stroke_width(2)))).map_err(draw_error(what))?;
+            chart.draw_series(self.path.iter().map(|&p| Circle::new(p, 3, WHITE.filled()))).map_err(draw_error(what))?;
         }
         for (x, y, label) in self.marks {
             chart.draw_series(std::iter::once(Circle::new((*x, *y), 6, RED.filled()))).map_err(draw_error(what))?;

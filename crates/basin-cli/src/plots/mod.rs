@@ -62,9 +62,14 @@ pub fn heat_map(path: &Path, title: &str, xs: &[f64], ys: &[f64], values: &[f64]
     heat_map_of(path, title, "loss", xs, ys, values, marks)
 }
 
+/// [`heat_map`] with a path drawn over it (a training trajectory).
+pub fn heat_map_with_path(file: &Path, title: &str, xs: &[f64], ys: &[f64], values: &[f64], marks: &[(f64, f64, String)], path: &[(f64, f64)]) -> Result<(), CliError> {
+    write(&HeatMap { title, xs, ys, values, marks, value_label: "loss", path }, file)
+}
+
 /// [`heat_map`] of a quantity named `value_label` on its colorbar (an eigenvalue map).
 pub fn heat_map_of(path: &Path, title: &str, value_label: &str, xs: &[f64], ys: &[f64], values: &[f64], marks: &[(f64, f64, String)]) -> Result<(), CliError> {
-    write(&HeatMap { title, xs, ys, values, marks, value_label }, path)
+    write(&HeatMap { title, xs, ys, values, marks, value_label, path: &[] }, path)
 }
 
 /// Means with ±1 std error bars per cell (and the paper's values), as SVG at `path` and PNG

@@ -220,9 +220,22 @@ fn landscapes(runs: &[RunFolder]) -> Section {
                     .as_array()
                     .map(|a| a.iter().enumerate().filter_map(|(i, p)| Some((p[0].as_f64()?, p[1].as_f64()?, format!("{}", i + 1)))).collect())
                     .unwrap_or_else(|| if kind == "surface" { vec![(0.0, 0.0, "w".to_string())] } else { Vec::new() });
+                // a trajectory's path (`landscape trajectory`), and the explained variance
+                let path: Vec<(f64, f64)> = l["meta"]["path"].as_array().map(|a| a.iter().filter_map(|p| Some((p["x"].as_f64()?, p["y"].as_f64()?))).collect()).unwrap_or_default();
+                if let Some(ev) = l["meta"]["explained_variance"].as_array() {
+                    let ev: Vec<String> = ev.iter().filter_map(Value::as_f64).map(|v| format!("{:.1} %", 100.0 * v)).collect();
+                    sec.text(&format!("{title}: the two PCA directions of the trajectory explain {} of its variance", ev.join(" and ")));
+                }
                 if xs.len() * ys.len() == coords.len() {
                     let values = loss(set);
-                    sec.figure(&HeatMap { title: &title, xs: &xs, ys: &ys, values: &values, marks: &marks, value_label: what }, &format!("{title}: {what}"));
+                    sec.figure(&HeatMap { title: &title, xs: &xs, ys: &ys, values: &values, marks: &marks, value_label: what, path: &path }, &format!("{title}: {what}"));
+                    // eigenvalue maps (`surface --eigen`)
+                    for (end, name) in [("max", "λ_max of the Hessian"), ("min", "λ_min of the Hessian")] {
+                        let values: Vec<f64> = points.iter().map(|p| p["eigen"][end].as_f64().unwrap_or(f64::NAN)).collect();
+                        if values.iter().all(|v| v.is_finite()) {
+                            sec.figure(&HeatMap { title: &title, xs: &xs, ys: &ys, values: &values, marks: &marks, value_label: name, path: &[] }, &format!("{title}: {name}"));
+                        }
+                    }
                 } else {
                     sec.text(&format!("{title}: the points do not form a grid"));
                 }

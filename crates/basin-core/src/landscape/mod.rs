@@ -12,8 +12,10 @@ pub mod eigen;
 pub mod grid;
 pub mod noise;
 pub mod plane;
+pub mod trajectory;
 
 pub use blend::{blend, blend_plan};
 pub use directions::{DirectionNorm, filter_normalized_direction};
 pub use eigen::{ExtremeEigen, extreme_eigenvalues};
 pub use grid::{LandscapePoint, evaluate_at};
+pub use trajectory::{TrajectoryPca, trajectory_pca};

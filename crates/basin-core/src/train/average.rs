@@ -109,7 +109,7 @@ impl AverageConfig {
         match self.schedule.as_str() {
             "constant" if self.lr_max != d.lr_max => unused("average.lr_max", "average.schedule is \"constant\", not \"cyclic\""),
             "constant" => Ok(()),
-            "cyclic" if !(self.lr > 0.0 && self.lr_max > self.lr && self.lr_max.is_finite()) => Err(BasinError::config("average.lr_max", "the cyclic schedule needs average.lr_max > average.lr > 0")),
+            "cyclic" if !(self.lr > 0.0 && self.lr_max > self.lr && self.lr_max.is_finite()) => Err(BasinError::config("average.schedule", "\"cyclic\" needs average.lr_max > average.lr > 0")),
             "cyclic" => Ok(()),
             other => Err(BasinError::config("average.schedule", format!("{other:?} is not \"constant\" or \"cyclic\""))),
         }

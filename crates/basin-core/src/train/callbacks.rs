@@ -177,10 +177,51 @@ impl<M: Classifier> Callback<M> for EigenSlices {
     }
 }
 
+/// `[train] keep_every`: the weights every N epochs or steps in `OUT/trajectory/step-S.bpk`
+/// (written through a temporary file and a rename), the checkpoints of a trajectory plot
+/// (`basin landscape trajectory`; Li et al. 2018 §7).
+pub struct KeepWeights {
+    /// Keep every this many units.
+    pub every: usize,
+    /// Whether the unit is a step (else an epoch).
+    pub per_step: bool,
+    /// The run folder.
+    pub out: std::path::PathBuf,
+}
+
+impl KeepWeights {
+    fn keep<M: Classifier>(&self, model: &M, step: u64, out: &Path) -> Result<(), BasinError> {
+        let dir = out.join("trajectory");
+        std::fs::create_dir_all(&dir).map_err(|e| BasinError::file(&dir, e))?;
+        let (path, tmp) = (dir.join(format!("step-{step:09}.bpk")), dir.join(format!("step-{step:09}.bpk.tmp")));
+        model.sync_running_stats();
+        model.clone().save_file(&tmp).map_err(|e| BasinError::file(&tmp, format!("{e:?}")))?;
+        std::fs::rename(&tmp, &path).map_err(|e| BasinError::file(&path, e))
+    }
+}
+
+impl<M: Classifier> Callback<M> for KeepWeights {
+    fn name(&self) -> &str {
+        "keep-weights"
+    }
+    fn on_step(&mut self, model: &M, info: &StepInfo<'_>, _log: &mut MetricsLog) -> Result<(), BasinError> {
+        if self.per_step && info.step.is_multiple_of(self.every as u64) {
+            self.keep(model, info.step, &self.out)?;
+        }
+        Ok(())
+    }
+    fn on_epoch_end(&mut self, model: &M, record: &MetricRecord, _log: &mut MetricsLog) -> Result<(), BasinError> {
+        if !self.per_step && record.epoch.is_multiple_of(self.every) {
+            self.keep(model, record.step, &self.out)?;
+        }
+        Ok(())
+    }
+}
+
 /// The callbacks a config asks for: the step log (`log_every` > 0), curvature tracking
-/// (`track_every` > 0), eigen-slices (`slice_at` not empty) and the averaged model
-/// (`[average]`), in that order.
-pub fn builtin<M: Classifier>(cfg: &TrainConfig) -> Vec<Box<dyn Callback<M>>> {
+/// (`track_every` > 0), eigen-slices (`slice_at` not empty), the kept weights (`keep_every`
+/// > 0) and the averaged model (`[average]`), in that order.
+pub fn builtin<M: Classifier>(cfg: &TrainConfig, out: &Path) -> Vec<Box<dyn Callback<M>>> {
     let mut v: Vec<Box<dyn Callback<M>>> = Vec::new();
     if cfg.train.log_every > 0 {
         v.push(Box::new(StepLog { every: cfg.train.log_every as u64 }));
@@ -190,6 +231,9 @@ pub fn builtin<M: Classifier>(cfg: &TrainConfig) -> Vec<Box<dyn Callback<M>>> {
     }
     if !cfg.curvature.slice_at.is_empty() {
         v.push(Box::new(EigenSlices { cfg: cfg.curvature.clone() }));
+    }
+    if cfg.train.keep_every > 0 {
+        v.push(Box::new(KeepWeights { every: cfg.train.keep_every, per_step: cfg.train.keep_unit == "step", out: out.to_path_buf() }));
     }
     if cfg.average.enabled() {
         v.push(Box::new(super::average::Averaging::new(cfg.average.clone())));

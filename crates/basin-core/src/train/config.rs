@@ -110,6 +110,11 @@ pub struct LoopConfig {
     /// Global gradient-norm clipping of the gradient handed to the optimizer, ‖g‖ ≤ c over all
     /// parameters together (the SmoothOut authors' code clips at 5); 0 = off.
     pub clip_norm: f64,
+    /// Keep the weights every N units (`keep_unit`) in `OUT/trajectory/step-S.bpk`, for
+    /// `basin landscape trajectory` (0 = off).
+    pub keep_every: usize,
+    /// Unit of `keep_every`: "epoch" or "step".
+    pub keep_unit: String,
 }
 
 impl Default for LoopConfig {
@@ -125,6 +130,8 @@ impl Default for LoopConfig {
             loss_window: 50,
             ghost_batch: 0,
             clip_norm: 0.0,
+            keep_every: 0,
+            keep_unit: "epoch".into(),
         }
     }
 }
@@ -172,6 +179,9 @@ impl TrainConfig {
         }
         if !(self.train.clip_norm >= 0.0 && self.train.clip_norm.is_finite()) {
             return Err(BasinError::config("train.clip_norm", "must be a number ≥ 0"));
+        }
+        if !matches!(self.train.keep_unit.as_str(), "epoch" | "step") {
+            return Err(BasinError::config("train.keep_unit", format!("{:?} is not \"epoch\" or \"step\"", self.train.keep_unit)));
         }
         if self.model.ghost_batch != 0 {
             return Err(BasinError::config("model.ghost_batch", "is now train.ghost_batch (it applies to every model); load the config with TrainConfig::migrate"));
@@ -250,6 +260,9 @@ impl TrainConfig {
         }
         if c.operator == crate::curvature::choice::OperatorKind::Hessian && c.eps != dc.eps {
             return unused("curvature.eps", "the exact Hessian (curvature.operator = \"hessian\") has no step".into());
+        }
+        if t.keep_every == 0 && t.keep_unit != d.train.keep_unit {
+            return unused("train.keep_unit", "train.keep_every is 0 (no weights are kept)".into());
         }
         if t.halve_lr_at_loss == 0.0 && t.stop_at_loss == 0.0 && t.loss_window != d.train.loss_window {
             return unused("train.loss_window", "neither train.halve_lr_at_loss nor train.stop_at_loss is set".into());

@@ -288,7 +288,7 @@ pub fn train_with<M: Classifier>(
     cfg.validate()?;
     cfg.validate_against(sets.train.len())?;
     let out = &opts.out;
-    let mut callbacks: Vec<Box<dyn Callback<M>>> = super::callbacks::builtin(cfg).into_iter().chain(callbacks).collect();
+    let mut callbacks: Vec<Box<dyn Callback<M>>> = super::callbacks::builtin(cfg, &opts.out).into_iter().chain(callbacks).collect();
     let callback_states = |cbs: &[Box<dyn Callback<M>>]| checkpoint::CallbackStates {
         json: cbs.iter().filter_map(|c| c.state().map(|v| (c.name().to_string(), v))).collect(),
         vectors: cbs.iter().map(|c| (c.name().to_string(), c.vectors())).collect(),
