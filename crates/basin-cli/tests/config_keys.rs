@@ -99,6 +99,8 @@ fn rows() -> Vec<Row> {
         ("curvature.eps", "1e-3", Rejected, &[]),
         ("curvature.batch_size", "50", Rejected, &[]),
         ("curvature.slice_at", "[1]", Changes, &[]),
+        ("curvature.track_alignment", "true", Rejected, &[]),
+        ("curvature.track_alignment", "true", Changes, &[("curvature.track_every", "1")]),
         ("phases", "[{ epochs = 1, lr = 0.05 }]", Changes, &[]),
     ]
 }

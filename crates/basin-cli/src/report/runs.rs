@@ -106,6 +106,11 @@ fn curvature(runs: &[RunFolder]) -> Section {
                 line_figure(&mut sec, &per_k, &format!("Tracked top-{k} eigenvalues of the {label}"), "step", "eigenvalue", false);
             }
         }
+        // curvature.track_alignment: the share of the gradient and of the step in the top-k span
+        let grad = curves(runs, op, |m| m.alignment.as_ref().map(|a| (m.step as f64, a.grad_in_span)));
+        let step = curves(runs, op, |m| m.alignment.as_ref().and_then(|a| a.step_in_span).map(|f| (m.step as f64, f)));
+        let both: Vec<(String, Vec<(f64, f64)>)> = grad.into_iter().map(|(n, p)| (format!("{n}: gradient"), p)).chain(step.into_iter().map(|(n, p)| (format!("{n}: step"), p))).collect();
+        line_figure(&mut sec, &both, &format!("Share of ‖g‖² and ‖Δw‖² in the span of the top eigenvectors of the {label}"), "step", "fraction in span", false);
     }
     let mut t = Table::new(&["run", "file", "operator", "subset", "top eigenvalues (mean over repeats)", "trace", "λ_min"]);
     let mut densities = Vec::new();

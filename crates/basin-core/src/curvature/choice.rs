@@ -125,6 +125,14 @@ impl<M: Classifier> CurvatureOperator<M> {
             CurvatureOperator::Fd(o) => &o.f,
         }
     }
+    /// The objective underneath, mutably (its gradient counts its evaluations).
+    pub fn objective_mut(&mut self) -> &mut Objective<M> {
+        match self {
+            CurvatureOperator::Hessian(o) => &mut o.f,
+            CurvatureOperator::Ggn(o) => &mut o.f,
+            CurvatureOperator::Fd(o) => &mut o.f,
+        }
+    }
     /// Loss at the point.
     pub fn loss(&self) -> f64 {
         let f = self.objective();

@@ -5,6 +5,7 @@
 //! the Frobenius norm through E‖Hv‖², and the spectral density by stochastic Lanczos quadrature.
 //! Small dense eigenproblems go to nalgebra.
 
+pub mod alignment;
 pub mod block;
 pub mod choice;
 pub mod dense;

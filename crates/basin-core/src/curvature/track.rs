@@ -33,11 +33,14 @@ pub struct CurvatureConfig {
     pub batch_size: usize,
     /// Steps at which to record the loss along the top eigenvector (to slices.jsonl).
     pub slice_at: Vec<u64>,
+    /// At each tracking step also the alignment of the gradient (on the tracking subset) and of
+    /// the optimizer's last step with the top-k eigenvectors (`alignment` in metrics.jsonl).
+    pub track_alignment: bool,
 }
 
 impl Default for CurvatureConfig {
     fn default() -> Self {
-        CurvatureConfig { track_every: 0, top_k: 5, subset: 0.05, max_iter: 50, tol: 1e-3, operator: super::choice::OperatorKind::Hessian, eps: 0.0, batch_size: 500, slice_at: Vec::new() }
+        CurvatureConfig { track_every: 0, top_k: 5, subset: 0.05, max_iter: 50, tol: 1e-3, operator: super::choice::OperatorKind::Hessian, eps: 0.0, batch_size: 500, slice_at: Vec::new(), track_alignment: false }
     }
 }
 
@@ -85,6 +88,21 @@ pub fn top_eigen<M: Classifier>(model: &M, set: &dyn ExampleSet, indices: &[usiz
     let loss = op.loss();
     let r = lanczos(&mut op, &LanczosConfig { k: cfg.top_k, tol: cfg.tol, max_iter: cfg.max_iter, seed, smallest: false, bottom: 0 });
     Ok(TopEigen { eigenvalues: r.eigenvalues, residuals: r.residuals, hvps: r.iterations, loss })
+}
+
+/// [`top_eigen`] with the eigenvectors and the gradient of the subset's loss at the model's
+/// weights (for [`super::alignment`]).
+pub fn top_eigenpairs<M: Classifier>(model: &M, set: &dyn ExampleSet, indices: &[usize], cfg: &CurvatureConfig, seed: u64, device: &Device) -> Result<(TopEigen, Vec<crate::paramvec::ParamVec>, crate::paramvec::ParamVec), BasinError> {
+    use super::fd_hessian::Differentiable;
+    let obj = Objective::new(model, set, indices, cfg.batch_size, device);
+    let eps = if cfg.eps > 0.0 { cfg.eps } else { cfg.operator.default_eps() };
+    let mut op = super::choice::CurvatureOperator::new(cfg.operator, obj, eps)?;
+    let loss = op.loss();
+    let r = lanczos(&mut op, &LanczosConfig { k: cfg.top_k, tol: cfg.tol, max_iter: cfg.max_iter, seed, smallest: false, bottom: 0 });
+    let obj = op.objective_mut();
+    let w = obj.point().clone();
+    let (_, g) = obj.loss_grad(&w);
+    Ok((TopEigen { eigenvalues: r.eigenvalues, residuals: r.residuals, hvps: r.iterations, loss }, r.eigenvectors, g))
 }
 
 /// The subset of `set` used at repeat `r` (a fraction `cfg.subset` of a permutation seeded by

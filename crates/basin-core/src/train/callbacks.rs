@@ -108,6 +108,7 @@ fn record(kind: &str, info: &StepInfo<'_>, loss: f64, eigenvalues: Option<Vec<f6
         val_loss: None,
         val_accuracy: None,
         eigenvalues,
+        alignment: None,
         lr: info.lr,
         elapsed: info.elapsed,
     }
@@ -132,10 +133,15 @@ impl<M: Classifier> Callback<M> for StepLog {
 }
 
 /// `[curvature] track_every`: the top eigenvalues of the configured curvature operator on a
-/// fixed training subset every `track_every` steps (sharpest-directions Fig. 1).
+/// fixed training subset every `track_every` steps (sharpest-directions Fig. 1); with
+/// `track_alignment`, also the gradient and the last step along their eigenvectors
+/// ([`crate::curvature::alignment`]).
 pub struct CurvatureTracking {
     /// The `[curvature]` section.
     pub cfg: crate::curvature::track::CurvatureConfig,
+    /// With `track_alignment`: the weights one step before the next tracking step (in the
+    /// checkpoint, so a resumed run records the same step).
+    pub previous: Option<ParamVec>,
 }
 
 impl<M: Classifier> Callback<M> for CurvatureTracking {
@@ -143,12 +149,34 @@ impl<M: Classifier> Callback<M> for CurvatureTracking {
         "curvature-tracking"
     }
     fn on_step(&mut self, model: &M, info: &StepInfo<'_>, log: &mut MetricsLog) -> Result<(), BasinError> {
-        if !info.step.is_multiple_of(self.cfg.track_every as u64) {
+        let every = self.cfg.track_every as u64;
+        if !info.step.is_multiple_of(every) {
+            if self.cfg.track_alignment && (info.step + 1).is_multiple_of(every) {
+                self.previous = Some(ParamVec::from_model(model));
+            }
             return Ok(());
         }
         let idx = crate::curvature::track::subset_for(info.train, &self.cfg, info.seed, 0);
-        let top = crate::curvature::track::top_eigen(model, info.train, &idx, &self.cfg, info.seed, info.device)?;
-        log.write(&record(self.cfg.operator.name(), info, top.loss, Some(top.eigenvalues)))
+        if !self.cfg.track_alignment {
+            let top = crate::curvature::track::top_eigen(model, info.train, &idx, &self.cfg, info.seed, info.device)?;
+            return log.write(&record(self.cfg.operator.name(), info, top.loss, Some(top.eigenvalues)));
+        }
+        let (top, vectors, g) = crate::curvature::track::top_eigenpairs(model, info.train, &idx, &self.cfg, info.seed, info.device)?;
+        let w = ParamVec::from_model(model);
+        let step = self.previous.take().map(|p| w.sub(&p));
+        let mut r = record(self.cfg.operator.name(), info, top.loss, Some(top.eigenvalues));
+        r.alignment = Some(crate::curvature::alignment::alignment(&vectors, &g, step.as_ref()));
+        if every == 1 {
+            self.previous = Some(w);
+        }
+        log.write(&r)
+    }
+    fn vectors(&self) -> Vec<ParamVec> {
+        self.previous.iter().cloned().collect()
+    }
+    fn load_vectors(&mut self, mut vectors: Vec<ParamVec>) -> Result<(), BasinError> {
+        self.previous = vectors.pop();
+        Ok(())
     }
 }
 
@@ -227,7 +255,7 @@ pub fn builtin<M: Classifier>(cfg: &TrainConfig, out: &Path) -> Vec<Box<dyn Call
         v.push(Box::new(StepLog { every: cfg.train.log_every as u64 }));
     }
     if cfg.curvature.track_every > 0 {
-        v.push(Box::new(CurvatureTracking { cfg: cfg.curvature.clone() }));
+        v.push(Box::new(CurvatureTracking { cfg: cfg.curvature.clone(), previous: None }));
     }
     if !cfg.curvature.slice_at.is_empty() {
         v.push(Box::new(EigenSlices { cfg: cfg.curvature.clone() }));

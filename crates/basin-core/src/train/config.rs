@@ -253,10 +253,14 @@ impl TrainConfig {
                 ("curvature.operator", c.operator != dc.operator),
                 ("curvature.eps", c.eps != dc.eps),
                 ("curvature.batch_size", c.batch_size != dc.batch_size),
+                ("curvature.track_alignment", c.track_alignment != dc.track_alignment),
             ];
             if let Some((k, _)) = keys.iter().find(|(_, set)| *set) {
                 return unused(k, "nothing is tracked (curvature.track_every = 0 and no curvature.slice_at)".into());
             }
+        }
+        if c.track_every == 0 && c.track_alignment {
+            return unused("curvature.track_alignment", "curvature.track_every is 0 (alignment is measured at the tracking steps)".into());
         }
         if c.operator == crate::curvature::choice::OperatorKind::Hessian && c.eps != dc.eps {
             return unused("curvature.eps", "the exact Hessian (curvature.operator = \"hessian\") has no step".into());

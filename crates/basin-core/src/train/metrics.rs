@@ -33,6 +33,9 @@ pub struct MetricRecord {
     /// Top Hessian eigenvalues on the tracking subset (`hessian` lines).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub eigenvalues: Option<Vec<f64>>,
+    /// The gradient and the last step along the top eigenvectors (`curvature.track_alignment`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub alignment: Option<crate::curvature::alignment::Alignment>,
     /// Learning rate of the step.
     pub lr: f64,
     /// Seconds of training so far.

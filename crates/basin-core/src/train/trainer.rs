@@ -229,6 +229,7 @@ fn epoch_record<M: Classifier>(model: &M, cfg: &TrainConfig, sets: &TrainSets<'_
         val_loss: val.map(|v| v.loss),
         val_accuracy: val.map(|v| v.accuracy),
         eigenvalues: None,
+        alignment: None,
         lr,
         elapsed,
     }
