@@ -9,6 +9,8 @@
 
 pub mod batch;
 pub mod curvature;
+#[doc(hidden)]
+pub mod doc_support;
 pub mod error;
 pub mod estimators;
 pub mod fastrand;

@@ -16,7 +16,7 @@ pub enum DataCommand {
     Fetch {
         /// mnist, fashion-mnist, ptb, cifar10 or cifar100.
         name: String,
-        /// Destination folder (default: data/full/<name>).
+        /// Destination folder (default: `data/full/<name>`).
         #[arg(long)]
         dir: Option<PathBuf>,
     },

@@ -17,7 +17,7 @@ pub struct TrainArgs {
     /// Override a config key, e.g. --set optimizer.lr=0.05 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
-    /// Output folder (default: runs/<model>-<data>-seed<seed>).
+    /// Output folder (default: `runs/<model>-<data>-seed<seed>`).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Continue the run in --out from its latest checkpoint.

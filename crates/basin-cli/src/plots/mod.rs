@@ -1,5 +1,5 @@
 //! Plots drawn from plain data (plotters): the tools return data, the CLI draws it. Every
-//! figure is a [`Figure`], written as an SVG file with a PNG beside it ([`write`]) or rendered
+//! figure is a [`Figure`], written as an SVG file with a PNG beside it ([`write()`]) or rendered
 //! to an SVG string for inlining into the HTML report ([`svg_string`]).
 
 mod bars;

@@ -153,7 +153,7 @@ pub struct Claim {
     pub test: String,
 }
 
-/// A parsed claim: metric[a] (greater than, if `greater`) metric[b].
+/// A parsed claim: `metric[a]` (greater than, if `greater`) `metric[b]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comparison {
     /// Left metric and cell.

@@ -1,4 +1,4 @@
-//! Hutchinson's trace estimator with Rademacher probes: tr(A) = E[vᵀAv], reported with its
+//! Hutchinson's trace estimator with Rademacher probes: tr(A) = E\[vᵀAv\], reported with its
 //! standard error s/√m (what PyHessian does not report).
 
 use super::operator::LinearOperator;

@@ -18,6 +18,24 @@ use rand::seq::SliceRandom;
 
 /// The loss of a model over a fixed list of batches: cross-entropy for a classifier, the
 /// model's own [`LossModel::loss`] for any other task.
+///
+/// ```
+/// use basin_core::curvature::{Differentiable, Objective};
+/// use basin_core::doc_support::{Blobs, LinearNet};
+/// use burn::tensor::Device;
+///
+/// let device = Device::flex();
+/// let model = basin_core::train::init_model(&device.clone().autodiff(), 0, LinearNet::new);
+/// let idx: Vec<usize> = (0..50).collect();
+/// let mut obj = Objective::new(&model, &Blobs(50), &idx, 16, &device); // 4 batches, weighted by size
+/// assert_eq!(obj.len(), 50);
+/// // the exact Hessian-vector product is symmetric: ⟨u, Hv⟩ = ⟨v, Hu⟩
+/// let (u, v) = (obj.point().rademacher(1), obj.point().rademacher(2));
+/// let (hu, hv) = (obj.hvp(&u), obj.hvp(&v));
+/// assert!((u.dot(&hv) - v.dot(&hu)).abs() <= 1e-5 * u.dot(&hv).abs().max(1e-3));
+/// // and its loss is the mean cross-entropy, near ln 2 for a fresh two-class model
+/// assert!(obj.loss(&obj.point().clone()) > 0.0);
+/// ```
 pub struct Objective<M: LossModel> {
     model: M,
     batches: Vec<M::Batch>,

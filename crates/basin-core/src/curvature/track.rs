@@ -81,6 +81,21 @@ pub struct TopEigen {
 
 /// Top-k eigenvalues of the curvature (`cfg.operator`: the Hessian by default) of `model`'s
 /// loss on the subset `indices` of `set`.
+///
+/// ```
+/// use basin_core::curvature::track::{CurvatureConfig, top_eigen};
+/// use basin_core::doc_support::{Blobs, LinearNet};
+/// use burn::tensor::Device;
+///
+/// let device = Device::flex();
+/// let model = basin_core::train::init_model(&device.clone().autodiff(), 0, LinearNet::new);
+/// let idx: Vec<usize> = (0..64).collect();
+/// let cfg = CurvatureConfig { top_k: 2, ..Default::default() };
+/// let top = top_eigen(&model, &Blobs(64), &idx, &cfg, 0, &device).unwrap();
+/// // the Hessian of a convex loss: both eigenvalues ≥ 0, decreasing, and converged
+/// assert!(top.eigenvalues[0] >= top.eigenvalues[1] && top.eigenvalues[1] >= -1e-6);
+/// assert!(top.residuals.iter().all(|r| *r <= 1e-3 * top.eigenvalues[0]));
+/// ```
 pub fn top_eigen<M: Classifier>(model: &M, set: &dyn ExampleSet, indices: &[usize], cfg: &CurvatureConfig, seed: u64, device: &Device) -> Result<TopEigen, BasinError> {
     let obj = Objective::new(model, set, indices, cfg.batch_size, device);
     let eps = if cfg.eps > 0.0 { cfg.eps } else { cfg.operator.default_eps() };

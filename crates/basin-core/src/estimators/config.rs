@@ -72,6 +72,13 @@ pub struct SgdConfig {}
 ///
 /// // in code, with the paper's defaults
 /// assert_eq!(EstimatorConfig::default_of("sam"), Some(EstimatorConfig::Sam(SamConfig { rho: 0.05, m: 0 })));
+///
+/// // every method's config: valid at its defaults, and the same after a trip through TOML
+/// for name in basin_core::estimators::ESTIMATOR_NAMES {
+///     let cfg = EstimatorConfig::default_of(name).unwrap();
+///     cfg.validate().unwrap();
+///     assert_eq!(toml::from_str::<EstimatorConfig>(&toml::to_string(&cfg).unwrap()).unwrap(), cfg, "{name}");
+/// }
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "name")]

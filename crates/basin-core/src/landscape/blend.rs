@@ -33,7 +33,7 @@ impl ModuleMapper for Write {
 }
 
 /// A model (architecture of `template`, which it does not modify) whose every float tensor is
-/// Σ coef[i]·(that tensor of `models[i]`). Running variances are floored at 0.
+/// Σ coef\[i\]·(that tensor of `models[i]`). Running variances are floored at 0.
 pub fn blend<M: Classifier>(template: &M, models: &[(&M, f64)]) -> M {
     let plans: Vec<(Vec<Tensor<1>>, Vec<bool>)> = models.iter().map(|(m, _)| blend_plan(*m)).collect();
     let running = plans[0].1.clone();

@@ -265,6 +265,28 @@ fn summarize<M: Classifier>(model: &M, cfg: &TrainConfig, sets: &TrainSets<'_>, 
 
 /// Trains `model` (built on `opts.device.autodiff()`) as `cfg` says; returns the trained model
 /// and the summary, also written to `opts.out`.
+///
+/// ```
+/// use basin_core::doc_support::{Blobs, LinearNet};
+/// use basin_core::estimators::{EstimatorConfig, SamConfig};
+/// use basin_core::train::{Silent, TrainConfig, TrainOptions, TrainSets, init_model, train};
+/// use burn::tensor::Device;
+///
+/// let mut cfg = TrainConfig::default();
+/// cfg.train.epochs = 3;
+/// cfg.train.batch_size = 16;
+/// cfg.estimator = EstimatorConfig::Sam(SamConfig::default()); // any method, same call
+/// let device = Device::flex();
+/// let model = init_model(&device.clone().autodiff(), cfg.seed, LinearNet::new);
+/// let (train_set, test_set) = (Blobs(256), Blobs(64));
+/// let sets = TrainSets { train: &train_set, test: &test_set, val: None };
+/// let out = tempfile::tempdir().unwrap();
+/// let opts = TrainOptions { out: out.path().into(), resume: false, stop: Default::default(), device };
+/// let (_model, summary) = train(model, &cfg, &sets, &opts, &mut Silent).unwrap();
+/// assert!(summary.test_acc > 0.9, "{}", summary.test_acc);
+/// assert_eq!(summary.steps, 3 * (256 / 16));
+/// assert!(out.path().join("summary.json").is_file());
+/// ```
 pub fn train<M: Classifier>(
     model: M,
     cfg: &TrainConfig,
@@ -278,6 +300,44 @@ pub fn train<M: Classifier>(
 /// [`train`] with the user's own `callbacks`, called after the built-in ones
 /// ([`super::callbacks::builtin`]) at every step and epoch; their state is checkpointed and
 /// restored on resume.
+///
+/// ```
+/// use basin_core::BasinError;
+/// use basin_core::doc_support::{Blobs, LinearNet};
+/// use basin_core::train::metrics::MetricsLog;
+/// use basin_core::train::{Callback, Silent, StepInfo, TrainConfig, TrainOptions, TrainSets, init_model, train_with};
+/// use burn::tensor::Device;
+///
+/// /// The largest minibatch loss seen, kept across an interruption.
+/// struct WorstLoss(f64);
+/// impl Callback<LinearNet> for WorstLoss {
+///     fn name(&self) -> &str { "worst-loss" }
+///     fn on_step(&mut self, _: &LinearNet, info: &StepInfo<'_>, _: &mut MetricsLog) -> Result<(), BasinError> {
+///         self.0 = self.0.max(info.loss);
+///         Ok(())
+///     }
+///     fn state(&self) -> Option<serde_json::Value> { Some(self.0.into()) }
+///     fn load_state(&mut self, v: serde_json::Value) -> Result<(), BasinError> {
+///         self.0 = v.as_f64().unwrap_or(0.0);
+///         Ok(())
+///     }
+/// }
+///
+/// let mut cfg = TrainConfig::default();
+/// cfg.train.epochs = 1;
+/// cfg.train.batch_size = 16;
+/// let device = Device::flex();
+/// let model = init_model(&device.clone().autodiff(), cfg.seed, LinearNet::new);
+/// let data = Blobs(128);
+/// let sets = TrainSets { train: &data, test: &data, val: None };
+/// let out = tempfile::tempdir().unwrap();
+/// let opts = TrainOptions { out: out.path().into(), resume: false, stop: Default::default(), device };
+/// train_with(model, &cfg, &sets, &opts, &mut Silent, vec![Box::new(WorstLoss(0.0))]).unwrap();
+/// // its state went into the checkpoint by name
+/// let ckpt = basin_core::train::checkpoint::latest(out.path()).unwrap().unwrap();
+/// let states = basin_core::train::checkpoint::load_callback_states(&ckpt).unwrap();
+/// assert!(states["worst-loss"].as_f64().unwrap() > 0.0);
+/// ```
 pub fn train_with<M: Classifier>(
     model: M,
     cfg: &TrainConfig,

@@ -2,7 +2,7 @@
 //! on the flex CPU backend, with a hand-written backward pass, and through `Linear::forward`
 //! everywhere else (CUDA, wgpu, f64). Same parameters and records as the module.
 //!
-//! Plugged in through Burn 0.22's backend-extension API exactly like [`super::conv2d`]:
+//! Plugged in through Burn 0.22's backend-extension API exactly like [`super::conv2d()`]:
 //! [`GemmLinear`] for `Flex` (forward) and `Autodiff<Flex>` (forward + `Backward`).
 
 use super::flex_io::{contiguous, flex, on_flex_f32, values};

@@ -1,6 +1,6 @@
 //! Tensor operations basin runs faster than the backend's generic ones on the CPU.
 //!
-//! [`conv2d`], [`linear`], [`batch_norm`] and [`max_pool2d`] replace the `forward` of Burn's
+//! [`conv2d()`], [`linear()`], [`batch_norm()`] and [`max_pool2d()`] replace the `forward` of Burn's
 //! `Conv2d`, `Linear`, `BatchNorm` and `MaxPool2d` in the zoo's networks: on the flex backend
 //! they run basin's kernels (im2col + one matrix product per image; dense products in fixed row
 //! blocks with the backward's two products side by side; two-pass fused batch norm; pooling
