@@ -4,7 +4,6 @@
 //! learning rate, and a bit-identical averaged model after an interruption and resume.
 
 use basin_core::BasinError;
-use basin_core::batch::ExampleSet;
 use basin_core::paramvec::ParamVec;
 use basin_core::train::metrics::{MetricRecord, MetricsLog};
 use basin_core::train::{Callback, Observer, Silent, StepInfo, Summary, TrainConfig, TrainOptions, TrainSets, init_model, train_with};

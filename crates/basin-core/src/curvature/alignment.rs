@@ -73,8 +73,8 @@ mod tests {
         let gn = dot(&g, &g).sqrt();
         let sn = dot(&step, &step).sqrt();
         let (mut gs, mut ss) = (0.0, 0.0);
-        for i in 0..2 {
-            let want = spectrum[i] * dot(&w, &q(i)) / gn;
+        for (i, lambda) in spectrum.iter().enumerate().take(2) {
+            let want = lambda * dot(&w, &q(i)) / gn;
             assert!((a.grad_cos[i].abs() - want.abs()).abs() < 1e-9, "cos(g, e{}): {} vs {want}", i + 1, a.grad_cos[i]);
             let want_s = dot(&step, &q(i)) / sn;
             assert!((a.step_cos.as_ref().unwrap()[i].abs() - want_s.abs()).abs() < 1e-9);
