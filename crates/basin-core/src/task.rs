@@ -60,6 +60,22 @@ pub trait LossModel: Module + 'static {
         let _ = (batch, size);
         None
     }
+    /// The tangent of the loss: D = ⟨∇L(w), v⟩, the directional derivative of the mean loss
+    /// over `batch` along the direction `dir` (a copy of the model whose parameters hold v,
+    /// as constants), as a one-element tensor differentiable in `self`'s parameters, in
+    /// evaluation mode. Its gradient is H v (Pearlmutter 1994), which is all the exact Hessian
+    /// needs ([`crate::curvature::Objective::hvp`]). `None` (the default): no tangent pass; the
+    /// finite-difference Hessian remains. Every [`Classifier`] has it through
+    /// [`Classifier::logits_jvp`]: D = mean_i (softmax(zᵢ) − e_{yᵢ})·żᵢ.
+    fn loss_jvp(&self, dir: &Self, batch: &Self::Batch) -> Option<Tensor<1>> {
+        let _ = (dir, batch);
+        None
+    }
+    /// Whether [`loss_jvp`](Self::loss_jvp) exists, probed on `batch` (a classifier probes
+    /// one example only).
+    fn has_loss_jvp(&self, dir: &Self, batch: &Self::Batch) -> bool {
+        self.loss_jvp(dir, batch).is_some()
+    }
 }
 
 /// Every image classifier is a loss model: mean cross-entropy of its logits.
@@ -76,6 +92,16 @@ impl<M: Classifier> LossModel for M {
     }
     fn split_batch(batch: &Batch, size: usize) -> Option<Vec<Batch>> {
         Some(batch.split(size))
+    }
+    fn loss_jvp(&self, dir: &Self, batch: &Batch) -> Option<Tensor<1>> {
+        let n = batch.len();
+        let (z, zt) = self.logits_jvp(dir, batch.images.clone())?;
+        let p = burn::tensor::activation::softmax(z, 1);
+        let picked = zt.clone().gather(1, batch.targets.clone().reshape([n, 1]));
+        Some(((p * zt).sum() - picked.sum()).div_scalar(n as f64))
+    }
+    fn has_loss_jvp(&self, dir: &Self, batch: &Batch) -> bool {
+        self.logits_jvp(dir, batch.images.clone().narrow(0, 0, 1)).is_some()
     }
 }
 

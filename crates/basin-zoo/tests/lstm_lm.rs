@@ -188,18 +188,11 @@ fn clipping_scales_the_whole_gradient_to_the_bound_and_leaves_small_ones() {
     }
 }
 
-#[test]
-fn fd_hessian_top_eigenvalues_of_the_language_model_match_a_dense_f64_host_hessian() {
-    use basin_core::curvature::fd_hessian::FdHessianOperator;
-    use basin_core::curvature::lanczos::{LanczosConfig, lanczos};
-    use basin_core::curvature::objective::Objective;
-    // A smooth model (sigmoid, tanh, softmax): central differences of gradients converge to
-    // the Hessian here, unlike on ReLU networks.
-    let m = model(1, 0.0);
-    let b = batch(None);
+/// The dense Hessian of the f64 host loss at `m`'s weights on `b`, by second differences of
+/// every entry (h = 1e-4 in f64: errors near 1e-8), and its eigenvalues, decreasing.
+fn host_dense_hessian(m: &LstmLm, b: &LmBatch) -> (nalgebra::DMatrix<f64>, Vec<f64>) {
     let (xs, ys) = (ids(&b.inputs), ids(&b.targets));
-    let (w, p) = host_params(&m);
-    // the dense Hessian of the f64 host loss by second differences, every entry
+    let (w, p) = host_params(m);
     let coords: Vec<(String, usize)> = w.slots.iter().flat_map(|s| (0..s.numel()).map(move |k| (s.path.clone(), k))).collect();
     let n = coords.len();
     let h = 1e-4;
@@ -223,11 +216,71 @@ fn fd_hessian_top_eigenvalues_of_the_language_model_match_a_dense_f64_host_hessi
             dense[(j, i)] = v;
         }
     }
-    let mut want: Vec<f64> = dense.symmetric_eigen().eigenvalues.iter().copied().collect();
-    want.sort_by(|a, b| b.partial_cmp(a).unwrap());
+    let mut eig: Vec<f64> = dense.clone().symmetric_eigen().eigenvalues.iter().copied().collect();
+    eig.sort_by(|a, b| b.partial_cmp(a).unwrap());
+    (dense, eig)
+}
+
+#[test]
+fn fd_hessian_top_eigenvalues_of_the_language_model_match_a_dense_f64_host_hessian() {
+    use basin_core::curvature::fd_hessian::FdHessianOperator;
+    use basin_core::curvature::lanczos::{LanczosConfig, lanczos};
+    use basin_core::curvature::objective::Objective;
+    // A smooth model (sigmoid, tanh, softmax): central differences of gradients converge to
+    // the Hessian here, unlike on ReLU networks.
+    let m = model(1, 0.0);
+    let b = batch(None);
+    let (dense, want) = host_dense_hessian(&m, &b);
+    let n = dense.nrows();
     let mut op = FdHessianOperator::new(Objective::from_batches(&m, vec![b]), 1e-3);
     let got = lanczos(&mut op, &LanczosConfig { k: 3, tol: 1e-6, max_iter: n, seed: 1, ..Default::default() }).eigenvalues;
     for (g, e) in got.iter().zip(&want) {
         assert!((g - e).abs() < 0.02 * want[0], "top eigenvalues {got:?} vs dense {:?}", &want[..3]);
     }
+}
+
+/// The exact Hessian of the language model (issue 28): `LossModel::loss_jvp` (the LSTM's
+/// tangent) gives H v by one reverse pass; every column H eᵢ against the dense f64 host
+/// Hessian, entry by entry, and the top-3 eigenvalues of the exact operator within 1e-4.
+#[test]
+fn exact_hessian_of_the_language_model_matches_the_dense_f64_host_hessian() {
+    use basin_core::curvature::exact_hessian::ExactHessianOperator;
+    use basin_core::curvature::lanczos::{LanczosConfig, lanczos};
+    use basin_core::curvature::objective::Objective;
+    use basin_core::curvature::LinearOperator;
+    for layers in [1, 2] {
+        let m = model(layers, 0.0);
+        let b = batch(None);
+        let (dense, want) = if layers == 1 { host_dense_hessian(&m, &b) } else { (nalgebra::DMatrix::zeros(0, 0), Vec::new()) };
+        let mut op = ExactHessianOperator::new(Objective::from_batches(&m, vec![b.clone()])).expect("the LM has a tangent pass");
+        let w = ParamVec::from_model(&m);
+        let n = w.numel();
+        // columns H eᵢ, and symmetry (2 layers: no host reference; H must still be symmetric)
+        let mut exact = nalgebra::DMatrix::<f64>::zeros(n, n);
+        for i in 0..n {
+            let mut e = vec![0.0f32; n];
+            e[i] = 1.0;
+            let col = op.apply(&w.from_host(&e, &ad())).to_host_f64();
+            for (r, v) in col.iter().enumerate() {
+                exact[(r, i)] = *v;
+            }
+        }
+        let scale = exact.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        let asym = (&exact - exact.transpose()).iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        assert!(asym <= 1e-5 * scale, "{layers} layer(s): the exact Hessian is not symmetric ({asym:e} of {scale:e})");
+        if layers == 2 {
+            continue;
+        }
+        let err = (&exact - &dense).iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        assert!(err <= 1e-4 * scale, "entry by entry: max |H − H_dense| = {err:e} of max |H| = {scale:e}");
+        let mut op = ExactHessianOperator::new(Objective::from_batches(&m, vec![b])).unwrap();
+        let got = lanczos(&mut op, &LanczosConfig { k: 3, tol: 1e-8, max_iter: n, seed: 1, ..Default::default() }).eigenvalues;
+        println!("exact top-3 {got:?}, dense {:?}", &want[..3]);
+        for (g, e) in got.iter().zip(&want) {
+            assert!((g - e).abs() <= 1e-4 * e.abs(), "top eigenvalues {got:?} vs dense {:?}", &want[..3]);
+        }
+    }
+    // a batch with dropout masks has no tangent (the Hessian is taken in evaluation mode)
+    let m = model(1, 0.5);
+    assert!(ExactHessianOperator::new(Objective::from_batches(&m, vec![batch(Some(3))])).is_err());
 }

@@ -1,4 +1,4 @@
-//! The Hessian of a classifier's loss as a linear operator, exactly: H v by reverse mode over
+//! The Hessian of a model's loss (any [`LossModel`] with a tangent pass) as a linear operator, exactly: H v by reverse mode over
 //! the model's tangent pass ([`Objective::hvp`]). The default curvature operator of every
 //! command.
 //!
@@ -15,30 +15,30 @@ use super::fd_hessian::Differentiable;
 use super::objective::Objective;
 use super::operator::LinearOperator;
 use crate::error::BasinError;
-use crate::model::Classifier;
+use crate::task::LossModel;
 use crate::paramvec::ParamVec;
 
 /// H·v of an [`Objective`] whose model has a tangent pass.
-pub struct ExactHessianOperator<M: Classifier> {
+pub struct ExactHessianOperator<M: LossModel> {
     /// The objective.
     pub f: Objective<M>,
     calls: usize,
 }
 
-impl<M: Classifier> ExactHessianOperator<M> {
+impl<M: LossModel> ExactHessianOperator<M> {
     /// The Hessian of `f` at its point; an error if the model has no tangent pass.
     pub fn new(f: Objective<M>) -> Result<Self, BasinError> {
         if !f.has_jvp() {
             return Err(BasinError::config(
                 "operator",
-                "the exact Hessian needs the model's tangent pass (Classifier::logits_jvp); this model has none: implement it, or use the ggn or fd operator",
+                "the exact Hessian needs the model's tangent pass (Classifier::logits_jvp, or LossModel::loss_jvp for other models); this model has none: implement it, or use the ggn or fd operator",
             ));
         }
         Ok(ExactHessianOperator { f, calls: 0 })
     }
 }
 
-impl<M: Classifier> LinearOperator for ExactHessianOperator<M> {
+impl<M: LossModel> LinearOperator for ExactHessianOperator<M> {
     type V = ParamVec;
     fn apply(&mut self, v: &ParamVec) -> ParamVec {
         self.calls += 1;

@@ -134,24 +134,25 @@ impl<M: LossModel> Differentiable for Objective<M> {
     }
 }
 
-impl<M: Classifier> Objective<M> {
-    /// Whether the model has a tangent pass ([`Classifier::logits_jvp`]), which the exact
-    /// Hessian needs; probed on one example.
+impl<M: LossModel> Objective<M> {
+    /// Whether the model has a tangent pass ([`LossModel::loss_jvp`], for a classifier
+    /// [`Classifier::logits_jvp`]), which the exact Hessian needs.
     pub fn has_jvp(&self) -> bool {
         let Some(b) = self.batches.first() else { return true };
         let m = self.point.write_into_with_grad(self.model.clone());
         let dir = self.point.write_into_constant(self.model.clone());
-        m.logits_jvp(&dir, b.images.clone().narrow(0, 0, 1)).is_some()
+        m.has_loss_jvp(&dir, b)
     }
 
-    /// The exact Hessian-vector product H v of the mean cross-entropy (Pearlmutter 1994).
+    /// The exact Hessian-vector product H v of the mean loss (Pearlmutter 1994).
     ///
-    /// With z the logits, p = softmax(z) and y the targets, the directional derivative of the
-    /// loss along v is D(w) = ⟨∇L(w), v⟩ = (1/n) Σ_i (p_i − e_{y_i})·ż_i, where ż = (∂z/∂w) v
-    /// comes from the model's tangent pass ([`Classifier::logits_jvp`]). D is an ordinary
-    /// differentiable function of w, and ∇_w D = H v: one reverse pass, no step size, exact
-    /// up to float rounding. Both parts of H appear: the Gauss–Newton part through p and ż,
-    /// and Σ_k (∂ℓ/∂z_k) ∇²z_k through ż's dependence on w.
+    /// The directional derivative of the loss along v, D(w) = ⟨∇L(w), v⟩, comes from the
+    /// model's tangent pass ([`LossModel::loss_jvp`]); for a classifier with logits z,
+    /// p = softmax(z) and targets y it is (1/n) Σ_i (p_i − e_{y_i})·ż_i with ż = (∂z/∂w) v
+    /// ([`Classifier::logits_jvp`]). D is an ordinary differentiable function of w, and
+    /// ∇_w D = H v: one reverse pass, no step size, exact up to float rounding. Both parts of
+    /// H appear: the Gauss–Newton part through p and ż, and Σ_k (∂ℓ/∂z_k) ∇²z_k through ż's
+    /// dependence on w. Batches are weighted by their size, as in the loss.
     ///
     /// # Panics
     /// If the model has no tangent pass (check [`has_jvp`](Self::has_jvp) first).
@@ -161,11 +162,8 @@ impl<M: Classifier> Objective<M> {
         let dir = v.write_into_constant(self.model.clone());
         let mut out: Option<ParamVec> = None;
         for b in &self.batches {
-            let n = b.len();
-            let (z, zt) = m.logits_jvp(&dir, b.images.clone()).expect("Objective::hvp: the model has no tangent pass");
-            let p = burn::tensor::activation::softmax(z, 1);
-            let picked = zt.clone().gather(1, b.targets.clone().reshape([n, 1]));
-            let d = ((p * zt).sum() - picked.sum()).div_scalar(self.total as f64);
+            let weight = M::batch_len(b) as f64 / self.total as f64;
+            let d = m.loss_jvp(&dir, b).expect("Objective::hvp: the model has no tangent pass").mul_scalar(weight);
             let g = ParamVec::from_grads(&self.point, &GradientsParams::from_grads(d.backward(), &m));
             out = Some(match out {
                 None => g,
@@ -174,7 +172,9 @@ impl<M: Classifier> Objective<M> {
         }
         out.unwrap_or_else(|| self.point.zeros_like())
     }
+}
 
+impl<M: Classifier> Objective<M> {
     /// Generalized Gauss–Newton product G v = Jᵀ H_ℓ J v (Schraudolph 2002) of the mean
     /// cross-entropy, with J the Jacobian of the logits and H_ℓ = diag(p) − ppᵀ per example.
     ///

@@ -93,6 +93,60 @@ impl LstmLayer {
     }
 }
 
+/// σ′ from σ: s(1 − s).
+fn sigmoid_slope(s: Tensor<2>) -> Tensor<2> {
+    s.clone() * s.neg().add_scalar(1.0)
+}
+
+/// x W + b and its tangent ẋ W + x V_W + v_b for `layer` and the direction `dir` (Burn's
+/// `Linear` weight is `[in, out]`), on 2-D inputs.
+fn linear_jvp(layer: &Linear, dir: &Linear, x: Tensor<2>, dx: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+    let (w, v) = (layer.weight.val(), dir.weight.val());
+    let mut y = x.clone().matmul(w.clone());
+    let mut dy = dx.matmul(w) + x.matmul(v);
+    if let (Some(b), Some(db)) = (&layer.bias, &dir.bias) {
+        y = y + b.val().unsqueeze();
+        dy = dy + db.val().unsqueeze();
+    }
+    (y, dy)
+}
+
+impl LstmLayer {
+    /// [`forward`](Self::forward) from a zero state and its tangent along `dir`, given the
+    /// input's tangent `dx`: with gates a = x W_x + b + h W_h,
+    /// ȧ = ẋ W_x + x V_x + v_b + ḣ W_h + h V_h; i̇ = σ′ ȧ_i (f, o alike), ġ = (1 − g²) ȧ_g;
+    /// ċ = ḟ c₋ + f ċ₋ + i̇ g + i ġ; ḣ = ȯ tanh c + o (1 − tanh² c) ċ.
+    fn forward_jvp(&self, dir: &LstmLayer, x: Tensor<3>, dx: Tensor<3>) -> (Tensor<3>, Tensor<3>) {
+        let [b, t, h] = x.dims();
+        let device = x.device();
+        let (xw, dxw) = linear_jvp(&self.input, &dir.input, x.reshape([b * t, h]), dx.reshape([b * t, h]));
+        let (xw, dxw) = (xw.reshape([b, t, 4 * h]), dxw.reshape([b, t, 4 * h]));
+        let zeros = || Tensor::<2>::zeros([b, h], &device);
+        let (mut hs, mut cs, mut dhs, mut dcs) = (zeros(), zeros(), zeros(), zeros());
+        let (mut outs, mut douts) = (Vec::with_capacity(t), Vec::with_capacity(t));
+        for s in 0..t {
+            let (rec, drec) = linear_jvp(&self.recurrent, &dir.recurrent, hs, dhs);
+            let a = xw.clone().narrow(1, s, 1).reshape([b, 4 * h]) + rec;
+            let da = dxw.clone().narrow(1, s, 1).reshape([b, 4 * h]) + drec;
+            let part = |t: &Tensor<2>, k: usize| t.clone().narrow(1, k * h, h);
+            let (i, f, g, o) = (sigmoid(part(&a, 0)), sigmoid(part(&a, 1)), tanh(part(&a, 2)), sigmoid(part(&a, 3)));
+            let di = sigmoid_slope(i.clone()) * part(&da, 0);
+            let df = sigmoid_slope(f.clone()) * part(&da, 1);
+            let dg = (g.clone() * g.clone()).neg().add_scalar(1.0) * part(&da, 2);
+            let d_o = sigmoid_slope(o.clone()) * part(&da, 3);
+            let c = f.clone() * cs.clone() + i.clone() * g.clone();
+            let dc = df * cs + f * dcs + di * g + i * dg;
+            let tc = tanh(c.clone());
+            hs = o.clone() * tc.clone();
+            dhs = d_o * tc.clone() + o * (tc.clone() * tc).neg().add_scalar(1.0) * dc.clone();
+            (cs, dcs) = (c, dc);
+            outs.push(hs.clone());
+            douts.push(dhs.clone());
+        }
+        (Tensor::stack(outs, 1), Tensor::stack(douts, 1))
+    }
+}
+
 /// Embedding → LSTM layers → decoder.
 #[derive(Module, Debug)]
 pub struct LstmLm {
@@ -202,5 +256,24 @@ impl LossModel for LstmLm {
     }
     fn batch_len(batch: &LmBatch) -> usize {
         batch.targets.dims()[0]
+    }
+    /// The loss's tangent for the exact Hessian (S-SGD §5.3's model, issue 28): embedding
+    /// rows ė = V_E[ids], each LSTM layer's tangent ([`LstmLayer::forward_jvp`]), the
+    /// decoder's ż = ḣ W_d + h V_d + v_d, and the mean cross-entropy's (softmax(z) − e_y)·ż
+    /// over every word. Evaluation mode: a batch with dropout masks has none (`None`).
+    fn loss_jvp(&self, dir: &Self, batch: &LmBatch) -> Option<Tensor<1>> {
+        if batch.dropout_key.is_some() && self.dropout > 0.0 {
+            return None;
+        }
+        let [b, t] = batch.targets.dims();
+        let n = b * t;
+        let (mut x, mut dx) = (self.embedding.forward(batch.inputs.clone()), dir.embedding.forward(batch.inputs.clone()));
+        for (layer, d) in self.layers.iter().zip(&dir.layers) {
+            (x, dx) = layer.forward_jvp(d, x, dx);
+        }
+        let (z, dz) = linear_jvp(&self.decoder, &dir.decoder, x.reshape([n, self.hidden]), dx.reshape([n, self.hidden]));
+        let p = burn::tensor::activation::softmax(z, 1);
+        let picked = dz.clone().gather(1, batch.targets.clone().reshape([n, 1]));
+        Some(((p * dz).sum() - picked.sum()).div_scalar(n as f64))
     }
 }
