@@ -24,7 +24,8 @@
 //!
 //! Every (method, seed) run lives in `--out/METHOD/seed-N/`: it checkpoints every 100 steps and
 //! at Ctrl-C or SIGTERM, resumes from there when started again, and writes `result.json` when
-//! done; a finished run is skipped. `--out/results.md` holds the table.
+//! done (with λ_max of the exact Hessian at the final weights, on the first 8 training chunks); a
+//! finished run is skipped. `--out/results.md` holds the table.
 
 use basin_core::estimators::{Clipped, GradientEstimator, Plain, StepContext, SymmetricSgdConfig};
 use basin_core::paramkind::ParamFilter;
@@ -129,6 +130,26 @@ struct RunResult {
     steps: u64,
     seconds: f64,
     valid_history: Vec<f64>,
+    /// λ_max of the exact Hessian of the training loss at the final weights, on the first
+    /// [`CURVATURE_CHUNKS`] training chunks (S-SGD's claim is flatter minima).
+    #[serde(default)]
+    lambda_max: Option<f64>,
+}
+
+/// Training chunks the final λ_max is taken over (each `--batch` streams × `--bptt` words).
+const CURVATURE_CHUNKS: usize = 8;
+
+/// λ_max of the exact Hessian (Lanczos over `LossModel::loss_jvp`, the LSTM's tangent) of the
+/// mean loss over the first `CURVATURE_CHUNKS` chunks of `train`, each from a zero state as in
+/// training, without dropout.
+fn lambda_max(model: &LstmLm, train: &[Vec<u32>], bptt: usize) -> Result<f64, Box<dyn std::error::Error>> {
+    use basin_core::curvature::exact_hessian::ExactHessianOperator;
+    use basin_core::curvature::lanczos::{LanczosConfig, lanczos};
+    use basin_core::curvature::objective::Objective;
+    let ad = Device::flex().autodiff();
+    let batches: Vec<LmBatch> = (0..CURVATURE_CHUNKS.min(chunks(train, bptt))).map(|i| LmBatch::chunk(train, i, bptt, None, &ad)).collect();
+    let mut op = ExactHessianOperator::new(Objective::from_batches(model, batches))?;
+    Ok(lanczos(&mut op, &LanczosConfig { k: 1, tol: 1e-3, max_iter: 60, seed: 0, ..Default::default() }).eigenvalues[0])
 }
 
 /// The example's runs never ask for an extra batch (noise enhancement is not offered here).
@@ -233,7 +254,8 @@ fn run(a: &Args, corpus: &Corpus, method: &(String, f64), seed: u64, stop: &Atom
         p = Progress { epoch: p.epoch + 1, chunk: 0, loss_sum: 0.0, ..p };
         save(&dir, &model, &p)?;
     }
-    let r = RunResult { method: label(method), seed, valid_ppl: *p.valid_ppl.last().unwrap_or(&f64::NAN), test_ppl: perplexity(&model, &test, a.bptt), epochs: p.epoch, steps: p.step, seconds: p.seconds, valid_history: p.valid_ppl };
+    let lambda = lambda_max(&model, &train, a.bptt)?;
+    let r = RunResult { method: label(method), seed, valid_ppl: *p.valid_ppl.last().unwrap_or(&f64::NAN), test_ppl: perplexity(&model, &test, a.bptt), epochs: p.epoch, steps: p.step, seconds: p.seconds, valid_history: p.valid_ppl, lambda_max: Some(lambda) };
     write_atomic(&dir.join("result.json"), &serde_json::to_vec_pretty(&r)?)?;
     Ok(Some(r))
 }
@@ -265,7 +287,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             results.extend(run(&a, &corpus, m, seed, &stop)?);
         }
     }
-    let mut table = String::from("| method | valid perplexity | test perplexity | n | epochs | minutes per run |\n|---|---|---|---|---|---|\n");
+    let mut table = String::from("| method | valid perplexity | test perplexity | λ_max(H) | n | epochs | minutes per run |\n|---|---|---|---|---|---|---|\n");
     for m in &a.methods {
         let rs: Vec<&RunResult> = results.iter().filter(|r| r.method == label(m)).collect();
         let (v, vs) = mean_std(&rs.iter().map(|r| r.valid_ppl).collect::<Vec<_>>());
@@ -273,7 +295,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mins = rs.iter().map(|r| r.seconds).sum::<f64>() / rs.len() as f64 / 60.0;
         // one seed has no spread to show
         let pm = |m: f64, s: f64| if rs.len() > 1 { format!("{m:.2} ± {s:.2}") } else { format!("{m:.2}") };
-        table += &format!("| {} | {} | {} | {} | {} | {mins:.1} |\n", label(m), pm(v, vs), pm(t, ts), rs.len(), a.epochs);
+        // runs finished before λ_max was measured have none
+        let lambdas: Vec<f64> = rs.iter().filter_map(|r| r.lambda_max).collect();
+        let (l, ls) = mean_std(&lambdas);
+        let lam = if lambdas.is_empty() { "—".to_string() } else if lambdas.len() > 1 { format!("{l:.3} ± {ls:.3} (n = {})", lambdas.len()) } else { format!("{l:.3}") };
+        table += &format!("| {} | {} | {} | {lam} | {} | {} | {mins:.1} |\n", label(m), pm(v, vs), pm(t, ts), rs.len(), a.epochs);
     }
     print!("{table}");
     write_atomic(&a.out.join("results.md"), table.as_bytes())?;
@@ -281,6 +307,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if a.quick {
         // uniform guessing has perplexity = vocabulary size; two epochs must beat it clearly
         assert!(results.iter().all(|r| r.test_ppl < 0.5 * corpus.vocab.len() as f64), "quick run did not learn: {results:?}");
+        assert!(results.iter().all(|r| r.lambda_max.is_some_and(|l| l.is_finite() && l > 0.0)), "no λ_max: {results:?}");
         std::fs::remove_dir_all(&a.out)?;
     }
     Ok(())
