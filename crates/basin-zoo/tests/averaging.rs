@@ -3,6 +3,8 @@
 //! the recalibrated batch-norm statistics against a direct computation over the data, the SWA
 //! learning rate, and a bit-identical averaged model after an interruption and resume.
 
+mod stop_at;
+use stop_at::StopAt;
 use basin_core::BasinError;
 use basin_core::paramvec::ParamVec;
 use basin_core::train::metrics::{MetricRecord, MetricsLog};
@@ -11,7 +13,7 @@ use basin_zoo::data::{RunData, prepare};
 use basin_zoo::{ModelOptions, ZooModel};
 use burn::tensor::Device;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 /// keskar-f1 (batch norm after every hidden layer) on 600 slice images, 3 steps per epoch.
@@ -159,19 +161,6 @@ fn ema_follows_its_recursion_step_by_step() {
     assert_eq!(s.averaged.as_ref().map(|a| (a.method.as_str(), a.averaged)), Some(("ema", 6)));
 }
 
-/// Sets the stop flag (as Ctrl-C does) once `at` steps are done.
-struct StopAt {
-    at: u64,
-    flag: Arc<AtomicBool>,
-}
-
-impl Observer for StopAt {
-    fn step(&mut self, step: u64, _loss: f64, _lr: f64) {
-        if step == self.at {
-            self.flag.store(true, Ordering::SeqCst);
-        }
-    }
-}
 
 #[test]
 fn an_interrupted_and_resumed_run_ends_with_the_same_averaged_model() {

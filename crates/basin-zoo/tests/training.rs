@@ -1,6 +1,8 @@
 //! Real training on the bundled MNIST slice: learning, bit-identical resume, divergence guard,
 //! and refusal to overwrite a finished run.
 
+mod stop_at;
+use stop_at::StopAt;
 use basin_core::estimators::{EstimatorConfig, NsgdConfig};
 use basin_core::BasinError;
 use basin_core::train::{Observer, Silent, TrainConfig, TrainOptions, TrainSets, init_model, train};
@@ -9,7 +11,7 @@ use basin_zoo::{ModelOptions, ZooModel};
 use burn::tensor::Device;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 fn slice_cfg() -> TrainConfig {
     let mut cfg = TrainConfig::default();
@@ -49,19 +51,6 @@ fn default_run_learns_mnist_slice() {
     assert_eq!(epochs, 10);
 }
 
-/// Stops the run (as Ctrl-C does) once `at` steps are done.
-struct StopAt {
-    at: u64,
-    flag: Arc<AtomicBool>,
-}
-
-impl Observer for StopAt {
-    fn step(&mut self, step: u64, _loss: f64, _lr: f64) {
-        if step == self.at {
-            self.flag.store(true, Ordering::SeqCst);
-        }
-    }
-}
 
 fn resume_is_bit_identical(mut cfg: TrainConfig, stop_at: u64) {
     cfg.seed = 11;
