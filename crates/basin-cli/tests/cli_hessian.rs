@@ -55,6 +55,7 @@ fn hessian_of_a_trained_run_writes_a_consistent_report() {
     assert!(grid0 < 0.0, "density grid starts at {grid0}");
     // the diagonal, one entry per parameter tensor of ne-f1 (8 dense layers)
     let diag = rep["diagonal"].as_array().unwrap();
+    assert_eq!(rep["diagonal_method"], "diag++");
     assert_eq!(diag.len(), 16);
     assert_eq!(diag[0]["path"], "Mlp.hidden.0.weight");
     assert_eq!(diag[0]["numel"], 784 * 500);

@@ -7,7 +7,7 @@
 use crate::model_source::ModelSource;
 use crate::{CliError, device, plots};
 use basin_core::curvature::block::{Block, in_group};
-use basin_core::curvature::diagonal::{TensorDiagonal, hutchinson_diagonal};
+use basin_core::curvature::diagonal::{TensorDiagonal, diag_pp, hutchinson_diagonal};
 use basin_core::curvature::frobenius::frobenius;
 use basin_core::paramvec::ParamVec;
 use basin_core::curvature::choice::{CurvatureOperator, OPERATOR_NAMES, OperatorKind};
@@ -60,12 +60,16 @@ pub struct HessianArgs {
     /// such as `hidden.0.weight`): the diagonal block of that layer.
     #[arg(long)]
     layer: Option<String>,
-    /// Also estimate the diagonal (Hutchinson), summarized per parameter tensor.
+    /// Also estimate the diagonal, summarized per parameter tensor.
     #[arg(long)]
     diagonal: bool,
-    /// Probes for --diagonal.
+    /// Products of the operator for --diagonal (Diag++ uses them in thirds).
     #[arg(long, default_value_t = 50)]
     diagonal_samples: usize,
+    /// diag++ (Baston & Nakatsukasa 2022: diag(QQᵀH) of a rank-m/3 sketch exactly plus
+    /// Hutchinson on the rest) or hutchinson (z ⊙ Hz over Rademacher z).
+    #[arg(long, default_value = "diag++", requires = "diagonal")]
+    diagonal_method: String,
     /// Independent subsets (eigenvalue mean ± std across them).
     #[arg(long, default_value_t = 1)]
     repeats: usize,
@@ -145,6 +149,8 @@ struct Report {
     frobenius: Option<Estimate>,
     bottom: Option<TopEigen>,
     diagonal: Option<Vec<TensorDiagonal>>,
+    /// `diag++` or `hutchinson`, when `diagonal` is there.
+    diagonal_method: Option<String>,
     density: Option<Density>,
     /// The density of log₁₀|λ| (`--log`), on its own axis.
     density_log: Option<Density>,
@@ -195,6 +201,9 @@ fn check(args: &HessianArgs) -> Result<OperatorKind, CliError> {
     }
     if args.repeats == 0 {
         return Err(CliError::input("--repeats: must be ≥ 1"));
+    }
+    if !matches!(args.diagonal_method.as_str(), "diag++" | "hutchinson") {
+        return Err(CliError::input(format!("--diagonal-method: unknown method '{}' (diag++, hutchinson)", args.diagonal_method)));
     }
     if !matches!(args.trace_method.as_str(), "hutch++" | "hutchinson") {
         return Err(CliError::input(format!("--trace-method: unknown method '{}' (hutch++, hutchinson)", args.trace_method)));
@@ -304,7 +313,10 @@ pub fn run(args: HessianArgs) -> Result<(), CliError> {
         false => None,
         true => {
             let mut t = Ticking { op: op_for(0)?.0, bar: bar(args.diagonal_samples.max(2) as u64, "diagonal") };
-            let (_, per) = hutchinson_diagonal(&mut t, args.diagonal_samples, args.seed);
+            let (_, per) = match args.diagonal_method.as_str() {
+                "hutchinson" => hutchinson_diagonal(&mut t, args.diagonal_samples, args.seed),
+                _ => diag_pp(&mut t, args.diagonal_samples, args.seed),
+            };
             t.bar.finish_and_clear();
             let per: Vec<TensorDiagonal> = match &args.layer {
                 Some(name) => per.into_iter().filter(|d| in_group(&d.path, name)).collect(),
@@ -353,6 +365,7 @@ pub fn run(args: HessianArgs) -> Result<(), CliError> {
         trace,
         frobenius: fro,
         bottom,
+        diagonal_method: diagonal.as_ref().map(|_| args.diagonal_method.clone()),
         diagonal,
         density_log: density.as_ref().filter(|_| args.log).map(|d| basin_core::curvature::slq::log_density(d, args.sigma, 400, 1e-9)),
         density,

@@ -26,10 +26,9 @@ fn project_out<V: Vector>(mut v: V, q: &[V]) -> V {
     v
 }
 
-/// tr(A) with at most `matvecs` products of `op` (rounded down to a multiple of 3, at least 3),
-/// probes keyed by `seed`. `samples` in the result is the number of products used.
-pub fn hutch_pp<O: LinearOperator>(op: &mut O, matvecs: usize, seed: u64) -> Estimate {
-    let k = (matvecs / 3).max(1);
+/// Q = orth(A S) for `k` Rademacher columns S keyed by `seed` (columns already in the span
+/// dropped): the sketch of the top of the spectrum that Hutch++ and Diag++ share.
+pub fn sketch<O: LinearOperator>(op: &mut O, k: usize, seed: u64) -> Vec<O::V> {
     let mut q: Vec<O::V> = Vec::with_capacity(k);
     for i in 0..k {
         let s = op.rademacher(seed.wrapping_add(2000 + i as u64));
@@ -42,6 +41,19 @@ pub fn hutch_pp<O: LinearOperator>(op: &mut O, matvecs: usize, seed: u64) -> Est
             q.push(y.scale(1.0 / n));
         }
     }
+    q
+}
+
+/// `v` minus its components along the orthonormal `q`: (I − QQᵀ) v.
+pub fn deflate<V: Vector>(v: V, q: &[V]) -> V {
+    project_out(v, q)
+}
+
+/// tr(A) with at most `matvecs` products of `op` (rounded down to a multiple of 3, at least 3),
+/// probes keyed by `seed`. `samples` in the result is the number of products used.
+pub fn hutch_pp<O: LinearOperator>(op: &mut O, matvecs: usize, seed: u64) -> Estimate {
+    let k = (matvecs / 3).max(1);
+    let q = sketch(op, k, seed);
     let low: f64 = q.iter().map(|qi| qi.dot(&op.apply(qi))).sum();
     let rest: Vec<f64> = (0..k)
         .map(|i| {
