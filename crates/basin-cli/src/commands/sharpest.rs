@@ -37,6 +37,8 @@ pub enum SharpestCommand {
         /// cpu, cuda or wgpu (the last two need their cargo feature).
         #[arg(long, default_value = "cpu")]
         device: String,
+        #[command(flatten)]
+        determinism: crate::model_source::DeterminismArgs,
     },
     /// The loss along the top eigenvector: the curves recorded during training
     /// (`curvature.slice_at`) or, if none, one at the final weights.
@@ -58,14 +60,16 @@ pub enum SharpestCommand {
         /// cpu, cuda or wgpu (the last two need their cargo feature).
         #[arg(long, default_value = "cpu")]
         device: String,
+        #[command(flatten)]
+        determinism: crate::model_source::DeterminismArgs,
     },
 }
 
 /// Runs `basin sharpest ...`.
 pub fn run(cmd: SharpestCommand) -> Result<(), CliError> {
     match cmd {
-        SharpestCommand::Table { runs, subset, frobenius_samples, json, force, device } => table(&runs, subset, frobenius_samples, json, force, &device),
-        SharpestCommand::Slice { source, subset, lr, json, svg, device } => slice(&source, subset, lr, json, &svg, &device),
+        SharpestCommand::Table { runs, subset, frobenius_samples, json, force, device, determinism } => table(&runs, subset, frobenius_samples, json, force, &device, &determinism),
+        SharpestCommand::Slice { source, subset, lr, json, svg, device, determinism } => slice(&source, subset, lr, json, &svg, &device, &determinism),
     }
 }
 
@@ -84,7 +88,7 @@ struct TableRow {
     dist_init: Option<f64>,
 }
 
-fn table(runs: &[PathBuf], subset: f64, fro_samples: usize, json: Option<PathBuf>, force: bool, device: &str) -> Result<(), CliError> {
+fn table(runs: &[PathBuf], subset: f64, fro_samples: usize, json: Option<PathBuf>, force: bool, device: &str, determinism: &crate::model_source::DeterminismArgs) -> Result<(), CliError> {
     if let Some(j) = &json {
         crate::output::refuse_overwrite(std::slice::from_ref(j), force)?;
     }
@@ -101,6 +105,7 @@ fn table(runs: &[PathBuf], subset: f64, fro_samples: usize, json: Option<PathBuf
         .map_err(|e| CliError::input(format!("{}: {e}", run.join("summary.json").display())))?;
         let idx = subset_indices(basin_core::batch::ExampleSet::len(&l.data.train), Some(subset), None, l.cfg.seed);
         let kind = OperatorKind::Hessian;
+        determinism.check(&Objective::new(&l.model, &l.data.train, &idx, 500, &dev)).map_err(|e| CliError::input(format!("{}: {}", run.display(), e.message)))?;
         let mk = || CurvatureOperator::new(kind, Objective::new(&l.model, &l.data.train, &idx, 500, &dev), kind.default_eps());
         let mut op = mk()?;
         let top = lanczos(&mut op, &LanczosConfig { k: 1, tol: 1e-3, max_iter: 60, seed: 0, smallest: false, bottom: 0 });
@@ -138,7 +143,7 @@ fn table(runs: &[PathBuf], subset: f64, fro_samples: usize, json: Option<PathBuf
     Ok(())
 }
 
-fn slice(source: &ModelSource, subset: f64, lr: Option<f64>, json: Option<PathBuf>, svg: &std::path::Path, device: &str) -> Result<(), CliError> {
+fn slice(source: &ModelSource, subset: f64, lr: Option<f64>, json: Option<PathBuf>, svg: &std::path::Path, device: &str, determinism: &crate::model_source::DeterminismArgs) -> Result<(), CliError> {
     let recorded: Vec<EigenSlice> = source
         .run
         .as_ref()
@@ -150,6 +155,7 @@ fn slice(source: &ModelSource, subset: f64, lr: Option<f64>, json: Option<PathBu
         let l = source.load(&dev)?;
         let idx = subset_indices(basin_core::batch::ExampleSet::len(&l.data.train), Some(subset), None, l.cfg.seed);
         let ks: Vec<f64> = (0..41).map(|i| -5.0 + 0.25 * i as f64).collect();
+        determinism.check(&Objective::new(&l.model, &l.data.train, &idx, l.cfg.train.batch_size, &dev))?;
         let lr = lr.unwrap_or(l.cfg.optimizer.lr);
         vec![eigen_slice(&l.model, &l.data.train, &idx, l.cfg.train.batch_size, lr, &ks, 0, OperatorKind::Hessian, &dev)?.0]
     } else {
