@@ -119,15 +119,20 @@ pub fn recalibrate<M: LossModel>(model: &M, batches: usize, mut batch: impl FnMu
     drop(first);
     let mu: HashMap<ParamId, Vec<f64>> = from_zero.iter().map(|(id, r0)| (*id, r0.iter().zip(&from_one[id]).map(|(a, b)| 1.0 - (b - a)).collect())).collect();
     let moved = |m: f64| m.abs() > 1e-6;
-    let mut sum: HashMap<ParamId, Vec<f64>> = from_zero.iter().map(|(id, r0)| (*id, r0.iter().zip(&mu[id]).map(|(r, &m)| if moved(m) { r / m } else { 0.0 }).collect())).collect();
-    for i in 1..batches {
-        for (id, r) in run(&zero, &batch(i)) {
+    // Σ over the batches of each batch's statistic s = r/μ (r run from 0)
+    let mut sum: HashMap<ParamId, Vec<f64>> = mu.iter().map(|(id, m)| (*id, vec![0.0; m.len()])).collect();
+    let mut add = |from_zero: HashMap<ParamId, Vec<f64>>| {
+        for (id, r) in from_zero {
             for ((s, r), &m) in sum.get_mut(&id).expect("same statistics").iter_mut().zip(&r).zip(&mu[&id]) {
                 if moved(m) {
                     *s += r / m;
                 }
             }
         }
+    };
+    add(from_zero);
+    for i in 1..batches {
+        add(run(&zero, &batch(i)));
     }
     let base_host = base.host();
     let values = base

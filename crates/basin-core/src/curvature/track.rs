@@ -97,27 +97,29 @@ pub struct TopEigen {
 /// assert!(top.residuals.iter().all(|r| *r <= 1e-3 * top.eigenvalues[0]));
 /// ```
 pub fn top_eigen<M: Classifier>(model: &M, set: &dyn ExampleSet, indices: &[usize], cfg: &CurvatureConfig, seed: u64, device: &Device) -> Result<TopEigen, BasinError> {
+    Ok(top_lanczos(model, set, indices, cfg, seed, device)?.0)
+}
+
+/// The Lanczos run of [`top_eigen`], with its eigenvectors and the operator it ran on.
+#[allow(clippy::type_complexity)]
+fn top_lanczos<M: Classifier>(model: &M, set: &dyn ExampleSet, indices: &[usize], cfg: &CurvatureConfig, seed: u64, device: &Device) -> Result<(TopEigen, Vec<crate::paramvec::ParamVec>, super::choice::CurvatureOperator<M>), BasinError> {
     let obj = Objective::new(model, set, indices, cfg.batch_size, device);
     let eps = if cfg.eps > 0.0 { cfg.eps } else { cfg.operator.default_eps() };
     let mut op = super::choice::CurvatureOperator::new(cfg.operator, obj, eps)?;
     let loss = op.loss();
     let r = lanczos(&mut op, &LanczosConfig { k: cfg.top_k, tol: cfg.tol, max_iter: cfg.max_iter, seed, smallest: false, bottom: 0 });
-    Ok(TopEigen { eigenvalues: r.eigenvalues, residuals: r.residuals, hvps: r.iterations, loss })
+    Ok((TopEigen { eigenvalues: r.eigenvalues, residuals: r.residuals, hvps: r.iterations, loss }, r.eigenvectors, op))
 }
 
 /// [`top_eigen`] with the eigenvectors and the gradient of the subset's loss at the model's
 /// weights (for [`super::alignment`]).
 pub fn top_eigenpairs<M: Classifier>(model: &M, set: &dyn ExampleSet, indices: &[usize], cfg: &CurvatureConfig, seed: u64, device: &Device) -> Result<(TopEigen, Vec<crate::paramvec::ParamVec>, crate::paramvec::ParamVec), BasinError> {
     use super::fd_hessian::Differentiable;
-    let obj = Objective::new(model, set, indices, cfg.batch_size, device);
-    let eps = if cfg.eps > 0.0 { cfg.eps } else { cfg.operator.default_eps() };
-    let mut op = super::choice::CurvatureOperator::new(cfg.operator, obj, eps)?;
-    let loss = op.loss();
-    let r = lanczos(&mut op, &LanczosConfig { k: cfg.top_k, tol: cfg.tol, max_iter: cfg.max_iter, seed, smallest: false, bottom: 0 });
+    let (top, vectors, mut op) = top_lanczos(model, set, indices, cfg, seed, device)?;
     let obj = op.objective_mut();
     let w = obj.point().clone();
     let (_, g) = obj.loss_grad(&w);
-    Ok((TopEigen { eigenvalues: r.eigenvalues, residuals: r.residuals, hvps: r.iterations, loss }, r.eigenvectors, g))
+    Ok((top, vectors, g))
 }
 
 /// The subset of `set` used at repeat `r` (a fraction `cfg.subset` of a permutation seeded by

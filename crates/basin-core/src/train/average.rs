@@ -292,11 +292,7 @@ impl<M: Classifier> Callback<M> for Averaging {
             let (train, test) = (eval(end.sets.train), eval(end.sets.test));
             let val = end.sets.val.map(eval);
             let file = format!("{}.bpk", self.cfg.file_stem());
-            averaged.sync_running_stats();
-            let path = end.out.join(&file);
-            let tmp = end.out.join(format!("{file}.tmp"));
-            averaged.clone().save_file(&tmp).map_err(|e| BasinError::file(&tmp, format!("{e:?}")))?;
-            std::fs::rename(&tmp, &path).map_err(|e| BasinError::file(&path, e))?;
+            super::checkpoint::save_model_atomic(&averaged, &end.out.join(&file))?;
             summary.averaged = Some(AveragedSummary {
                 method: self.cfg.method.clone(),
                 averaged: self.count,

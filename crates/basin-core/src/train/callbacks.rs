@@ -221,10 +221,7 @@ impl KeepWeights {
     fn keep<M: Classifier>(&self, model: &M, step: u64, out: &Path) -> Result<(), BasinError> {
         let dir = out.join("trajectory");
         std::fs::create_dir_all(&dir).map_err(|e| BasinError::file(&dir, e))?;
-        let (path, tmp) = (dir.join(format!("step-{step:09}.bpk")), dir.join(format!("step-{step:09}.bpk.tmp")));
-        model.sync_running_stats();
-        model.clone().save_file(&tmp).map_err(|e| BasinError::file(&tmp, format!("{e:?}")))?;
-        std::fs::rename(&tmp, &path).map_err(|e| BasinError::file(&path, e))
+        super::checkpoint::save_model_atomic(model, &dir.join(format!("step-{step:09}.bpk")))
     }
 }
 

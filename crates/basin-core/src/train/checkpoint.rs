@@ -77,6 +77,15 @@ pub struct CallbackStates {
     pub vectors: Vec<(String, Vec<ParamVec>)>,
 }
 
+/// Writes `model`'s weights (running statistics folded in) to the burnpack file `path`
+/// through `path.tmp` and a rename: a crash leaves the old file or none, never half of one.
+pub fn save_model_atomic<M: Classifier>(model: &M, path: &Path) -> Result<(), BasinError> {
+    let tmp = path.with_extension("bpk.tmp");
+    model.sync_running_stats();
+    model.clone().save_file(&tmp).map_err(|e| BasinError::file(&tmp, format!("{e:?}")))?;
+    std::fs::rename(&tmp, path).map_err(|e| BasinError::file(path, e))
+}
+
 /// Saves a checkpoint under `dir/checkpoints/step-N/` and points `dir/checkpoints/latest` at it;
 /// older checkpoints are removed once the new one is published.
 pub fn save<M: Classifier>(dir: &Path, model: &M, optim: &ModuleOptimizer, state: &LoopState, estimator_state: &[ParamVec], callbacks: &CallbackStates) -> Result<PathBuf, BasinError> {

@@ -192,10 +192,7 @@ fn start_or_resume<M: Classifier>(model: M, optim: ModuleOptimizer, opts: &Train
         (false, Some(_)) => Err(BasinError::file(out, "already holds a run; pass --resume to continue it or choose another --out")),
         (false, None) => {
             let _ = std::fs::remove_file(out.join("slices.jsonl"));
-            model.sync_running_stats();
-            let tmp = out.join("init.bpk.tmp");
-            model.clone().save_file(&tmp).map_err(|e| BasinError::file(&tmp, format!("{e:?}")))?;
-            std::fs::rename(&tmp, out.join("init.bpk")).map_err(|e| BasinError::file(out.join("init.bpk"), e))?;
+            checkpoint::save_model_atomic(&model, &out.join("init.bpk"))?;
             Ok((model, optim, LoopState::default()))
         }
     }
