@@ -1,8 +1,9 @@
 //! A model of your own, trained toward a flat minimum and measured.
 //!
-//! A small Burn CNN defined here (not from the zoo) implements `basin_core::Classifier`:
-//! `logits`, and `logits_jvp` (its tangent pass, written with `basin_zoo::jvp`) so that the
-//! exact Hessian is available. It is trained with SmoothOut (a = 0.0375) on the bundled MNIST
+//! A small Burn CNN defined here (not from the zoo), written once on `basin_zoo::jvp::Dual`
+//! (`DualNet`), implements `basin_core::Classifier` from that one definition: `logits` (the
+//! plain forward pass) and `logits_jvp` (the tangent pass), so that the exact Hessian is
+//! available with no tangent code of its own. It is trained with SmoothOut (a = 0.0375) on the bundled MNIST
 //! slice; then the top-5 eigenvalues of its exact Hessian and its (C_ε, A)-sharpness
 //! (ε = 5e-4, full space) are printed.
 //!
@@ -14,12 +15,11 @@ use basin_core::estimators::{EstimatorConfig, SmoothOutConfig};
 use basin_core::curvature::track::{CurvatureConfig, top_eigen};
 use basin_core::sharpness::{SharpnessConfig, sharpness};
 use basin_core::train::{Silent, TrainConfig, TrainOptions, TrainSets, init_model, train};
-use basin_zoo::jvp::{self, Dual};
+use basin_zoo::jvp::{self, Dual, DualNet};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 /// conv 8 3×3 → ReLU → max-pool 2 → dense 64 → ReLU → dense 10, for 1×28×28 images.
@@ -42,18 +42,22 @@ impl TinyCnn {
     }
 }
 
+// The network, written once on dual numbers: `jvp::logits` runs it as the plain forward pass
+// (training), `jvp::logits_jvp` as the tangent pass the exact Hessian needs.
+impl DualNet for TinyCnn {
+    fn forward_dual(&self, dir: Option<&Self>, x: Dual<4>) -> Dual<2> {
+        let x = jvp::max_pool2d(&self.pool, jvp::conv2d(&self.conv, dir.map(|d| &d.conv), x).relu());
+        let x = jvp::linear(&self.hidden, dir.map(|d| &d.hidden), jvp::flatten(x)).relu();
+        jvp::linear(&self.out, dir.map(|d| &d.out), x)
+    }
+}
+
 impl Classifier for TinyCnn {
     fn logits(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = self.pool.forward(relu(self.conv.forward(x)));
-        self.out.forward(relu(self.hidden.forward(x.flatten(1, 3))))
+        jvp::logits(self, x)
     }
-
-    // The same network on dual numbers: values and tangents along `dir`, layer by layer.
     fn logits_jvp(&self, dir: &Self, x: Tensor<4>) -> Option<(Tensor<2>, Tensor<2>)> {
-        let x = jvp::max_pool2d(&self.pool, jvp::conv2d(&self.conv, &dir.conv, Dual::constant(x)).relu());
-        let z = jvp::linear(&self.out, &dir.out, jvp::linear(&self.hidden, &dir.hidden, jvp::layers::flatten(x)).relu());
-        let t = z.tangent_or_zeros();
-        Some((z.value, t))
+        Some(jvp::logits_jvp(self, dir, x))
     }
 }
 

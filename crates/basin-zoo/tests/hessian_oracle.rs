@@ -19,14 +19,13 @@ use basin_core::curvature::choice::{CurvatureOperator, OperatorKind};
 use basin_core::curvature::lanczos::{LanczosConfig, lanczos};
 use basin_core::curvature::{Differentiable, LinearOperator, Objective};
 use basin_core::paramvec::ParamVec;
-use basin_zoo::jvp::{self, Dual};
+use basin_zoo::jvp::{self, Dual, DualNet};
 use basin_zoo::ZooModel;
 use basin_zoo::models::Mlp;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use oracle::nets::{Layout, cnn_loss, mlp_loss};
 
@@ -106,20 +105,22 @@ impl SmallCnn {
     }
 }
 
+/// Written once on `Dual`, as the zoo's networks are.
+impl DualNet for SmallCnn {
+    fn forward_dual(&self, dir: Option<&Self>, x: Dual<4>) -> Dual<2> {
+        let x = jvp::conv2d(&self.conv1, dir.map(|d| &d.conv1), x);
+        let x = jvp::max_pool2d(&self.pool, jvp::batch_norm(&self.bn, dir.map(|d| &d.bn), x).relu());
+        let x = jvp::conv2d(&self.conv2, dir.map(|d| &d.conv2), x).relu();
+        jvp::linear(&self.fc, dir.map(|d| &d.fc), jvp::flatten(x))
+    }
+}
+
 impl Classifier for SmallCnn {
     fn logits(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = basin_zoo::ops::conv2d(&self.conv1, x);
-        let x = basin_zoo::ops::max_pool2d(&self.pool, relu(basin_zoo::ops::batch_norm(&self.bn, x)));
-        let x = relu(basin_zoo::ops::conv2d(&self.conv2, x));
-        self.fc.forward(x.flatten(1, 3))
+        jvp::logits(self, x)
     }
     fn logits_jvp(&self, dir: &Self, x: Tensor<4>) -> Option<(Tensor<2>, Tensor<2>)> {
-        let x = jvp::conv2d(&self.conv1, &dir.conv1, Dual::constant(x));
-        let x = jvp::max_pool2d(&self.pool, jvp::batch_norm(&self.bn, &dir.bn, x).relu());
-        let x = jvp::conv2d(&self.conv2, &dir.conv2, x).relu();
-        let z = jvp::linear(&self.fc, &dir.fc, jvp::layers::flatten(x));
-        let t = z.tangent_or_zeros();
-        Some((z.value, t))
+        Some(jvp::logits_jvp(self, dir, x))
     }
 }
 

@@ -99,3 +99,24 @@ fn simple_cnn_tangent_pass() {
 fn resnet_20_tangent_pass() {
     check("resnet-20");
 }
+
+/// A direction handed to a layer of a plain pass would be ignored: the layer rules refuse it.
+#[test]
+#[should_panic(expected = "a direction was given to a layer of a plain pass")]
+fn a_direction_in_a_plain_pass_is_refused() {
+    let dev = Device::flex();
+    let layer = burn::nn::LinearConfig::new(3, 2).init(&dev);
+    let x = basin_zoo::jvp::Dual::plain(Tensor::<2>::ones([1, 3], &dev));
+    let _ = basin_zoo::jvp::linear(&layer, Some(&layer), x);
+}
+
+/// The plain pass forms no tangent: the same definition costs what a `Tensor` network costs.
+#[test]
+fn the_plain_pass_carries_no_tangent() {
+    use basin_zoo::jvp::{Dual, DualNet};
+    let dev = Device::flex();
+    let net = basin_zoo::models::SimpleCnn::new([1, 28, 28], 10, &dev);
+    let z = net.forward_dual(None, Dual::plain(Tensor::<4>::ones([2, 1, 28, 28], &dev)));
+    assert!(z.tangent.is_none() && !z.is_tangent());
+    assert_eq!(z.value.dims(), [2, 10]);
+}

@@ -27,7 +27,7 @@ impl Classifier for Logistic {
         self.lin.forward(self.pool.forward(x).flatten(1, 3))
     }
     fn logits_jvp(&self, dir: &Self, x: Tensor<4>) -> Option<(Tensor<2>, Tensor<2>)> {
-        let z = basin_zoo::jvp::linear(&self.lin, &dir.lin, basin_zoo::jvp::Dual::constant(self.pool.forward(x).flatten(1, 3)));
+        let z = basin_zoo::jvp::linear(&self.lin, Some(&dir.lin), basin_zoo::jvp::Dual::constant(self.pool.forward(x).flatten(1, 3)));
         let t = z.tangent_or_zeros();
         Some((z.value, t))
     }

@@ -1,63 +1,106 @@
-//! Tangent passes of the layers the zoo uses: dense, convolution, evaluation-mode batch norm
-//! and max pooling (ReLU and the parameter-free linear maps are on [`Dual`]).
+//! The layer rules networks are written with: dense, convolution, batch norm, max pooling,
+//! embedding and dropout on [`Dual`] (ReLU, sigmoid, tanh and the parameter-free linear maps
+//! are methods of `Dual`; ReluSmoothOut is [`NoisyRelu::forward_dual`](crate::models::noisy_relu::NoisyRelu::forward_dual)).
 //!
-//! Each returns the layer's output at w and its tangent along v. With `layer` holding the
-//! weights W (tracked) and `dir` the direction V (constants), a layer y = W x + b has
-//! ẏ = V x + v_b + W ẋ: the product rule, with both x and ẋ functions of w.
+//! Each takes the layer (its parameters W, tracked) and `dir`, the same layer of the
+//! *direction* model (its parameters are the components of v, constants), or `None`.
+//! In a [`Pass::Plain`](super::Pass::Plain) pass `dir` must be `None` and the rule is the
+//! layer's plain kernel ([`crate::ops`]), nothing more. In a tangent pass a layer
+//! y = W x + b has ẏ = V x + v_b + W ẋ: the product rule, with both x and ẋ functions of w;
+//! `dir = None` there holds the layer's parameters fixed (a zero direction on them).
 
-use super::dual::{Dual, add_opt};
+use super::dual::{Dual, Pass, add_opt};
 use crate::ops::conv2d::conv2d_with;
 use crate::ops::linear::linear_with;
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::MaxPool2d;
-use burn::nn::{BatchNorm, Linear};
-use burn::tensor::Tensor;
+use burn::nn::{BatchNorm, Dropout, Embedding, Linear};
 use burn::tensor::module::max_pool2d_with_indices;
 use burn::tensor::ops::MaxPoolOptions;
+use burn::tensor::{Int, Tensor};
 
-/// A dense layer (`Linear`, weight `[in, out]`): y = x W + b, ẏ = x V + v_b + ẋ W.
+/// The direction of a layer in a pass: `None` in a plain pass (checked: a direction handed
+/// to a plain pass would be ignored, which is a bug in the network's definition).
+fn direction<L>(pass: Pass, dir: Option<&L>) -> Option<&L> {
+    assert!(pass == Pass::Tangent || dir.is_none(), "jvp: a direction was given to a layer of a plain pass (start the pass with Dual::constant)");
+    dir
+}
+
+// The rules take their input apart instead of cloning it: in a plain pass the value reaches
+// the kernel as the only handle to its buffer, so element-wise ops may work in place, as in
+// a network written on `Tensor`.
+
+/// A dense layer (`Linear`, weight `[in, out]`): y = x W + b, ẏ = x V + v_b + ẋ W
 /// (basin's CPU kernels where they apply).
-pub fn linear(layer: &Linear, dir: &Linear, x: Dual<2>) -> Dual<2> {
-    let dv = linear_with(x.value.clone(), dir.weight.val(), dir.bias.as_ref().map(|b| b.val()));
-    let dx = x.tangent.map(|t| linear_with(t, layer.weight.val(), None));
-    Dual { value: crate::ops::linear(layer, x.value), tangent: add_opt(Some(dv), dx) }
+pub fn linear(layer: &Linear, dir: Option<&Linear>, x: Dual<2>) -> Dual<2> {
+    let Dual { value, tangent, pass } = x;
+    let dv = direction(pass, dir).map(|d| linear_with(value.clone(), d.weight.val(), d.bias.as_ref().map(|b| b.val())));
+    let dx = tangent.map(|t| linear_with(t, layer.weight.val(), None));
+    Dual { value: crate::ops::linear(layer, value), tangent: add_opt(dv, dx), pass }
 }
 
 /// A convolution: y = W ⋆ x + b, ẏ = V ⋆ x + v_b + W ⋆ ẋ (basin's CPU kernels where they apply).
-pub fn conv2d(layer: &Conv2d, dir: &Conv2d, x: Dual<4>) -> Dual<4> {
-    let dv = conv2d_with(layer, x.value.clone(), dir.weight.val(), dir.bias.as_ref().map(|b| b.val()));
-    let dx = x.tangent.map(|t| conv2d_with(layer, t, layer.weight.val(), None));
-    Dual { value: crate::ops::conv2d(layer, x.value), tangent: add_opt(Some(dv), dx) }
+pub fn conv2d(layer: &Conv2d, dir: Option<&Conv2d>, x: Dual<4>) -> Dual<4> {
+    let Dual { value, tangent, pass } = x;
+    let dv = direction(pass, dir).map(|d| conv2d_with(layer, value.clone(), d.weight.val(), d.bias.as_ref().map(|b| b.val())));
+    let dx = tangent.map(|t| conv2d_with(layer, t, layer.weight.val(), None));
+    Dual { value: crate::ops::conv2d(layer, value), tangent: add_opt(dv, dx), pass }
 }
 
-/// Batch norm in evaluation mode, y = γ (x − μ)/√(σ² + ε) + β with the running μ, σ²
-/// (constants): ẏ = γ̇ x̂ + β̇ + γ ẋ/√(σ² + ε), x̂ = (x − μ)/√(σ² + ε).
-pub fn batch_norm<const D: usize>(layer: &BatchNorm, dir: &BatchNorm, x: Dual<D>) -> Dual<D> {
-    let device = x.value.device();
-    let c = x.value.dims()[1];
+/// Batch norm. Plain pass: the layer's own forward (batch statistics in training, on an
+/// autodiff device). Tangent pass: evaluation mode, y = γ (x − μ)/√(σ² + ε) + β with the
+/// running μ, σ² (constants): ẏ = γ̇ x̂ + β̇ + γ ẋ/√(σ² + ε), x̂ = (x − μ)/√(σ² + ε).
+pub fn batch_norm<const D: usize>(layer: &BatchNorm, dir: Option<&BatchNorm>, x: Dual<D>) -> Dual<D> {
+    let Dual { value, tangent, pass } = x;
+    let dir = direction(pass, dir);
+    if pass == Pass::Plain {
+        return Dual { value: crate::ops::batch_norm(layer, value), tangent, pass };
+    }
+    let device = value.device();
+    let c = value.dims()[1];
     let shape: [usize; D] = std::array::from_fn(|i| if i == 1 { c } else { 1 });
     let mean = layer.running_mean.value().to_device(&device).reshape(shape);
     let inv = layer.running_var.value().to_device(&device).add_scalar(layer.epsilon).sqrt().recip().reshape(shape);
     let gamma = layer.gamma.val().reshape(shape);
-    let xhat = (x.value - mean) * inv.clone();
-    let dv = xhat.clone() * dir.gamma.val().reshape(shape) + dir.beta.val().reshape(shape);
-    let dx = x.tangent.map(|t| t * (gamma.clone() * inv));
-    Dual { value: xhat * gamma + layer.beta.val().reshape(shape), tangent: add_opt(Some(dv), dx) }
+    let xhat = (value - mean) * inv.clone();
+    let dv = dir.map(|d| xhat.clone() * d.gamma.val().reshape(shape) + d.beta.val().reshape(shape));
+    let dx = tangent.map(|t| t * (gamma.clone() * inv));
+    Dual { value: xhat * gamma + layer.beta.val().reshape(shape), tangent: add_opt(dv, dx), pass }
 }
 
 /// Max pooling: the tangent is read at each window's arg-max (held fixed, as autodiff does).
+/// A plain pass (or a tangent pass that has no tangent yet) is the plain kernel.
 pub fn max_pool2d(pool: &MaxPool2d, x: Dual<4>) -> Dual<4> {
+    let Dual { value, tangent, pass } = x;
+    let Some(t) = tangent else {
+        return Dual { value: crate::ops::max_pool2d(pool, value), tangent: None, pass };
+    };
     let [pt, pl, pb, pr] = crate::ops::flex_io::fixed_padding(&pool.padding).expect("max_pool2d tangent: explicit or valid padding");
     let options = MaxPoolOptions::new(pool.kernel_size)
         .with_stride(pool.stride)
         .with_padding_pairs([(pt, pb), (pl, pr)])
         .with_dilation(pool.dilation)
         .with_ceil_mode(pool.ceil_mode);
-    let [b, c, h, w] = x.value.dims();
-    let (value, idx) = max_pool2d_with_indices(x.value, options);
+    let [b, c, h, w] = value.dims();
+    let (value, idx) = max_pool2d_with_indices(value, options);
     let [_, _, ho, wo] = value.dims();
-    let tangent = x.tangent.map(|t| t.reshape([b, c, h * w]).gather(2, idx.reshape([b, c, ho * wo])).reshape([b, c, ho, wo]));
-    Dual { value, tangent }
+    let tangent = t.reshape([b, c, h * w]).gather(2, idx.reshape([b, c, ho * wo])).reshape([b, c, ho, wo]);
+    Dual { value, tangent: Some(tangent), pass }
+}
+
+/// Dropout: the layer's own (active in training on an autodiff device) in a plain pass;
+/// none in a tangent pass (evaluation mode).
+pub fn dropout<const D: usize>(layer: &Dropout, x: Dual<D>) -> Dual<D> {
+    match x.pass {
+        Pass::Tangent => x,
+        Pass::Plain => Dual { value: layer.forward(x.value), ..x },
+    }
+}
+
+/// An embedding lookup, e = E[ids], ė = V_E[ids]. `pass` is the pass the lookup starts.
+pub fn embedding(layer: &Embedding, dir: Option<&Embedding>, ids: Tensor<2, Int>, pass: Pass) -> Dual<3> {
+    let tangent = direction(pass, dir).map(|d| d.forward(ids.clone()));
+    Dual { value: layer.forward(ids), tangent, pass }
 }
 
 /// `[B, C, H, W]` → `[B, C·H·W]` on both parts.

@@ -5,8 +5,8 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
-use crate::jvp::{self, Dual};
-use burn::tensor::{Device, Tensor};
+use crate::jvp::{self, Dual, DualNet};
+use burn::tensor::Device;
 
 /// `keskar-c1`: 2 × [conv 64 5×5 (same) → BN → ReLU → MaxPool 3×3 stride 2 (same)] →
 /// dense 384 → BN → ReLU → dropout ½ → dense 192 → BN → ReLU → dropout ½ → classes.
@@ -57,26 +57,21 @@ impl KeskarC1 {
         self.act = super::noisy_relu::NoisyRelu::new(a);
         self
     }
+}
 
-    /// Logits for images `[B, C, H, W]`.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let relu = |x| self.act.forward(x);
-        let x = crate::ops::max_pool2d(&self.pool, relu(crate::ops::batch_norm(&self.bn1, crate::ops::conv2d(&self.conv1, x))));
-        let x = crate::ops::max_pool2d(&self.pool, relu(crate::ops::batch_norm(&self.bn2, crate::ops::conv2d(&self.conv2, x))));
-        let x: Tensor<2> = x.flatten(1, 3);
-        let x = self.dropout.forward(self.act.forward(crate::ops::batch_norm(&self.bn3, crate::ops::linear(&self.fc1, x))));
-        let x = self.dropout.forward(self.act.forward(crate::ops::batch_norm(&self.bn4, crate::ops::linear(&self.fc2, x))));
-        crate::ops::linear(&self.out, x)
-    }
-
-    /// Logits and their tangent along `dir` in evaluation mode (no dropout, running statistics);
-    /// see [`basin_core::Classifier::logits_jvp`].
-    pub fn forward_jvp(&self, dir: &KeskarC1, x: Tensor<4>) -> Dual<2> {
-        let x = jvp::max_pool2d(&self.pool, jvp::batch_norm(&self.bn1, &dir.bn1, jvp::conv2d(&self.conv1, &dir.conv1, Dual::constant(x))).relu());
-        let x = jvp::max_pool2d(&self.pool, jvp::batch_norm(&self.bn2, &dir.bn2, jvp::conv2d(&self.conv2, &dir.conv2, x)).relu());
-        let x = jvp::layers::flatten(x);
-        let x = jvp::batch_norm(&self.bn3, &dir.bn3, jvp::linear(&self.fc1, &dir.fc1, x)).relu();
-        let x = jvp::batch_norm(&self.bn4, &dir.bn4, jvp::linear(&self.fc2, &dir.fc2, x)).relu();
-        jvp::linear(&self.out, &dir.out, x)
+/// Logits for images `[B, C, H, W]`, written once for both passes.
+impl DualNet for KeskarC1 {
+    fn forward_dual(&self, dir: Option<&KeskarC1>, x: Dual<4>) -> Dual<2> {
+        let block = |conv: &Conv2d, bn: &BatchNorm, d: Option<(&Conv2d, &BatchNorm)>, x| {
+            jvp::max_pool2d(&self.pool, self.act.forward_dual(jvp::batch_norm(bn, d.map(|d| d.1), jvp::conv2d(conv, d.map(|d| d.0), x))))
+        };
+        let x = block(&self.conv1, &self.bn1, dir.map(|d| (&d.conv1, &d.bn1)), x);
+        let x = block(&self.conv2, &self.bn2, dir.map(|d| (&d.conv2, &d.bn2)), x);
+        let dense = |fc: &Linear, bn: &BatchNorm, d: Option<(&Linear, &BatchNorm)>, x| {
+            jvp::dropout(&self.dropout, self.act.forward_dual(jvp::batch_norm(bn, d.map(|d| d.1), jvp::linear(fc, d.map(|d| d.0), x))))
+        };
+        let x = dense(&self.fc1, &self.bn3, dir.map(|d| (&d.fc1, &d.bn3)), jvp::flatten(x));
+        let x = dense(&self.fc2, &self.bn4, dir.map(|d| (&d.fc2, &d.bn4)), x);
+        jvp::linear(&self.out, dir.map(|d| &d.out), x)
     }
 }

@@ -12,7 +12,7 @@ use basin_core::fastrand;
 use basin_core::task::LossModel;
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
-use burn::tensor::activation::{sigmoid, tanh};
+use crate::jvp::{self, Dual, Pass};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -70,80 +70,28 @@ pub struct LmState {
 }
 
 impl LstmLayer {
-    /// Runs the layer over `x` `[B, T, H]` from `state` (zeros when `None`); returns the outputs
-    /// `[B, T, H]` and the final (h, c).
-    fn forward(&self, x: Tensor<3>, state: Option<(Tensor<2>, Tensor<2>)>) -> (Tensor<3>, (Tensor<2>, Tensor<2>)) {
-        let [b, t, h] = x.dims();
-        let device = x.device();
+    /// Runs the layer over `x` `[B, T, H]` from `state` (zeros when `None`), in the pass `x`
+    /// carries; returns the outputs `[B, T, H]` and the final (h, c). In a tangent pass every
+    /// step is differentiated by the rules of [`Dual`]: ȧ = ẋ W_x + x V_x + v_b + ḣ W_h + h V_h,
+    /// i̇ = σ′ ȧ_i (f, o alike), ġ = (1 − g²) ȧ_g, ċ = ḟ c₋ + f ċ₋ + i̇ g + i ġ,
+    /// ḣ = ȯ tanh c + o (1 − tanh² c) ċ.
+    fn forward_dual(&self, dir: Option<&LstmLayer>, x: Dual<3>, state: Option<(Dual<2>, Dual<2>)>) -> (Dual<3>, (Dual<2>, Dual<2>)) {
+        let [b, t, h] = x.value.dims();
+        let (device, pass) = (x.value.device(), x.pass);
         // [B, T, 4H]: every time step in one product
-        let xw = crate::ops::linear(&self.input, x.reshape([b * t, h])).reshape([b, t, 4 * h]);
-        let (mut hs, mut cs) = state.unwrap_or_else(|| (Tensor::zeros([b, h], &device), Tensor::zeros([b, h], &device)));
+        let xw = jvp::linear(&self.input, dir.map(|d| &d.input), x.map(|v| v.reshape([b * t, h]))).map(|v| v.reshape([b, t, 4 * h]));
+        let zeros = || Dual { value: Tensor::<2>::zeros([b, h], &device), tangent: None, pass };
+        let (mut hs, mut cs) = state.unwrap_or_else(|| (zeros(), zeros()));
         let mut outs = Vec::with_capacity(t);
         for s in 0..t {
-            let gates = xw.clone().narrow(1, s, 1).reshape([b, 4 * h]) + crate::ops::linear(&self.recurrent, hs);
-            let i = sigmoid(gates.clone().narrow(1, 0, h));
-            let f = sigmoid(gates.clone().narrow(1, h, h));
-            let g = tanh(gates.clone().narrow(1, 2 * h, h));
-            let o = sigmoid(gates.narrow(1, 3 * h, h));
+            let gates = xw.clone().map(|v| v.narrow(1, s, 1).reshape([b, 4 * h])) + jvp::linear(&self.recurrent, dir.map(|d| &d.recurrent), hs);
+            let part = |k: usize| gates.clone().map(|v| v.narrow(1, k * h, h));
+            let (i, f, g, o) = (part(0).sigmoid(), part(1).sigmoid(), part(2).tanh(), part(3).sigmoid());
             cs = f * cs + i * g;
-            hs = o * tanh(cs.clone());
+            hs = o * cs.clone().tanh();
             outs.push(hs.clone());
         }
-        (Tensor::stack(outs, 1), (hs, cs))
-    }
-}
-
-/// σ′ from σ: s(1 − s).
-fn sigmoid_slope(s: Tensor<2>) -> Tensor<2> {
-    s.clone() * s.neg().add_scalar(1.0)
-}
-
-/// x W + b and its tangent ẋ W + x V_W + v_b for `layer` and the direction `dir` (Burn's
-/// `Linear` weight is `[in, out]`), on 2-D inputs.
-fn linear_jvp(layer: &Linear, dir: &Linear, x: Tensor<2>, dx: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
-    let (w, v) = (layer.weight.val(), dir.weight.val());
-    let mut y = x.clone().matmul(w.clone());
-    let mut dy = dx.matmul(w) + x.matmul(v);
-    if let (Some(b), Some(db)) = (&layer.bias, &dir.bias) {
-        y = y + b.val().unsqueeze();
-        dy = dy + db.val().unsqueeze();
-    }
-    (y, dy)
-}
-
-impl LstmLayer {
-    /// [`forward`](Self::forward) from a zero state and its tangent along `dir`, given the
-    /// input's tangent `dx`: with gates a = x W_x + b + h W_h,
-    /// ȧ = ẋ W_x + x V_x + v_b + ḣ W_h + h V_h; i̇ = σ′ ȧ_i (f, o alike), ġ = (1 − g²) ȧ_g;
-    /// ċ = ḟ c₋ + f ċ₋ + i̇ g + i ġ; ḣ = ȯ tanh c + o (1 − tanh² c) ċ.
-    fn forward_jvp(&self, dir: &LstmLayer, x: Tensor<3>, dx: Tensor<3>) -> (Tensor<3>, Tensor<3>) {
-        let [b, t, h] = x.dims();
-        let device = x.device();
-        let (xw, dxw) = linear_jvp(&self.input, &dir.input, x.reshape([b * t, h]), dx.reshape([b * t, h]));
-        let (xw, dxw) = (xw.reshape([b, t, 4 * h]), dxw.reshape([b, t, 4 * h]));
-        let zeros = || Tensor::<2>::zeros([b, h], &device);
-        let (mut hs, mut cs, mut dhs, mut dcs) = (zeros(), zeros(), zeros(), zeros());
-        let (mut outs, mut douts) = (Vec::with_capacity(t), Vec::with_capacity(t));
-        for s in 0..t {
-            let (rec, drec) = linear_jvp(&self.recurrent, &dir.recurrent, hs, dhs);
-            let a = xw.clone().narrow(1, s, 1).reshape([b, 4 * h]) + rec;
-            let da = dxw.clone().narrow(1, s, 1).reshape([b, 4 * h]) + drec;
-            let part = |t: &Tensor<2>, k: usize| t.clone().narrow(1, k * h, h);
-            let (i, f, g, o) = (sigmoid(part(&a, 0)), sigmoid(part(&a, 1)), tanh(part(&a, 2)), sigmoid(part(&a, 3)));
-            let di = sigmoid_slope(i.clone()) * part(&da, 0);
-            let df = sigmoid_slope(f.clone()) * part(&da, 1);
-            let dg = (g.clone() * g.clone()).neg().add_scalar(1.0) * part(&da, 2);
-            let d_o = sigmoid_slope(o.clone()) * part(&da, 3);
-            let c = f.clone() * cs.clone() + i.clone() * g.clone();
-            let dc = df * cs + f * dcs + di * g + i * dg;
-            let tc = tanh(c.clone());
-            hs = o.clone() * tc.clone();
-            dhs = d_o * tc.clone() + o * (tc.clone() * tc).neg().add_scalar(1.0) * dc.clone();
-            (cs, dcs) = (c, dc);
-            outs.push(hs.clone());
-            douts.push(dhs.clone());
-        }
-        (Tensor::stack(outs, 1), Tensor::stack(douts, 1))
+        (Dual::stack(outs, 1), (hs, cs))
     }
 }
 
@@ -198,24 +146,38 @@ impl LstmLm {
     /// Logits `[B·T, vocab]` for `inputs` `[B, T]` from `state`, and the final state.
     /// Dropout (inverted, on the embedding and on each layer's output) when `dropout_key` is set.
     pub fn forward(&self, inputs: Tensor<2, Int>, state: Option<LmState>, dropout_key: Option<u64>) -> (Tensor<2>, LmState) {
+        let (z, state) = self.forward_dual(None, inputs, state, dropout_key, Pass::Plain);
+        (z.value, state)
+    }
+
+    /// The model written once, on [`Dual`]: [`forward`](Self::forward) in a plain pass, and
+    /// logits with their tangent along `dir` in a tangent pass (the state enters with zero
+    /// tangent). A dropout mask is a constant of the batch (drawn from its key), a linear map
+    /// on both parts.
+    fn forward_dual(&self, dir: Option<&LstmLm>, inputs: Tensor<2, Int>, state: Option<LmState>, dropout_key: Option<u64>, pass: Pass) -> (Dual<2>, LmState) {
         let [b, t] = inputs.dims();
-        let mut x = self.embedding.forward(inputs);
+        let mut x = jvp::embedding(&self.embedding, dir.map(|d| &d.embedding), inputs, pass);
         let mut mask_no = 0;
-        let mut drop = |x: Tensor<3>| match dropout_key {
+        let mut drop = |x: Dual<3>| match dropout_key {
             Some(key) if self.dropout > 0.0 => {
                 mask_no += 1;
-                x.clone() * dropout_mask(x.dims(), self.dropout, basin_core::paramvec::ParamVec::part_key(key, mask_no), &x.device())
+                let mask = dropout_mask(x.value.dims(), self.dropout, basin_core::paramvec::ParamVec::part_key(key, mask_no), &x.value.device());
+                x.map(|v| v * mask.clone())
             }
             _ => x,
         };
         x = drop(x);
         let mut finals = Vec::with_capacity(self.layers.len());
         for (k, layer) in self.layers.iter().enumerate() {
-            let (y, last) = layer.forward(x, state.as_ref().map(|s| s.layers[k].clone()));
+            let start = state.as_ref().map(|s| {
+                let (h, c) = s.layers[k].clone();
+                (Dual { value: h, tangent: None, pass }, Dual { value: c, tangent: None, pass })
+            });
+            let (y, (h, c)) = layer.forward_dual(dir.map(|d| &d.layers[k]), x, start);
             x = drop(y);
-            finals.push(last);
+            finals.push((h.value, c.value));
         }
-        (crate::ops::linear(&self.decoder, x.reshape([b * t, self.hidden])), LmState { layers: finals })
+        (jvp::linear(&self.decoder, dir.map(|d| &d.decoder), x.map(|v| v.reshape([b * t, self.hidden]))), LmState { layers: finals })
     }
 
     /// Summed cross-entropy (nats) over every word of `streams` and the word count, the state
@@ -257,21 +219,17 @@ impl LossModel for LstmLm {
     fn batch_len(batch: &LmBatch) -> usize {
         batch.targets.dims()[0]
     }
-    /// The loss's tangent for the exact Hessian (S-SGD §5.3's model, issue 28): embedding
-    /// rows ė = V_E[ids], each LSTM layer's tangent ([`LstmLayer::forward_jvp`]), the
-    /// decoder's ż = ḣ W_d + h V_d + v_d, and the mean cross-entropy's (softmax(z) − e_y)·ż
-    /// over every word. Evaluation mode: a batch with dropout masks has none (`None`).
+    /// The loss's tangent for the exact Hessian (S-SGD §5.3's model, issue 28): the tangent
+    /// pass of [`LstmLm::forward_dual`] (embedding rows ė = V_E[ids], each LSTM step by the
+    /// rules of [`Dual`], the decoder's ż = ḣ W_d + h V_d + v_d), then the mean
+    /// cross-entropy's (softmax(z) − e_y)·ż over every word. A batch with dropout masks keeps
+    /// them: its loss is one fixed function of the weights.
     fn loss_jvp(&self, dir: &Self, batch: &LmBatch) -> Option<Tensor<1>> {
-        if batch.dropout_key.is_some() && self.dropout > 0.0 {
-            return None;
-        }
         let [b, t] = batch.targets.dims();
         let n = b * t;
-        let (mut x, mut dx) = (self.embedding.forward(batch.inputs.clone()), dir.embedding.forward(batch.inputs.clone()));
-        for (layer, d) in self.layers.iter().zip(&dir.layers) {
-            (x, dx) = layer.forward_jvp(d, x, dx);
-        }
-        let (z, dz) = linear_jvp(&self.decoder, &dir.decoder, x.reshape([n, self.hidden]), dx.reshape([n, self.hidden]));
+        let (z, _) = self.forward_dual(Some(dir), batch.inputs.clone(), None, batch.dropout_key, Pass::Tangent);
+        let dz = z.tangent_or_zeros();
+        let z = z.value;
         let p = burn::tensor::activation::softmax(z, 1);
         let picked = dz.clone().gather(1, batch.targets.clone().reshape([n, 1]));
         Some(((p * dz).sum() - picked.sum()).div_scalar(n as f64))

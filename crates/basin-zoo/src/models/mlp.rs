@@ -3,8 +3,8 @@
 use super::init::glorot;
 use burn::module::Module;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
-use crate::jvp::{self, Dual};
-use burn::tensor::{Device, Tensor};
+use crate::jvp::{self, Dual, DualNet};
+use burn::tensor::Device;
 
 /// A ReLU multilayer perceptron on flattened images, optionally batch-normalized.
 ///
@@ -42,31 +42,19 @@ impl Mlp {
         self.act = super::noisy_relu::NoisyRelu::new(a);
         self
     }
+}
 
-    /// Logits for a batch of images `[B, C, H, W]` (flattened here) or features `[B, D]`.
-    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let mut x: Tensor<2> = images.flatten(1, 3);
+/// 784 → hidden (dense, batch norm, ReLU) → dense, written once for both passes.
+impl DualNet for Mlp {
+    fn forward_dual(&self, dir: Option<&Mlp>, images: Dual<4>) -> Dual<2> {
+        let mut x = jvp::flatten(images);
         for (i, layer) in self.hidden.iter().enumerate() {
-            x = crate::ops::linear(layer, x);
+            x = jvp::linear(layer, dir.map(|d| &d.hidden[i]), x);
             if let Some(bn) = self.norms.get(i) {
-                x = crate::ops::batch_norm(bn, x);
+                x = jvp::batch_norm(bn, dir.map(|d| &d.norms[i]), x);
             }
-            x = self.act.forward(x);
+            x = self.act.forward_dual(x);
         }
-        crate::ops::linear(&self.output, x)
-    }
-
-    /// Logits and their tangent along the direction model `dir` (evaluation mode: batch norm on
-    /// running statistics, plain ReLU); see [`basin_core::Classifier::logits_jvp`].
-    pub fn forward_jvp(&self, dir: &Mlp, images: Tensor<4>) -> Dual<2> {
-        let mut x = Dual::constant(images.flatten(1, 3));
-        for (i, (layer, d)) in self.hidden.iter().zip(&dir.hidden).enumerate() {
-            x = jvp::linear(layer, d, x);
-            if let (Some(bn), Some(dbn)) = (self.norms.get(i), dir.norms.get(i)) {
-                x = jvp::batch_norm(bn, dbn, x);
-            }
-            x = x.relu();
-        }
-        jvp::linear(&self.output, &dir.output, x)
+        jvp::linear(&self.output, dir.map(|d| &d.output), x)
     }
 }

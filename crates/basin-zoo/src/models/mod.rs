@@ -10,6 +10,7 @@ pub mod noisy_relu;
 pub mod resnet_cifar;
 pub mod simple_cnn;
 
+use crate::jvp;
 use basin_core::Classifier;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
@@ -82,26 +83,25 @@ impl ZooModel {
     }
 }
 
+/// The zoo's networks are written once ([`DualNet`]): both passes come from that definition.
 impl Classifier for ZooModel {
     fn logits(&self, images: Tensor<4>) -> Tensor<2> {
         match self {
-            ZooModel::Mlp(m) => m.forward(images),
-            ZooModel::KeskarC1(m) => m.forward(images),
-            ZooModel::NeC1(m) => m.forward(images),
-            ZooModel::SimpleCnn(m) => m.forward(images),
-            ZooModel::ResNet(m) => m.forward(images),
+            ZooModel::Mlp(m) => jvp::logits(m, images),
+            ZooModel::KeskarC1(m) => jvp::logits(m, images),
+            ZooModel::NeC1(m) => jvp::logits(m, images),
+            ZooModel::SimpleCnn(m) => jvp::logits(m, images),
+            ZooModel::ResNet(m) => jvp::logits(m, images),
         }
     }
     fn logits_jvp(&self, dir: &Self, images: Tensor<4>) -> Option<(Tensor<2>, Tensor<2>)> {
-        let d = match (self, dir) {
-            (ZooModel::Mlp(m), ZooModel::Mlp(d)) => m.forward_jvp(d, images),
-            (ZooModel::KeskarC1(m), ZooModel::KeskarC1(d)) => m.forward_jvp(d, images),
-            (ZooModel::NeC1(m), ZooModel::NeC1(d)) => m.forward_jvp(d, images),
-            (ZooModel::SimpleCnn(m), ZooModel::SimpleCnn(d)) => m.forward_jvp(d, images),
-            (ZooModel::ResNet(m), ZooModel::ResNet(d)) => m.forward_jvp(d, images),
+        Some(match (self, dir) {
+            (ZooModel::Mlp(m), ZooModel::Mlp(d)) => jvp::logits_jvp(m, d, images),
+            (ZooModel::KeskarC1(m), ZooModel::KeskarC1(d)) => jvp::logits_jvp(m, d, images),
+            (ZooModel::NeC1(m), ZooModel::NeC1(d)) => jvp::logits_jvp(m, d, images),
+            (ZooModel::SimpleCnn(m), ZooModel::SimpleCnn(d)) => jvp::logits_jvp(m, d, images),
+            (ZooModel::ResNet(m), ZooModel::ResNet(d)) => jvp::logits_jvp(m, d, images),
             _ => return None,
-        };
-        let t = d.tangent_or_zeros();
-        Some((d.value, t))
+        })
     }
 }

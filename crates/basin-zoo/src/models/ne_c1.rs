@@ -6,8 +6,8 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
-use crate::jvp::{self, Dual};
-use burn::tensor::{Device, Tensor};
+use crate::jvp::{self, Dual, DualNet};
+use burn::tensor::Device;
 
 /// `ne-c1` (shared/seeds/noise-enhancement.txt, §4): 3×[64, 3, 3, 1], 3×[128, 3, 3, 1],
 /// 3×[256, 3, 3, 1] convolutions (same padding), MaxPool(2) after each stack, batch norm and
@@ -51,28 +51,17 @@ impl NeC1 {
         self.act = super::noisy_relu::NoisyRelu::new(a);
         self
     }
+}
 
-    /// Logits for images `[B, C, H, W]`.
-    pub fn forward(&self, mut x: Tensor<4>) -> Tensor<2> {
+/// Logits for images `[B, C, H, W]`, written once for both passes.
+impl DualNet for NeC1 {
+    fn forward_dual(&self, dir: Option<&NeC1>, mut x: Dual<4>) -> Dual<2> {
         for (i, (conv, bn)) in self.convs.iter().zip(&self.norms).enumerate() {
-            x = self.act.forward(crate::ops::batch_norm(bn, crate::ops::conv2d(conv, x)));
-            if i % 3 == 2 {
-                x = crate::ops::max_pool2d(&self.pool, x);
-            }
-        }
-        crate::ops::linear(&self.out, x.flatten(1, 3))
-    }
-
-    /// Logits and their tangent along `dir` in evaluation mode (running statistics);
-    /// see [`basin_core::Classifier::logits_jvp`].
-    pub fn forward_jvp(&self, dir: &NeC1, x: Tensor<4>) -> Dual<2> {
-        let mut x = Dual::constant(x);
-        for (i, ((conv, bn), (dconv, dbn))) in self.convs.iter().zip(&self.norms).zip(dir.convs.iter().zip(&dir.norms)).enumerate() {
-            x = jvp::batch_norm(bn, dbn, jvp::conv2d(conv, dconv, x)).relu();
+            x = self.act.forward_dual(jvp::batch_norm(bn, dir.map(|d| &d.norms[i]), jvp::conv2d(conv, dir.map(|d| &d.convs[i]), x)));
             if i % 3 == 2 {
                 x = jvp::max_pool2d(&self.pool, x);
             }
         }
-        jvp::linear(&self.out, &dir.out, jvp::layers::flatten(x))
+        jvp::linear(&self.out, dir.map(|d| &d.out), jvp::flatten(x))
     }
 }

@@ -4,6 +4,7 @@
 //! network's ReLUs switch to it with `model.relu_noise = a` (the paper's one experiment is
 //! ResNet-44 on CIFAR-10, workshop Table 2).
 
+use crate::jvp::{Dual, Pass};
 use burn::module::{Flag, Module, Param};
 use burn::tensor::activation::relu;
 use burn::tensor::{Distribution, Tensor};
@@ -33,5 +34,14 @@ impl NoisyRelu {
         }
         let theta = Tensor::<D>::random(r.shape(), Distribution::Uniform(1.0 - self.a, 1.0 + self.a), &r.device().inner());
         r * Tensor::from_inner(theta)
+    }
+
+    /// The activation on [`Dual`]: [`forward`](Self::forward) in a plain pass, the plain
+    /// ReLU's rule in a tangent pass (evaluation mode, no noise).
+    pub fn forward_dual<const D: usize>(&self, x: Dual<D>) -> Dual<D> {
+        match x.pass {
+            Pass::Tangent => x.relu(),
+            Pass::Plain => Dual { value: self.forward(x.value), ..x },
+        }
     }
 }

@@ -7,7 +7,7 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
-use crate::jvp::{self, Dual};
+use crate::jvp::{self, Dual, DualNet};
 use burn::tensor::{Device, Tensor};
 
 fn conv3x3(i: usize, o: usize, stride: usize, device: &Device) -> Conv2d {
@@ -46,10 +46,12 @@ impl BasicBlock {
         }
     }
 
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let out = self.act.forward(crate::ops::batch_norm(&self.bn1, crate::ops::conv2d(&self.conv1, x.clone())));
-        let out = crate::ops::batch_norm(&self.bn2, crate::ops::conv2d(&self.conv2, out));
-        self.act.forward(out + self.shortcut(x))
+    /// conv-BN-ReLU-conv-BN, plus the shortcut, then ReLU, in the pass `x` carries.
+    fn forward_dual(&self, dir: Option<&BasicBlock>, x: Dual<4>) -> Dual<4> {
+        let out = jvp::conv2d(&self.conv1, dir.map(|d| &d.conv1), x.clone());
+        let out = self.act.forward_dual(jvp::batch_norm(&self.bn1, dir.map(|d| &d.bn1), out));
+        let out = jvp::batch_norm(&self.bn2, dir.map(|d| &d.bn2), jvp::conv2d(&self.conv2, dir.map(|d| &d.conv2), out));
+        self.act.forward_dual(out + x.map(|t| self.shortcut(t)))
     }
 
     /// The zero-channel padding and sub-sampling of the option-A shortcut (linear, no parameters).
@@ -63,12 +65,6 @@ impl BasicBlock {
                 Tensor::cat(vec![z.clone(), s, z], 1)
             }
         }
-    }
-
-    fn forward_jvp(&self, dir: &BasicBlock, x: Dual<4>) -> Dual<4> {
-        let out = jvp::batch_norm(&self.bn1, &dir.bn1, jvp::conv2d(&self.conv1, &dir.conv1, x.clone())).relu();
-        let out = jvp::batch_norm(&self.bn2, &dir.bn2, jvp::conv2d(&self.conv2, &dir.conv2, out));
-        (out + x.map(|t| self.shortcut(t))).relu()
     }
 }
 
@@ -118,24 +114,15 @@ impl ResNetCifar {
         }
         self
     }
+}
 
-    /// Logits for images `[B, C, H, W]`.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x = self.act.forward(crate::ops::batch_norm(&self.bn, crate::ops::conv2d(&self.stem, x)));
-        for b in &self.blocks {
-            x = b.forward(x);
+/// Logits for images `[B, C, H, W]`, written once for both passes.
+impl DualNet for ResNetCifar {
+    fn forward_dual(&self, dir: Option<&ResNetCifar>, x: Dual<4>) -> Dual<2> {
+        let mut x = self.act.forward_dual(jvp::batch_norm(&self.bn, dir.map(|d| &d.bn), jvp::conv2d(&self.stem, dir.map(|d| &d.stem), x)));
+        for (i, b) in self.blocks.iter().enumerate() {
+            x = b.forward_dual(dir.map(|d| &d.blocks[i]), x);
         }
-        crate::ops::linear(&self.fc, self.pool.forward(x).flatten(1, 3))
-    }
-
-    /// Logits and their tangent along `dir` in evaluation mode (running statistics);
-    /// see [`basin_core::Classifier::logits_jvp`].
-    pub fn forward_jvp(&self, dir: &ResNetCifar, x: Tensor<4>) -> Dual<2> {
-        let mut x = jvp::batch_norm(&self.bn, &dir.bn, jvp::conv2d(&self.stem, &dir.stem, Dual::constant(x))).relu();
-        for (b, d) in self.blocks.iter().zip(&dir.blocks) {
-            x = b.forward_jvp(d, x);
-        }
-        let pooled = x.map(|t| self.pool.forward(t).flatten(1, 3));
-        jvp::linear(&self.fc, &dir.fc, pooled)
+        jvp::linear(&self.fc, dir.map(|d| &d.fc), x.map(|t| self.pool.forward(t).flatten(1, 3)))
     }
 }

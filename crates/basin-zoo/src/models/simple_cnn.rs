@@ -6,8 +6,8 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
-use crate::jvp::{self, Dual};
-use burn::tensor::{Device, Tensor};
+use crate::jvp::{self, Dual, DualNet};
+use burn::tensor::Device;
 
 /// `simple-cnn`: the paper's "4 layer CNN": conv 32 → conv 32 → MaxPool 2 → conv 64 → conv 64 →
 /// MaxPool 2 (3×3 kernels, same padding, ReLU) → dense 128 ReLU → classes. No normalization,
@@ -43,27 +43,18 @@ impl SimpleCnn {
         self.act = super::noisy_relu::NoisyRelu::new(a);
         self
     }
+}
 
-    /// Logits for images `[B, C, H, W]`.
-    pub fn forward(&self, mut x: Tensor<4>) -> Tensor<2> {
+/// Logits for images `[B, C, H, W]`, written once for both passes.
+impl DualNet for SimpleCnn {
+    fn forward_dual(&self, dir: Option<&SimpleCnn>, mut x: Dual<4>) -> Dual<2> {
         for (i, conv) in self.convs.iter().enumerate() {
-            x = self.act.forward(crate::ops::conv2d(conv, x));
-            if i % 2 == 1 {
-                x = crate::ops::max_pool2d(&self.pool, x);
-            }
-        }
-        crate::ops::linear(&self.out, self.act.forward(crate::ops::linear(&self.fc, x.flatten(1, 3))))
-    }
-
-    /// Logits and their tangent along `dir`; see [`basin_core::Classifier::logits_jvp`].
-    pub fn forward_jvp(&self, dir: &SimpleCnn, x: Tensor<4>) -> Dual<2> {
-        let mut x = Dual::constant(x);
-        for (i, (conv, dconv)) in self.convs.iter().zip(&dir.convs).enumerate() {
-            x = jvp::conv2d(conv, dconv, x).relu();
+            x = self.act.forward_dual(jvp::conv2d(conv, dir.map(|d| &d.convs[i]), x));
             if i % 2 == 1 {
                 x = jvp::max_pool2d(&self.pool, x);
             }
         }
-        jvp::linear(&self.out, &dir.out, jvp::linear(&self.fc, &dir.fc, jvp::layers::flatten(x)).relu())
+        let x = self.act.forward_dual(jvp::linear(&self.fc, dir.map(|d| &d.fc), jvp::flatten(x)));
+        jvp::linear(&self.out, dir.map(|d| &d.out), x)
     }
 }
