@@ -4,6 +4,7 @@ mod commands;
 mod config_file;
 mod device;
 mod export;
+mod lm_source;
 mod model_source;
 mod output;
 mod plots;

@@ -150,3 +150,47 @@ fn alignment_with_the_top_eigenvectors_is_tracked_and_reported() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(std::fs::read_to_string(dir.path().join("r.html")).unwrap().contains("in the span of the top eigenvectors"));
 }
+
+/// `basin hessian --run` on a run folder of the `lstm_lm` example (setup.txt + model.bpk): the
+/// exact Hessian's top eigenvalues agree with the finite-difference Hessian's (central
+/// differences of gradients: an independent computation of the same matrix for the smooth
+/// LSTM), over the run's first chunks; options that mean nothing there are refused.
+#[test]
+fn hessian_of_a_language_model_run_folder() {
+    use basin_zoo::data::corpus::Corpus;
+    use basin_zoo::models::lstm_lm::LmRunSetup;
+    use burn::module::Module;
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("lm");
+    std::fs::create_dir_all(&run).unwrap();
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/hamlet-slice");
+    let corpus = Corpus::load_ptb(&data).unwrap();
+    let setup = LmRunSetup { batch: 4, bptt: 10, hidden: 8, dropout: 0.0, decay_after: 1, max_chunks: 0, data };
+    std::fs::write(run.join("setup.txt"), setup.line()).unwrap();
+    let model = basin_core::train::init_model(&burn::tensor::Device::flex(), 3, |d| setup.model_config(corpus.vocab.len()).init(d));
+    let numel = basin_core::paramvec::ParamVec::from_model(&model).numel();
+    model.save_file(run.join("model.bpk")).unwrap();
+    assert!(run.join("model.bpk").is_file());
+
+    let top = |op: &str, json: &str| -> Vec<f64> {
+        let (code, out, err) = basin(&["hessian", "--run", "lm", "--samples", "3", "--top-k", "2", "--operator", op, "--json", json], dir.path());
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("3 training chunks of 4 streams × 10 words"), "{out}");
+        let rep: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join(json)).unwrap()).unwrap();
+        assert_eq!(rep["subset_size"], 3);
+        assert_eq!(rep["parameters"], numel);
+        rep["mean"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect()
+    };
+    let (exact, fd) = (top("hessian", "e.json"), top("fd", "f.json"));
+    println!("exact {exact:?}, fd {fd:?}");
+    for (e, f) in exact.iter().zip(&fd) {
+        assert!((e - f).abs() <= 1e-4 * f.abs(), "exact {exact:?} vs finite differences {fd:?}");
+    }
+    for bad in [&["--operator", "ggn"][..], &["--batch-size", "5"], &["--per-layer"]] {
+        let mut a = vec!["hessian", "--run", "lm", "--samples", "2"];
+        a.extend_from_slice(bad);
+        let (code, _, err) = basin(&a, dir.path());
+        assert_eq!(code, 2, "{bad:?}: {err}");
+        assert!(err.contains(bad[0]) && err.contains("language model"), "{bad:?}: {err}");
+    }
+}

@@ -34,7 +34,7 @@ use basin_core::train::checkpoint::write_atomic;
 use basin_core::train::init_model;
 use basin_core::{BatchSource, train_step};
 use basin_zoo::data::corpus::Corpus;
-use basin_zoo::models::lstm_lm::{LmBatch, LstmLm, LstmLmConfig, chunks, streams};
+use basin_zoo::models::lstm_lm::{LmBatch, LmRunSetup, LstmLm, chunks, first_chunks, streams};
 use burn::module::Module;
 use burn::optim::SgdConfig;
 use burn::tensor::Device;
@@ -147,7 +147,7 @@ fn lambda_max(model: &LstmLm, train: &[Vec<u32>], bptt: usize) -> Result<f64, Bo
     use basin_core::curvature::lanczos::{LanczosConfig, lanczos};
     use basin_core::curvature::objective::Objective;
     let ad = Device::flex().autodiff();
-    let batches: Vec<LmBatch> = (0..CURVATURE_CHUNKS.min(chunks(train, bptt))).map(|i| LmBatch::chunk(train, i, bptt, None, &ad)).collect();
+    let batches = first_chunks(train, CURVATURE_CHUNKS, bptt, &ad);
     let mut op = ExactHessianOperator::new(Objective::from_batches(model, batches))?;
     Ok(lanczos(&mut op, &LanczosConfig { k: 1, tol: 1e-3, max_iter: 60, seed: 0, ..Default::default() }).eigenvalues[0])
 }
@@ -187,14 +187,15 @@ fn run(a: &Args, corpus: &Corpus, method: &(String, f64), seed: u64, stop: &Atom
     }
     std::fs::create_dir_all(&dir)?;
     // everything but the number of epochs must match the run being continued
-    let setup = format!("batch {} bptt {} hidden {} dropout {} decay-after {} max-chunks {} data {}", a.batch, a.bptt, a.hidden, a.dropout, a.decay_after, a.max_chunks, a.data.display());
+    let run_setup = LmRunSetup { batch: a.batch, bptt: a.bptt, hidden: a.hidden, dropout: a.dropout, decay_after: a.decay_after, max_chunks: a.max_chunks, data: a.data.clone() };
+    let setup = run_setup.line();
     match std::fs::read_to_string(dir.join("setup.txt")) {
         Ok(old) if old != setup => return Err(format!("{}: was run with '{old}', not '{setup}' (choose another --out)", dir.display()).into()),
         Ok(_) => {}
         Err(_) => write_atomic(&dir.join("setup.txt"), setup.as_bytes())?,
     }
     let ad = Device::flex().autodiff();
-    let cfg = LstmLmConfig { vocab: corpus.vocab.len(), hidden: a.hidden, layers: 1, dropout: a.dropout };
+    let cfg = run_setup.model_config(corpus.vocab.len());
     let mut model = init_model(&ad, seed, |d| cfg.init(d));
     let mut p = Progress::default();
     if let Ok(text) = std::fs::read_to_string(dir.join("progress.json")) {

@@ -17,7 +17,9 @@ use basin_core::curvature::objective::subset_indices;
 use basin_core::curvature::slq::{Density, slq_density};
 use basin_core::curvature::track::{TopEigen, spread};
 use basin_core::curvature::{LinearOperator, Objective};
-use basin_zoo::ZooModel;
+use crate::lm_source::LmRun;
+use basin_core::curvature::exact_hessian::ExactHessianOperator;
+use basin_core::curvature::fd_hessian::FdHessianOperator;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -109,9 +111,10 @@ pub struct HessianArgs {
     /// in the JSON as `density_log`, and drawn instead of the linear one.
     #[arg(long, requires = "density")]
     log: bool,
-    /// Batch size of the subset passes.
-    #[arg(long, default_value_t = 500)]
-    batch_size: usize,
+    /// Batch size of the subset passes (default 500; a language model's batches are its
+    /// training chunks).
+    #[arg(long)]
+    batch_size: Option<usize>,
     /// Seed of the subsets and probe vectors.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -136,6 +139,8 @@ struct Report {
     data: String,
     parameters: usize,
     subset_size: usize,
+    /// What `subset_size` counts: training examples, or a language model's training chunks.
+    subset_unit: String,
     operator: String,
     operator_label: String,
     eps: Option<f64>,
@@ -214,7 +219,7 @@ fn check(args: &HessianArgs) -> Result<OperatorKind, CliError> {
     if args.samples == Some(0) {
         return Err(CliError::input("--samples: must be ≥ 1"));
     }
-    if args.batch_size == 0 {
+    if args.batch_size == Some(0) {
         return Err(CliError::input("--batch-size: must be ≥ 1"));
     }
     if args.density && (args.density_probes == 0 || args.density_steps == 0) {
@@ -248,22 +253,52 @@ pub fn run(args: HessianArgs) -> Result<(), CliError> {
     let eps = kind.default_eps();
     let eps = args.eps.unwrap_or(eps);
     let dev = device::select(&args.device)?;
-    let loaded = args.source.load(&dev)?;
+    let lm = match &args.source.run {
+        Some(dir) if crate::lm_source::is_lm_run(dir) => Some(lm_checks(&args, kind).and_then(|_| LmRun::load(dir, &dev))?),
+        _ => None,
+    };
+    let loaded = match lm {
+        Some(_) => None,
+        None => Some(args.source.load(&dev)?),
+    };
     let started = Instant::now();
-    let model: &ZooModel = &loaded.model;
-    let set = &loaded.data.train;
+    let batch_size = args.batch_size.unwrap_or(500);
     // The operator on subset `r`, its subset size and the subset loss.
     let op_for = |r: u64| -> Result<(Operator, usize, f64), CliError> {
-        let idx = subset_indices(basin_core::batch::ExampleSet::len(set), Some(args.subset), args.samples, args.seed.wrapping_add(r));
-        let n = idx.len();
-        let obj = Objective::new(model, set, &idx, args.batch_size, &dev);
-        args.determinism.check(&obj)?;
-        let op = CurvatureOperator::new(kind, obj, eps)?;
-        let loss = op.loss();
-        let w = basin_core::curvature::Differentiable::point(op.objective()).clone();
+        let (op, n, loss, w): (Operator, usize, f64, ParamVec) = match (&loaded, &lm) {
+            (Some(loaded), _) => {
+                let set = &loaded.data.train;
+                let idx = subset_indices(basin_core::batch::ExampleSet::len(set), Some(args.subset), args.samples, args.seed.wrapping_add(r));
+                let n = idx.len();
+                let obj = Objective::new(&loaded.model, set, &idx, batch_size, &dev);
+                args.determinism.check(&obj)?;
+                let op = CurvatureOperator::new(kind, obj, eps)?;
+                let loss = op.loss();
+                let w = basin_core::curvature::Differentiable::point(op.objective()).clone();
+                (Box::new(op), n, loss, w)
+            }
+            (None, Some(lm)) => {
+                // repeat r takes the r-th run of n consecutive chunks
+                let n = lm_chunks(&args, lm);
+                let batches: Vec<_> = lm.batches((r as usize + 1) * n, &dev).into_iter().skip(r as usize * n).collect();
+                if batches.len() < n {
+                    return Err(CliError::input(format!("--repeats: {} × {n} chunks is more than the run's {} training chunks", args.repeats, lm.chunks())));
+                }
+                let obj = Objective::from_batches(&lm.model, batches);
+                args.determinism.check(&obj)?;
+                let w = basin_core::curvature::Differentiable::point(&obj).clone();
+                let loss = obj.loss(&w);
+                let op: Operator = match kind {
+                    OperatorKind::Fd => Box::new(FdHessianOperator::new(obj, eps)),
+                    _ => Box::new(ExactHessianOperator::new(obj)?),
+                };
+                (op, n, loss, w)
+            }
+            (None, None) => unreachable!("one of the two sources is loaded"),
+        };
         let op: Operator = match &args.layer {
             Some(name) => Box::new(Block::new(op, &w, name)?),
-            None => Box::new(op),
+            None => op,
         };
         Ok((op, n, loss))
     };
@@ -337,8 +372,10 @@ pub fn run(args: HessianArgs) -> Result<(), CliError> {
     let per_layer = match args.per_layer {
         false => None,
         true => {
+            let loaded = loaded.as_ref().expect("--per-layer is refused for a language model");
+            let (model, set) = (&loaded.model, &loaded.data.train);
             let idx = subset_indices(basin_core::batch::ExampleSet::len(set), Some(args.subset), args.samples, args.seed);
-            let make = || CurvatureOperator::new(kind, Objective::new(model, set, &idx, args.batch_size, &dev), eps).expect("built above for the first subset");
+            let make = || CurvatureOperator::new(kind, Objective::new(model, set, &idx, batch_size, &dev), eps).expect("built above for the first subset");
             let w = basin_core::curvature::Differentiable::point(make().objective()).clone();
             let cfg = basin_core::curvature::block::PerLayerConfig { max_iter: args.max_iter, tol: args.tol, trace_matvecs: args.trace_samples, frobenius_samples: args.frobenius_samples, seed: args.seed };
             // three estimates (λ_max, trace, ‖·‖_F) per layer, each on a fresh operator
@@ -350,10 +387,20 @@ pub fn run(args: HessianArgs) -> Result<(), CliError> {
     };
     let report = Report {
         per_layer,
-        model: loaded.cfg.model.name.clone(),
-        data: loaded.cfg.data.name.clone(),
+        model: match (&loaded, &lm) {
+            (Some(l), _) => l.cfg.model.name.clone(),
+            (None, lm) => lm.as_ref().map_or_else(String::new, |lm| format!("lstm-lm 1×{}", lm.setup.hidden)),
+        },
+        data: match (&loaded, &lm) {
+            (Some(l), _) => l.cfg.data.name.clone(),
+            (None, lm) => lm.as_ref().map_or_else(String::new, |lm| lm.setup.data.display().to_string()),
+        },
         parameters,
         subset_size,
+        subset_unit: match &lm {
+            Some(lm) => format!("training chunks of {} streams × {} words", lm.setup.batch, lm.setup.bptt),
+            None => "training examples".into(),
+        },
         operator: kind.name().to_string(),
         operator_label: kind.label().to_string(),
         eps: (kind != OperatorKind::Hessian).then_some(eps),
@@ -392,7 +439,7 @@ fn print_report(r: &Report) {
     let op = &r.operator_label;
     let step = r.eps.map(|e| format!(", ε = {e}")).unwrap_or_default();
     let block = r.layer.as_ref().map(|l| format!(", block of {l}")).unwrap_or_default();
-    println!("{} on {}: {} parameters, subset of {} training examples, operator: {op} ({}{step}){block}", r.model, r.data, r.parameters, r.subset_size, r.operator);
+    println!("{} on {}: {} parameters, subset of {} {}, operator: {op} ({}{step}){block}", r.model, r.data, r.parameters, r.subset_size, r.subset_unit, r.operator);
     println!("| rank | {op} eigenvalue (mean) | std over {} subset(s) | residual (subset 1) |", r.repeats.len());
     println!("|---|---|---|---|");
     for (i, m) in r.mean.iter().enumerate() {
@@ -427,6 +474,30 @@ fn print_report(r: &Report) {
         }
     }
     println!("{:.1} s", r.seconds);
+}
+
+/// What `basin hessian` cannot do on a language model's run folder: one-line errors rather
+/// than options accepted and ignored.
+fn lm_checks(args: &HessianArgs, kind: OperatorKind) -> Result<(), CliError> {
+    let refuse = |what: &str| Err(CliError::input(format!("{what}: not available for a language model's run folder (lstm_lm)")));
+    if !matches!(kind, OperatorKind::Hessian | OperatorKind::Fd) {
+        return refuse(&format!("--operator {}", kind.name()));
+    }
+    if args.per_layer {
+        return refuse("--per-layer");
+    }
+    if args.source.averaged {
+        return refuse("--averaged");
+    }
+    if args.batch_size.is_some() {
+        return refuse("--batch-size (its batches are the run's training chunks)");
+    }
+    Ok(())
+}
+
+/// Chunks per subset of a language model: --samples, or --subset of its training chunks.
+fn lm_chunks(args: &HessianArgs, lm: &LmRun) -> usize {
+    args.samples.unwrap_or_else(|| ((args.subset * lm.chunks() as f64).ceil() as usize).max(1))
 }
 
 /// Where the density plot goes: --svg, or next to --json, or hessian-density.svg.

@@ -130,6 +130,66 @@ impl LmBatch {
     }
 }
 
+/// The settings a run of the `lstm_lm` example was trained with, kept in its folder as
+/// `setup.txt` (one line, `batch 20 bptt 35 hidden 300 dropout 0 decay-after 4 max-chunks 0
+/// data data/full/ptb`): the example refuses to continue a run with other settings, and
+/// `basin hessian --run DIR` rebuilds the model and its training chunks from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LmRunSetup {
+    /// Streams per batch.
+    pub batch: usize,
+    /// Words per chunk (the unroll).
+    pub bptt: usize,
+    /// Hidden units (one LSTM layer).
+    pub hidden: usize,
+    /// Dropout on the forward paths in training.
+    pub dropout: f64,
+    /// Epochs at the initial learning rate.
+    pub decay_after: usize,
+    /// Training chunks per epoch (0 = all).
+    pub max_chunks: usize,
+    /// The corpus folder.
+    pub data: std::path::PathBuf,
+}
+
+impl LmRunSetup {
+    /// The `setup.txt` line.
+    pub fn line(&self) -> String {
+        format!("batch {} bptt {} hidden {} dropout {} decay-after {} max-chunks {} data {}", self.batch, self.bptt, self.hidden, self.dropout, self.decay_after, self.max_chunks, self.data.display())
+    }
+
+    /// Parses a `setup.txt` line; the error names the key.
+    pub fn parse(text: &str) -> Result<LmRunSetup, String> {
+        let (head, data) = text.trim().split_once(" data ").ok_or("no 'data' key")?;
+        let words: Vec<&str> = head.split_whitespace().collect();
+        let get = |key: &str| -> Result<&str, String> {
+            words.chunks(2).find(|kv| kv[0] == key).and_then(|kv| kv.get(1).copied()).ok_or(format!("no '{key}' key"))
+        };
+        let num = |key: &str| -> Result<usize, String> { get(key)?.parse().map_err(|_| format!("'{key}' is not a count")) };
+        Ok(LmRunSetup {
+            batch: num("batch")?,
+            bptt: num("bptt")?,
+            hidden: num("hidden")?,
+            dropout: get("dropout")?.parse().map_err(|_| "'dropout' is not a number".to_string())?,
+            decay_after: num("decay-after")?,
+            max_chunks: num("max-chunks")?,
+            data: data.into(),
+        })
+    }
+
+    /// The model of this run for a vocabulary of `vocab` words (Zaremba's small layout: one
+    /// layer).
+    pub fn model_config(&self, vocab: usize) -> LstmLmConfig {
+        LstmLmConfig { vocab, hidden: self.hidden, layers: 1, dropout: self.dropout }
+    }
+}
+
+/// The first `n` training chunks of `streams` (each from a zero state, no dropout, as the
+/// curvature of a run is taken: the example's λ_max and `basin hessian` on its folder).
+pub fn first_chunks(streams: &[Vec<u32>], n: usize, t: usize, device: &Device) -> Vec<LmBatch> {
+    (0..n.min(chunks(streams, t))).map(|i| LmBatch::chunk(streams, i, t, None, device)).collect()
+}
+
 /// Zaremba et al.'s batching: the word sequence cut into `b` contiguous streams of equal
 /// length; chunk i of every stream is one batch.
 pub fn streams(words: &[u32], b: usize) -> Vec<Vec<u32>> {
