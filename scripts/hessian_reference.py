@@ -14,7 +14,7 @@ then the extreme eigenvalues with ARPACK (scipy.sparse.linalg.eigsh).
 
 ne-f1 only (784 -> 7x500 ReLU -> 10); Burn stores Linear weights as [in, out].
 """
-import argparse, gzip, json, struct, sys, time, tomllib
+import argparse, json, sys, time, tomllib
 from pathlib import Path
 
 import jax
@@ -25,35 +25,21 @@ import numpy as np
 from safetensors.numpy import load_file
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    magic, n = struct.unpack(">II", data[:8])
-    if magic == 2051:
-        rows, cols = struct.unpack(">II", data[8:16])
-        return np.frombuffer(data, np.uint8, offset=16).reshape(n, rows * cols)
-    return np.frombuffer(data, np.uint8, offset=8)
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from mnist_slice import first_training_images  # noqa: E402
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("run")
     ap.add_argument("--top", type=int, default=5)
     ap.add_argument("--json")
+    ap.add_argument("--top-only", action="store_true", help="only the top eigenvalues (no λ_min, no Gauss–Newton)")
     a = ap.parse_args()
     run = Path(a.run)
     cfg = tomllib.loads((run / "config.toml").read_text())
     assert cfg["model"]["name"] == "ne-f1", "ne-f1 only"
     n = cfg["data"]["train_subset"] or 10000
-    raw = idx(ROOT / "data/mnist-slice/train-images-idx3-ubyte.gz")[:n].astype(np.float64) / 255.0
-    y = idx(ROOT / "data/mnist-slice/train-labels-idx1-ubyte.gz")[:n].astype(np.int64)
-    # basin's Normalization::fit: mean and std over all pixels of the training split, f32 values
-    mean = np.float32(raw.mean())
-    std = np.float32(np.sqrt(max((raw * raw).mean() - raw.mean() ** 2, 1e-12)))
-    x = ((raw.astype(np.float32) - mean) / std).astype(np.float64)
+    x, y = first_training_images(n)
     st = load_file(run / "model.safetensors")
     names = [f"Mlp.hidden.{i}" for i in range(7)] + ["Mlp.output"]
     params = [(jnp.asarray(st[f"{m}.weight"], jnp.float64), jnp.asarray(st[f"{m}.bias"], jnp.float64)) for m in names]
@@ -99,6 +85,12 @@ def main():
     t = time.time()
     top = eigsh(op(hvp), k=a.top, which="LA", tol=1e-10, return_eigenvectors=False)
     out["hessian_top"] = sorted(top.tolist(), reverse=True)
+    if a.top_only:
+        out["products"], out["seconds"] = counts["hvp"], time.time() - t
+        print(json.dumps(out, indent=1))
+        if a.json:
+            Path(a.json).write_text(json.dumps(out, indent=1) + "\n")
+        return
     neg = eigsh(op(lambda v: -hvp(v)), k=1, which="LA", tol=1e-8, return_eigenvectors=False, maxiter=3000)
     out["hessian_min"] = float(-neg[0])
     gtop = eigsh(op(ggn), k=a.top, which="LA", tol=1e-10, return_eigenvectors=False)
