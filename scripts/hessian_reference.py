@@ -28,6 +28,7 @@ from scipy.sparse.linalg import LinearOperator, eigsh
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mnist_slice import first_training_images  # noqa: E402
 
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("run")
@@ -85,16 +86,11 @@ def main():
     t = time.time()
     top = eigsh(op(hvp), k=a.top, which="LA", tol=1e-10, return_eigenvectors=False)
     out["hessian_top"] = sorted(top.tolist(), reverse=True)
-    if a.top_only:
-        out["products"], out["seconds"] = counts["hvp"], time.time() - t
-        print(json.dumps(out, indent=1))
-        if a.json:
-            Path(a.json).write_text(json.dumps(out, indent=1) + "\n")
-        return
-    neg = eigsh(op(lambda v: -hvp(v)), k=1, which="LA", tol=1e-8, return_eigenvectors=False, maxiter=3000)
-    out["hessian_min"] = float(-neg[0])
-    gtop = eigsh(op(ggn), k=a.top, which="LA", tol=1e-10, return_eigenvectors=False)
-    out["ggn_top"] = sorted(gtop.tolist(), reverse=True)
+    if not a.top_only:
+        neg = eigsh(op(lambda v: -hvp(v)), k=1, which="LA", tol=1e-8, return_eigenvectors=False, maxiter=3000)
+        out["hessian_min"] = float(-neg[0])
+        gtop = eigsh(op(ggn), k=a.top, which="LA", tol=1e-10, return_eigenvectors=False)
+        out["ggn_top"] = sorted(gtop.tolist(), reverse=True)
     out["products"] = counts["hvp"]
     out["seconds"] = time.time() - t
     text = json.dumps(out, indent=1)
