@@ -20,22 +20,49 @@ use rayon::prelude::*;
 pub const CHUNK: usize = 8;
 
 /// `dst[m, n] (+)= lhs[m, k] · rhs[k, n]` with explicit row/column strides, single-threaded
-/// (parallelism is over images here, over row blocks and products in [`super::linear_cpu`]).
+/// (parallelism is over images here, over blocks and products in [`super::linear_cpu`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn matmul(m: usize, n: usize, k: usize, dst: &mut [f32], accumulate: bool, lhs: &[f32], lhs_rs: usize, lhs_cs: usize, rhs: &[f32], rhs_rs: usize, rhs_cs: usize) {
     assert!(dst.len() >= m * n);
+    // SAFETY: dst is exclusively borrowed and holds the m × n values of row stride n.
+    unsafe { matmul_raw(m, n, k, dst.as_mut_ptr(), n, accumulate, lhs, lhs_rs, lhs_cs, rhs, rhs_rs, rhs_cs) }
+}
+
+/// `lhs[m, k] · rhs[k, n]` into a fresh row-major buffer, without zero-filling it first: with
+/// `read_dst` off, `gemm` writes every value of the destination before reading any (zeros when
+/// `k = 0`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn product(m: usize, n: usize, k: usize, lhs: &[f32], lhs_rs: usize, lhs_cs: usize, rhs: &[f32], rhs_rs: usize, rhs_cs: usize) -> Vec<f32> {
+    let mut v: Vec<f32> = Vec::with_capacity(m * n);
+    // SAFETY: the buffer holds m · n values of row stride n, owned here; gemm writes all of them
+    // (read_dst = false), so every one of the first m · n slots is written before `set_len`.
+    unsafe {
+        matmul_raw(m, n, k, v.as_mut_ptr(), n, false, lhs, lhs_rs, lhs_cs, rhs, rhs_rs, rhs_cs);
+        v.set_len(m * n);
+    }
+    v
+}
+
+/// [`matmul`] into `dst` with row stride `dst_rs` (a block of columns of a wider matrix).
+///
+/// # Safety
+/// `dst` must be valid for writes at `i · dst_rs + j` for `i < m`, `j < n`, and no other
+/// thread may read or write those values during the call.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn matmul_raw(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: usize, accumulate: bool, lhs: &[f32], lhs_rs: usize, lhs_cs: usize, rhs: &[f32], rhs_rs: usize, rhs_cs: usize) {
+    assert!(n <= dst_rs || m <= 1);
     assert!(m == 0 || k == 0 || (m - 1) * lhs_rs + (k - 1) * lhs_cs < lhs.len());
     assert!(n == 0 || k == 0 || (k - 1) * rhs_rs + (n - 1) * rhs_cs < rhs.len());
-    // SAFETY: the asserts above keep every index the product touches inside the slices; dst
-    // is row-major [m, n] and exclusively borrowed.
+    // SAFETY: the asserts keep every index the product reads inside lhs and rhs; the caller
+    // guarantees the destination values.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst,
             1,
-            n as isize,
+            dst_rs as isize,
             accumulate,
             lhs.as_ptr(),
             lhs_cs as isize,

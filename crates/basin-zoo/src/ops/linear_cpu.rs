@@ -4,27 +4,54 @@
 //! Why: on ne-f1 (7 × 500, batch 128) Burn's flex `matmul` lets `gemm` split every product
 //! across the threads, and the profile shows 7 % of the step in the scheduler (yield, task
 //! switches) plus copies for the transposed operands of the backward pass. Here the forward
-//! product is split into fixed blocks of [`ROWS`] rows, and the backward pass runs its two
-//! independent products (`dx = dy Wᵀ`, `dW = xᵀ dy`) side by side, each single-threaded, with
-//! the transposes expressed as strides. Every output value is computed by one product over the
-//! whole `k` in a fixed order, so results do not depend on the number of threads.
+//! product is split into fixed tasks, and the backward pass runs its two independent products
+//! (`dx = dy Wᵀ`, `dW = xᵀ dy`) side by side, each single-threaded, with the transposes
+//! expressed as strides. Every output value is computed by one product over the whole `k` in a
+//! fixed order, so results do not depend on the number of threads.
+//!
+//! The tasks are laid out for `gemm`'s packing, which copies the operand along the output's
+//! contiguous axis into panels, and gathers it element by element when that operand is
+//! row-major (17 % of ne-f1's step was packing): the forward tasks split `W`'s columns (each
+//! packs its half of `W` once, where row blocks of the batch each packed all of it), and the
+//! input gradient is computed transposed, `dxᵀ = W · dyᵀ`, so that the gathered operand is
+//! `dy` (`batch × out`) instead of `W` (`in × out`).
 
-use super::conv2d_cpu::matmul;
+use super::conv2d_cpu::{matmul_raw, product, transposed};
 use rayon::prelude::*;
 
-/// Rows per forward block.
-pub const ROWS: usize = 64;
+/// Rows per forward task (large batches, as in evaluation, split into row blocks too).
+pub const ROWS: usize = 256;
+
+/// The two column blocks of a forward task: `W`'s columns halved, the first half rounded up to
+/// a whole number of 16-lane vectors (one block for outputs of at most 16).
+fn column_blocks(d_out: usize) -> Vec<std::ops::Range<usize>> {
+    let half = d_out.div_ceil(2).next_multiple_of(16);
+    if half >= d_out { vec![0..d_out] } else { vec![0..half, half..d_out] }
+}
+
+/// A destination pointer handed to tasks that write disjoint values of one buffer.
+#[derive(Clone, Copy)]
+struct Dst(*mut f32);
+// SAFETY: the tasks sharing a `Dst` write disjoint blocks (see `forward`).
+unsafe impl Send for Dst {}
+unsafe impl Sync for Dst {}
 
 /// `y [batch, out] = x [batch, in] · W [in, out] + b [out]`.
 pub fn forward(x: &[f32], w: &[f32], b: Option<&[f32]>, d_in: usize, d_out: usize) -> Vec<f32> {
     let batch = x.len() / d_in;
     let mut y = vec![0.0f32; batch * d_out];
-    y.par_chunks_mut(ROWS * d_out).zip(x.par_chunks(ROWS * d_in)).for_each(|(yb, xb)| {
-        let rows = xb.len() / d_in;
-        if let Some(b) = b {
-            yb.chunks_mut(d_out).for_each(|r| r.copy_from_slice(b));
-        }
-        matmul(rows, d_out, d_in, yb, b.is_some(), xb, d_in, 1, w, d_out, 1);
+    if let Some(b) = b {
+        y.chunks_mut(d_out).for_each(|r| r.copy_from_slice(b));
+    }
+    let cols = column_blocks(d_out);
+    let tasks: Vec<(usize, std::ops::Range<usize>)> = (0..batch).step_by(ROWS).flat_map(|r| cols.iter().map(move |c| (r, c.clone()))).collect();
+    let dst = Dst(y.as_mut_ptr());
+    tasks.into_par_iter().for_each(|(r0, c)| {
+        let rows = ROWS.min(batch - r0);
+        let d = dst;
+        // SAFETY: task (r0, c) writes rows r0..r0 + rows, columns c of y (row stride d_out),
+        // which no other task touches, and y outlives the parallel loop.
+        unsafe { matmul_raw(rows, c.len(), d_in, d.0.add(r0 * d_out + c.start), d_out, b.is_some(), &x[r0 * d_in..], d_in, 1, &w[c.start..], d_out, 1) };
     });
     y
 }
@@ -48,9 +75,8 @@ pub fn backward(x: &[f32], w: &[f32], dy: &[f32], d_in: usize, d_out: usize, nee
         if !need_w {
             return (Vec::new(), Vec::new());
         }
-        let mut dw = vec![0.0f32; d_in * d_out];
         // dW[in, out] = xᵀ[in, batch] · dy[batch, out]: x read with swapped strides
-        matmul(d_in, d_out, batch, &mut dw, false, x, 1, d_in, dy, d_out, 1);
+        let dw = product(d_in, d_out, batch, x, 1, d_in, dy, d_out, 1);
         let mut db = vec![0.0f32; d_out];
         for row in dy.chunks(d_out) {
             db.iter_mut().zip(row).for_each(|(a, g)| *a += g);
@@ -58,10 +84,8 @@ pub fn backward(x: &[f32], w: &[f32], dy: &[f32], d_in: usize, d_out: usize, nee
         (dw, db)
     };
     let input = || {
-        let mut dx = vec![0.0f32; batch * d_in];
-        // dx[batch, in] = dy[batch, out] · Wᵀ[out, in]: W read with swapped strides
-        matmul(batch, d_in, d_out, &mut dx, false, dy, d_out, 1, w, 1, d_out);
-        dx
+        // dxᵀ[in, batch] = W[in, out] · dyᵀ[out, batch]: dy read with swapped strides
+        transposed(&product(d_in, batch, d_out, w, d_out, 1, dy, 1, d_out), d_in, batch)
     };
     let ((w, b), x) = match (need_x, need_w) {
         (true, true) => {
