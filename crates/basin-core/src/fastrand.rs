@@ -17,6 +17,8 @@
 //! (checked against f64 libm to 1e-6) so that they vectorize too.
 
 use crate::fused::par_fill;
+#[cfg(target_arch = "x86_64")]
+use crate::fused::avx512;
 #[cfg(test)]
 use crate::fused::CHUNK;
 use std::mem::MaybeUninit;
@@ -63,12 +65,6 @@ fn uniform_any(out: &mut [MaybeUninit<f32>], base: Option<&[f32]>, key: u64, sta
 #[target_feature(enable = "avx512f,avx512dq")]
 unsafe fn uniform_avx512(out: &mut [MaybeUninit<f32>], base: Option<&[f32]>, key: u64, start: u64, lo: f32, span: f32) {
     uniform_any(out, base, key, start, lo, span)
-}
-
-/// Whether the CPU runs the AVX-512 builds of the noise loops.
-#[cfg(target_arch = "x86_64")]
-fn avx512() -> bool {
-    std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512dq")
 }
 
 /// One chunk of uniform noise, added to `base` when given (of the chunk's length).

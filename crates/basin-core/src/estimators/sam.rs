@@ -150,7 +150,7 @@ fn asam_point(w: &ParamVec, g: &ParamVec, rho: f64, eta: f64) -> Option<ParamVec
     let eta32 = eta as f32;
     let mut sq = 0.0;
     for ((s, wp), gp) in w.slots.iter().zip(&w.parts).zip(&g.parts) {
-        sq += if scaled(s) { crate::fused::sum_sq_map2(wp, gp, |w, g| (w.abs() + eta32) * g)? } else { crate::fused::sum_sq_map2(wp, gp, |_, g| g)? };
+        sq += if scaled(s) { crate::fused::sum_sq_map2(wp, gp, move |w, g| (w.abs() + eta32) * g)? } else { crate::fused::sum_sq_map2(wp, gp, |_, g| g)? };
     }
     let f = (rho / sq.sqrt().max(1e-12)) as f32;
     let parts = w
@@ -160,12 +160,12 @@ fn asam_point(w: &ParamVec, g: &ParamVec, rho: f64, eta: f64) -> Option<ParamVec
         .zip(&g.parts)
         .map(|((s, wp), gp)| {
             if scaled(s) {
-                crate::fused::map2(wp, gp, |w, g| {
+                crate::fused::map2(wp, gp, move |w, g| {
                     let t = w.abs() + eta32;
                     w + f * (t * g * t)
                 })
             } else {
-                crate::fused::map2(wp, gp, |w, g| w + f * g)
+                crate::fused::map2(wp, gp, move |w, g| w + f * g)
             }
         })
         .collect::<Option<Vec<_>>>()?;
