@@ -117,6 +117,7 @@ pub fn noise_factors(w: &ParamVec, theta: &ParamVec, a: f64) -> Vec<Tensor<1>> {
 /// Eq. 12 for one parameter on the host, given its weights `w` and unit noise `u`: the point
 /// w + θ̂ and the per-filter factors a‖w_f‖/‖u_f‖ (θ̂ = factor ⊙ u). Norms accumulate in f64;
 /// a filter is a column of a `[in, out]` weight (`columns`) or a run of `per` values.
+#[inline(always)]
 fn adapt_part(w: &[f32], u: &[f32], (filters, per, columns): (usize, usize, bool), a: f64) -> (Vec<f32>, Vec<f32>) {
     let (mut w2, mut u2) = (vec![0f64; filters], vec![0f64; filters]);
     if columns {
@@ -169,7 +170,7 @@ impl AdaSmoothOut {
                     NoiseKind::Uniform => crate::fastrand::uniform_vec(values.len(), k, -1.0, 1.0),
                     NoiseKind::Gaussian => crate::fastrand::normal_vec(values.len(), k, 1.0),
                 };
-                adapt_part(values, &u, filters(s), self.a)
+                crate::fused::vectorized(#[inline(always)] || adapt_part(values, &u, filters(s), self.a))
             })
             .collect();
         let device = w.device();
