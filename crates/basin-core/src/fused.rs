@@ -160,15 +160,14 @@ fn par_sum(xs: &[f32], ys: &[f32], term: impl Fn(f32, f32) -> f64 + Sync + Copy)
 /// `f(xᵢ, yᵢ)` element by element in one parallel pass, or `None` when either tensor is not
 /// a contiguous f32 tensor on the CPU backend.
 ///
-/// `f` is `Copy` so that each chunk's loop works on its own copy: a closure reached through a
+/// `f` is `Copy` (and moved into the chunks' closure) so that each chunk's loop works on its own copy: a closure reached through a
 /// reference is re-read from memory after every store (the output might alias it), which kept
 /// the loop scalar; a local copy lives in registers and the loop vectorizes.
 pub fn map2(x: &Tensor<1>, y: &Tensor<1>, f: impl Fn(f32, f32) -> f32 + Sync + Copy) -> Option<Tensor<1>> {
     let (fx, fy) = (flex_f32(x)?, flex_f32(y)?);
     let (xs, ys) = (values(&fx), values(&fy));
     assert_eq!(xs.len(), ys.len(), "map2: lengths differ");
-    let out = par_fill(xs.len(), |chunk, s| {
-        let f = f;
+    let out = par_fill(xs.len(), move |chunk, s| {
         vectorized(
             #[inline(always)]
             || {

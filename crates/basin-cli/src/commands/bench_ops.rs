@@ -1,7 +1,9 @@
 //! `basin bench ops`: basin's CPU kernels (`basin_zoo::ops`) against Burn's generic
 //! convolution, batch norm and max pooling on keskar-c1's layer shapes and dense layers on
 //! ne-f1's, forward + backward,
-//! timed in the same process (median of repeats) and reported as the speed-up Burn ÷ basin.
+//! timed in the same process (median of repeats) and reported as the speed-up Burn ÷ basin; and
+//! the estimators' fused vector passes (`basin_core::fused`) against the Burn tensor ops they
+//! replace, on vectors of ne-f1's 1.9 M weights.
 
 use burn::module::Module;
 use burn::nn::conv::Conv2dConfig;
@@ -64,4 +66,30 @@ pub fn run(batch: usize, reps: usize) {
         println!("| {name} | {:.1} | {:.1} | {:.2} |", 1000.0 * b, 1000.0 * o, b / o);
     }
     let _ = bn.valid();
+    fused_passes(reps);
+}
+
+/// The fused passes on two 1.9 M-value vectors against the Burn ops they replace.
+fn fused_passes(reps: usize) {
+    use basin_core::fused::{axpby, dots};
+    let dev = Device::flex();
+    let n = 1_913_610; // ne-f1's parameter count
+    let (x, y) = (Tensor::<1>::random([n], Distribution::Normal(0.0, 1.0), &dev), Tensor::<1>::random([n], Distribution::Normal(0.0, 1.0), &dev));
+    type Pass<'a> = Box<dyn Fn() + 'a>;
+    let cases: Vec<(&str, Pass, Pass)> = vec![
+        (
+            "a·x + b·y (SAM's point, S-SGD's mean)",
+            Box::new(|| drop(x.clone().mul_scalar(0.5) + y.clone().mul_scalar(-1.5))),
+            Box::new(|| drop(axpby(0.5, &x, -1.5, &y))),
+        ),
+        ("⟨x, y⟩ (norms)", Box::new(|| { std::hint::black_box((x.clone() * y.clone()).sum().into_scalar::<f32>()); }), Box::new(|| drop(dots(&[(&x, &y)])))),
+    ];
+    println!();
+    println!("| vector pass ({n} f32 values) | Burn flex ms | basin ms | speed-up |");
+    println!("|---|---|---|---|");
+    for (name, burn_pass, basin_pass) in &cases {
+        let b = median_seconds(reps * 5, burn_pass);
+        let o = median_seconds(reps * 5, basin_pass);
+        println!("| {name} | {:.3} | {:.3} | {:.2} |", 1000.0 * b, 1000.0 * o, b / o);
+    }
 }

@@ -26,7 +26,7 @@ pub const ROWS: usize = 256;
 /// a whole number of 16-lane vectors (one block for outputs of at most 16).
 fn column_blocks(d_out: usize) -> Vec<std::ops::Range<usize>> {
     let half = d_out.div_ceil(2).next_multiple_of(16);
-    if half >= d_out { vec![0..d_out] } else { vec![0..half, half..d_out] }
+    if half >= d_out { std::iter::once(0..d_out).collect() } else { vec![0..half, half..d_out] }
 }
 
 /// A destination pointer handed to tasks that write disjoint values of one buffer.
