@@ -72,16 +72,8 @@ pub struct Grads {
 pub fn backward(x: &[f32], w: &[f32], dy: &[f32], d_in: usize, d_out: usize, need_x: bool, need_w: bool) -> Grads {
     let batch = x.len() / d_in;
     let weight_and_bias = || {
-        if !need_w {
-            return (Vec::new(), Vec::new());
-        }
         // dW[in, out] = xᵀ[in, batch] · dy[batch, out]: x read with swapped strides
-        let dw = product(d_in, d_out, batch, x, 1, d_in, dy, d_out, 1);
-        let mut db = vec![0.0f32; d_out];
-        for row in dy.chunks(d_out) {
-            db.iter_mut().zip(row).for_each(|(a, g)| *a += g);
-        }
-        (dw, db)
+        (product(d_in, d_out, batch, x, 1, d_in, dy, d_out, 1), bias_grad(dy, d_out))
     };
     let input = || {
         // dxᵀ[in, batch] = W[in, out] · dyᵀ[out, batch]: dy read with swapped strides
@@ -93,7 +85,36 @@ pub fn backward(x: &[f32], w: &[f32], dy: &[f32], d_in: usize, d_out: usize, nee
             (wb, Some(dx))
         }
         (true, false) => ((Vec::new(), Vec::new()), Some(input())),
-        (false, _) => (weight_and_bias(), None),
+        // A first layer: no dx to run beside dW, so dW's columns are split instead (a single
+        // product left a core idle for ne-f1's largest layer).
+        (false, true) => ((weight_columns(x, dy, d_in, d_out), bias_grad(dy, d_out)), None),
+        (false, false) => ((Vec::new(), Vec::new()), None),
     };
     Grads { x, w, b }
+}
+
+/// `db [out] = Σ_rows dy`.
+fn bias_grad(dy: &[f32], d_out: usize) -> Vec<f32> {
+    let mut db = vec![0.0f32; d_out];
+    for row in dy.chunks(d_out) {
+        db.iter_mut().zip(row).for_each(|(a, g)| *a += g);
+    }
+    db
+}
+
+/// `dW = xᵀ dy` as parallel tasks over [`column_blocks`] of `dW`.
+fn weight_columns(x: &[f32], dy: &[f32], d_in: usize, d_out: usize) -> Vec<f32> {
+    let batch = x.len() / d_in;
+    let mut dw: Vec<f32> = Vec::with_capacity(d_in * d_out);
+    let dst = Dst(dw.as_mut_ptr());
+    column_blocks(d_out).into_par_iter().for_each(|c| {
+        let d = dst;
+        // SAFETY: each task writes all rows of its own columns c of dW (row stride d_out, inside
+        // the buffer's capacity), which no other task touches; gemm writes every value
+        // (read_dst = false).
+        unsafe { matmul_raw(d_in, c.len(), batch, d.0.add(c.start), d_out, false, x, 1, d_in, &dy[c.start..], d_out, 1) };
+    });
+    // SAFETY: the column blocks cover all d_out columns of all d_in rows, each value written.
+    unsafe { dw.set_len(d_in * d_out) };
+    dw
 }
