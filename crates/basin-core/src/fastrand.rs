@@ -16,9 +16,7 @@
 //! the two 24-bit halves of one output, with branch-free polynomial `ln`, `sin` and `cos`
 //! (checked against f64 libm to 1e-6) so that they vectorize too.
 
-use crate::fused::par_fill;
-#[cfg(target_arch = "x86_64")]
-use crate::fused::avx512;
+use crate::fused::{par_fill, vectorized};
 #[cfg(test)]
 use crate::fused::CHUNK;
 use std::mem::MaybeUninit;
@@ -57,24 +55,13 @@ fn uniform_any(out: &mut [MaybeUninit<f32>], base: Option<&[f32]>, key: u64, sta
     }
 }
 
-/// [`uniform_any`] compiled for AVX-512 (8 lanes of 64-bit multiplies).
-///
-/// # Safety
-/// The CPU must support AVX-512F and AVX-512DQ.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512dq")]
-unsafe fn uniform_avx512(out: &mut [MaybeUninit<f32>], base: Option<&[f32]>, key: u64, start: u64, lo: f32, span: f32) {
-    uniform_any(out, base, key, start, lo, span)
-}
-
-/// One chunk of uniform noise, added to `base` when given (of the chunk's length).
+/// One chunk of uniform noise, added to `base` when given (of the chunk's length), built for
+/// AVX-512 when the CPU has it (8 lanes of 64-bit multiplies; [`vectorized`]).
 fn uniform_chunk(out: &mut [MaybeUninit<f32>], base: Option<&[f32]>, key: u64, start: u64, lo: f32, span: f32) {
-    #[cfg(target_arch = "x86_64")]
-    if avx512() {
-        // SAFETY: `avx512` detected the features.
-        return unsafe { uniform_avx512(out, base, key, start, lo, span) };
-    }
-    uniform_any(out, base, key, start, lo, span)
+    vectorized(
+        #[inline(always)]
+        || uniform_any(out, base, key, start, lo, span),
+    )
 }
 
 /// ln u for u in (0, 1], branch-free so that it vectorizes: u = m·2ᵉ with m in [√½, √2),
@@ -151,24 +138,12 @@ fn normal_body(out: &mut [MaybeUninit<f32>], key: u64, start: u64, std: f32) {
     }
 }
 
-/// [`normal_body`] compiled for AVX-512.
-///
-/// # Safety
-/// The CPU must support AVX-512F and AVX-512DQ.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512dq")]
-unsafe fn normal_avx512(out: &mut [MaybeUninit<f32>], key: u64, start: u64, std: f32) {
-    normal_body(out, key, start, std)
-}
-
-/// One chunk of normal noise.
+/// One chunk of normal noise, built for AVX-512 when the CPU has it ([`vectorized`]).
 fn normal_chunk(out: &mut [MaybeUninit<f32>], key: u64, start: u64, std: f32) {
-    #[cfg(target_arch = "x86_64")]
-    if avx512() {
-        // SAFETY: `avx512` detected the features.
-        return unsafe { normal_avx512(out, key, start, std) };
-    }
-    normal_body(out, key, start, std)
+    vectorized(
+        #[inline(always)]
+        || normal_body(out, key, start, std),
+    )
 }
 
 /// `n` i.i.d. U(lo, hi) values determined by `key` (no zero-filling pass first).

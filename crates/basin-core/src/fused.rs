@@ -37,7 +37,7 @@ pub(crate) fn tensor(values: Vec<f32>, device: &Device) -> Tensor<1> {
 
 /// Whether the CPU runs AVX-512 builds of the host loops (fused passes and noise draws).
 #[cfg(target_arch = "x86_64")]
-pub(crate) fn avx512() -> bool {
+fn avx512() -> bool {
     std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512dq")
 }
 
