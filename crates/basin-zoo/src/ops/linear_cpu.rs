@@ -32,28 +32,39 @@ fn column_blocks(d_out: usize) -> Vec<std::ops::Range<usize>> {
 /// A destination pointer handed to tasks that write disjoint values of one buffer.
 #[derive(Clone, Copy)]
 struct Dst(*mut f32);
-// SAFETY: the tasks sharing a `Dst` write disjoint blocks (see `forward`).
+// SAFETY: the tasks sharing a `Dst` write disjoint blocks (see `blocked_product`).
 unsafe impl Send for Dst {}
 unsafe impl Sync for Dst {}
 
+/// `lhs[m, k] · rhs[k, n] (+ bias)` (`rhs` row-major `[k, n]`, `lhs` with strides `lhs_rs`,
+/// `lhs_cs`) as parallel tasks over blocks of `rows` rows × [`column_blocks`]: each task packs
+/// only its columns of `rhs`. With a bias every row starts as the bias and the products
+/// accumulate onto it; without one the buffer is not zero-filled (gemm writes every value).
+#[allow(clippy::too_many_arguments)]
+fn blocked_product(m: usize, n: usize, k: usize, lhs: &[f32], lhs_rs: usize, lhs_cs: usize, rhs: &[f32], bias: Option<&[f32]>, rows: usize) -> Vec<f32> {
+    let mut out: Vec<f32> = match bias {
+        Some(b) => (0..m).flat_map(|_| b.iter().copied()).collect(),
+        None => Vec::with_capacity(m * n),
+    };
+    let cols = column_blocks(n);
+    let tasks: Vec<(usize, std::ops::Range<usize>)> = (0..m).step_by(rows.max(1)).flat_map(|r| cols.iter().map(move |c| (r, c.clone()))).collect();
+    let dst = Dst(out.as_mut_ptr());
+    tasks.into_par_iter().for_each(|(r0, c)| {
+        let d = dst;
+        // SAFETY: task (r0, c) writes rows r0..r0 + rows, columns c of the m × n buffer (row
+        // stride n, inside its capacity), which no other task touches, and the buffer outlives
+        // the parallel loop.
+        unsafe { matmul_raw(rows.min(m - r0), c.len(), k, d.0.add(r0 * n + c.start), n, bias.is_some(), &lhs[r0 * lhs_rs..], lhs_rs, lhs_cs, &rhs[c.start..], n, 1) };
+    });
+    // SAFETY: the tasks cover every row and column; each value was the bias (accumulated onto)
+    // or written by gemm (read_dst = false).
+    unsafe { out.set_len(m * n) };
+    out
+}
+
 /// `y [batch, out] = x [batch, in] · W [in, out] + b [out]`.
 pub fn forward(x: &[f32], w: &[f32], b: Option<&[f32]>, d_in: usize, d_out: usize) -> Vec<f32> {
-    let batch = x.len() / d_in;
-    let mut y = vec![0.0f32; batch * d_out];
-    if let Some(b) = b {
-        y.chunks_mut(d_out).for_each(|r| r.copy_from_slice(b));
-    }
-    let cols = column_blocks(d_out);
-    let tasks: Vec<(usize, std::ops::Range<usize>)> = (0..batch).step_by(ROWS).flat_map(|r| cols.iter().map(move |c| (r, c.clone()))).collect();
-    let dst = Dst(y.as_mut_ptr());
-    tasks.into_par_iter().for_each(|(r0, c)| {
-        let rows = ROWS.min(batch - r0);
-        let d = dst;
-        // SAFETY: task (r0, c) writes rows r0..r0 + rows, columns c of y (row stride d_out),
-        // which no other task touches, and y outlives the parallel loop.
-        unsafe { matmul_raw(rows, c.len(), d_in, d.0.add(r0 * d_out + c.start), d_out, b.is_some(), &x[r0 * d_in..], d_in, 1, &w[c.start..], d_out, 1) };
-    });
-    y
+    blocked_product(x.len() / d_in, d_out, d_in, x, d_in, 1, w, b, ROWS)
 }
 
 /// Gradients of a dense layer.
@@ -102,19 +113,7 @@ fn bias_grad(dy: &[f32], d_out: usize) -> Vec<f32> {
     db
 }
 
-/// `dW = xᵀ dy` as parallel tasks over [`column_blocks`] of `dW`.
+/// `dW = xᵀ dy` as parallel tasks over [`column_blocks`] of `dW` (all `in` rows in each).
 fn weight_columns(x: &[f32], dy: &[f32], d_in: usize, d_out: usize) -> Vec<f32> {
-    let batch = x.len() / d_in;
-    let mut dw: Vec<f32> = Vec::with_capacity(d_in * d_out);
-    let dst = Dst(dw.as_mut_ptr());
-    column_blocks(d_out).into_par_iter().for_each(|c| {
-        let d = dst;
-        // SAFETY: each task writes all rows of its own columns c of dW (row stride d_out, inside
-        // the buffer's capacity), which no other task touches; gemm writes every value
-        // (read_dst = false).
-        unsafe { matmul_raw(d_in, c.len(), batch, d.0.add(c.start), d_out, false, x, 1, d_in, &dy[c.start..], d_out, 1) };
-    });
-    // SAFETY: the column blocks cover all d_out columns of all d_in rows, each value written.
-    unsafe { dw.set_len(d_in * d_out) };
-    dw
+    blocked_product(d_in, d_out, x.len() / d_in, x, 1, d_in, dy, None, d_in)
 }
