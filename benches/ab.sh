@@ -7,6 +7,8 @@
 # rounds. Use it to show that a change leaves speed where it was (a refactor) or by how much it
 # moves it. Alternating keeps a load change on a shared machine from favouring one side.
 set -euo pipefail
+source benches/args.sh
+bench_args "[ROUNDS=N] bash benches/ab.sh OLD-BINARY NEW-BINARY" 2 "$@"
 [ $# -eq 2 ] || { echo "usage: bash benches/ab.sh OLD-BINARY NEW-BINARY" >&2; exit 2; }
 OLD=$1 NEW=$2
 for b in "$OLD" "$NEW"; do [ -x "$b" ] || { echo "ab.sh: $b: not an executable" >&2; exit 2; }; done

@@ -5,6 +5,8 @@
 # keep load changes on a shared machine from favouring one side. Needs `pip install torch`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benches/args.sh
+bench_args "[THREADS=N] [STEPS=N] [ROUNDS=N] bash benches/compare.sh" 0 "$@"
 THREADS=${THREADS:-$(nproc)}
 STEPS=${STEPS:-30}
 ROUNDS=${ROUNDS:-3}

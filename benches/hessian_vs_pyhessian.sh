@@ -15,6 +15,8 @@
 #   PY=V/bin/python bash benches/hessian_vs_pyhessian.sh [OUT]    # OUT default benches/results/hessian_vs_pyhessian
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benches/args.sh
+bench_args "[PY=python] [ROUNDS=N] [THREADS=N] bash benches/hessian_vs_pyhessian.sh [OUT]" 1 "$@"
 PY=${PY:-python3}
 ROUNDS=${ROUNDS:-7}
 THREADS=${THREADS:-$(nproc)}
