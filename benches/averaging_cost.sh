@@ -10,6 +10,8 @@
 # set for the batch-norm recalibration at the end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benches/args.sh
+bench_args "[BIN=…] [MODEL=…] [EPOCHS=N] [ROUNDS=N] bash benches/averaging_cost.sh" 0 "$@"
 BIN=${BIN:-target/release/basin}
 MODEL=${MODEL:-keskar-f1}
 EPOCHS=${EPOCHS:-3}
@@ -19,7 +21,7 @@ trap 'rm -rf "$OUT"' EXIT
 declare -A CFG=(
   [plain]=""
   [swa-per-step]="--set average.method=swa --set average.unit=step"
-  [ema-per-step]="--set average.method=ema --set average.unit=step"
+  [ema-per-step]="--set average.method=ema --set average.unit=step --set average.beta=0.99"
   [swa-per-epoch]="--set average.method=swa"
 )
 for r in $(seq "$ROUNDS"); do

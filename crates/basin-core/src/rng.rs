@@ -24,6 +24,28 @@ pub enum Stream {
     Init = 6,
     /// Augmentation of an extra batch (noise enhancement's B′).
     ExtraAugment = 7,
+    /// The backend's generator before each pass of batch-norm recalibration.
+    Recalibration = 8,
+    /// The backend's generator for chunk c > 0 of an m-sharpness SAM step.
+    ChunkMasks = 9,
+    /// Hutch++'s (and Diag++'s) sketch vectors S.
+    SketchProbe = 10,
+    /// Hutch++'s residual probes G.
+    ResidualProbe = 11,
+    /// Diag++'s and Hutchinson's diagonal probes.
+    DiagonalProbe = 12,
+    /// Hutchinson's trace probes.
+    TraceProbe = 13,
+    /// The probes of the Frobenius norm.
+    FrobeniusProbe = 14,
+    /// The start vectors of SLQ.
+    SlqProbe = 15,
+    /// The start vectors of the power iteration.
+    PowerStart = 16,
+    /// The labels drawn by the Monte-Carlo Fisher.
+    FisherLabels = 17,
+    /// The backend's generator for the mini-batch gradients of alignment tracking.
+    AlignmentBatches = 18,
 }
 
 /// SplitMix64 finaliser over (seed, stream, index).

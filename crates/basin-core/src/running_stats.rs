@@ -92,6 +92,13 @@ impl RunningSnapshot {
     }
 }
 
+/// The backend seed of every forward pass of batch `i` in [`recalibrate`] for a run seeded
+/// `seed`: both passes of the first batch draw the same dropout masks (and ReluSmoothOut
+/// noise), so differencing them isolates the momentum.
+pub fn recalibration_seed(seed: u64, i: usize) -> u64 {
+    crate::rng::derive_seed(seed, crate::rng::Stream::Recalibration, i as u64)
+}
+
 /// Batch-norm recalibration (Izmailov et al. 2018 §3.2; PyTorch's `swa_utils.update_bn` with
 /// `momentum = None`): sets every running statistic of `model` to the equal-weight mean, over
 /// `batches` batches (`batch(i)`, i = 0..batches), of the statistic each batch gives, by
@@ -102,20 +109,31 @@ impl RunningSnapshot {
 /// which gives μ = 1 − (r₁ − r₀) element by element and s = r₀/μ; every later batch from
 /// r = 0 gives s = r/μ. A statistic no pass moves (μ = 0) keeps its value. The model's
 /// statistics are shared with its clones, which see the new values too.
-pub fn recalibrate<M: LossModel>(model: &M, batches: usize, mut batch: impl FnMut(usize) -> M::Batch) {
+///
+/// The differencing needs both passes of the first batch to compute the same function: a
+/// dropout layer before a batch norm (keskar-c1's dense → BN → ReLU → dropout → dense → BN)
+/// would otherwise give the two passes different masks, μ̂ = μ(1 − Δs), and every
+/// recalibrated statistic of that layer scaled by 1/(1 − Δs) (negative variances, NaN
+/// evaluations). So the backend generator of `device` is seeded with
+/// [`recalibration_seed`]`(seed, i)` before every pass of batch `i`, under
+/// [`crate::rng::backend_lock`] (the caller must not hold it). A statistic that comes out
+/// non-finite is an error naming it; nothing is changed then.
+pub fn recalibrate<M: LossModel>(model: &M, batches: usize, device: &burn::tensor::Device, seed: u64, mut batch: impl FnMut(usize) -> M::Batch) -> Result<(), crate::error::BasinError> {
     let base = snapshot(model);
     if base.is_empty() || batches == 0 {
-        return;
+        return Ok(());
     }
+    let _rng = crate::rng::backend_lock();
     let (zero, one) = (base.filled(0.0), base.filled(1.0));
-    let run = |from: &RunningSnapshot, b: &M::Batch| {
+    let run = |from: &RunningSnapshot, b: &M::Batch, i: usize| {
         restore(model, from);
+        device.seed(recalibration_seed(seed, i));
         let _ = model.loss(b);
         snapshot(model).host()
     };
     let first = batch(0);
-    let from_one = run(&one, &first);
-    let from_zero = run(&zero, &first);
+    let from_one = run(&one, &first, 0);
+    let from_zero = run(&zero, &first, 0);
     drop(first);
     let mu: HashMap<ParamId, Vec<f64>> = from_zero.iter().map(|(id, r0)| (*id, r0.iter().zip(&from_one[id]).map(|(a, b)| 1.0 - (b - a)).collect())).collect();
     let moved = |m: f64| m.abs() > 1e-6;
@@ -132,16 +150,19 @@ pub fn recalibrate<M: LossModel>(model: &M, batches: usize, mut batch: impl FnMu
     };
     add(from_zero);
     for i in 1..batches {
-        add(run(&zero, &batch(i)));
+        add(run(&zero, &batch(i), i));
     }
     let base_host = base.host();
-    let values = base
-        .values
-        .iter()
-        .map(|(id, t)| {
-            let mean: Vec<f32> = sum[id].iter().zip(&mu[id]).zip(&base_host[id]).map(|((s, &m), &b)| if moved(m) { (s / batches as f64) as f32 } else { b as f32 }).collect();
-            (*id, Tensor::<1>::from_floats(&mean[..], &t.device()))
-        })
-        .collect();
+    let mut values = HashMap::new();
+    for (id, t) in &base.values {
+        let mean: Vec<f32> = sum[id].iter().zip(&mu[id]).zip(&base_host[id]).map(|((s, &m), &b)| if moved(m) { (s / batches as f64) as f32 } else { b as f32 }).collect();
+        if let Some(bad) = mean.iter().find(|v| !v.is_finite()) {
+            restore(model, &base);
+            let path = crate::params::collect(model).into_iter().find(|e| e.id == *id).map_or_else(|| "a running statistic".to_string(), |e| e.path);
+            return Err(crate::error::BasinError::config("average.recalibrate_bn", format!("recalibrating batch norm gave {bad} in {path}: the training batches give a non-finite statistic")));
+        }
+        values.insert(*id, Tensor::<1>::from_floats(&mean[..], &t.device()));
+    }
     restore(model, &RunningSnapshot { values });
+    Ok(())
 }

@@ -177,3 +177,48 @@ fn the_log_density_finds_each_order_of_magnitude_s_share() {
         assert!((mass - 1.0 / 6.0).abs() < 0.05, "10^{k}: mass {mass}");
     }
 }
+
+/// A dense operator that records the key of every probe vector drawn from it.
+struct Recording {
+    op: DenseOperator,
+    keys: std::cell::RefCell<Vec<u64>>,
+}
+
+impl LinearOperator for Recording {
+    type V = Vec<f64>;
+    fn apply(&mut self, v: &Vec<f64>) -> Vec<f64> {
+        self.op.apply(v)
+    }
+    fn dim(&self) -> usize {
+        self.op.dim()
+    }
+    fn rademacher(&self, seed: u64) -> Vec<f64> {
+        self.keys.borrow_mut().push(seed);
+        self.op.rademacher(seed)
+    }
+    fn gaussian(&self, seed: u64) -> Vec<f64> {
+        self.keys.borrow_mut().push(seed);
+        self.op.gaussian(seed)
+    }
+    fn calls(&self) -> usize {
+        self.op.calls()
+    }
+}
+
+#[test]
+fn no_two_randomized_estimators_or_parts_of_one_share_a_probe_past_a_thousand_products() {
+    // Hutch++ with 3,300 products draws 1,100 sketch and 1,100 residual probes: with keys
+    // seed + 2000 + i and seed + 3000 + i they shared 100, and Hutchinson, Frobenius and SLQ
+    // drew from neighbouring ranges; every stream now has its own name in rng::derive_seed
+    use basin_core::curvature::hutch_pp::hutch_pp;
+    let mut op = Recording { op: DenseOperator::with_spectrum(&[3.0, 2.0, 1.0, 0.5, 0.25, 0.1], 4), keys: Default::default() };
+    hutch_pp(&mut op, 3300, 7);
+    hutchinson(&mut op, 1100, 0.0, 7);
+    frobenius(&mut op, 1100, 7);
+    slq_density(&mut op, 1100, 3, 0.01, 10, 7);
+    power_iteration(&mut op, 2, 0.0, 5, 7);
+    let keys = op.keys.into_inner();
+    let distinct: std::collections::HashSet<u64> = keys.iter().copied().collect();
+    assert!(keys.len() >= 1100 * 5, "{} probes drawn", keys.len());
+    assert_eq!(distinct.len(), keys.len(), "{} of {} probe keys repeat", keys.len() - distinct.len(), keys.len());
+}

@@ -88,3 +88,33 @@ fn basin_protocol_finds_the_rise_the_script_misses_on_a_flat_valley() {
     assert!(basin.sharpness >= lo * (1.0 - 1e-4) && basin.sharpness <= hi * (1.0 + 1e-4), "basin {} outside the vertices' range [{lo}, {hi}]", basin.sharpness);
     assert!(basin.sharpness > 0.0);
 }
+
+#[test]
+fn the_smoothout_code_subspace_is_the_pseudo_inverse_of_unit_uniform_rows_as_the_script_draws_it() {
+    // measure_sharpness.py: A⁺ = rand(p, n)·2 − 1 with unit rows, A = pinv(A⁺), bounds
+    // ε(|A⁺w| + 1). A is checked against nalgebra's SVD pseudo-inverse of the host matrix.
+    use basin_core::sharpness::box_problem::{BoxProblem, Frame, pseudo_inverse_frame};
+    let (n, p) = (40usize, 6usize);
+    let x: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
+    let m = Vector { x: Param::from_tensor(Tensor::from_data(TensorData::new(x, [n, 1]), &Device::flex())) };
+    let w = ParamVec::from_model(&m);
+    let (rows, cols) = pseudo_inverse_frame(&w, p, 11);
+    let a_plus = nalgebra::DMatrix::from_fn(p, n, |i, j| rows[i].to_host_f64()[j]);
+    for i in 0..p {
+        let r = rows[i].to_host_f64();
+        assert!((r.iter().map(|v| v * v).sum::<f64>().sqrt() - 1.0).abs() < 1e-6, "row {i} is not a unit vector");
+        assert!(r.iter().any(|&v| v < 0.0) && r.iter().any(|&v| v > 0.0), "row {i}: entries of one sign");
+    }
+    let cos = (0..p).flat_map(|i| (0..p).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| rows[i].dot(&rows[j]).abs()).fold(0.0, f64::max);
+    assert!(cos > 1e-3, "the rows are orthogonal (max |cos| {cos}): not the script's frame");
+    let pinv = a_plus.clone().pseudo_inverse(1e-12).unwrap();
+    let worst = (0..p).flat_map(|j| (0..n).map(move |i| (i, j))).map(|(i, j)| (cols[j].to_host_f64()[i] - pinv[(i, j)]).abs()).fold(0.0, f64::max);
+    assert!(worst < 1e-5, "A differs from pinv(A⁺) by {worst}");
+    let eps = 5e-4;
+    let b = BoxProblem::new(&w, eps, Some(p), Frame::PseudoInverse, 11 ^ 0xA5A5);
+    let wh = nalgebra::DVector::from_vec(w.to_host_f64());
+    let want: Vec<f64> = (&a_plus * wh).iter().map(|v| eps * (v.abs() + 1.0)).collect();
+    for (g, e) in b.bounds.iter().zip(&want) {
+        assert!((g - e).abs() < 1e-9, "bound {g} vs {e}");
+    }
+}

@@ -25,6 +25,8 @@ unsafe fn fma_chains(iters: u64) -> f32 {
     _mm512_reduce_add_ps(sum)
 }
 
+mod common;
+
 fn main() {
     #[cfg(target_arch = "x86_64")]
     {
@@ -32,7 +34,15 @@ fn main() {
             eprintln!("fp32_peak: this CPU has no AVX-512F");
             std::process::exit(2);
         }
-        let threads: usize = std::env::args().nth(1).map(|a| a.parse().expect("THREADS: a number")).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let usage = "cargo run --release -p basin-zoo --example fp32_peak [-- THREADS]";
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        if args.len() > 1 {
+            common::usage_error(usage, "at most one argument, THREADS");
+        }
+        let threads: usize = match args.first() {
+            Some(a) => a.parse().ok().filter(|&t| t >= 1).unwrap_or_else(|| common::usage_error(usage, &format!("THREADS: '{a}' is not a number ≥ 1"))),
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
         let iters = 200_000_000u64;
         let start = Instant::now();
         let handles: Vec<_> = (0..threads)

@@ -27,6 +27,10 @@
 //! done (with λ_max of the exact Hessian at the final weights, on the first 8 training chunks); a
 //! finished run is skipped. `--out/results.md` holds the table.
 
+mod common;
+
+const USAGE: &str = "cargo run --release --example lstm_lm -- [--quick] [--data DIR] [--out DIR] [--seeds N] [--epochs N] [--decay-after N] [--batch N] [--bptt N] [--hidden N] [--dropout P] [--max-chunks N] [--methods sgd,s-sgd:LEVEL]";
+
 use basin_core::estimators::{Clipped, GradientEstimator, Plain, StepContext, SymmetricSgdConfig};
 use basin_core::paramkind::ParamFilter;
 use basin_core::rng::{Stream, derive_seed};
@@ -268,10 +272,7 @@ fn mean_std(xs: &[f64]) -> (f64, f64) {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let a = parse().unwrap_or_else(|e| {
-        eprintln!("error: {e}");
-        std::process::exit(2)
-    });
+    let a = parse().unwrap_or_else(|e| common::usage_error(USAGE, &e));
     let corpus = Corpus::load_ptb(&a.data).unwrap_or_else(|e| {
         eprintln!("error: {e}");
         std::process::exit(2)

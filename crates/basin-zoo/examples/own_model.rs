@@ -61,8 +61,10 @@ impl Classifier for TinyCnn {
     }
 }
 
+mod common;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let quick = common::quick_flag("cargo run --release --example own_model [-- --quick]");
     let mut cfg = TrainConfig::default(); // the bundled MNIST slice, SGD with momentum 0.9
     cfg.train.epochs = if quick { 1 } else { 10 };
     if quick {

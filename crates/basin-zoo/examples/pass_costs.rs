@@ -14,7 +14,12 @@ use burn::tensor::{Device, Tensor, TensorData};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+mod common;
+
 fn main() {
+    if std::env::args().len() > 1 {
+        common::usage_error("RAYON_NUM_THREADS=2 cargo run --release -p basin-zoo --example pass_costs", "this example takes no arguments");
+    }
     basin_core::heap::keep_freed_memory(); // as the CLI does
     let ad = Device::flex().autodiff();
     let shape = [1, 28, 28];

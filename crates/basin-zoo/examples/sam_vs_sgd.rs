@@ -10,8 +10,10 @@ use basin_core::train::{Silent, TrainConfig, TrainOptions, TrainSets, init_model
 use basin_zoo::{ModelOptions, ZooModel};
 use burn::tensor::Device;
 
+mod common;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let quick = common::quick_flag("cargo run --release --example sam_vs_sgd [-- --quick]");
     let device = Device::flex();
     println!("| estimator | test accuracy | train loss | λ_max(H) |");
     println!("|---|---|---|---|");

@@ -6,6 +6,7 @@
 mod stop_at;
 use stop_at::StopAt;
 use basin_core::BasinError;
+use basin_core::batch::ExampleSet;
 use basin_core::paramvec::ParamVec;
 use basin_core::train::metrics::{MetricRecord, MetricsLog};
 use basin_core::train::{Callback, Observer, Silent, StepInfo, Summary, TrainConfig, TrainOptions, TrainSets, init_model, train_with};
@@ -187,4 +188,69 @@ fn an_interrupted_and_resumed_run_ends_with_the_same_averaged_model() {
     // after steps 4, 6, 8 (steps 2..9 run the cycles 0.08 → 0.03)
     assert_eq!(full.averaged.as_ref().unwrap().averaged, 3);
     assert_eq!(full.averaged, resumed.averaged);
+}
+
+#[test]
+fn swa_on_keskar_c1_recalibrates_the_batch_norm_after_dropout_from_the_batches_it_saw() {
+    // keskar-c1: dense → BN → ReLU → dropout → dense → BN. The second dense batch norm (bn4)
+    // sees dropout masks; its recalibrated statistics must be the mean over the training
+    // batches (the last partial one included) of each batch's statistic at the inputs that
+    // batch's pass gave it. Here each batch's statistic comes from one training-mode pass of
+    // the averaged model under the same masks (running_stats::recalibration_seed), read off
+    // Burn's update r ← 0.9·r + 0.1·s with its known momentum 0.1, instead of recalibrate's
+    // differencing of two passes with unknown momentum.
+    let mut cfg = TrainConfig::default();
+    cfg.data.dir = basin_zoo::data::sources::bundled_slice_dir().to_string_lossy().into_owned();
+    cfg.data.train_subset = 1000; // 15 batches of 64 and one of 40
+    cfg.data.test_subset = 256;
+    cfg.model.name = "keskar-c1".into();
+    cfg.train.epochs = 3;
+    cfg.average.method = "swa".into();
+    cfg.average.start = 1;
+    cfg.seed = 5;
+    let data = prepare(&cfg.data, cfg.seed).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, s) = run(&cfg, &data, dir.path(), false, &mut Silent, Arc::new(AtomicBool::new(false)), Vec::new()).unwrap();
+    let a = s.averaged.as_ref().expect("summary.averaged");
+    assert!(a.train_loss.is_finite() && a.test_loss.is_finite(), "averaged losses {} / {}", a.train_loss, a.test_loss);
+    assert!(a.test_acc > 0.5, "averaged test accuracy {}", a.test_acc);
+
+    let avg = averaged_model(&cfg, &data, dir.path());
+    let recalibrated = basin_core::running_stats::snapshot(&avg);
+    let (mean_got, var_got) = (entry(&avg, "bn4.running_mean"), entry(&avg, "bn4.running_var"));
+    assert!(var_got.iter().all(|&v| v > 0.0), "a recalibrated variance is not positive");
+    let device = Device::flex().autodiff();
+    let (n, size) = (1000usize, 64usize);
+    let batches = n.div_ceil(size);
+    let (mut mean_want, mut var_want) = (vec![0.0; 192], vec![0.0; 192]);
+    for i in 0..batches {
+        basin_core::running_stats::restore(&avg, &recalibrated);
+        let (m0, v0) = (entry(&avg, "bn4.running_mean"), entry(&avg, "bn4.running_var"));
+        let batch = data.train.batch(&(i * size..((i + 1) * size).min(n)).collect::<Vec<_>>(), None, &device);
+        {
+            let _rng = basin_core::rng::backend_lock();
+            device.seed(basin_core::running_stats::recalibration_seed(cfg.seed, i));
+            let _ = basin_core::task::LossModel::loss(&avg, &batch);
+        }
+        basin_core::running_stats::sync(&avg); // Burn keeps the pass's update aside until synced
+        let (m1, v1) = (entry(&avg, "bn4.running_mean"), entry(&avg, "bn4.running_var"));
+        for j in 0..192 {
+            mean_want[j] += (m1[j] - 0.9 * m0[j]) / 0.1 / batches as f64;
+            var_want[j] += (v1[j] - 0.9 * v0[j]) / 0.1 / batches as f64;
+        }
+    }
+    // the masks matter: the first batch under another seed gives other statistics
+    basin_core::running_stats::restore(&avg, &recalibrated);
+    {
+        let _rng = basin_core::rng::backend_lock();
+        device.seed(basin_core::running_stats::recalibration_seed(cfg.seed + 1, 0));
+        let _ = basin_core::task::LossModel::loss(&avg, &data.train.batch(&(0..size).collect::<Vec<_>>(), None, &device));
+    }
+    basin_core::running_stats::sync(&avg);
+    let other = entry(&avg, "bn4.running_mean");
+    basin_core::running_stats::restore(&avg, &recalibrated);
+    let moved = other.iter().zip(&mean_got).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    assert!(moved > 1e-3, "the dropout masks do not change bn4's statistics ({moved:e}): the test would not see unseeded passes");
+    assert_close(&mean_got, &mean_want, 1e-4, "bn4 recalibrated running mean");
+    assert_close(&var_got, &var_want, 1e-4, "bn4 recalibrated running variance");
 }

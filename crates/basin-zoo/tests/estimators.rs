@@ -249,7 +249,7 @@ fn entropy_sgd_with_one_langevin_step_is_the_hand_computed_update() {
     use basin_core::estimators::EntropySgdConfig;
     let (b, _) = batches();
     let model = tiny(13);
-    let cfg = EntropySgdConfig::default().with_inner_steps(1).with_noise(0.0);
+    let cfg = EntropySgdConfig::default().with_inner_steps(1).with_noise(0.0).with_inner_lr(0.1);
     let (after, loss) = step_with(&mut cfg.init(), model.clone(), &b, "sgd", 0.5, &mut Fixed(b.clone()));
     let w0 = ParamVec::from_model(&model).to_host();
     let (l0, g) = host_grad_at(&model, &w0, &b);
@@ -274,7 +274,7 @@ fn entropy_sgd_s_inner_loop_matches_an_independent_langevin_loop() {
     let (b, extra) = batches();
     let model = tiny(17);
     let (l, gamma0, scoping, eps, lr_in, m, wd, beta1) = (3usize, 0.03, 0.1, 1e-3, 0.1f64, 0.9, 1e-3, 0.75);
-    let cfg = EntropySgdConfig::default().with_inner_steps(l).with_gamma(gamma0).with_scoping(scoping).with_noise(eps).with_inner_weight_decay(wd);
+    let cfg = EntropySgdConfig::default().with_inner_lr(lr_in).with_inner_steps(l).with_gamma(gamma0).with_scoping(scoping).with_noise(eps).with_inner_weight_decay(wd);
     let mut o = OptimizerConfig { name: "sgd".into(), ..Default::default() }.build();
     let mut src = Fixed(extra.clone());
     let mut ctx = StepContext::new(5, 3, &mut src);
@@ -365,4 +365,77 @@ fn plain_estimator_matches_loss_and_grads() {
     let (l, _) = loss_and_grads(&model, &b);
     let (l2, _) = host_grad_at(&model, &ParamVec::from_model(&model).to_host(), &b);
     assert!((l - l2).abs() < 1e-6);
+}
+
+/// A user's model with batch norm and dropout between its layers.
+#[derive(Module, Debug)]
+struct Dropped {
+    l1: Linear,
+    bn: burn::nn::BatchNorm,
+    drop: burn::nn::Dropout,
+    l2: Linear,
+}
+
+impl Classifier for Dropped {
+    fn logits(&self, x: Tensor<4>) -> Tensor<2> {
+        self.l2.forward(self.drop.forward(relu(self.bn.forward(self.l1.forward(x.flatten(1, 3))))))
+    }
+}
+
+#[test]
+fn m_sharpness_sam_gives_each_chunk_its_own_masks_and_moves_batch_norm_once_a_step() {
+    let tt = basin_zoo::data::load("mnist-slice", Some(&basin_zoo::data::sources::bundled_slice_dir())).unwrap();
+    let p = basin_zoo::data::PreparedSet::new(&tt.train.take(64), &basin_zoo::data::Normalization::fit(&tt.train));
+    let idx: Vec<usize> = (0..64).collect();
+    let (b, chunks) = (p.batch(&idx, None, &ad()), [p.batch(&idx[..24], None, &ad()), p.batch(&idx[24..48], None, &ad()), p.batch(&idx[48..], None, &ad())]);
+    let model = basin_core::train::init_model(&ad(), 13, |d| Dropped {
+        l1: LinearConfig::new(784, 32).init(d),
+        bn: burn::nn::BatchNormConfig::new(32).init(d),
+        drop: burn::nn::DropoutConfig::new(0.5).init(),
+        l2: LinearConfig::new(32, 10).init(d),
+    });
+    // the masks come from the process's generator: no other test may draw from it meanwhile
+    let _rng = basin_core::rng::backend_lock();
+    let stats = |m: &Dropped| {
+        basin_core::running_stats::sync(m); // fold Burn's pending update in
+        basin_core::params::collect(m).into_iter().filter(|e| e.path.contains("running")).flat_map(|e| e.values).collect::<Vec<f32>>()
+    };
+    let before = basin_core::running_stats::snapshot(&model);
+    let rho = 0.05;
+    let mut est = basin_core::estimators::sam::Sam::new(rho).with_m(24);
+    let mut o = OptimizerConfig { name: "sgd".into(), ..Default::default() }.build();
+    let mut extra = Fixed(b.clone());
+    let mut ctx = StepContext::new(0, 0, &mut extra);
+    let e = est.estimate(model.clone(), &b, &mut ctx);
+    let after = o.step(0.1, e.model, e.grads);
+    let moved = stats(&after);
+
+    // one update: one pass of the first chunk at w under its masks, from the statistics before
+    basin_core::running_stats::restore(&model, &before);
+    let w0 = ParamVec::from_model(&model).to_host();
+    let grad_at = |w: &[f32], chunk: &Batch, c: usize| -> Vec<f32> {
+        let template = ParamVec::from_model(&model);
+        let fresh = template.from_host(w, &Device::flex()).write_into(model.clone());
+        ad().seed(basin_core::estimators::chunk_mask_seed(0, 0, c));
+        let l = loss::cross_entropy(fresh.logits(chunk.images.clone()), chunk.targets.clone());
+        ParamVec::from_grads(&template, &burn::optim::GradientsParams::from_grads(l.backward(), &fresh)).to_host()
+    };
+    let _ = grad_at(&w0, &chunks[0], 0);
+    let once = stats(&model);
+    let d = max_abs_diff(&moved, &once);
+    assert!(d < 1e-6, "running statistics after the step differ from one pass of the first chunk by {d}");
+
+    // each chunk's two passes under its own masks (chunk_mask_seed(seed, step, c))
+    let mut mean = vec![0.0f64; w0.len()];
+    for (c, (chunk, n)) in chunks.iter().zip([24.0, 24.0, 16.0]).enumerate() {
+        let gj = grad_at(&w0, chunk, c);
+        let gn = gj.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+        let point: Vec<f32> = w0.iter().zip(&gj).map(|(w, g)| w + (rho / gn) as f32 * g).collect();
+        for (m, d) in mean.iter_mut().zip(&grad_at(&point, chunk, c)) {
+            *m += n / 64.0 * *d as f64;
+        }
+    }
+    let expected: Vec<f32> = w0.iter().zip(&mean).map(|(w, g)| w - 0.1 * *g as f32).collect();
+    let d = max_abs_diff(&ParamVec::from_model(&after).to_host(), &expected);
+    assert!(d < 1e-6, "max |Δ| = {d}");
 }

@@ -294,18 +294,36 @@ fn eigenvalue_map_values_match_the_oracle_at_shifted_points() {
     let ys: Vec<usize> = set.ys.iter().map(|&y| y as usize).collect();
     let xs: Vec<Vec<f64>> = set.xs.iter().map(|x| x.iter().map(|&v| v as f64).collect()).collect();
     let w = ParamVec::from_model(&model);
-    use basin_core::landscape::{DirectionNorm, extreme_eigenvalues, filter_normalized_direction};
+    use basin_core::landscape::{DirectionNorm, EigenParams, EigenSettings, extreme_eigenvalues, filter_normalized_direction};
     let (d1, d2) = (filter_normalized_direction(&w, DirectionNorm::Filter, true, 0), filter_normalized_direction(&w, DirectionNorm::Filter, true, 1));
+    // the coordinates of the weight tensors (rank > 1), loss-landscape's `len(p.size()) > 1`
+    let mut weights = Vec::new();
+    let mut off = 0;
+    for s in w.slots.iter() {
+        if s.shape.len() > 1 {
+            weights.extend(off..off + s.numel());
+        }
+        off += s.numel();
+    }
+    assert!(weights.len() < off, "the MLP has biases");
     for (x, y) in [(0.0, 0.0), (0.6, -0.4), (-1.0, 1.0)] {
         let p = w.axpy(x, &d1).axpy(y, &d2);
-        let got = extreme_eigenvalues(&model, &p, &set, 5, 200, 1e-6, 7, &dev).unwrap();
         let (layout, wh) = Layout::of(&p.write_into(model.valid()), "Mlp.");
-        let exact = oracle::eigenvalues(&oracle::dense_hessian(&wh, |v: &[oracle::Hd]| mlp_loss(&layout, v, &xs, &ys, 2, false)));
-        let (max, min) = (exact[0], exact[exact.len() - 1]);
-        println!("({x}, {y}): basin λ_max {:.6} λ_min {:.6} ({} HVPs); oracle {max:.6} {min:.6}", got.max, got.min, got.hvps);
-        assert!((got.max - max).abs() <= 1e-4 * max.abs(), "({x}, {y}): λ_max {} vs oracle {max}", got.max);
-        assert!((got.min - min).abs() <= 1e-3 * max.abs(), "({x}, {y}): λ_min {} vs oracle {min}", got.min);
+        let h = oracle::dense_hessian(&wh, |v: &[oracle::Hd]| mlp_loss(&layout, v, &xs, &ys, 2, false));
+        for (params, h) in [(EigenParams::All, h.clone()), (EigenParams::Weights, h.select_rows(&weights).select_columns(&weights))] {
+            let got = extreme_eigenvalues(&model, &p, &set, 5, &EigenSettings { params, max_iter: 200, tol: 1e-6, seed: 7 }, &dev).unwrap();
+            let exact = oracle::eigenvalues(&h);
+            let (max, min) = (exact[0], exact[exact.len() - 1]);
+            println!("({x}, {y}) {params:?}: basin λ_max {:.6} λ_min {:.6} ({} HVPs); oracle {max:.6} {min:.6}", got.max, got.min, got.hvps);
+            assert!((got.max - max).abs() <= 1e-4 * max.abs(), "({x}, {y}) {params:?}: λ_max {} vs oracle {max}", got.max);
+            assert!((got.min - min).abs() <= 1e-3 * max.abs(), "({x}, {y}) {params:?}: λ_min {} vs oracle {min}", got.min);
+            assert!(got.max_converged && got.max_residual <= 1e-6 * got.max.abs(), "({x}, {y}) {params:?}: λ_max residual {}", got.max_residual);
+        }
     }
+    // a budget too small for λ_min near 0 is reported as unconverged, with its residual
+    let p = w.axpy(0.6, &d1);
+    let few = extreme_eigenvalues(&model, &p, &set, 5, &EigenSettings { params: EigenParams::All, max_iter: 4, tol: 1e-9, seed: 7 }, &dev).unwrap();
+    assert!(!few.min_converged && few.min_residual > 1e-9 * few.min.abs(), "4 products, tol 1e-9: λ_min {} residual {} reported converged", few.min, few.min_residual);
 }
 
 /// `--diagonal-method diag++` (issue 26): over many independent draws at the same number of

@@ -166,7 +166,8 @@ pub fn run(cmd: BenchCommand) -> Result<(), CliError> {
 fn interleaved_step_times(w: &Workload, cfgs: &[EstimatorConfig], steps: usize) -> Vec<Vec<f64>> {
     let ad = w.batch.images.device();
     let mut src = Same(w.batch.clone());
-    let mut runners: Vec<_> = cfgs.iter().map(|c| (c.build::<ZooModel>(0), basin_core::optim::OptimizerConfig { name: "sgd".into(), ..Default::default() }.build(), Some(w.model.clone()))).collect();
+    let sgd = basin_core::optim::OptimizerConfig { name: "sgd".into(), ..Default::default() };
+    let mut runners: Vec<_> = cfgs.iter().map(|c| (c.with_run_lr(sgd.lr).build::<ZooModel>(0), sgd.build(), Some(w.model.clone()))).collect();
     let mut secs = vec![Vec::with_capacity(steps); cfgs.len()];
     for s in 0..(steps + 3) as u64 {
         for (i, (e, optim, model)) in runners.iter_mut().enumerate() {

@@ -49,12 +49,23 @@ pub struct HessianArgs {
     #[arg(long, default_value_t = 1e-3)]
     tol: f64,
     /// hessian (exact: reverse mode over the model's tangent pass), ggn (the Gauss–Newton
-    /// matrix Jᵀ H_ℓ J, PSD) or fd (finite differences of gradients: smooth networks only).
+    /// matrix Jᵀ H_ℓ J, PSD), fisher (Monte-Carlo Fisher), empirical-fisher, or fd (finite
+    /// differences of gradients: smooth networks only).
     #[arg(long, default_value = "hessian")]
     operator: String,
-    /// Relative finite-difference step of ggn and fd (default: 1e-4 for ggn, 1e-3 for fd).
+    /// Relative finite-difference step: of fd (default 1e-3), or, for ggn, fisher and
+    /// empirical-fisher, J v by central differences of the logits instead of the exact
+    /// tangent pass (their default; a model without a tangent pass needs a step).
     #[arg(long)]
     eps: Option<f64>,
+    /// --operator fisher: labels drawn per example from the model's softmax (curvlinops'
+    /// `mc_samples`).
+    #[arg(long, default_value_t = 1)]
+    fisher_samples: usize,
+    /// --operator fisher: independent label draws, each its own Lanczos run on the same
+    /// subset; the eigenvalues are their mean, with their standard deviation beside it.
+    #[arg(long, default_value_t = 3)]
+    fisher_draws: usize,
     /// Also the K smallest (most negative) eigenvalues.
     #[arg(long, default_value_t = 0)]
     bottom_k: usize,
@@ -144,6 +155,10 @@ struct Report {
     operator: String,
     operator_label: String,
     eps: Option<f64>,
+    /// How J v (or H v) is taken: `tangent pass` or `finite differences`.
+    products: String,
+    /// `--operator fisher`: labels per example, and each draw's eigenvalues (first subset).
+    fisher: Option<FisherDraws>,
     layer: Option<String>,
     repeats: Vec<TopEigen>,
     mean: Vec<f64>,
@@ -162,6 +177,15 @@ struct Report {
     /// `--per-layer`: each layer's diagonal block.
     per_layer: Option<Vec<basin_core::curvature::block::LayerCurvature>>,
     seconds: f64,
+}
+
+/// The Monte-Carlo Fisher's independent label draws on the first subset.
+#[derive(Serialize)]
+struct FisherDraws {
+    samples: usize,
+    draws: Vec<Vec<f64>>,
+    mean: Vec<f64>,
+    std: Vec<f64>,
 }
 
 /// Ticks a progress bar on every HVP.
@@ -229,8 +253,14 @@ fn check(args: &HessianArgs) -> Result<OperatorKind, CliError> {
         return Err(CliError::input("--tol, --sigma: must be finite (tol ≥ 0, sigma > 0)"));
     }
     let kind = OperatorKind::parse(&args.operator).ok_or_else(|| CliError::input(format!("--operator: unknown operator '{}' ({OPERATOR_NAMES})", args.operator)))?;
-    if args.eps.is_some() && kind == OperatorKind::Hessian {
-        return Err(CliError::input("--eps: the exact Hessian has no step (--eps applies to --operator ggn and fd)"));
+    if args.eps.is_some() && !kind.takes_step() {
+        return Err(CliError::input("--eps: the exact Hessian has no step (--eps applies to --operator ggn, fisher, empirical-fisher and fd)"));
+    }
+    if kind != OperatorKind::Fisher && (args.fisher_samples != 1 || args.fisher_draws != 3) {
+        return Err(CliError::input("--fisher-samples, --fisher-draws: only --operator fisher draws labels"));
+    }
+    if args.fisher_samples == 0 || args.fisher_draws == 0 {
+        return Err(CliError::input("--fisher-samples, --fisher-draws: must be ≥ 1"));
     }
     if let Some(e) = args.eps
         && !(e > 0.0 && e < 1.0)
@@ -263,8 +293,9 @@ pub fn run(args: HessianArgs) -> Result<(), CliError> {
     };
     let started = Instant::now();
     let batch_size = args.batch_size.unwrap_or(500);
-    // The operator on subset `r`, its subset size and the subset loss.
-    let op_for = |r: u64| -> Result<(Operator, usize, f64), CliError> {
+    // The operator on subset `r` (label draw `d` of the Monte-Carlo Fisher), its subset size
+    // and the subset loss.
+    let op_for_draw = |r: u64, d: u64| -> Result<(Operator, usize, f64), CliError> {
         let (op, n, loss, w): (Operator, usize, f64, ParamVec) = match (&loaded, &lm) {
             (Some(loaded), _) => {
                 let set = &loaded.data.train;
@@ -272,7 +303,7 @@ pub fn run(args: HessianArgs) -> Result<(), CliError> {
                 let n = idx.len();
                 let obj = Objective::new(&loaded.model, set, &idx, batch_size, &dev);
                 args.determinism.check(&obj)?;
-                let op = CurvatureOperator::new(kind, obj, eps)?;
+                let op = CurvatureOperator::fisher(kind, obj, eps, args.fisher_samples, basin_core::rng::derive_seed(args.seed.wrapping_add(r), basin_core::rng::Stream::FisherLabels, d))?;
                 let loss = op.loss();
                 let w = basin_core::curvature::Differentiable::point(op.objective()).clone();
                 (Box::new(op), n, loss, w)
@@ -302,6 +333,7 @@ pub fn run(args: HessianArgs) -> Result<(), CliError> {
         };
         Ok((op, n, loss))
     };
+    let op_for = |r: u64| op_for_draw(r, 0);
     // the bottom end comes from the first repeat's own run: one Krylov space holds both ends
     let eigen = |op: Operator, loss: f64, k: usize, bottom: usize, what: String, seed: u64| -> (TopEigen, Option<TopEigen>) {
         let mut t = Ticking { op, bar: bar(args.max_iter as u64, &what) };
@@ -314,13 +346,31 @@ pub fn run(args: HessianArgs) -> Result<(), CliError> {
     let mut repeats = Vec::new();
     let mut subset_size = 0;
     let mut parameters = 0;
+    let draws = if kind == OperatorKind::Fisher { args.fisher_draws as u64 } else { 1 };
+    let mut fisher = None;
     for r in 0..args.repeats as u64 {
-        let (op, n, loss) = op_for(r)?;
-        subset_size = n;
-        parameters = op.dim();
-        let (top, low) = eigen(op, loss, args.top_k, if r == 0 { args.bottom_k } else { 0 }, format!("lanczos {}/{}", r + 1, args.repeats), args.seed.wrapping_add(r));
-        repeats.push(top);
-        bottom = bottom.or(low);
+        // a subset's eigenvalues: the mean over the label draws (one draw but for the Fisher)
+        let mut per_draw = Vec::new();
+        for d in 0..draws {
+            let (op, n, loss) = op_for_draw(r, d)?;
+            subset_size = n;
+            parameters = op.dim();
+            let what = if draws > 1 { format!("lanczos {}/{}, draw {}/{draws}", r + 1, args.repeats, d + 1) } else { format!("lanczos {}/{}", r + 1, args.repeats) };
+            let (top, low) = eigen(op, loss, args.top_k, if r == 0 && d == 0 { args.bottom_k } else { 0 }, what, args.seed.wrapping_add(r));
+            per_draw.push(top);
+            bottom = bottom.or(low);
+        }
+        let (mean, std) = spread(&per_draw.iter().map(|t| t.eigenvalues.clone()).collect::<Vec<_>>());
+        if kind == OperatorKind::Fisher && r == 0 {
+            fisher = Some(FisherDraws { samples: args.fisher_samples, draws: per_draw.iter().map(|t| t.eigenvalues.clone()).collect(), mean: mean.clone(), std });
+        }
+        let first = &per_draw[0];
+        repeats.push(TopEigen {
+            residuals: (0..mean.len()).map(|i| per_draw.iter().map(|t| t.residuals.get(i).copied().unwrap_or(f64::NAN)).fold(0.0, f64::max)).collect(),
+            hvps: per_draw.iter().map(|t| t.hvps).sum(),
+            loss: first.loss,
+            eigenvalues: mean,
+        });
     }
     let (mean, std) = spread(&repeats.iter().map(|t| t.eigenvalues.clone()).collect::<Vec<_>>());
     let trace = match args.trace {
@@ -375,7 +425,8 @@ pub fn run(args: HessianArgs) -> Result<(), CliError> {
             let loaded = loaded.as_ref().expect("--per-layer is refused for a language model");
             let (model, set) = (&loaded.model, &loaded.data.train);
             let idx = subset_indices(basin_core::batch::ExampleSet::len(set), Some(args.subset), args.samples, args.seed);
-            let make = || CurvatureOperator::new(kind, Objective::new(model, set, &idx, batch_size, &dev), eps).expect("built above for the first subset");
+            let labels = basin_core::rng::derive_seed(args.seed, basin_core::rng::Stream::FisherLabels, 0);
+            let make = || CurvatureOperator::fisher(kind, Objective::new(model, set, &idx, batch_size, &dev), eps, args.fisher_samples, labels).expect("built above for the first subset");
             let w = basin_core::curvature::Differentiable::point(make().objective()).clone();
             let cfg = basin_core::curvature::block::PerLayerConfig { max_iter: args.max_iter, tol: args.tol, trace_matvecs: args.trace_samples, frobenius_samples: args.frobenius_samples, seed: args.seed };
             // three estimates (λ_max, trace, ‖·‖_F) per layer, each on a fresh operator
@@ -403,7 +454,9 @@ pub fn run(args: HessianArgs) -> Result<(), CliError> {
         },
         operator: kind.name().to_string(),
         operator_label: kind.label().to_string(),
-        eps: (kind != OperatorKind::Hessian).then_some(eps),
+        eps: (eps > 0.0).then_some(eps),
+        products: if eps > 0.0 { "finite differences" } else { "tangent pass" }.to_string(),
+        fisher,
         layer: args.layer.clone(),
         repeats,
         mean,
@@ -446,6 +499,13 @@ fn print_report(r: &Report) {
         println!("| {} | {:.6e} | {:.2e} | {:.1e} |", i + 1, m, r.std[i], r.repeats[0].residuals.get(i).copied().unwrap_or(f64::NAN));
     }
     println!("HVPs per Lanczos run: {:?}; subset loss {:.5}", r.repeats.iter().map(|t| t.hvps).collect::<Vec<_>>(), r.repeats[0].loss);
+    if let Some(f) = &r.fisher {
+        println!("| rank | {op} eigenvalue, mean over {} label draws ({} per example) | std over the draws |", f.draws.len(), f.samples);
+        println!("|---|---|---|");
+        for (i, (m, s)) in f.mean.iter().zip(&f.std).enumerate() {
+            println!("| {} | {:.6e} | {:.2e} |", i + 1, m, s);
+        }
+    }
     if let Some(b) = &r.bottom {
         println!("| rank from the bottom | {op} eigenvalue | residual |");
         println!("|---|---|---|");

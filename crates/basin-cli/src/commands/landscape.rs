@@ -8,7 +8,7 @@ use crate::slurm::{self, ArrayJob, SlurmArgs, script::TASK_ID};
 use crate::{CliError, device, plots};
 use basin_core::landscape::grid::LandscapePoint;
 use basin_core::landscape::plane::Plane;
-use basin_core::landscape::{DirectionNorm, blend, extreme_eigenvalues, filter_normalized_direction};
+use basin_core::landscape::{DirectionNorm, EigenParams, EigenSettings, blend, extreme_eigenvalues, filter_normalized_direction};
 use basin_core::paramvec::ParamVec;
 use basin_core::train::evaluate::evaluate;
 use basin_zoo::ZooModel;
@@ -70,9 +70,15 @@ pub enum LandscapeCommand {
         /// With --eigen: the most Hessian-vector products per point.
         #[arg(long, default_value_t = 60, requires = "eigen")]
         eigen_max_iter: usize,
-        /// With --eigen: the relative residual both ends must reach.
+        /// With --eigen: the relative residual both ends must reach (an end that does not is
+        /// marked unconverged in the JSON and CSV and drawn grey in its map).
         #[arg(long, default_value_t = 1e-3, requires = "eigen")]
         eigen_tol: f64,
+        /// With --eigen: the parameters the Hessian is over: all trainable parameters, or
+        /// weights (tensors of rank > 1: no biases or batch-norm parameters), which is
+        /// loss-landscape's `plot_hessian_eigen.py`.
+        #[arg(long, default_value = "all", requires = "eigen")]
+        params: String,
         /// Evaluate only shard I of N of the grid (a contiguous block of points) into
         /// OUT.shards/shard-I-of-N.jsonl, point by point: run again, it skips the points it
         /// holds. `--merge N` then writes the outputs.
@@ -182,12 +188,12 @@ fn write_outputs(prefix: &Path, points: &[LandscapePoint], meta: serde_json::Val
     let mut csv = String::from(if points.first().is_some_and(|p| p.coords.len() == 2) { "x,y" } else { "x" });
     csv.push_str(",train_loss,train_acc,test_loss,test_acc");
     let eigen = points.iter().all(|p| p.eigen.is_some()) && !points.is_empty();
-    csv.push_str(if eigen { ",lambda_max,lambda_min\n" } else { "\n" });
+    csv.push_str(if eigen { ",lambda_max,lambda_min,lambda_max_converged,lambda_min_converged\n" } else { "\n" });
     for p in points {
         let c: Vec<String> = p.coords.iter().map(|v| format!("{v}")).collect();
         csv.push_str(&format!("{},{},{},{},{}", c.join(","), p.train.loss, p.train.accuracy, p.test.loss, p.test.accuracy));
         match (&p.eigen, eigen) {
-            (Some(e), true) => csv.push_str(&format!(",{},{}\n", e.max, e.min)),
+            (Some(e), true) => csv.push_str(&format!(",{},{},{},{}\n", e.max, e.min, e.max_converged, e.min_converged)),
             _ => csv.push('\n'),
         }
     }
@@ -211,12 +217,22 @@ fn eigen_svg(prefix: &Path, which: &str) -> PathBuf {
     prefix.with_file_name(format!("{name}-{which}.svg"))
 }
 
-/// `--eigen`: λ_max and λ_min over the grid as two heat maps (1-D: one curve plot of both).
+/// `--eigen`: λ_max and λ_min over the grid as two heat maps (1-D: one curve plot of both);
+/// an end that did not converge is drawn grey (a gap in the 1-D curve), and the title says how many.
 fn eigen_plots(prefix: &Path, dims: usize, axis: &[f64], out: &[LandscapePoint]) -> Result<(), CliError> {
-    let ends: Vec<(f64, f64)> = out.iter().map(|p| p.eigen.map_or((f64::NAN, f64::NAN), |e| (e.max, e.min))).collect();
-    for (which, title, pick) in [("lambda-max", "λ_max of the Hessian, filter-normalized directions", 0), ("lambda-min", "λ_min of the Hessian, filter-normalized directions", 1)] {
+    let ends: Vec<(f64, f64)> = out
+        .iter()
+        .map(|p| p.eigen.map_or((f64::NAN, f64::NAN), |e| (if e.max_converged { e.max } else { f64::NAN }, if e.min_converged { e.min } else { f64::NAN })))
+        .collect();
+    for (which, name, pick) in [("lambda-max", "λ_max", 0), ("lambda-min", "λ_min", 1)] {
         let svg = eigen_svg(prefix, which);
         let vals: Vec<f64> = ends.iter().map(|e| if pick == 0 { e.0 } else { e.1 }).collect();
+        let blank = vals.iter().filter(|v| !v.is_finite()).count();
+        let mut title = format!("{name} of the Hessian, filter-normalized directions");
+        if blank > 0 {
+            title.push_str(&format!(" ({blank} of {} points unconverged, grey)", vals.len()));
+        }
+        let title = title.as_str();
         if dims == 2 {
             plots::heat_map_of(&svg, title, "eigenvalue", axis, axis, &vals, &[(0.0, 0.0, "w".into())])?;
         } else {
@@ -335,10 +351,12 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
             crate::export::write(&common.out, &common.export, &alphas, None, &crate::export::maps(&out))?;
             curve_plot(&common.out, "Linear interpolation", "α", &out)
         }
-        LandscapeCommand::Surface { source, dims, points, range, norm, include_bias_bn, seed, eigen, eigen_max_iter, eigen_tol, shard, merge, shards, slurm, common } => {
+        LandscapeCommand::Surface { source, dims, points, range, norm, include_bias_bn, seed, eigen, eigen_max_iter, eigen_tol, params, shard, merge, shards, slurm, common } => {
             if dims != 1 && dims != 2 {
                 return Err(CliError::input("--dims: 1 or 2"));
             }
+            let params = EigenParams::parse(&params).ok_or_else(|| CliError::input(format!("--params: unknown selection '{params}' (all, weights)")))?;
+            let settings = EigenSettings { params, max_iter: eigen_max_iter, tol: eigen_tol, seed };
             let norm = match norm.as_str() {
                 "filter" => DirectionNorm::Filter,
                 "layer" => DirectionNorm::Layer,
@@ -368,7 +386,7 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
                 }
                 let (tr, te) = basin_core::landscape::evaluate_at(&l.model, &p, &train, &test, common.batch_size, &dev);
                 // λ_max and λ_min on the same training examples as the loss
-                let eigen = eigen.then(|| extreme_eigenvalues(&l.model, &p, &train, common.batch_size, eigen_max_iter, eigen_tol, seed, &dev)).transpose()?;
+                let eigen = eigen.then(|| extreme_eigenvalues(&l.model, &p, &train, common.batch_size, &settings, &dev)).transpose()?;
                 Ok::<_, CliError>(LandscapePoint { coords: c.to_vec(), train: tr, test: te, eigen })
             };
             // what makes two shard files parts of one grid
@@ -378,7 +396,7 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
                 "train_subset": common.train_subset, "test_subset": common.test_subset, "batch_size": common.batch_size,
             });
             if eigen {
-                header["eigen"] = serde_json::json!({ "max_iter": eigen_max_iter, "tol": eigen_tol });
+                header["eigen"] = serde_json::json!({ "max_iter": eigen_max_iter, "tol": eigen_tol, "params": params });
             }
             if source.averaged {
                 header["averaged"] = serde_json::json!(true);
@@ -400,7 +418,11 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
                     out
                 }
             };
-            write_outputs(&common.out, &out, serde_json::json!({ "kind": "surface", "dims": dims, "norm": format!("{norm:?}"), "seed": seed, "range": range }))?;
+            let mut meta = serde_json::json!({ "kind": "surface", "dims": dims, "norm": format!("{norm:?}"), "seed": seed, "range": range });
+            if eigen {
+                meta["eigen"] = header["eigen"].clone();
+            }
+            write_outputs(&common.out, &out, meta)?;
             crate::export::write(&common.out, &common.export, &axis, (dims == 2).then_some(&axis[..]), &crate::export::maps(&out))?;
             if eigen {
                 eigen_plots(&common.out, dims, &axis, &out)?;
@@ -517,7 +539,10 @@ fn trajectory(run: &Path, points: usize, margin: f64, common: &Common) -> Result
     }
     pb.finish_and_clear();
     println!("trajectory: {} checkpoints; the PCA directions explain {:.1} % and {:.1} % of the variance", kept.len(), 100.0 * pca.explained[0], 100.0 * pca.explained[1]);
-    let path: Vec<serde_json::Value> = files.iter().zip(&pca.path).map(|((step, _), (x, y))| serde_json::json!({ "step": step, "x": x, "y": y })).collect();
+    // the final weights close the path (a row of the PCA, as loss-landscape's) when they were
+    // not kept as the last checkpoint
+    let steps: Vec<serde_json::Value> = files.iter().map(|(s, _)| serde_json::json!(s)).chain(pca.with_end.then(|| serde_json::json!("final"))).collect();
+    let path: Vec<serde_json::Value> = steps.iter().zip(&pca.path).map(|(step, (x, y))| serde_json::json!({ "step": step, "x": x, "y": y })).collect();
     write_outputs(&common.out, &out, serde_json::json!({ "kind": "trajectory", "run": run, "explained_variance": pca.explained, "path": path }))?;
     crate::export::write(&common.out, &common.export, &xs, Some(&ys), &crate::export::maps(&out))?;
     let vals: Vec<f64> = out.iter().map(|p| p.train.loss).collect();

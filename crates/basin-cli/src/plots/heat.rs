@@ -135,7 +135,10 @@ impl Figure for HeatMap<'_> {
             .draw_series(ys.iter().enumerate().flat_map(|(r, &y)| {
                 let scale = &scale;
                 xs.iter().enumerate().map(move |(c, &x)| {
-                    let color = ViridisRGB::get_color(scale.unit(self.values[r * xs.len() + c]));
+                    // a missing value (an unconverged eigenvalue, a failed point) is light grey,
+                    // never a colour of the scale
+                    let v = self.values[r * xs.len() + c];
+                    let color = if v.is_finite() { ViridisRGB::get_color(scale.unit(v)) } else { RGBColor(215, 215, 215) };
                     Rectangle::new([(x - dx / 2.0, y - dy / 2.0), (x + dx / 2.0, y + dy / 2.0)], color.filled())
                 })
             }))

@@ -5,6 +5,18 @@
 //!
 //! For unit, orthonormal eigenvectors e₁ … e_k (Lanczos with full re-orthogonalization) and a
 //! vector v: cos(v, eᵢ) = ⟨v, eᵢ⟩/‖v‖, and the fraction of ‖v‖² in their span is Σᵢ cos²(v, eᵢ).
+//!
+//! Two kinds of quantity, each under its own name:
+//! - the reference's main ones ([`BatchAlignment`]): its `FullBatchGradientAnalysis` takes
+//!   the *mini-batch* gradients g_b of the tracking examples in training mode (batches of the
+//!   run's size, the last partial one included) and logs, over the batches, the mean, the mean
+//!   absolute value and the standard deviation of cos(g_b, eᵢ) (`alig/{i}_mean`,
+//!   `alig/{i}_abs_mean`, `alig/{i}_std`) and of cos(g_b, ḡ) with ḡ their mean (`alig/fbg_*`),
+//!   with its cos(a, b) = a·b/(10⁻¹⁰ + ‖a‖‖b‖). The sign of a Lanczos vector is arbitrary, so
+//!   `abs_mean` is the one to read; a signed mean is meaningful only next to it.
+//! - basin's earlier ones ([`Alignment`]'s `grad_cos`, `grad_in_span`, `step_*`): the
+//!   full-batch gradient of the tracking subset in evaluation mode (the reference's `fbg_e{i}`
+//!   up to the mode) and the optimizer's last step, signed.
 
 use super::vector::Vector;
 use serde::{Deserialize, Serialize};
@@ -23,6 +35,64 @@ pub struct Alignment {
     /// ‖P Δw‖²/‖Δw‖².
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step_in_span: Option<f64>,
+    /// The reference's quantities over the mini-batch gradients in training mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batches: Option<BatchAlignment>,
+}
+
+/// The sharpest-directions code's alignment of mini-batch gradients g_b (b = 1..B) with the
+/// top eigenvectors and with their mean ḡ: statistics over the batches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchAlignment {
+    /// B, the mini-batches.
+    pub batches: usize,
+    /// mean_b cos(g_b, eᵢ) (`alig/{i}_mean`).
+    pub cos_mean: Vec<f64>,
+    /// mean_b |cos(g_b, eᵢ)| (`alig/{i}_abs_mean`).
+    pub cos_abs_mean: Vec<f64>,
+    /// Standard deviation over b of cos(g_b, eᵢ) (`alig/{i}_std`, NumPy's, ddof 0).
+    pub cos_std: Vec<f64>,
+    /// mean_b cos(g_b, ḡ) (`alig/fbg_mean`).
+    pub fbg_cos_mean: f64,
+    /// mean_b |cos(g_b, ḡ)| (`alig/fbg_abs_mean`).
+    pub fbg_cos_abs_mean: f64,
+    /// Standard deviation over b of cos(g_b, ḡ) (`alig/fbg_std`).
+    pub fbg_cos_std: f64,
+}
+
+/// The reference's cosine, a·b/(10⁻¹⁰ + ‖a‖‖b‖).
+fn reference_cos<V: Vector>(a: &V, b: &V) -> f64 {
+    a.dot(b) / (1e-10 + a.norm() * b.norm())
+}
+
+/// (mean, mean of |·|, standard deviation with ddof 0) of `xs`.
+fn stats(xs: &[f64]) -> (f64, f64, f64) {
+    let n = xs.len().max(1) as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let abs = xs.iter().map(|x| x.abs()).sum::<f64>() / n;
+    let std = (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
+    (mean, abs, std)
+}
+
+/// [`BatchAlignment`] of the mini-batch gradients `grads` with `vectors`; ḡ is their mean with
+/// equal weights (the reference divides the sum by the number of batches).
+pub fn batch_alignment<V: Vector>(vectors: &[V], grads: &[V]) -> BatchAlignment {
+    let mut fbg = grads[0].scale(0.0);
+    for g in grads {
+        fbg = fbg.axpy(1.0, g);
+    }
+    let fbg = fbg.scale(1.0 / grads.len() as f64);
+    let per: Vec<(f64, f64, f64)> = vectors.iter().map(|e| stats(&grads.iter().map(|g| reference_cos(g, e)).collect::<Vec<_>>())).collect();
+    let (fm, fa, fs) = stats(&grads.iter().map(|g| reference_cos(g, &fbg)).collect::<Vec<_>>());
+    BatchAlignment {
+        batches: grads.len(),
+        cos_mean: per.iter().map(|p| p.0).collect(),
+        cos_abs_mean: per.iter().map(|p| p.1).collect(),
+        cos_std: per.iter().map(|p| p.2).collect(),
+        fbg_cos_mean: fm,
+        fbg_cos_abs_mean: fa,
+        fbg_cos_std: fs,
+    }
 }
 
 /// cos(v, eᵢ) for each of `vectors` (unit and orthonormal) and the fraction of ‖v‖² in their
@@ -41,12 +111,27 @@ pub fn decompose<V: Vector>(vectors: &[V], v: &V) -> (Vec<f64>, f64) {
 pub fn alignment<V: Vector>(vectors: &[V], g: &V, step: Option<&V>) -> Alignment {
     let (grad_cos, grad_in_span) = decompose(vectors, g);
     let s = step.map(|s| decompose(vectors, s));
-    Alignment { grad_cos, grad_in_span, step_cos: s.as_ref().map(|s| s.0.clone()), step_in_span: s.map(|s| s.1) }
+    Alignment { grad_cos, grad_in_span, step_cos: s.as_ref().map(|s| s.0.clone()), step_in_span: s.map(|s| s.1), batches: None }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::alignment;
+    use super::{alignment, batch_alignment};
+
+    /// Three mini-batch gradients in the plane against e₁, e₂: the statistics as the
+    /// reference's NumPy computes them (printed by a few lines of Python: means of cosines,
+    /// not cosines of means; |·| before the mean; ddof 0).
+    #[test]
+    fn batch_alignment_is_the_mean_abs_mean_and_std_of_the_cosines_over_batches() {
+        let e = vec![vec![1.0, 0.0], vec![0.0, 1.0]];
+        let g = vec![vec![1.0, 1.0], vec![-2.0, 0.0], vec![0.0, 3.0]];
+        let b = batch_alignment(&e, &g);
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        assert_eq!(b.batches, 3);
+        assert!(close(b.cos_mean[0], -0.09763107293781752) && close(b.cos_abs_mean[0], 0.5690355936955158) && close(b.cos_std[0], 0.7003343298311936), "{b:?}");
+        assert!(close(b.cos_mean[1], 0.5690355937010714) && close(b.cos_std[1], 0.4197600422330319), "{b:?}");
+        assert!(close(b.fbg_cos_mean, 0.5757246268501226) && close(b.fbg_cos_abs_mean, 0.5757246268501226) && close(b.fbg_cos_std, 0.3001829133437537), "{b:?}");
+    }
     use crate::curvature::dense::DenseOperator;
     use crate::curvature::lanczos::{LanczosConfig, lanczos};
 

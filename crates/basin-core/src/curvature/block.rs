@@ -26,10 +26,30 @@ pub fn layer_names(w: &ParamVec) -> Vec<String> {
     names
 }
 
-/// `op` restricted to the parameter group `name`.
+/// Which parameters a [`Block`] keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// One group ([`in_group`]).
+    Group(String),
+    /// The weight tensors, those of rank > 1 (loss-landscape's `len(p.size()) > 1`): no biases,
+    /// no batch-norm scales and shifts.
+    Weights,
+}
+
+impl Selection {
+    /// Whether `slot` is selected.
+    pub fn keeps(&self, slot: &Slot) -> bool {
+        match self {
+            Selection::Group(name) => in_group(&slot.path, name),
+            Selection::Weights => slot.shape.len() > 1,
+        }
+    }
+}
+
+/// `op` restricted to a selection of its parameters.
 pub struct Block<O> {
     op: O,
-    name: String,
+    selection: Selection,
     dim: usize,
 }
 
@@ -37,14 +57,21 @@ impl<O: LinearOperator<V = ParamVec>> Block<O> {
     /// The block of `op` (whose vectors have the layout of `w`) for group `name`; an error
     /// naming the known layers when nothing matches.
     pub fn new(op: O, w: &ParamVec, name: &str) -> Result<Self, BasinError> {
-        let dim: usize = w.slots.iter().filter(|s| in_group(&s.path, name)).map(Slot::numel).sum();
+        Self::of(op, w, Selection::Group(name.to_string()))
+    }
+    /// The block of `op` for `selection`; an error when it selects nothing.
+    pub fn of(op: O, w: &ParamVec, selection: Selection) -> Result<Self, BasinError> {
+        let dim: usize = w.slots.iter().filter(|s| selection.keeps(s)).map(Slot::numel).sum();
         if dim == 0 {
-            return Err(BasinError::config("layer", format!("no parameters named '{name}' (layers: {})", layer_names(w).join(", "))));
+            return Err(match &selection {
+                Selection::Group(name) => BasinError::config("layer", format!("no parameters named '{name}' (layers: {})", layer_names(w).join(", "))),
+                Selection::Weights => BasinError::config("params", "the model has no weight tensor of rank > 1"),
+            });
         }
-        Ok(Block { op, name: name.to_string(), dim })
+        Ok(Block { op, selection, dim })
     }
     fn project(&self, v: &ParamVec) -> ParamVec {
-        v.masked(|s| in_group(&s.path, &self.name))
+        v.masked(|s| self.selection.keeps(s))
     }
 }
 

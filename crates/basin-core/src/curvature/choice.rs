@@ -20,35 +20,41 @@ pub enum OperatorKind {
     /// The exact Hessian: reverse mode over the model's tangent pass (no step).
     #[default]
     Hessian,
-    /// The generalized Gauss–Newton matrix Jᵀ H_ℓ J (PSD; J v by central differences of the
-    /// logits, Jᵀu exact); default ε = 1e-4.
+    /// The generalized Gauss–Newton matrix Jᵀ H_ℓ J (PSD; J v by the model's tangent pass, or
+    /// by central differences of the logits with a step ε > 0; Jᵀu exact).
     Ggn,
     /// The finite-difference Hessian (g(w + hv) − g(w − hv)) / 2h: only for smooth networks
     /// (on ReLU networks it does not converge); default ε = 1e-3.
     Fd,
-    /// The Monte-Carlo Fisher: Jᵀ (p − e_ŷ)(p − e_ŷ)ᵀ J with one label ŷ per example drawn from
-    /// the model's softmax (seed 0, the same draw at every product); its expectation over ŷ is
-    /// the GGN. J v as for the GGN; default ε = 1e-4.
+    /// The Monte-Carlo Fisher: Jᵀ (1/S) Σ_s (p − e_ŷs)(p − e_ŷs)ᵀ J with S labels ŷ per example
+    /// drawn from the model's softmax (curvlinops' `mc_samples`; the same draws at every
+    /// product, keyed by a seed); its expectation over ŷ is the GGN. J v as for the GGN.
     Fisher,
-    /// The empirical Fisher (1/n) Σ gᵢgᵢᵀ, the per-example gradients at the data's labels;
-    /// default ε = 1e-4.
+    /// The empirical Fisher (1/n) Σ gᵢgᵢᵀ, the per-example gradients at the data's labels.
+    /// J v as for the GGN.
     EmpiricalFisher,
 }
 
-/// Labels drawn per example by `--operator fisher`.
+/// Labels drawn per example by `--operator fisher` unless `--fisher-samples` says otherwise
+/// (curvlinops' default `mc_samples = 1`).
 pub const FISHER_SAMPLES: usize = 1;
 
 /// The names [`OperatorKind::parse`] accepts.
 pub const OPERATOR_NAMES: &str = "hessian, ggn, fd, fisher, empirical-fisher";
 
 impl OperatorKind {
-    /// The default relative step of this operator (0 for the exact Hessian, which has none).
+    /// The default relative step of this operator: 0 (none) for the exact Hessian and for the
+    /// Gauss–Newton and Fisher operators, whose J v is the tangent pass unless a step is given;
+    /// 1e-3 for the finite-difference Hessian.
     pub fn default_eps(self) -> f64 {
         match self {
-            OperatorKind::Hessian => 0.0,
-            OperatorKind::Ggn | OperatorKind::Fisher | OperatorKind::EmpiricalFisher => 1e-4,
+            OperatorKind::Hessian | OperatorKind::Ggn | OperatorKind::Fisher | OperatorKind::EmpiricalFisher => 0.0,
             OperatorKind::Fd => 1e-3,
         }
+    }
+    /// Whether a step ε > 0 means something to this operator (J v or H v by differences).
+    pub fn takes_step(self) -> bool {
+        self != OperatorKind::Hessian
     }
     /// Parses `hessian` / `ggn` / `fd`.
     pub fn parse(s: &str) -> Option<Self> {
@@ -94,14 +100,27 @@ pub enum CurvatureOperator<M: Classifier> {
 }
 
 impl<M: Classifier> CurvatureOperator<M> {
-    /// The operator of `kind` over `f` with relative step `eps` (ignored by the exact Hessian);
-    /// an error when `kind` is the exact Hessian and the model has no tangent pass.
+    /// The operator of `kind` over `f` with relative step `eps` (ignored by the exact Hessian;
+    /// 0 for the Gauss–Newton and Fisher operators: J v by the tangent pass); an error when
+    /// the operator needs the model's tangent pass and the model has none. The Monte-Carlo
+    /// Fisher draws [`FISHER_SAMPLES`] labels per example with seed 0 ([`Self::fisher`] sets both).
     pub fn new(kind: OperatorKind, f: Objective<M>, eps: f64) -> Result<Self, BasinError> {
+        Self::fisher(kind, f, eps, FISHER_SAMPLES, 0)
+    }
+    /// As [`Self::new`], with `samples` labels per example drawn with `seed` when `kind` is
+    /// the Monte-Carlo Fisher (the other kinds draw none).
+    pub fn fisher(kind: OperatorKind, f: Objective<M>, eps: f64, samples: usize, seed: u64) -> Result<Self, BasinError> {
+        if matches!(kind, OperatorKind::Ggn | OperatorKind::Fisher | OperatorKind::EmpiricalFisher) && eps == 0.0 && !f.has_jvp() {
+            return Err(BasinError::config(
+                "operator",
+                format!("the {} takes J v from the model's tangent pass (Classifier::logits_jvp), which this model does not have: implement it, or give a finite-difference step (--eps, curvature.eps)", kind.label()),
+            ));
+        }
         Ok(match kind {
             OperatorKind::Hessian => CurvatureOperator::Hessian(ExactHessianOperator::new(f)?),
             OperatorKind::Ggn => CurvatureOperator::Ggn(GgnOperator::new(f, eps)),
             OperatorKind::Fd => CurvatureOperator::Fd(FdHessianOperator::new(f, eps)),
-            OperatorKind::Fisher => CurvatureOperator::Ggn(GgnOperator::with_output(f, eps, OutputCurvature::MonteCarloFisher { samples: FISHER_SAMPLES, seed: 0 })),
+            OperatorKind::Fisher => CurvatureOperator::Ggn(GgnOperator::with_output(f, eps, OutputCurvature::MonteCarloFisher { samples: samples.max(1), seed })),
             OperatorKind::EmpiricalFisher => CurvatureOperator::Ggn(GgnOperator::with_output(f, eps, OutputCurvature::EmpiricalFisher)),
         })
     }

@@ -7,6 +7,7 @@ use super::hutchinson::{Estimate, summarize};
 use super::operator::LinearOperator;
 use crate::paramvec::ParamVec;
 use serde::{Deserialize, Serialize};
+use crate::rng::{Stream, derive_seed};
 
 /// The estimated diagonal of one parameter tensor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,7 +52,7 @@ fn probe_diagonal<O: LinearOperator<V = ParamVec>>(op: &mut O, samples: usize, s
     let mut sums: Vec<Vec<f64>> = Vec::new();
     let low_sums: Vec<f64> = low.as_ref().map(|l| l.parts.iter().map(|p| p.clone().sum().into_scalar::<f64>()).collect()).unwrap_or_default();
     for i in 0..samples {
-        let z = op.rademacher(seed.wrapping_add(5000 + i as u64));
+        let z = op.rademacher(derive_seed(seed, Stream::DiagonalProbe, i as u64));
         let d = z.mul(&super::hutch_pp::deflate(op.apply(&z), q));
         sums.push(d.parts.iter().enumerate().map(|(k, p)| p.clone().sum().into_scalar::<f64>() + low_sums.get(k).copied().unwrap_or(0.0)).collect());
         acc = Some(match acc {

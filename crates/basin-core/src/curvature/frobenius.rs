@@ -4,12 +4,13 @@
 use super::hutchinson::{Estimate, summarize};
 use super::operator::LinearOperator;
 use super::vector::Vector;
+use crate::rng::{Stream, derive_seed};
 
 /// ‖A‖_F from `samples` Rademacher probes.
 pub fn frobenius<O: LinearOperator>(op: &mut O, samples: usize, seed: u64) -> Estimate {
     let xs: Vec<f64> = (0..samples.max(2))
         .map(|i| {
-            let v = op.rademacher(seed.wrapping_add(5000 + i as u64));
+            let v = op.rademacher(derive_seed(seed, Stream::FrobeniusProbe, i as u64));
             let av = op.apply(&v);
             av.dot(&av)
         })

@@ -10,11 +10,12 @@ use crate::model::Classifier;
 use crate::paramvec::ParamVec;
 
 /// Jᵀ C J v of an [`Objective`] — the GGN by default, or a Fisher ([`OutputCurvature`]) —
-/// with the logits' finite-difference step h = ε(1 + ‖w‖)/‖v‖.
+/// with J v from the model's tangent pass when ε = 0 (exact, the default of every command), or
+/// from central differences of the logits with step h = ε(1 + ‖w‖)/‖v‖ when ε > 0.
 pub struct GgnOperator<M: Classifier> {
     /// The objective.
     pub f: Objective<M>,
-    /// Relative step ε.
+    /// Relative step ε of the finite differences (0: the tangent pass).
     pub eps: f64,
     /// The output curvature C.
     pub output: OutputCurvature,

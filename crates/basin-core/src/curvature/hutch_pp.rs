@@ -13,6 +13,7 @@
 use super::hutchinson::{Estimate, summarize};
 use super::operator::LinearOperator;
 use super::vector::Vector;
+use crate::rng::{Stream, derive_seed};
 
 /// Removes from `v` its components along the orthonormal `q` (twice: classical Gram–Schmidt
 /// with one re-orthogonalization, stable enough for a few hundred vectors).
@@ -31,7 +32,7 @@ fn project_out<V: Vector>(mut v: V, q: &[V]) -> V {
 pub fn sketch<O: LinearOperator>(op: &mut O, k: usize, seed: u64) -> Vec<O::V> {
     let mut q: Vec<O::V> = Vec::with_capacity(k);
     for i in 0..k {
-        let s = op.rademacher(seed.wrapping_add(2000 + i as u64));
+        let s = op.rademacher(derive_seed(seed, Stream::SketchProbe, i as u64));
         let y = op.apply(&s);
         let before = y.norm();
         let y = project_out(y, &q);
@@ -57,7 +58,7 @@ pub fn hutch_pp<O: LinearOperator>(op: &mut O, matvecs: usize, seed: u64) -> Est
     let low: f64 = q.iter().map(|qi| qi.dot(&op.apply(qi))).sum();
     let rest: Vec<f64> = (0..k)
         .map(|i| {
-            let g = project_out(op.rademacher(seed.wrapping_add(3000 + i as u64)), &q);
+            let g = project_out(op.rademacher(derive_seed(seed, Stream::ResidualProbe, i as u64)), &q);
             g.dot(&op.apply(&g))
         })
         .collect();

@@ -4,6 +4,7 @@
 use super::operator::LinearOperator;
 use super::vector::Vector;
 use serde::{Deserialize, Serialize};
+use crate::rng::{Stream, derive_seed};
 
 /// A Monte-Carlo estimate with its uncertainty.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -29,7 +30,7 @@ pub fn summarize(xs: &[f64]) -> Estimate {
 pub fn hutchinson<O: LinearOperator>(op: &mut O, max_samples: usize, rel_tol: f64, seed: u64) -> Estimate {
     let mut xs = Vec::new();
     for i in 0..max_samples.max(2) {
-        let v = op.rademacher(seed.wrapping_add(1000 + i as u64));
+        let v = op.rademacher(derive_seed(seed, Stream::TraceProbe, i as u64));
         xs.push(v.dot(&op.apply(&v)));
         if xs.len() >= 10 {
             let e = summarize(&xs);

@@ -3,6 +3,7 @@
 
 use super::operator::LinearOperator;
 use super::vector::Vector;
+use crate::rng::{Stream, derive_seed};
 
 /// Result of [`power_iteration`].
 #[derive(Debug, Clone)]
@@ -22,7 +23,7 @@ pub fn power_iteration<O: LinearOperator>(op: &mut O, k: usize, tol: f64, max_it
     let mut vecs: Vec<O::V> = Vec::new();
     let mut iterations = 0;
     for i in 0..k {
-        let mut v = op.rademacher(seed.wrapping_add(i as u64));
+        let mut v = op.rademacher(derive_seed(seed, Stream::PowerStart, i as u64));
         v = v.scale(1.0 / v.norm());
         let mut lambda = 0.0;
         for t in 0..max_iter {

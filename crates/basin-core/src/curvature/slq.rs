@@ -7,6 +7,7 @@ use super::lanczos::{LanczosConfig, lanczos_from};
 use super::operator::LinearOperator;
 use super::vector::Vector;
 use serde::{Deserialize, Serialize};
+use crate::rng::{Stream, derive_seed};
 
 /// A spectral density on a grid.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,7 +27,7 @@ pub struct Density {
 pub fn slq_density<O: LinearOperator>(op: &mut O, probes: usize, steps: usize, sigma: f64, points: usize, seed: u64) -> Density {
     let mut nodes = Vec::new();
     for p in 0..probes {
-        let start = op.rademacher(seed.wrapping_add(9000 + p as u64));
+        let start = op.rademacher(derive_seed(seed, Stream::SlqProbe, p as u64));
         let cfg = LanczosConfig { k: 1, tol: 0.0, max_iter: steps, seed, smallest: false, bottom: 0 };
         let r = lanczos_from(op, start.scale(1.0), &cfg);
         for (theta, first) in r.ritz_all {

@@ -164,6 +164,15 @@ impl EstimatorConfig {
         }
     }
 
+    /// This estimator with every setting that defaults to the base optimizer's rate resolved
+    /// to `lr` (Entropy-SGD's `inner_lr = 0`); the others as they are.
+    pub fn with_run_lr(&self, lr: f64) -> EstimatorConfig {
+        match self {
+            EstimatorConfig::EntropySgd(c) => EstimatorConfig::EntropySgd(c.with_run_lr(lr)),
+            other => other.clone(),
+        }
+    }
+
     /// Checks the method's parameters; errors name the key.
     pub fn validate(&self) -> Result<(), BasinError> {
         match self {

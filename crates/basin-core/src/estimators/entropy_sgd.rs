@@ -14,10 +14,20 @@
 //! with the scoping γ = γ₀ (1 + γ₁)^t at step t (the paper's §4.3). Where the code and the
 //! paper differ, basin follows the code by default and names the paper's variant:
 //! `outer = "paper"` multiplies the outer gradient by γ as Algorithm 1 writes it. The code's
-//! `state['t']` is never incremented, so its scoping stays at γ₀; `scoping = 0` is that. The
-//! defaults are the authors' `python/train.py`'s: γ₀ = 1e-4, γ₁ = 1e-3, ε = 1e-4, η′ = 0.1,
-//! β₁ = 0.75, inner momentum 0.9 (Nesterov), and L = 20 (the paper's experiments; the script's
-//! default L = 0 is plain SGD, which `name = "sgd"` is).
+//! `state['t']` is never incremented, so its γ stays γ₀ whatever its `scoping` (γ₁ = 1e-3 in
+//! `train.py`): basin's default `scoping = 0` is that; `scoping = γ₁ > 0` is the paper's (and the
+//! Lua code's) growing schedule, named. A growing γ makes the inner recursion's coupling
+//! w′ ← w′ + η′γ (w − w′) diverge once γ η′ > 2 (with γ₀ = 1e-4, γ₁ = 1e-3, η′ = 0.1 at about
+//! step 12,200), so a configuration whose γ would pass 2/η′ within the run is refused
+//! ([`EntropySgdConfig::validate_run`]). The other defaults are the authors' `python/train.py`'s:
+//! γ₀ = 1e-4, ε = 1e-4, β₁ = 0.75, inner momentum 0.9 (Nesterov), and L = 20 (the paper's
+//! experiments; the script's default L = 0 is plain SGD, which `name = "sgd"` is) — but for the
+//! inner rate η′: the code's 0.1 (with Nesterov momentum 0.9, an effective step of about 1) is
+//! for the authors' networks, with batch norm and dropout; on basin's default model (ne-f1, no
+//! normalization) with the default optimizer it sits at the edge of stability (it diverged at
+//! step 11 on a Zen 4 machine, issue 37; it trained on a Zen 5). So `inner_lr = 0`, the default,
+//! runs the Langevin steps at the base optimizer's rate of the phase (0.01 by default): stable
+//! wherever the plain training is. `inner_lr = 0.1` is the authors' value, named.
 //!
 //! Batches: the first inner step uses the step's batch, the others independent batches of the
 //! same size (`BatchSource::extra_batch`), as the code draws a fresh batch per inner step. The
@@ -50,11 +60,14 @@ pub struct EntropySgdConfig {
     pub inner_steps: usize,
     /// γ₀, the coupling of w′ to w.
     pub gamma: f64,
-    /// γ₁ of the scoping γ = γ₀ (1 + γ₁)^t.
+    /// γ₁ of the scoping γ = γ₀ (1 + γ₁)^t (0, the default: γ stays γ₀, as the authors'
+    /// `optim.py` runs; the paper's schedule when > 0).
     pub scoping: f64,
     /// ε, the scale of the Langevin noise.
     pub noise: f64,
-    /// η′, the inner (Langevin) learning rate.
+    /// η′, the inner (Langevin) learning rate; 0 (the default): the base optimizer's rate of
+    /// the phase (`optimizer.lr` or `phases[i].lr`; [`EntropySgdConfig::with_run_lr`]). The
+    /// authors' code: 0.1.
     pub inner_lr: f64,
     /// Nesterov momentum of the inner steps (0 = none).
     pub inner_momentum: f64,
@@ -68,7 +81,7 @@ pub struct EntropySgdConfig {
 
 impl Default for EntropySgdConfig {
     fn default() -> Self {
-        EntropySgdConfig { inner_steps: 20, gamma: 1e-4, scoping: 1e-3, noise: 1e-4, inner_lr: 0.1, inner_momentum: 0.9, inner_weight_decay: 0.0, beta1: 0.75, outer: Outer::Code }
+        EntropySgdConfig { inner_steps: 20, gamma: 1e-4, scoping: 0.0, noise: 1e-4, inner_lr: 0.0, inner_momentum: 0.9, inner_weight_decay: 0.0, beta1: 0.75, outer: Outer::Code }
     }
 }
 
@@ -92,13 +105,47 @@ impl EntropySgdConfig {
         check(self.gamma.is_finite() && self.gamma >= 0.0, "gamma", "must be ≥ 0")?;
         check(self.scoping.is_finite() && self.scoping >= 0.0, "scoping", "must be ≥ 0")?;
         check(self.noise.is_finite() && self.noise >= 0.0, "noise", "must be ≥ 0")?;
-        check(self.inner_lr.is_finite() && self.inner_lr > 0.0, "inner_lr", "must be positive")?;
+        check(self.inner_lr.is_finite() && self.inner_lr >= 0.0, "inner_lr", "must be ≥ 0 (0: the base optimizer's rate)")?;
         check(self.inner_momentum.is_finite() && (0.0..1.0).contains(&self.inner_momentum), "inner_momentum", "must be in [0, 1)")?;
         check(self.inner_weight_decay.is_finite() && self.inner_weight_decay >= 0.0, "inner_weight_decay", "must be ≥ 0")?;
         check(self.beta1.is_finite() && (0.0..1.0).contains(&self.beta1), "beta1", "must be in [0, 1)")
     }
+    /// Checks the coupling over a run of `steps` steps: γ at the last step, γ₀ (1 + γ₁)^(steps − 1),
+    /// must keep the inner recursion's factor 1 − η′γ above −1 (γ η′ < 2), else the Langevin
+    /// steps diverge before the run ends. The error names `scoping` when the schedule is what
+    /// grows γ there, else `gamma`.
+    pub fn validate_run(&self, steps: u64) -> Result<(), crate::error::BasinError> {
+        assert!(self.inner_lr > 0.0, "EntropySgdConfig::validate_run: resolve inner_lr = 0 with with_run_lr first");
+        let last = self.init().gamma_at(steps.saturating_sub(1));
+        if last * self.inner_lr < 2.0 {
+            return Ok(());
+        }
+        let limit = 2.0 / self.inner_lr;
+        if self.scoping > 0.0 && self.gamma * self.inner_lr < 2.0 {
+            let at = ((limit / self.gamma).ln() / (1.0 + self.scoping).ln()).ceil();
+            return Err(crate::error::BasinError::config(
+                "estimator.scoping",
+                format!("γ = {} · (1 + {})^t passes 2/inner_lr = {limit} at step {at} of this run's {steps}: the Langevin steps would diverge (the authors' optim.py keeps γ fixed: scoping = 0)", self.gamma, self.scoping),
+            ));
+        }
+        Err(crate::error::BasinError::config("estimator.gamma", format!("γ = {} is not below 2/inner_lr = {limit}: the Langevin steps would diverge", self.gamma)))
+    }
+    /// This configuration with `inner_lr = 0` (the default) replaced by `lr`, the base
+    /// optimizer's rate; an explicit `inner_lr` is kept.
+    pub fn with_run_lr(&self, lr: f64) -> EntropySgdConfig {
+        let mut c = self.clone();
+        if c.inner_lr == 0.0 {
+            c.inner_lr = lr;
+        }
+        c
+    }
     /// The estimator.
+    ///
+    /// # Panics
+    /// If `inner_lr` is 0 (the base rate, unknown here): resolve it with
+    /// [`with_run_lr`](Self::with_run_lr) first, as the trainer does.
     pub fn init(&self) -> EntropySgd {
+        assert!(self.inner_lr > 0.0, "Entropy-SGD: inner_lr = 0 means the base optimizer's rate; resolve it with EntropySgdConfig::with_run_lr(lr)");
         EntropySgd { cfg: self.clone() }
     }
 }
@@ -190,5 +237,25 @@ impl<M: LossModel> GradientEstimator<M> for EntropySgd {
         };
         let g = ParamVec::lincomb(scale, &w, -scale, &mu);
         Estimate { model, loss, grads: to_optimizer_grads(&g) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EntropySgdConfig;
+
+    #[test]
+    fn the_default_keeps_gamma_fixed_as_the_code_does_and_a_schedule_that_passes_two_over_the_inner_rate_is_refused() {
+        let d = EntropySgdConfig::default().with_run_lr(0.1);
+        assert_eq!(EntropySgdConfig::default().with_inner_lr(0.05).with_run_lr(0.1).inner_lr, 0.05, "an explicit inner_lr is kept");
+        assert_eq!(d.init().gamma_at(1_000_000), d.gamma, "γ grows under the default scoping");
+        d.validate_run(10_000_000).unwrap();
+        // the paper's γ₁ = 1e-3 from γ₀ = 1e-4 at η′ = 0.1: γ η′ = 2 at t = ln(2e5)/ln(1.001) ≈ 12,213
+        let lua = d.clone().with_scoping(1e-3);
+        lua.validate_run(12_000).unwrap();
+        let err = lua.validate_run(13_000).unwrap_err().to_string();
+        assert!(err.starts_with("estimator.scoping:") && err.contains("12213"), "{err}");
+        let err = d.with_gamma(25.0).validate_run(10).unwrap_err().to_string();
+        assert!(err.starts_with("estimator.gamma:"), "{err}");
     }
 }

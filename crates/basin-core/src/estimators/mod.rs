@@ -133,6 +133,15 @@ impl<'a, B> StepContext<'a, B> {
         device.seed(crate::rng::derive_seed(self.seed, crate::rng::Stream::Backend, self.step));
     }
 
+    /// Re-seeds the backend generator of `device` for chunk `c` of this step
+    /// ([`chunk_mask_seed`]): chunk 0 gets the step's own masks (so one chunk is the
+    /// unchunked step), every other chunk masks of its own, the same in each of its passes.
+    /// m-sharpness SAM calls it before both passes of each chunk, as the reference gives each
+    /// replica its own random key.
+    pub fn chunk_masks(&self, device: &burn::tensor::Device, c: usize) {
+        device.seed(chunk_mask_seed(self.seed, self.step, c));
+    }
+
     fn note_absent(&mut self, w: &ParamVec, grads: &GradientsParams) {
         for s in w.slots.iter() {
             if ParamVec::slot_grad(s, grads).is_none() && !self.absent.iter().any(|(id, _)| *id == s.id) {
@@ -155,6 +164,12 @@ impl<'a, B> StepContext<'a, B> {
         }
         grads
     }
+}
+
+/// The backend seed of chunk `c` of `step` in a run seeded `seed` ([`StepContext::chunk_masks`]).
+pub fn chunk_mask_seed(seed: u64, step: u64, c: usize) -> u64 {
+    let own = crate::rng::derive_seed(seed, crate::rng::Stream::Backend, step);
+    if c == 0 { own } else { crate::rng::derive_seed(own, crate::rng::Stream::ChunkMasks, c as u64) }
 }
 
 /// `sum + weight · g`, one term of a size-weighted mean over chunks; `only` (a single chunk,

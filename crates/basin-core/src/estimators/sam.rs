@@ -15,7 +15,10 @@
 //! and the step's gradient is the size-weighted mean of the chunks' gradients at w + ε_j. The
 //! paper finds smaller m generalizes better (its Fig. 3); m = 0 or m ≥ B is plain SAM/ASAM.
 //! Each chunk is its own forward pass (its own batch-norm statistics), as on the authors' one
-//! chunk per accelerator.
+//! chunk per accelerator, with dropout masks of its own (the reference gives each replica its
+//! own random key), the same in its two passes ([`StepContext::chunk_masks`]); the batch-norm
+//! running statistics move once per step, from the first chunk's first pass, as for every
+//! other method.
 
 use super::{Estimate, GradientEstimator, StepContext, to_optimizer_grads};
 use crate::paramkind::ParamKind;
@@ -182,17 +185,20 @@ impl<M: LossModel> GradientEstimator<M> for Sam {
         let n: usize = chunks.iter().map(M::batch_len).sum();
         let (mut loss, mut sum) = (0.0, None::<ParamVec>);
         self.last = None;
-        for chunk in &chunks {
+        // one statistics update per step: the first chunk's first pass (the policy of
+        // running_stats); every later pass is undone
+        let mut kept: Option<running_stats::RunningSnapshot> = None;
+        for (c, chunk) in chunks.iter().enumerate() {
             let weight = M::batch_len(chunk) as f64 / n as f64;
-            ctx.same_masks(&w.device());
+            ctx.chunk_masks(&w.device(), c);
             let (l, g0) = ctx.grad(&model, &w, chunk, |_| None);
             // w + ε in fused passes, without ε as a vector of its own
             let point = self.adaptive.and_then(|eta| asam_point(&w, &g0, self.rho, eta)).unwrap_or_else(|| {
                 let (d, f) = ascent_parts(&w, &g0, self.rho, self.adaptive);
                 ParamVec::lincomb(1.0, &w, f, &d)
             });
-            let snap = running_stats::snapshot(&model);
-            ctx.same_masks(&w.device());
+            let snap = kept.get_or_insert_with(|| running_stats::snapshot(&model)).clone();
+            ctx.chunk_masks(&w.device(), c);
             let (_, g) = ctx.grad(&model, &w, chunk, |_| Some(point.clone()));
             running_stats::restore(&model, &snap);
             loss += weight * l;

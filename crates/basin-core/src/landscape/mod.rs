@@ -16,6 +16,6 @@ pub mod trajectory;
 
 pub use blend::{blend, blend_plan};
 pub use directions::{DirectionNorm, filter_normalized_direction};
-pub use eigen::{ExtremeEigen, extreme_eigenvalues};
+pub use eigen::{EigenParams, EigenSettings, ExtremeEigen, extreme_eigenvalues};
 pub use grid::{LandscapePoint, evaluate_at};
 pub use trajectory::{TrajectoryPca, trajectory_pca};

@@ -2,7 +2,9 @@
 //! the Loss Landscape of Neural Nets", NeurIPS 2018, §7; loss-landscape's `projection.py`).
 //!
 //! With checkpoints w₀ … w_{n−1} and the final weights w_n, the rows of M are the differences
-//! dₜ = wₜ − w_n. As the authors' code (scikit-learn's `PCA`, which centers its input), the
+//! dₜ = wₜ − w_n, t = 0 … n: the final weights are always a row (a zero one), as in
+//! loss-landscape's `plot_trajectory.py`, whose checkpoint list always ends at the final epoch,
+//! whether or not the run kept them (`train.keep_every` need not divide the run). As the authors' code (scikit-learn's `PCA`, which centers its input), the
 //! directions are the top two principal axes of the centered rows dₜ − d̄, and the explained
 //! variance of each is its share of the centered rows' total variance; the path is the
 //! projection of each (uncentered) dₜ onto the two unit directions, so the final point sits at
@@ -19,19 +21,28 @@ pub struct TrajectoryPca {
     pub directions: [ParamVec; 2],
     /// The fraction of the centered differences' variance along each.
     pub explained: [f64; 2],
-    /// (⟨dₜ, e₁⟩, ⟨dₜ, e₂⟩) for each checkpoint, in order.
+    /// (⟨dₜ, e₁⟩, ⟨dₜ, e₂⟩) for each checkpoint, in order, and last the final weights (0, 0)
+    /// when they were not the last checkpoint already (see `with_end`).
     pub path: Vec<(f64, f64)>,
+    /// Whether the final weights were appended as a row of their own (they were not among
+    /// `points`).
+    pub with_end: bool,
 }
 
 /// PCA of the checkpoints `points` around the final weights `end` (at least 3 checkpoints, not
 /// all on one line). Signs are fixed so that the first checkpoint has non-negative
 /// coordinates.
 pub fn trajectory_pca(points: &[ParamVec], end: &ParamVec) -> Result<TrajectoryPca, BasinError> {
-    let n = points.len();
+    let mut diffs: Vec<ParamVec> = points.iter().map(|p| p.sub(end)).collect();
+    let with_end = diffs.last().is_none_or(|d| d.norm() > 0.0);
+    let n = diffs.len() - usize::from(!with_end);
     if n < 3 {
         return Err(BasinError::config("train.keep_every", format!("the trajectory has {n} checkpoints besides the final weights; PCA of its path needs at least 3 (keep weights more often)")));
     }
-    let diffs: Vec<ParamVec> = points.iter().map(|p| p.sub(end)).collect();
+    if with_end {
+        diffs.push(end.zeros_like());
+    }
+    let n = diffs.len();
     let mean = diffs[1..].iter().fold(diffs[0].clone(), |a, d| a.add(d)).scale(1.0 / n as f64);
     let centered: Vec<ParamVec> = diffs.iter().map(|d| d.sub(&mean)).collect();
     let mut gram = nalgebra::DMatrix::zeros(n, n);
@@ -60,7 +71,7 @@ pub fn trajectory_pca(points: &[ParamVec], end: &ParamVec) -> Result<TrajectoryP
         }
     }
     let path = diffs.iter().map(|d| (d.dot(&dirs[0]), d.dot(&dirs[1]))).collect();
-    Ok(TrajectoryPca { explained: [l1 / total, l2 / total], directions: dirs, path })
+    Ok(TrajectoryPca { explained: [l1 / total, l2 / total], directions: dirs, path, with_end })
 }
 
 #[cfg(test)]
@@ -85,7 +96,8 @@ mod tests {
         }).collect();
         let pca = trajectory_pca(&points, &end).unwrap();
 
-        let rows: Vec<Vec<f64>> = points.iter().map(|p| p.sub(&end).to_host_f64()).collect();
+        // loss-landscape's rows: every checkpoint and the final weights (a zero row)
+        let rows: Vec<Vec<f64>> = points.iter().chain(std::iter::once(&end)).map(|p| p.sub(&end).to_host_f64()).collect();
         let (n, dim) = (rows.len(), rows[0].len());
         let mean: Vec<f64> = (0..dim).map(|j| rows.iter().map(|r| r[j]).sum::<f64>() / n as f64).collect();
         let m = nalgebra::DMatrix::from_fn(n, dim, |i, j| rows[i][j] - mean[j]);
@@ -109,6 +121,11 @@ mod tests {
             assert!((dv.dot(&pca.directions[0]) - x).abs() < 1e-9 && (dv.dot(&pca.directions[1]) - y).abs() < 1e-9);
         }
         assert!(pca.path[0].0 >= 0.0 && pca.path[0].1 >= 0.0);
+        assert!(pca.with_end && pca.path.len() == points.len() + 1 && pca.path[points.len()] == (0.0, 0.0));
+        // a trajectory that already ends at the final weights gets no second zero row
+        let ending: Vec<ParamVec> = points.iter().cloned().chain(std::iter::once(end.clone())).collect();
+        let again = trajectory_pca(&ending, &end).unwrap();
+        assert!(!again.with_end && again.path.len() == ending.len() && (again.explained[0] - pca.explained[0]).abs() < 1e-9);
         // a path on one line spans no plane
         let line: Vec<ParamVec> = (0..4).map(|t| end.axpy(t as f64 + 1.0, &e1)).collect();
         assert!(trajectory_pca(&line, &end).is_err());

@@ -4,7 +4,7 @@
 //! alongside. Each restart stops after `max_evals` function evaluations; the best point seen
 //! counts, so a line-search failure loses nothing.
 
-use super::box_problem::{BoxProblem, lbfgsb};
+use super::box_problem::{BoxProblem, Frame, lbfgsb};
 use super::{Protocol, Sharpness, SharpnessConfig};
 use crate::curvature::fd_hessian::Differentiable;
 use rand::{RngExt, SeedableRng};
@@ -13,7 +13,7 @@ use rand::{RngExt, SeedableRng};
 pub fn sharpness(f: &mut dyn Differentiable, cfg: &SharpnessConfig) -> Sharpness {
     let w = f.point().clone();
     let (f0, _) = f.loss_grad(&w);
-    let problem = BoxProblem::new(&w, cfg.eps, cfg.subspace, cfg.seed);
+    let problem = BoxProblem::new(&w, cfg.eps, cfg.subspace, Frame::Orthonormal, cfg.seed);
     let mut per_restart = Vec::new();
     let mut evaluations = 0;
     let mut f_max = f0;

@@ -5,7 +5,10 @@
 //! - one run of `scipy.optimize.fmin_l_bfgs_b` from y = 0 with `maxiter = 10` and scipy's
 //!   defaults otherwise (m = 10, factr = 1e7, pgtol = 1e-5);
 //! - its default A is a random 100-dimensional subspace (the paper says full space; the CLI
-//!   makes 100 the default of this protocol, the library takes `cfg.subspace` as given);
+//!   makes 100 the default of this protocol, the library takes `cfg.subspace` as given), drawn
+//!   as the script draws it: A⁺ with rows uniform on [−1, 1] scaled to unit length, not
+//!   orthogonalized, A = pinv(A⁺), and the box on y bounded by ε(|A⁺w| + 1)
+//!   ([`super::box_problem::Frame::PseudoInverse`]; basin's protocol uses an orthonormal A);
 //! - the solver is handed the value −f together with the gradient of **+f**. The signs
 //!   disagree, so the solver's search direction −∇(+f) *lowers* f while it tries to lower −f:
 //!   a step is accepted only when it overshoots the bottom of a valley within the box, which
@@ -15,7 +18,7 @@
 //! The sharpness is f at the point the solver returns (scipy returns the last accepted
 //! iterate; its value is −f there), not the best point seen.
 
-use super::box_problem::{BoxProblem, lbfgsb};
+use super::box_problem::{BoxProblem, Frame, lbfgsb};
 use super::{Protocol, Sharpness, SharpnessConfig};
 use crate::curvature::fd_hessian::Differentiable;
 
@@ -26,7 +29,7 @@ pub const MAX_ITER: usize = 10;
 pub fn sharpness(f: &mut dyn Differentiable, cfg: &SharpnessConfig) -> Sharpness {
     let w = f.point().clone();
     let (f0, _) = f.loss_grad(&w);
-    let problem = BoxProblem::new(&w, cfg.eps, cfg.subspace, cfg.seed);
+    let problem = BoxProblem::new(&w, cfg.eps, cfg.subspace, Frame::PseudoInverse, cfg.seed);
     let y0 = vec![0.0; problem.bounds.len()];
     let mut evaluations = 0usize;
     let fg = |y: &[f64]| -> (f64, Vec<f64>) {

@@ -2,7 +2,9 @@
 //! averaging (SWA; Izmailov et al., "Averaging Weights Leads to Wider Optima and Better
 //! Generalization", UAI 2018) or an exponential moving average (EMA) of the weights.
 //!
-//! The average is taken at the end of units (epochs or steps, `average.unit`)
+//! The average is taken at the end of units (epochs or steps, `average.unit`; by default epochs
+//! for SWA, as the paper averages once per epoch, and optimizer steps for EMA, as PyTorch's
+//! `get_ema_multi_avg_fn` is used and as every EMA user expects)
 //! k = start + every, start + 2·every, …:
 //! - SWA: w̄ ← n/(n + 1)·w̄ + 1/(n + 1)·w, the equal-weight mean of the n + 1 weights seen
 //!   (`torch.optim.swa_utils.AveragedModel`'s default, w̄ + (w − w̄)/(n + 1), in one pass);
@@ -12,7 +14,12 @@
 //! paper's §3.1 does: `constant` holds α₂ = `average.lr`; `cyclic` runs each cycle of `every`
 //! units linearly from α₁ = `average.lr_max` down to α₂, α(i) = (1 − t(i))·α₁ + t(i)·α₂ with
 //! t(i) = (((i − 1) mod c) + 1)/c over the c steps of a cycle, so the weights are averaged at
-//! the low end of every cycle. With `average.lr = 0` the run's own schedule goes on.
+//! the low end of every cycle. With `average.lr = 0` the run's own schedule goes on. The
+//! switch to α₂ is a jump, as the paper's schedule; `average.anneal = A` instead moves from the
+//! run's own rate to α₂ over the first A units of the phase, as PyTorch's `SWALR` does (its
+//! default: 10 epochs, cosine): α = a(t)·α₂ + (1 − a(t))·α_own with t = min(1, i/(A units))
+//! at the phase's i-th step and a(t) = (1 − cos πt)/2 (`anneal_strategy = "cos"`) or t
+//! (`"linear"`).
 //!
 //! Only trainable parameters are averaged. Batch-norm running statistics of the averaged
 //! weights are recomputed before the averaged model is evaluated or saved (paper §3.2,
@@ -38,7 +45,8 @@ use serde::{Deserialize, Serialize};
 pub struct AverageConfig {
     /// "none", "swa" or "ema".
     pub method: String,
-    /// Unit of `start` and `every`: "epoch" or "step".
+    /// Unit of `start` and `every`: "epoch" or "step"; empty (the default) is the method's
+    /// own, "epoch" for SWA and "step" for EMA (see [`AverageConfig::unit`]).
     pub unit: String,
     /// Units before averaging starts (SWA: the start of the SWA phase and its schedule).
     pub start: usize,
@@ -50,6 +58,11 @@ pub struct AverageConfig {
     pub schedule: String,
     /// SWA, cyclic: the rate α₁ at the start of each cycle.
     pub lr_max: f64,
+    /// SWA, constant: units over which the rate moves from the run's own to `lr` (PyTorch's
+    /// `SWALR` `anneal_epochs`); 0 = a jump at `start`.
+    pub anneal: usize,
+    /// SWA with `anneal`: "cos" (PyTorch's default) or "linear".
+    pub anneal_strategy: String,
     /// EMA: the decay β.
     pub beta: f64,
     /// Recompute the averaged model's batch-norm running statistics before it is evaluated
@@ -59,11 +72,21 @@ pub struct AverageConfig {
 
 impl Default for AverageConfig {
     fn default() -> Self {
-        AverageConfig { method: "none".into(), unit: "epoch".into(), start: 0, every: 1, lr: 0.0, schedule: "constant".into(), lr_max: 0.0, beta: 0.999, recalibrate_bn: true }
+        AverageConfig { method: "none".into(), unit: String::new(), start: 0, every: 1, lr: 0.0, schedule: "constant".into(), lr_max: 0.0, anneal: 0, anneal_strategy: "cos".into(), beta: 0.999, recalibrate_bn: true }
     }
 }
 
 impl AverageConfig {
+    /// The unit in force: `average.unit` when set, else the method's own ("step" for EMA,
+    /// "epoch" otherwise).
+    pub fn unit(&self) -> &str {
+        match self.unit.as_str() {
+            "" if self.method == "ema" => "step",
+            "" => "epoch",
+            u => u,
+        }
+    }
+
     /// True when a model is averaged.
     pub fn enabled(&self) -> bool {
         self.method != "none"
@@ -83,7 +106,7 @@ impl AverageConfig {
             "swa" | "ema" => {}
             other => return Err(BasinError::config("average.method", format!("unknown method {other:?} (none, swa, ema)"))),
         }
-        if !matches!(self.unit.as_str(), "epoch" | "step") {
+        if !matches!(self.unit.as_str(), "" | "epoch" | "step") {
             return Err(BasinError::config("average.unit", format!("{:?} is not \"epoch\" or \"step\"", self.unit)));
         }
         if self.every == 0 {
@@ -93,7 +116,13 @@ impl AverageConfig {
             if !(self.beta > 0.0 && self.beta < 1.0) {
                 return Err(BasinError::config("average.beta", "must be in (0, 1)"));
             }
-            for (k, set) in [("average.lr", self.lr != d.lr), ("average.schedule", self.schedule != d.schedule), ("average.lr_max", self.lr_max != d.lr_max)] {
+            for (k, set) in [
+                ("average.lr", self.lr != d.lr),
+                ("average.schedule", self.schedule != d.schedule),
+                ("average.lr_max", self.lr_max != d.lr_max),
+                ("average.anneal", self.anneal != d.anneal),
+                ("average.anneal_strategy", self.anneal_strategy != d.anneal_strategy),
+            ] {
                 if set {
                     return unused(k, "EMA does not change the learning rate (it is SWA's)");
                 }
@@ -105,6 +134,15 @@ impl AverageConfig {
         }
         if !(self.lr >= 0.0 && self.lr.is_finite()) {
             return Err(BasinError::config("average.lr", "must be a number ≥ 0"));
+        }
+        if !matches!(self.anneal_strategy.as_str(), "cos" | "linear") {
+            return Err(BasinError::config("average.anneal_strategy", format!("{:?} is not \"cos\" or \"linear\"", self.anneal_strategy)));
+        }
+        if self.anneal == 0 && self.anneal_strategy != d.anneal_strategy {
+            return unused("average.anneal_strategy", "average.anneal is 0 (the rate jumps to average.lr)");
+        }
+        if self.anneal > 0 && (self.lr == 0.0 || self.schedule != "constant") {
+            return Err(BasinError::config("average.anneal", "anneals to a constant SWA rate: needs average.lr > 0 and average.schedule = \"constant\""));
         }
         match self.schedule.as_str() {
             "constant" if self.lr_max != d.lr_max => unused("average.lr_max", "average.schedule is \"constant\", not \"cyclic\""),
@@ -125,6 +163,8 @@ impl AverageConfig {
             ("average.lr", self.lr != d.lr),
             ("average.schedule", self.schedule != d.schedule),
             ("average.lr_max", self.lr_max != d.lr_max),
+            ("average.anneal", self.anneal != d.anneal),
+            ("average.anneal_strategy", self.anneal_strategy != d.anneal_strategy),
             ("average.beta", self.beta != d.beta),
             ("average.recalibrate_bn", self.recalibrate_bn != d.recalibrate_bn),
         ]
@@ -135,7 +175,7 @@ impl AverageConfig {
 
     /// Steps per unit for a run of `steps_per_epoch` steps per epoch.
     fn steps_per_unit(&self, steps_per_epoch: u64) -> u64 {
-        if self.unit == "step" { 1 } else { steps_per_epoch }
+        if self.unit() == "step" { 1 } else { steps_per_epoch }
     }
 
     /// Whether the weights are averaged once `units` units are done.
@@ -145,8 +185,9 @@ impl AverageConfig {
     }
 
     /// The SWA learning rate of the step after `step` steps (0-based), when the SWA phase has
-    /// begun and `average.lr` is set; `None`: the run's own schedule.
-    pub fn swa_lr(&self, step: u64, steps_per_epoch: u64) -> Option<f64> {
+    /// begun and `average.lr` is set, given the run's own rate `own` at that step (what
+    /// `average.anneal` starts from); `None`: the run's own schedule.
+    pub fn swa_lr(&self, step: u64, steps_per_epoch: u64, own: f64) -> Option<f64> {
         if self.method != "swa" || self.lr == 0.0 {
             return None;
         }
@@ -154,6 +195,11 @@ impl AverageConfig {
         let begin = self.start as u64 * spu;
         if step < begin {
             return None;
+        }
+        if self.schedule == "constant" && self.anneal > 0 {
+            let t = ((step - begin + 1) as f64 / (self.anneal as u64 * spu).max(1) as f64).min(1.0);
+            let a = if self.anneal_strategy == "linear" { t } else { 0.5 * (1.0 - (std::f64::consts::PI * t).cos()) };
+            return Some(a * self.lr + (1.0 - a) * own);
         }
         if self.schedule == "constant" {
             return Some(self.lr);
@@ -175,9 +221,25 @@ impl AverageConfig {
         if !self.enabled() {
             return Ok(());
         }
-        let units = if self.unit == "step" { epochs as u64 * steps_per_epoch } else { epochs as u64 };
+        let units = if self.unit() == "step" { epochs as u64 * steps_per_epoch } else { epochs as u64 };
         if units < (self.start + self.every) as u64 {
-            return Err(BasinError::config("average.start", format!("{} + average.every = {} is past the run's end ({units} {}s): nothing would be averaged", self.start, self.every, self.unit)));
+            return Err(BasinError::config("average.start", format!("{} + average.every = {} is past the run's end ({units} {}s): nothing would be averaged", self.start, self.every, self.unit())));
+        }
+        // EMA: after n updates the first snapshot keeps β^(n−1) of the weight
+        let updates = (units - self.start as u64) / self.every as u64;
+        let first = self.beta.powf(updates.saturating_sub(1) as f64);
+        if self.method == "ema" && first > 0.5 {
+            return Err(BasinError::config(
+                "average.beta",
+                format!(
+                    "{} over this run's {updates} updates (one per {} {}) leaves {:.0} % of the average on the first snapshot: lower average.beta (below {:.4}) or average more often",
+                    self.beta,
+                    self.every,
+                    self.unit(),
+                    100.0 * first,
+                    0.5f64.powf(1.0 / updates.saturating_sub(1).max(1) as f64)
+                ),
+            ));
         }
         Ok(())
     }
@@ -246,13 +308,13 @@ impl<M: Classifier> Callback<M> for Averaging {
         "average"
     }
     fn on_step(&mut self, model: &M, info: &StepInfo<'_>, _log: &mut MetricsLog) -> Result<(), BasinError> {
-        if self.cfg.unit == "step" && self.cfg.due(info.step) {
+        if self.cfg.unit() == "step" && self.cfg.due(info.step) {
             self.update(model);
         }
         Ok(())
     }
     fn on_epoch_end(&mut self, model: &M, record: &MetricRecord, _log: &mut MetricsLog) -> Result<(), BasinError> {
-        if self.cfg.unit == "epoch" && self.cfg.due(record.epoch as u64) {
+        if self.cfg.unit() == "epoch" && self.cfg.due(record.epoch as u64) {
             self.update(model);
         }
         Ok(())
@@ -286,10 +348,14 @@ impl<M: Classifier> Callback<M> for Averaging {
         let averaged = avg.write_into(model.clone());
         let result = (|| {
             if self.cfg.recalibrate_bn {
-                recalibrate_on(&averaged, end);
+                recalibrate_on(&averaged, end)?;
             }
             let eval = |set: &dyn crate::batch::ExampleSet| super::evaluate(&averaged, set, end.cfg.train.eval_batch_size, end.device);
             let (train, test) = (eval(end.sets.train), eval(end.sets.test));
+            if let Some((what, v)) = [("training", train.loss), ("test", test.loss)].into_iter().find(|(_, v)| !v.is_finite()) {
+                let cause = if self.cfg.recalibrate_bn { "its recalibrated batch-norm statistics or weights" } else { "its weights (or the trained model's batch-norm statistics it keeps)" };
+                return Err(BasinError::config("average.method", format!("the averaged model's {what} loss is {v}: {cause} give non-finite outputs; no averaged model was written")));
+            }
             let val = end.sets.val.map(eval);
             let file = format!("{}.bpk", self.cfg.file_stem());
             super::checkpoint::save_model_atomic(&averaged, &end.out.join(&file))?;
@@ -312,20 +378,57 @@ impl<M: Classifier> Callback<M> for Averaging {
 }
 
 /// Batch-norm recalibration of `model` (on the autodiff device: training mode) over the run's
-/// training set: its examples in order, no augmentation, in whole batches of the size batch
-/// norm saw during training (`train.ghost_batch` when set, else `train.batch_size`).
-fn recalibrate_on<M: Classifier>(model: &M, end: &EndInfo<'_>) {
+/// training set: its examples in order, no augmentation, in batches of the size batch norm saw
+/// during training (`train.ghost_batch` when set, else `train.batch_size`), the last partial
+/// batch included and weighted as one batch, as PyTorch's `update_bn` takes every batch its
+/// loader yields. Dropout masks are seeded per batch from the run's seed.
+fn recalibrate_on<M: Classifier>(model: &M, end: &EndInfo<'_>) -> Result<(), BasinError> {
     let t = &end.cfg.train;
     let size = if t.ghost_batch > 0 { t.ghost_batch.min(t.batch_size) } else { t.batch_size };
     let set = end.sets.train;
-    let batches = set.len() / size;
+    let (n, batches) = (set.len(), set.len().div_ceil(size));
     let device = end.device.clone().autodiff();
-    crate::running_stats::recalibrate(model, batches, |i| set.batch(&(i * size..(i + 1) * size).collect::<Vec<_>>(), None, &device));
+    crate::running_stats::recalibrate(model, batches, &device, end.cfg.seed, |i| set.batch(&(i * size..((i + 1) * size).min(n)).collect::<Vec<_>>(), None, &device))
 }
 
 #[cfg(test)]
 mod tests {
     use super::AverageConfig;
+
+    #[test]
+    fn the_annealed_rate_moves_from_the_run_s_rate_to_the_swa_rate_over_the_anneal_units() {
+        // 3 steps per epoch, phase from step 6, anneal over 2 epochs = 6 steps, from 0.5 to 0.01
+        for (strategy, a) in [("cos", (|t: f64| 0.5 * (1.0 - (std::f64::consts::PI * t).cos())) as fn(f64) -> f64), ("linear", |t| t)] {
+            let c = AverageConfig { anneal: 2, anneal_strategy: strategy.into(), ..swa("constant") };
+            c.validate().unwrap();
+            assert_eq!(c.swa_lr(5, 3, 0.5), None);
+            for i in 1..=8u64 {
+                let t = (i as f64 / 6.0).min(1.0);
+                let want = a(t) * 0.01 + (1.0 - a(t)) * 0.5;
+                let got = c.swa_lr(5 + i, 3, 0.5).unwrap();
+                assert!((got - want).abs() < 1e-12, "{strategy}, phase step {i}: {got} vs {want}");
+            }
+        }
+        let err = AverageConfig { anneal: 2, ..swa("cyclic") }.validate().unwrap_err().to_string();
+        assert!(err.starts_with("average.anneal:"), "{err}");
+        let err = AverageConfig { anneal_strategy: "linear".into(), ..swa("constant") }.validate().unwrap_err().to_string();
+        assert!(err.starts_with("average.anneal_strategy:"), "{err}");
+    }
+
+    #[test]
+    fn ema_averages_every_step_by_default_and_a_decay_that_keeps_the_first_snapshot_is_refused() {
+        let ema = AverageConfig { method: "ema".into(), ..Default::default() };
+        assert_eq!((ema.unit(), AverageConfig { method: "swa".into(), ..Default::default() }.unit()), ("step", "epoch"));
+        // β = 0.999 over 200 epochs of 469 steps: 0.999^93,799 of the weight on the first
+        ema.validate_against(200, 469).unwrap();
+        // once per epoch (the old default), 200 updates leave 0.999^199 ≈ 82 % on epoch 1
+        let per_epoch = AverageConfig { unit: "epoch".into(), ..ema.clone() };
+        let err = per_epoch.validate_against(200, 469).unwrap_err().to_string();
+        assert!(err.starts_with("average.beta:") && err.contains("82 %"), "{err}");
+        // 693 step updates leave 0.999^692 ≈ 50.05 %: refused; 694 pass
+        assert!(ema.validate_against(1, 693).is_err());
+        ema.validate_against(1, 694).unwrap();
+    }
 
     fn swa(schedule: &str) -> AverageConfig {
         AverageConfig { method: "swa".into(), start: 2, every: 2, lr: 0.01, schedule: schedule.into(), lr_max: if schedule == "cyclic" { 0.05 } else { 0.0 }, ..Default::default() }
@@ -337,15 +440,15 @@ mod tests {
         // α(i) = (1 − t)·0.05 + t·0.01 with t = ((i − 1) mod 6 + 1)/6
         let c = swa("cyclic");
         c.validate().unwrap();
-        let rates: Vec<Option<f64>> = (5..=12).map(|s| c.swa_lr(s, 3)).collect();
+        let rates: Vec<Option<f64>> = (5..=12).map(|s| c.swa_lr(s, 3, 0.5)).collect();
         let t = |i: u64| ((i - 1) % 6 + 1) as f64 / 6.0;
         let want: Vec<Option<f64>> = std::iter::once(None).chain((1..=7).map(|i| Some((1.0 - t(i)) * 0.05 + t(i) * 0.01))).collect();
         assert_eq!(rates, want);
-        assert_eq!(c.swa_lr(11, 3), Some(0.01), "the cycle's last step runs at α₂");
+        assert_eq!(c.swa_lr(11, 3, 0.5), Some(0.01), "the cycle's last step runs at α₂");
         // averaged after epochs 4, 6, 8…: the ends of the cycles
         assert_eq!((1..=8).filter(|&k| c.due(k)).collect::<Vec<_>>(), vec![4, 6, 8]);
-        assert_eq!(swa("constant").swa_lr(6, 3), Some(0.01));
-        assert_eq!(swa("constant").swa_lr(5, 3), None);
+        assert_eq!(swa("constant").swa_lr(6, 3, 0.5), Some(0.01));
+        assert_eq!(swa("constant").swa_lr(5, 3, 0.5), None);
     }
 
     #[test]

@@ -165,7 +165,9 @@ impl<M: Classifier> Callback<M> for CurvatureTracking {
         let w = ParamVec::from_model(model);
         let step = self.previous.take().map(|p| w.sub(&p));
         let mut r = record(self.cfg.operator.name(), info, top.loss, Some(top.eigenvalues));
-        r.alignment = Some(crate::curvature::alignment::alignment(&vectors, &g, step.as_ref()));
+        let mut a = crate::curvature::alignment::alignment(&vectors, &g, step.as_ref());
+        a.batches = Some(crate::curvature::alignment::batch_alignment(&vectors, &minibatch_gradients(model, info, &idx)));
+        r.alignment = Some(a);
         if every == 1 {
             self.previous = Some(w);
         }
@@ -178,6 +180,28 @@ impl<M: Classifier> Callback<M> for CurvatureTracking {
         self.previous = vectors.pop();
         Ok(())
     }
+}
+
+/// The gradients of the mini-batches of the run's batch size that cut `idx` (the last one
+/// partial), in training mode (dropout masks seeded per batch from the run's seed and step),
+/// as the sharpest-directions code takes them; batch-norm running statistics are left as they
+/// were.
+fn minibatch_gradients<M: Classifier>(model: &M, info: &StepInfo<'_>, idx: &[usize]) -> Vec<ParamVec> {
+    let ad = info.device.clone().autodiff();
+    let w = ParamVec::from_model(model);
+    let stats = crate::running_stats::snapshot(model);
+    let _rng = crate::rng::backend_lock();
+    let grads = idx
+        .chunks(info.batch_size.max(1))
+        .enumerate()
+        .map(|(b, chunk)| {
+            ad.seed(crate::rng::derive_seed(crate::rng::derive_seed(info.seed, crate::rng::Stream::AlignmentBatches, info.step), crate::rng::Stream::AlignmentBatches, b as u64));
+            let (_, g) = crate::estimators::loss_and_grads(model, &info.train.batch(chunk, None, &ad));
+            ParamVec::from_grads(&w, &g)
+        })
+        .collect();
+    crate::running_stats::restore(model, &stats);
+    grads
 }
 
 /// `[curvature] slice_at`: the loss along the top eigenvector at the listed steps, appended to

@@ -195,6 +195,9 @@ impl TrainConfig {
         }
         self.curvature.validate()?;
         self.average.validate()?;
+        if self.average.method == "swa" && self.average.lr > 0.0 && self.train.halve_lr_at_loss > 0.0 {
+            return Err(BasinError::config("train.halve_lr_at_loss", "the SWA phase runs at its own rate (average.lr), which this halving would not reach: set one of the two"));
+        }
         if phases.iter().any(|p| p.estimator.name() == "nsgd") && (self.optimizer.name != "sgd" || self.optimizer.weight_decay != 0.0) {
             let key = if self.optimizer.name != "sgd" { "optimizer.name" } else { "optimizer.weight_decay" };
             return Err(BasinError::config(
@@ -282,7 +285,15 @@ impl TrainConfig {
                 format!("{} is larger than the training set ({train_len} images)", self.train.batch_size),
             ));
         }
-        let epochs = super::phases::total_epochs(&super::phases::resolve(self)?);
-        self.average.validate_against(epochs, super::trainer::steps_per_epoch(train_len, self.train.batch_size) as u64)
+        let phases = super::phases::resolve(self)?;
+        let epochs = super::phases::total_epochs(&phases);
+        let steps_per_epoch = super::trainer::steps_per_epoch(train_len, self.train.batch_size) as u64;
+        for p in &phases {
+            if let EstimatorConfig::EntropySgd(c) = &p.estimator {
+                // γ grows with the run's global step, so the phase's last step is what counts
+                c.validate_run((p.start + p.epochs) as u64 * steps_per_epoch)?;
+            }
+        }
+        self.average.validate_against(epochs, steps_per_epoch)
     }
 }

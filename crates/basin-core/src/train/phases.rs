@@ -46,7 +46,7 @@ pub fn resolve(cfg: &TrainConfig) -> Result<Vec<Phase>, BasinError> {
             epochs: cfg.train.epochs,
             lr: cfg.optimizer.lr,
             schedule: cfg.schedule.clone(),
-            estimator: cfg.estimator.clone(),
+            estimator: cfg.estimator.with_run_lr(cfg.optimizer.lr),
         }]);
     }
     let mut start = 0;
@@ -64,7 +64,7 @@ pub fn resolve(cfg: &TrainConfig) -> Result<Vec<Phase>, BasinError> {
         schedule.validate().map_err(|e| prefix(e, &format!("phases[{i}].")))?;
         let estimator = p.estimator.clone().unwrap_or_else(|| cfg.estimator.clone());
         estimator.validate().map_err(|e| prefix(e, &format!("phases[{i}].")))?;
-        out.push(Phase { start, epochs: p.epochs, lr, schedule, estimator });
+        out.push(Phase { start, epochs: p.epochs, lr, schedule, estimator: estimator.with_run_lr(lr) });
         start += p.epochs;
     }
     Ok(out)

@@ -391,7 +391,8 @@ pub fn train_with<M: Classifier>(
             let b = state.batch_in_epoch;
             let step = state.step;
             let t = (epoch - phase.start) as f64 + b as f64 / steps as f64;
-            lr = cfg.average.swa_lr(state.step, steps as u64).unwrap_or_else(|| phase.schedule.lr_at(base_lr, t) * state.lr_factor);
+            let own = phase.schedule.lr_at(base_lr, t) * state.lr_factor;
+            lr = cfg.average.swa_lr(state.step, steps as u64, own).unwrap_or(own);
             let guard = crate::rng::backend_lock();
             ad.seed(derive_seed(cfg.seed, Stream::Backend, step));
             let mut aug = cfg.data.augment.then(|| stream_rng(cfg.seed, Stream::Augment, step));

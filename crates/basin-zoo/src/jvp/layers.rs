@@ -97,7 +97,7 @@ pub fn dropout<const D: usize>(layer: &Dropout, x: Dual<D>) -> Dual<D> {
     }
 }
 
-/// An embedding lookup, e = E[ids], ė = V_E[ids]. `pass` is the pass the lookup starts.
+/// An embedding lookup, e = E\[ids\], ė = V_E\[ids\]. `pass` is the pass the lookup starts.
 pub fn embedding(layer: &Embedding, dir: Option<&Embedding>, ids: Tensor<2, Int>, pass: Pass) -> Dual<3> {
     let tangent = direction(pass, dir).map(|d| d.forward(ids.clone()));
     Dual { value: layer.forward(ids), tangent, pass }

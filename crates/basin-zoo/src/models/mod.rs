@@ -83,7 +83,7 @@ impl ZooModel {
     }
 }
 
-/// The zoo's networks are written once ([`DualNet`]): both passes come from that definition.
+/// The zoo's networks are written once ([`DualNet`](crate::jvp::DualNet)): both passes come from that definition.
 impl Classifier for ZooModel {
     fn logits(&self, images: Tensor<4>) -> Tensor<2> {
         match self {
