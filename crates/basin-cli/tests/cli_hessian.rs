@@ -76,6 +76,22 @@ fn hessian_of_a_trained_run_writes_a_consistent_report() {
     assert_eq!(rep["parameters"], 784 * 500 + 500);
     let svg = std::fs::read_to_string(dir.path().join("g.density.svg")).unwrap();
     assert!(svg.contains("Gauss–Newton spectral density of Mlp.hidden.0"), "plot title");
+    assert_eq!((rep["products"].as_str(), rep["eps"].is_null()), (Some("tangent pass"), true), "the GGN's J v is the tangent pass, no step");
+
+    // the Monte-Carlo Fisher: S labels per example, D independent draws with their spread
+    let (code, out, err) = basin(&["hessian", "--run", "r", "--samples", "64", "--top-k", "2", "--max-iter", "10", "--operator", "fisher", "--fisher-samples", "2", "--fisher-draws", "2", "--json", "f.json"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("mean over 2 label draws (2 per example)"), "{out}");
+    let rep: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("f.json")).unwrap()).unwrap();
+    let (draws, mean) = (rep["fisher"]["draws"].as_array().unwrap(), rep["mean"].as_array().unwrap());
+    assert_eq!((rep["fisher"]["samples"].as_u64(), draws.len()), (Some(2), 2));
+    let (a, b) = (draws[0][0].as_f64().unwrap(), draws[1][0].as_f64().unwrap());
+    assert!(a != b, "two label draws gave the same top eigenvalue {a}");
+    assert!((mean[0].as_f64().unwrap() - (a + b) / 2.0).abs() <= 1e-9 * a.abs(), "the estimate is the mean over the draws");
+    assert!(rep["fisher"]["std"][0].as_f64().unwrap() > 0.0);
+    let (code, _, err) = basin(&["hessian", "--run", "r", "--fisher-samples", "4"], dir.path());
+    assert_eq!(code, 2);
+    assert!(err.contains("--fisher-samples") && err.trim().lines().count() == 1, "{err}");
 
     // bad input: one line, exit 2
     let (code, _, err) = basin(&["hessian", "--run", "r", "--layer", "nope"], dir.path());

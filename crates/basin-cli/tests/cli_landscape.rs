@@ -108,7 +108,11 @@ fn an_eigenvalue_map_has_both_ends_everywhere_and_shards_like_the_loss() {
         assert!(max.is_finite() && min.is_finite() && max >= min && max > 0.0, "{p}");
     }
     let csv = std::fs::read_to_string(dir.path().join("e.csv")).unwrap();
-    assert!(csv.lines().next().unwrap().ends_with(",lambda_max,lambda_min"), "{csv}");
+    assert!(csv.lines().next().unwrap().ends_with(",lambda_max,lambda_min,lambda_max_converged,lambda_min_converged"), "{csv}");
+    assert_eq!(v["meta"]["eigen"]["params"], "all");
+    for p in points {
+        assert!(p["eigen"]["max_converged"].is_boolean() && p["eigen"]["min_residual"].as_f64().is_some(), "{p}");
+    }
     for f in ["e-lambda-max.svg", "e-lambda-max.png", "e-lambda-min.svg", "e-lambda-min.png"] {
         assert!(dir.path().join(f).is_file(), "{f} missing");
     }
@@ -130,6 +134,17 @@ fn an_eigenvalue_map_has_both_ends_everywhere_and_shards_like_the_loss() {
     }
     let vtk = std::fs::read_to_string(dir.path().join("e.vtk")).unwrap();
     assert!(vtk.starts_with("# vtk DataFile Version 3.0") && vtk.contains("DIMENSIONS 3 3 1") && vtk.contains("POINTS 9 double") && vtk.contains("SCALARS lambda_min double 1"), "{vtk}");
+    // loss-landscape's choice: the Hessian over the weight tensors only
+    let (code, _, err) = surface(&["--params", "weights"], "w");
+    assert_eq!(code, 0, "{err}");
+    let w: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("w.json")).unwrap()).unwrap();
+    assert_eq!(w["meta"]["eigen"]["params"], "weights");
+    let (all0, weights0) = (points[4]["eigen"]["max"].as_f64().unwrap(), w["points"][4]["eigen"]["max"].as_f64().unwrap());
+    // a principal block: λ_max at most the whole one's (up to the 12 products' Ritz error), and another number
+    assert!(weights0 > 0.0 && weights0 != all0 && weights0 <= all0 * 1.05, "λ_max over the weights {weights0}, over all parameters {all0}");
+    let (code, _, err) = surface(&["--params", "biases"], "b");
+    assert_eq!(code, 2);
+    assert!(err.contains("--params") && err.trim().lines().count() == 1, "{err}");
     let (code, _, err) = surface(&["--export", "hdf5"], "x");
     assert_eq!(code, 2);
     assert!(err.contains("--export") && err.contains("hdf5"), "{err}");

@@ -131,7 +131,10 @@ const N: usize = 24;
 /// The matrix of operator `kind` over the first N examples.
 fn dense_of(kind: OperatorKind, model: &TinyMlp, set: &basin_zoo::data::PreparedSet) -> DMatrix<f64> {
     let idx: Vec<usize> = (0..N).collect();
-    let mut op = CurvatureOperator::new(kind, Objective::new(model, set, &idx, N, &Device::flex()), kind.default_eps()).unwrap();
+    // this model has no tangent pass: the Gauss–Newton and Fisher products take their named
+    // finite-difference option (relative step 1e-4), as a user's own model without one would
+    let eps = if kind.takes_step() && kind.default_eps() == 0.0 { 1e-4 } else { kind.default_eps() };
+    let mut op = CurvatureOperator::new(kind, Objective::new(model, set, &idx, N, &Device::flex()), eps).unwrap();
     let point = op.objective().point().clone();
     columns(&mut op, &point)
 }

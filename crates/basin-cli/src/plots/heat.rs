@@ -118,7 +118,12 @@ impl Figure for HeatMap<'_> {
         if xs.len() < 2 || ys.len() < 2 || self.values.len() != xs.len() * ys.len() {
             return Err(CliError::run(format!("{what}: a heat map needs a grid of at least 2 × 2 values")));
         }
-        let scale = Scale::new(self.values).ok_or_else(|| CliError::run(format!("{what}: no finite value to plot")))?;
+        // every value missing (NaN: an eigenvalue map none of whose points converged) draws an
+        // all-grey map, the title saying why; an infinite value with no finite one is an error
+        let all_missing = self.values.iter().all(|v| v.is_nan());
+        let scale = Scale::new(self.values)
+            .or_else(|| all_missing.then_some(Scale { log: false, lo: 0.0, hi: 1.0 }))
+            .ok_or_else(|| CliError::run(format!("{what}: no finite value to plot")))?;
         root.fill(&WHITE).map_err(draw_error(what))?;
         let (w, _) = self.size();
         let (left, right) = root.split_horizontally(w - 130);

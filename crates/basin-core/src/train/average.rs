@@ -98,7 +98,9 @@ impl AverageConfig {
         let unused = |key: &str, why: &str| Err(BasinError::config(key, format!("is set but not used: {why}")));
         match self.method.as_str() {
             "none" => {
-                if *self != d {
+                // run folders of releases before 2026-12-04 wrote the then default unit "epoch"
+                let written_default = AverageConfig { unit: String::new(), ..self.clone() };
+                if *self != d && !(self.unit == "epoch" && written_default == d) {
                     return unused(self.first_set_key(), "average.method is \"none\" (set \"swa\" or \"ema\" to average)");
                 }
                 return Ok(());
@@ -413,6 +415,12 @@ mod tests {
         assert!(err.starts_with("average.anneal:"), "{err}");
         let err = AverageConfig { anneal_strategy: "linear".into(), ..swa("constant") }.validate().unwrap_err().to_string();
         assert!(err.starts_with("average.anneal_strategy:"), "{err}");
+    }
+
+    #[test]
+    fn a_config_written_with_the_old_default_unit_still_loads() {
+        AverageConfig { unit: "epoch".into(), ..Default::default() }.validate().unwrap();
+        assert!(AverageConfig { unit: "step".into(), ..Default::default() }.validate().is_err());
     }
 
     #[test]
