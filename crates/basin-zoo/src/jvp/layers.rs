@@ -4,7 +4,7 @@
 //!
 //! Each takes the layer (its parameters W, tracked) and `dir`, the same layer of the
 //! *direction* model (its parameters are the components of v, constants), or `None`.
-//! In a [`Pass::Plain`](super::Pass::Plain) pass `dir` must be `None` and the rule is the
+//! In a [`Pass::Plain`] pass `dir` must be `None` and the rule is the
 //! layer's plain kernel ([`crate::ops`]), nothing more. In a tangent pass a layer
 //! y = W x + b has ẏ = V x + v_b + W ẋ: the product rule, with both x and ẋ functions of w;
 //! `dir = None` there holds the layer's parameters fixed (a zero direction on them).

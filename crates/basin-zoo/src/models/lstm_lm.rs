@@ -280,7 +280,7 @@ impl LossModel for LstmLm {
         batch.targets.dims()[0]
     }
     /// The loss's tangent for the exact Hessian (S-SGD §5.3's model, issue 28): the tangent
-    /// pass of [`LstmLm::forward_dual`] (embedding rows ė = V_E\[ids\], each LSTM step by the
+    /// pass of `LstmLm::forward_dual` (embedding rows ė = V_E\[ids\], each LSTM step by the
     /// rules of [`Dual`], the decoder's ż = ḣ W_d + h V_d + v_d), then the mean
     /// cross-entropy's (softmax(z) − e_y)·ż over every word. A batch with dropout masks keeps
     /// them: its loss is one fixed function of the weights.
