@@ -86,7 +86,7 @@ impl ModelSource {
         }
         let data = basin_zoo::data::prepare(&cfg.data, cfg.seed)?;
         let ad = device.clone().autodiff();
-        let opts = ModelOptions { relu_noise: cfg.model.relu_noise };
+        let opts = ModelOptions::of(&cfg.model);
         let model = ZooModel::build(&cfg.model.name, data.shape, data.classes, &opts, &ad).map_err(CliError::input)?;
         let model = load_weights(model, &weights)?;
         Ok(Loaded { model, cfg, data })

@@ -31,7 +31,7 @@ fn a_model_random_at_evaluation_is_stopped_before_any_estimate() {
     let set = basin_zoo::data::PreparedSet::new(&tt.train.take(200), &basin_zoo::data::Normalization::fit(&tt.train));
     let idx: Vec<usize> = (0..200).collect();
     // ReluSmoothOut noise on: random in training, off in evaluation mode
-    let zoo = basin_core::train::init_model(&ad, 1, |d| ZooModel::build("ne-f1", [1, 28, 28], 10, &ModelOptions { relu_noise: 0.1 }, d).unwrap());
+    let zoo = basin_core::train::init_model(&ad, 1, |d| ZooModel::build("ne-f1", [1, 28, 28], 10, &ModelOptions { relu_noise: 0.1, ..Default::default() }, d).unwrap());
     Objective::new(&zoo, &set, &idx, 100, &dev).check_deterministic().unwrap();
     let noisy = basin_core::train::init_model(&ad, 1, |d| Noisy { l: LinearConfig::new(784, 10).init(d) });
     let err = Objective::new(&noisy, &set, &idx, 100, &dev).check_deterministic().unwrap_err();

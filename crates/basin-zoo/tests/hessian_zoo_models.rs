@@ -29,7 +29,7 @@ fn check(name: &str) {
     let tt = basin_zoo::data::load("mnist-slice", Some(&basin_zoo::data::sources::bundled_slice_dir())).unwrap();
     let set = basin_zoo::data::PreparedSet::new(&tt.train.take(16), &basin_zoo::data::Normalization::fit(&tt.train));
     let idx: Vec<usize> = (0..16).collect();
-    let opts = ModelOptions { relu_noise: 0.0 };
+    let opts = ModelOptions { relu_noise: 0.0, ..Default::default() };
     let model = basin_core::train::init_model(&ad, 7, |d| ZooModel::build(name, [1, 28, 28], 10, &opts, d).unwrap());
     // Running statistics away from (0, 1), as after training.
     for _ in 0..3 {

@@ -43,7 +43,7 @@ fn noisy_relu_scales_each_unit_by_one_plus_theta_in_training_only() {
 fn every_zoo_model_switches_it_on() {
     let ad = Device::flex().autodiff();
     for name in ["ne-f1", "keskar-f1", "keskar-c1", "ne-c1", "simple-cnn", "resnet-20"] {
-        let build = |a: f64| basin_core::train::init_model(&ad, 0, |d| ZooModel::build(name, [1, 28, 28], 10, &ModelOptions { relu_noise: a }, d).unwrap());
+        let build = |a: f64| basin_core::train::init_model(&ad, 0, |d| ZooModel::build(name, [1, 28, 28], 10, &ModelOptions { relu_noise: a, ..Default::default() }, d).unwrap());
         let (m, plain) = (build(0.3), build(0.0));
         // two different images (identical ones would make batch norm's output 0 and the
         // ReLUs' noise invisible)
@@ -74,7 +74,7 @@ fn relu_noise_stays_out_of_curvature_and_gradients_of_the_objective() {
     use basin_core::curvature::{Differentiable, LinearOperator, Objective};
     let dev = Device::flex();
     let ad = dev.clone().autodiff();
-    let opts = ModelOptions { relu_noise: 0.5 };
+    let opts = ModelOptions { relu_noise: 0.5, ..Default::default() };
     let m = basin_core::train::init_model(&ad, 0, |d| ZooModel::build("ne-f1", [1, 28, 28], 10, &opts, d).unwrap());
     let tt = basin_zoo::data::load("mnist-slice", Some(&basin_zoo::data::sources::bundled_slice_dir())).unwrap();
     let set = basin_zoo::data::PreparedSet::new(&tt.train.take(64), &basin_zoo::data::Normalization::fit(&tt.train));

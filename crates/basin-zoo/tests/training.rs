@@ -20,7 +20,7 @@ fn slice_cfg() -> TrainConfig {
 }
 
 fn model_for(cfg: &TrainConfig, data: &RunData, device: &Device) -> ZooModel {
-    let opts = ModelOptions { relu_noise: cfg.model.relu_noise };
+    let opts = ModelOptions::of(&cfg.model);
     init_model(device, cfg.seed, |d| ZooModel::build(&cfg.model.name, data.shape, data.classes, &opts, d).unwrap())
 }
 

@@ -48,7 +48,7 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
     let device = device::select(&args.device)?;
     let data = basin_zoo::data::prepare(&cfg.data, cfg.seed)?;
     cfg.validate_against(data.train.len())?;
-    let opts = ModelOptions { relu_noise: cfg.model.relu_noise };
+    let opts = ModelOptions::of(&cfg.model);
     let ad = device.clone().autodiff();
     ZooModel::build(&cfg.model.name, data.shape, data.classes, &opts, &ad).map_err(CliError::input)?;
     let model = init_model(&ad, cfg.seed, |d| {

@@ -46,7 +46,13 @@ pub struct Experiment {
     /// e.g. `smoothout-code`: what the authors' published code does that the text does not say.
     #[serde(default)]
     pub protocol: BTreeMap<String, Protocol>,
+    /// A hyperparameter grid: config key → values. Every combination becomes a cell, after
+    /// the listed `cells`, named `key=value …` by the keys' last segments (e.g.
+    /// `lr=0.1 batch_size=32`). A scale's `grid` narrows the values that run at that scale.
+    #[serde(default)]
+    pub grid: BTreeMap<String, Vec<toml::Value>>,
     /// The cells.
+    #[serde(default)]
     pub cells: Vec<Cell>,
     /// The paper's numbers.
     #[serde(default)]
@@ -92,6 +98,10 @@ pub struct Scale {
     /// The measurements at this scale (default: the experiment's `measure`), e.g. a cheaper
     /// sharpness budget at `quick`.
     pub measure: Option<Vec<String>>,
+    /// The grid's values that run at this scale (keys of the experiment's `grid`; a key not
+    /// named keeps all its values), e.g. a corner of the grid at `quick`.
+    #[serde(default)]
+    pub grid: BTreeMap<String, Vec<toml::Value>>,
 }
 
 /// `[protocol.NAME]`: a training protocol other than the paper's text, as overrides of every
@@ -211,8 +221,11 @@ impl Experiment {
     /// Reads and checks `path`; errors name the file and the field.
     pub fn load(path: &Path) -> Result<Experiment, CliError> {
         let text = std::fs::read_to_string(path).map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
-        let e: Experiment = toml::from_str(&text).map_err(|e| CliError::input(format!("{}: {}", path.display(), e.message().lines().next().unwrap_or("invalid"))))?;
+        let mut e: Experiment = toml::from_str(&text).map_err(|e| CliError::input(format!("{}: {}", path.display(), e.message().lines().next().unwrap_or("invalid"))))?;
         let bad = |m: String| Err(CliError::input(format!("{}: {m}", path.display())));
+        if let Err(m) = e.expand_grid() {
+            return bad(m);
+        }
         if e.cells.is_empty() || e.seeds == 0 {
             return bad("needs at least one cell and one seed".into());
         }
@@ -303,6 +316,42 @@ impl Experiment {
             }
         }
         Ok(e)
+    }
+
+    /// Appends a cell for every combination of the `grid`'s values, each running at the scales
+    /// whose `grid` (if any) holds all its values.
+    fn expand_grid(&mut self) -> Result<(), String> {
+        if let Some((k, _)) = self.grid.iter().find(|(_, v)| v.is_empty()) {
+            return Err(format!("grid.{k}: needs at least one value"));
+        }
+        for (name, s) in &self.scale {
+            if let Some(k) = s.grid.keys().find(|k| !self.grid.contains_key(*k)) {
+                return Err(format!("scale.{name}.grid.{k}: not a key of the experiment's grid"));
+            }
+            for (k, vs) in &s.grid {
+                if let Some(v) = vs.iter().find(|v| !self.grid[k].contains(v)) {
+                    return Err(format!("scale.{name}.grid.{k}: {v} is not one of the grid's values"));
+                }
+            }
+        }
+        let mut combos: Vec<Vec<(String, toml::Value)>> = vec![vec![]];
+        for (k, vs) in &self.grid {
+            combos = combos.into_iter().flat_map(|c| vs.iter().map(move |v| [c.clone(), vec![(k.clone(), v.clone())]].concat())).collect();
+        }
+        if self.grid.is_empty() {
+            return Ok(());
+        }
+        let narrowed: Vec<&String> = self.scale.iter().filter(|(_, s)| !s.grid.is_empty()).map(|(n, _)| n).collect();
+        for combo in combos {
+            let name = combo.iter().map(|(k, v)| format!("{}={v}", k.rsplit('.').next().unwrap_or(k))).collect::<Vec<_>>().join(" ");
+            let runs_at = |scale: &str| combo.iter().all(|(k, v)| self.scale[scale].grid.get(k).is_none_or(|vs| vs.contains(v)));
+            let scales = (!narrowed.is_empty()).then(|| {
+                let all = self.scale_names();
+                all.into_iter().filter(|s| !narrowed.contains(&s) || runs_at(s)).collect()
+            });
+            self.cells.push(Cell { name, set: combo.into_iter().collect(), scale: BTreeMap::new(), scales, protocol: BTreeMap::new() });
+        }
+        Ok(())
     }
 
     /// The scales this experiment runs at: `quick`, `full` and those its file defines.

@@ -47,11 +47,18 @@ pub struct ModelConfig {
     pub ghost_batch: usize,
     /// ReluSmoothOut (workshop eq. 12) noise a on every ReLU of the network (0 = off).
     pub relu_noise: f64,
+    /// Hidden units per layer of the `mlp` family (0 = its default, 512); an error for a
+    /// fixed architecture.
+    pub width: usize,
+    /// Hidden layers of the `mlp` family (0 = its default, 2); an error for a fixed architecture.
+    pub depth: usize,
+    /// Dropout probability after each hidden ReLU of the `mlp` family in training (0 = none).
+    pub dropout: f64,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        ModelConfig { name: "ne-f1".into(), ghost_batch: 0, relu_noise: 0.0 }
+        ModelConfig { name: "ne-f1".into(), ghost_batch: 0, relu_noise: 0.0, width: 0, depth: 0, dropout: 0.0 }
     }
 }
 
@@ -158,6 +165,9 @@ impl TrainConfig {
         }
         if !(self.model.relu_noise >= 0.0 && self.model.relu_noise < 1.0) {
             return Err(BasinError::config("model.relu_noise", "must be in [0, 1)"));
+        }
+        if !(self.model.dropout >= 0.0 && self.model.dropout < 1.0) {
+            return Err(BasinError::config("model.dropout", "must be in [0, 1)"));
         }
         if self.train.epochs == 0 {
             return Err(BasinError::config("train.epochs", "must be ≥ 1"));

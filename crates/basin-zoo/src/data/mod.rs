@@ -2,6 +2,7 @@
 //! normalization, augmentation, validation splits and deterministic shuffling; the Penn
 //! Treebank language-model corpus (`corpus`).
 
+pub mod arrays;
 pub mod cifar;
 pub mod corpus;
 pub mod dataset;

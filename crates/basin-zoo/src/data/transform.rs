@@ -60,6 +60,16 @@ pub struct PreparedSet {
 }
 
 impl PreparedSet {
+    /// Examples given as arrays, used as they are (the user's own normalization): `x` holds
+    /// `y.len()` items of `shape` (C, H, W; features as `[F, 1, 1]`), row-major.
+    ///
+    /// # Panics
+    /// If `x` does not hold `y.len()` items of `shape` (the npz reader checks it first).
+    pub fn from_arrays(x: Vec<f32>, y: Vec<i64>, shape: [usize; 3], num_classes: usize) -> PreparedSet {
+        assert_eq!(x.len(), y.len() * shape.iter().product::<usize>(), "PreparedSet::from_arrays: x and y disagree");
+        PreparedSet { x, y, shape, num_classes, pad_value: vec![0.0; shape[0]] }
+    }
+
     /// Normalizes every image of `data` with `norm`.
     pub fn new(data: &Dataset, norm: &Normalization) -> PreparedSet {
         let hw = data.height * data.width;

@@ -2,7 +2,7 @@
 
 use super::init::glorot;
 use burn::module::Module;
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig};
 use crate::jvp::{self, Dual, DualNet};
 use burn::tensor::Device;
 
@@ -12,12 +12,16 @@ use burn::tensor::Device;
 ///   Table 1 and §4): 784 → 7 × 500 ReLU → 10, no normalization.
 /// * `keskar-f1` — Keskar et al. (ICLR 2017, "On large-batch training…", network F1, used in
 ///   SmoothOut Table 1): 784 → 5 × (512, batch norm, ReLU) → 10.
+/// * `mlp` — the family of the generalization grid (Jiang et al. 2019 vary width and depth):
+///   `model.depth` hidden layers of `model.width` ReLU units, dropout `model.dropout` after
+///   each ReLU in training.
 #[derive(Module, Debug)]
 pub struct Mlp {
     hidden: Vec<Linear>,
     norms: Vec<BatchNorm>,
     output: Linear,
     act: super::noisy_relu::NoisyRelu,
+    drop: Dropout,
 }
 
 impl Mlp {
@@ -34,7 +38,14 @@ impl Mlp {
             }
             d = w;
         }
-        Mlp { hidden, norms, output: LinearConfig::new(d, classes).with_initializer(glorot()).init(device), act: super::noisy_relu::NoisyRelu::new(0.0) }
+        Mlp { hidden, norms, output: LinearConfig::new(d, classes).with_initializer(glorot()).init(device), act: super::noisy_relu::NoisyRelu::new(0.0), drop: DropoutConfig::new(0.0).init() }
+    }
+
+    /// Dropout with probability `p` after every hidden ReLU in training (0 = none; a tangent
+    /// pass never drops, see [`jvp::dropout`]).
+    pub fn with_dropout(mut self, p: f64) -> Mlp {
+        self.drop = DropoutConfig::new(p).init();
+        self
     }
 
     /// Switches the ReLUs to ReluSmoothOut with noise `a` (0 = plain ReLU).
@@ -53,7 +64,7 @@ impl DualNet for Mlp {
             if let Some(bn) = self.norms.get(i) {
                 x = jvp::batch_norm(bn, dir.map(|d| &d.norms[i]), x);
             }
-            x = self.act.forward_dual(x);
+            x = jvp::dropout(&self.drop, self.act.forward_dual(x));
         }
         jvp::linear(&self.output, dir.map(|d| &d.output), x)
     }

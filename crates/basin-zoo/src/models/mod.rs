@@ -25,6 +25,7 @@ pub use simple_cnn::SimpleCnn;
 pub const MODEL_NAMES: &[(&str, &str)] = &[
     ("ne-f1", "noise-enhancement F1: 784 → 7×500 ReLU → 10"),
     ("keskar-f1", "Keskar et al. F1: 784 → 5×(512 BN ReLU) → 10"),
+    ("mlp", "a ReLU MLP family: model.depth × model.width ReLU (default 2 × 512), model.dropout"),
     ("keskar-c1", "Keskar et al. C1: AlexNet-style, 2 conv 64 5×5 + dense 384, 192"),
     ("ne-c1", "noise-enhancement C1: VGG-style 3×64, 3×128, 3×256 with batch norm (ghost batches: train.ghost_batch)"),
     ("simple-cnn", "sharpest-directions SimpleCNN: conv 32,32,64,64 + dense 128"),
@@ -56,13 +57,42 @@ pub enum ZooModel {
 pub struct ModelOptions {
     /// ReluSmoothOut noise a on every ReLU of the network (0 = plain ReLU).
     pub relu_noise: f64,
+    /// Hidden units per layer of `mlp` (0 = its default, 512).
+    pub width: usize,
+    /// Hidden layers of `mlp` (0 = its default, 2).
+    pub depth: usize,
+    /// Dropout probability after each hidden ReLU of `mlp` in training.
+    pub dropout: f64,
+}
+
+impl ModelOptions {
+    /// The options a run's `[model]` sets.
+    pub fn of(cfg: &basin_core::train::ModelConfig) -> ModelOptions {
+        ModelOptions { relu_noise: cfg.relu_noise, width: cfg.width, depth: cfg.depth, dropout: cfg.dropout }
+    }
+
+    /// `model.width`, `model.depth` and `model.dropout` shape the `mlp` family only: set for
+    /// another network they would be ignored, so they are refused, naming the key.
+    fn check_family(&self, name: &str) -> Result<(), String> {
+        let set = [("model.width", self.width != 0), ("model.depth", self.depth != 0), ("model.dropout", self.dropout != 0.0)];
+        match set.iter().find(|(_, on)| *on) {
+            Some((key, _)) if name != "mlp" => Err(format!("{key}: only the `mlp` family has it ('{name}' is a fixed architecture)")),
+            _ if !(0.0..1.0).contains(&self.dropout) => Err(format!("model.dropout: {} is not in [0, 1)", self.dropout)),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl ZooModel {
     /// Builds the network `name` for images of `shape` = [C, H, W] with `classes` outputs.
     pub fn build(name: &str, shape: [usize; 3], classes: usize, opts: &ModelOptions, device: &Device) -> Result<ZooModel, String> {
         let flat = shape.iter().product();
+        opts.check_family(name)?;
         Ok(match name {
+            "mlp" => {
+                let widths = vec![if opts.width == 0 { 512 } else { opts.width }; if opts.depth == 0 { 2 } else { opts.depth }];
+                ZooModel::Mlp(Mlp::new(flat, &widths, classes, false, device).with_relu_noise(opts.relu_noise).with_dropout(opts.dropout))
+            }
             "ne-f1" => ZooModel::Mlp(Mlp::new(flat, &[500; 7], classes, false, device).with_relu_noise(opts.relu_noise)),
             "keskar-f1" => ZooModel::Mlp(Mlp::new(flat, &[512; 5], classes, true, device).with_relu_noise(opts.relu_noise)),
             "keskar-c1" => ZooModel::KeskarC1(KeskarC1::new(shape, classes, device).with_relu_noise(opts.relu_noise)),

@@ -1,0 +1,84 @@
+//! The trained weights back out: the original ONNX graph with the trained initializers
+//! ([`write_onnx`]), and the initializers under their names as safetensors
+//! ([`safetensors_bytes`]), which are PyTorch `state_dict` names under both exporters.
+
+use crate::error::{OnnxError, bail};
+use crate::file::{FLOAT, INT64};
+use crate::net::OnnxNet;
+use onnx_ir::{Message, TensorProto};
+use safetensors::tensor::{Dtype, TensorView};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// The ONNX file `source` was read from, with every initializer `net` holds replaced by its
+/// trained value (weights, biases, normalization parameters, batch-norm running statistics),
+/// all stored inline (a single file, no external data). Everything else (nodes, opset,
+/// metadata) is kept as written.
+pub fn onnx_bytes(net: &OnnxNet, source: &Path) -> Result<Vec<u8>, OnnxError> {
+    let mut file = crate::file::OnnxFile::open(source)?;
+    let trained: HashMap<String, Vec<f32>> = net.named_tensors().into_iter().map(|(p, v)| (p.name, v)).collect();
+    // read external tensors inline first, then replace the trained ones
+    let graph = file.model.graph.as_ref().expect("checked by open").clone();
+    let mut inits = Vec::with_capacity(graph.initializer.len());
+    for t in &graph.initializer {
+        let mut t: TensorProto = t.clone();
+        if let Some(v) = trained.get(&t.name) {
+            set_floats(&mut t, v)?;
+        } else if t.data_location.value() == 1 {
+            let host = file.tensor(&t)?;
+            match host.data {
+                crate::file::HostData::Float(v) => set_floats(&mut t, &v)?,
+                crate::file::HostData::Int(v) => {
+                    t.data_type = INT64;
+                    t.raw_data = v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>().into();
+                    inline(&mut t);
+                }
+            }
+        }
+        inits.push(t);
+    }
+    let model = &mut file.model;
+    model.graph.as_mut().expect("checked").initializer = inits;
+    model.write_to_bytes().map_err(|e| OnnxError(format!("{}: cannot encode the model: {e}", source.display())))
+}
+
+fn set_floats(t: &mut TensorProto, v: &[f32]) -> Result<(), OnnxError> {
+    let n: i64 = t.dims.iter().product();
+    if n as usize != v.len() {
+        bail!("initializer '{}': {} trained values for shape {:?}", t.name, v.len(), t.dims);
+    }
+    t.data_type = FLOAT;
+    t.float_data.clear();
+    t.double_data.clear();
+    t.raw_data = v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>().into();
+    inline(t);
+    Ok(())
+}
+
+fn inline(t: &mut TensorProto) {
+    t.external_data.clear();
+    t.data_location = Default::default();
+}
+
+/// The trained tensors under their initializer names (float32, the file's shapes), and for
+/// each batch norm PyTorch's `num_batches_tracked` (int64, `batches`), so that PyTorch's
+/// `model.load_state_dict(safetensors.torch.load_file(F))` accepts the file with its default
+/// `strict=True`.
+pub fn safetensors_bytes(net: &OnnxNet, batches: i64) -> Result<Vec<u8>, OnnxError> {
+    let mut bufs: Vec<(String, Vec<usize>, Dtype, Vec<u8>)> = vec![];
+    for (p, v) in net.named_tensors() {
+        bufs.push((p.name.clone(), p.dims.clone(), Dtype::F32, v.iter().flat_map(|x| x.to_le_bytes()).collect()));
+    }
+    for spec in &net.program().layers {
+        if let crate::program::LayerSpec::BatchNorm { mean, .. } = spec {
+            let prefix = mean.0.name.strip_suffix("running_mean").unwrap_or("");
+            bufs.push((format!("{prefix}num_batches_tracked"), vec![], Dtype::I64, batches.to_le_bytes().to_vec()));
+        }
+    }
+    let views: Vec<(String, TensorView)> = bufs
+        .iter()
+        .map(|(n, d, t, b)| TensorView::new(*t, d.clone(), b).map(|v| (n.clone(), v)))
+        .collect::<Result<_, _>>()
+        .map_err(|e| OnnxError(format!("safetensors: {e}")))?;
+    safetensors::tensor::serialize(views, None).map_err(|e| OnnxError(format!("safetensors: {e}")))
+}

@@ -1,0 +1,151 @@
+//! Networks exported by PyTorch 2.9.1's two exporters (`scripts/onnx_fixtures.py`), against
+//! float64 references PyTorch computed on the same weights and the same 32 MNIST-slice images:
+//! the logits, the loss and its gradient, H·v for a fixed v by double backward, and the top-3
+//! Hessian eigenvalues by ARPACK on that operator. basin runs each graph in float32, so the
+//! tolerances are float32 round-off: logits and gradient 1e-5 relative, H·v 1e-4, eigenvalues
+//! 1e-4.
+
+use basin_core::Classifier;
+use basin_core::curvature::{Differentiable, Objective};
+use basin_core::paramvec::ParamVec;
+use basin_onnx::OnnxNet;
+use burn::tensor::{Device, Tensor, TensorData};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/onnx")
+}
+
+struct Ref {
+    json: Value,
+}
+
+impl Ref {
+    fn load(name: &str) -> Ref {
+        let text = std::fs::read_to_string(fixtures().join(format!("{name}.ref.json"))).unwrap();
+        Ref { json: serde_json::from_str(&text).unwrap() }
+    }
+    fn named(&self, key: &str) -> HashMap<String, Vec<f32>> {
+        self.json[key].as_object().unwrap().iter().map(|(k, v)| (k.clone(), floats(v))).collect()
+    }
+    fn named64(&self, key: &str) -> HashMap<String, Vec<f64>> {
+        self.json[key].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect())).collect()
+    }
+}
+
+fn floats(v: &Value) -> Vec<f32> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+}
+
+fn rel(a: &[f64], b: &[f64]) -> f64 {
+    let num: f64 = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt();
+    num / b.iter().map(|y| y * y).sum::<f64>().sqrt().max(1e-300)
+}
+
+/// The fixture's 32 images and labels, as the CLI reads an `.npz`.
+pub fn data() -> basin_zoo::data::PreparedSet {
+    basin_zoo::data::arrays::read_npz(&fixtures().join("data.npz")).unwrap().train
+}
+
+/// A ParamVec of `model`'s layout holding the named tensors (file layout).
+fn vec_of(net: &OnnxNet, point: &ParamVec, named: &HashMap<String, Vec<f32>>) -> ParamVec {
+    let filled = net.clone().with_named(named).unwrap();
+    point.from_host(&ParamVec::from_model(&filled).to_host(), &point.device())
+}
+
+/// The named tensors of a ParamVec (file layout), for the parameters `names` lists.
+fn named_of(net: &OnnxNet, v: &ParamVec) -> HashMap<String, Vec<f64>> {
+    let m = v.write_into(net.clone());
+    m.named_tensors().into_iter().map(|(p, x)| (p.name, x.into_iter().map(f64::from).collect())).collect()
+}
+
+fn check(name: &str, exporter: &str) {
+    let dev = Device::flex();
+    let ad = dev.clone().autodiff();
+    let r = Ref::load(name);
+    let net = OnnxNet::load(&fixtures().join(format!("{name}.{exporter}.onnx")), &ad).unwrap();
+    let set = data();
+    let classes = net.check_input(&set.shape, &ad).unwrap();
+    assert_eq!(classes, 10);
+    // the parameter count is PyTorch's
+    let count: usize = r.json["params"].as_object().unwrap().values().map(|s| s.as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).product::<usize>()).sum();
+    assert_eq!(ParamVec::from_model(&net).numel(), count, "{name}.{exporter}: parameter count");
+
+    // logits, evaluation mode
+    let x = Tensor::<4>::from_data(TensorData::new(set.x.clone(), [32, 1, 28, 28]), &dev);
+    let valid = burn::module::Module::valid(&net);
+    let z: Vec<f64> = valid.logits(x).into_data().iter::<f32>().map(f64::from).collect();
+    let zr: Vec<f64> = r.json["logits"].as_array().unwrap().iter().flat_map(|row| row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap())).collect();
+    let e = rel(&z, &zr);
+    println!("{name}.{exporter}: logits rel {e:.2e}");
+    assert!(e < 1e-5, "{name}.{exporter}: logits differ from PyTorch's by {e:.2e}");
+
+    // loss and gradient
+    let idx: Vec<usize> = (0..32).collect();
+    let mut obj = Objective::new(&net, &set, &idx, 32, &dev);
+    let p = obj.point().clone();
+    let (loss, g) = obj.loss_grad(&p);
+    let lr = r.json["loss"].as_f64().unwrap();
+    assert!((loss - lr).abs() < 1e-5 * lr.abs(), "{name}.{exporter}: loss {loss} vs {lr}");
+    let compare = |what: &str, ours: &HashMap<String, Vec<f64>>, theirs: &HashMap<String, Vec<f64>>, tol: f64| {
+        let (mut a, mut b) = (vec![], vec![]);
+        for (k, v) in theirs {
+            a.extend_from_slice(&ours[k]);
+            b.extend_from_slice(v);
+        }
+        let e = rel(&a, &b);
+        println!("{name}.{exporter}: {what} rel {e:.2e}");
+        assert!(e < tol, "{name}.{exporter}: {what} differs from PyTorch's by {e:.2e}");
+    };
+    compare("gradient", &named_of(&net, &g), &r.named64("grad"), 1e-5);
+
+    // H v for PyTorch's v
+    let v = vec_of(&net, &p, &r.named("v"));
+    let hv = obj.hvp(&v);
+    compare("H·v", &named_of(&net, &hv), &r.named64("hv"), 1e-4);
+
+    // top-3 eigenvalues
+    let mut op = basin_core::curvature::exact_hessian::ExactHessianOperator::new(obj).unwrap();
+    let cfg = basin_core::curvature::lanczos::LanczosConfig { k: 3, tol: 1e-7, max_iter: 80, ..Default::default() };
+    let top = basin_core::curvature::lanczos::lanczos(&mut op, &cfg).eigenvalues;
+    let want: Vec<f64> = r.json["top3"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    for (a, b) in top.iter().zip(&want) {
+        println!("{name}.{exporter}: λ {a:.8} vs {b:.8}");
+        assert!((a - b).abs() < 1e-4 * b.abs().max(1.0), "{name}.{exporter}: eigenvalues {top:?} vs PyTorch/ARPACK {want:?}");
+    }
+}
+
+#[test]
+fn mlp_dynamo() {
+    check("mlp", "dynamo");
+}
+#[test]
+fn mlp_script() {
+    check("mlp", "script");
+}
+#[test]
+fn cnn_dynamo() {
+    check("cnn", "dynamo");
+}
+#[test]
+fn cnn_script() {
+    check("cnn", "script");
+}
+#[test]
+fn resnet_dynamo() {
+    check("resnet", "dynamo");
+}
+#[test]
+fn resnet_script() {
+    check("resnet", "script");
+}
+#[test]
+fn mixer_dynamo() {
+    check("mixer", "dynamo");
+}
+#[test]
+fn mixer_script() {
+    check("mixer", "script");
+}
