@@ -126,6 +126,28 @@ class Mixer(nn.Module):
         return self.head(t.mean(dim=1))
 
 
+class CumSum(nn.Module):
+    """An op basin does not run (CumSum), for the exit-2 test."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(784, 10)
+
+    def forward(self, x):
+        return torch.cumsum(self.fc(torch.flatten(x, 1)), dim=1)
+
+
+class TwoInputs(nn.Module):
+    """A graph with two inputs, for the exit-2 test."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(784, 10)
+
+    def forward(self, x, z):
+        return self.fc(torch.flatten(x, 1)) + z
+
+
 MODELS = {"mlp": Mlp, "cnn": Cnn, "resnet": ResNet, "mixer": Mixer}
 
 
@@ -263,6 +285,13 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     x, y = mnist_slice(N)
     np.savez(f"{OUT}/data.npz", x=x, y=y)
+    # a small train/test split for the training and round-trip tests and the guide
+    xa, ya = mnist_slice(768)
+    np.savez_compressed(f"{OUT}/train.npz", x=xa[:512], y=ya[:512], x_test=xa[512:], y_test=ya[512:])
+    torch.manual_seed(5)
+    xb = torch.from_numpy(x[:2])
+    torch.onnx.export(CumSum().eval(), (xb,), f"{OUT}/bad_op.onnx", dynamo=False, input_names=["x"], output_names=["logits"])
+    torch.onnx.export(TwoInputs().eval(), (xb, torch.zeros(2, 10)), f"{OUT}/two_inputs.onnx", dynamo=False, input_names=["x", "z"], output_names=["logits"])
     for name in MODELS:
         m = build(name)
         export(m, name, torch.from_numpy(x[:2]))

@@ -6,6 +6,7 @@ mod device;
 mod export;
 mod lm_source;
 mod model_source;
+mod network;
 mod output;
 mod plots;
 mod progress;
@@ -49,6 +50,9 @@ enum Command {
         #[command(subcommand)]
         command: commands::landscape::LandscapeCommand,
     },
+    /// A run's trained weights back out: the ONNX graph with trained initializers, or a
+    /// PyTorch state_dict as safetensors.
+    Export(commands::export::ExportArgs),
     /// One self-contained HTML page for one or several run folders.
     Report(commands::report::ReportArgs),
     /// The papers' experiments over seeds, with error bars against the papers' numbers.
@@ -123,6 +127,7 @@ fn main() -> ExitCode {
         Command::Landscape { command } => commands::landscape::run(command),
         Command::Sharpest { command } => commands::sharpest::run(command),
         Command::Report(args) => commands::report::run(args),
+        Command::Export(args) => commands::export::run(args),
         Command::Reproduce(args) => commands::reproduce::run(args),
         Command::Models => {
             for (name, what) in basin_zoo::MODEL_NAMES {

@@ -1,11 +1,13 @@
 //! Where a command finds a trained model and its data: a run folder (`--run DIR`: its
-//! config.toml and model.bpk) or a weights file with a model and data name.
+//! config.toml and model.bpk), a weights file with a zoo model name, or an ONNX file (with its
+//! own weights or a `--weights` state_dict); the data by name or as NumPy arrays (`--npz`).
+//! Every measuring command takes these flags and gets a [`Network`] and its data from
+//! [`ModelSource::load`].
 
 use crate::{CliError, config_file};
 use basin_core::train::TrainConfig;
+use crate::network::Network;
 use basin_zoo::data::RunData;
-use basin_zoo::{ModelOptions, ZooModel};
-use burn::module::Module;
 use burn::tensor::Device;
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -16,15 +18,23 @@ pub struct ModelSource {
     /// A run folder written by `basin train` (uses its config.toml and model.bpk).
     #[arg(long)]
     pub run: Option<PathBuf>,
-    /// A weights file (.bpk or .safetensors) instead of --run.
-    #[arg(long, requires = "model")]
+    /// A weights file (.bpk or .safetensors) instead of --run: for a zoo --model, or for an
+    /// --onnx graph (a PyTorch state_dict saved as safetensors).
+    #[arg(long)]
     pub weights: Option<PathBuf>,
     /// Zoo model name for --weights.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["run", "onnx"])]
     pub model: Option<String>,
-    /// Data set name for --weights (default mnist-slice).
-    #[arg(long)]
+    /// An ONNX file exported from PyTorch (its weights, or --weights).
+    #[arg(long, conflicts_with = "run")]
+    pub onnx: Option<PathBuf>,
+    /// Data set name for --weights or --onnx (default mnist-slice).
+    #[arg(long, conflicts_with_all = ["run", "npz"])]
     pub data: Option<String>,
+    /// NumPy arrays as the data (.npz with x, y and optionally x_test, y_test; or an .npy of
+    /// inputs beside its <stem>_labels.npy), used as given.
+    #[arg(long, conflicts_with = "run")]
+    pub npz: Option<PathBuf>,
     /// Folder of the data files.
     #[arg(long)]
     pub data_dir: Option<String>,
@@ -37,7 +47,7 @@ pub struct ModelSource {
 /// A loaded model with its config and prepared data.
 pub struct Loaded {
     /// The model, on the autodiff device.
-    pub model: ZooModel,
+    pub model: Network,
     /// The run's config (or defaults with the given model/data).
     pub cfg: TrainConfig,
     /// Prepared data.
@@ -45,50 +55,51 @@ pub struct Loaded {
 }
 
 /// Loads weights from `path` (.bpk or .safetensors) into `model`.
-pub fn load_weights(model: ZooModel, path: &Path) -> Result<ZooModel, CliError> {
-    if !path.is_file() {
-        return Err(CliError::input(format!("{}: no such weights file", path.display())));
-    }
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("safetensors") => {
-            use burn::store::{ModuleSnapshot, SafetensorsStore};
-            let mut m = model;
-            m.load_from(&mut SafetensorsStore::from_file(path))
-                .map_err(|e| CliError::input(format!("{}: {e:?}", path.display())))?;
-            Ok(m)
-        }
-        _ => model.try_load_file(path).map_err(|e| CliError::input(format!("{}: {e:?}", path.display()))),
-    }
+pub fn load_weights(model: Network, path: &Path) -> Result<Network, CliError> {
+    model.load_weights(path)
 }
 
 impl ModelSource {
+    /// The final weights of run folder `dir`.
+    pub fn of_run(dir: &Path) -> ModelSource {
+        ModelSource { run: Some(dir.to_path_buf()), weights: None, model: None, onnx: None, data: None, npz: None, data_dir: None, averaged: false }
+    }
+
     /// Loads the model and its data on `device` (plain; the model lives on its autodiff twin).
     pub fn load(&self, device: &Device) -> Result<Loaded, CliError> {
-        let (cfg, weights) = match (&self.run, &self.weights) {
-            (Some(dir), None) => {
+        let (mut cfg, weights) = match (&self.run, &self.weights, &self.onnx) {
+            (Some(dir), None, None) => {
                 let cfg = config_file::load(Some(&dir.join("config.toml")), &[])?;
                 let weights = if self.averaged { averaged_weights(dir, &cfg)? } else { dir.join("model.bpk") };
-                (cfg, weights)
+                (cfg, Some(weights))
             }
-            (None, Some(w)) => {
+            (None, w, onnx) if w.is_some() || onnx.is_some() => {
                 let mut cfg = TrainConfig::default();
-                cfg.model.name = self.model.clone().unwrap_or_default();
+                match (onnx, &self.model) {
+                    (Some(f), _) => cfg.model.onnx = f.display().to_string(),
+                    (None, Some(m)) => cfg.model.name = m.clone(),
+                    (None, None) => return Err(CliError::input("--weights needs --model NAME (a zoo network) or --onnx FILE")),
+                }
                 if let Some(d) = &self.data {
                     cfg.data.name = d.clone();
                 }
                 (cfg, w.clone())
             }
-            _ => return Err(CliError::input("give either --run DIR or --weights FILE --model NAME")),
+            _ => return Err(CliError::input("give either --run DIR, --weights FILE --model NAME, or --onnx FILE")),
         };
-        let mut cfg = cfg;
+        if let Some(n) = &self.npz {
+            cfg.data.npz = n.display().to_string();
+        }
         if let Some(d) = &self.data_dir {
             cfg.data.dir = d.clone();
         }
+        cfg.validate()?;
         let data = basin_zoo::data::prepare(&cfg.data, cfg.seed)?;
         let ad = device.clone().autodiff();
-        let opts = ModelOptions::of(&cfg.model);
-        let model = ZooModel::build(&cfg.model.name, data.shape, data.classes, &opts, &ad).map_err(CliError::input)?;
-        let model = load_weights(model, &weights)?;
+        let mut model = Network::build(&cfg, &data, &ad)?;
+        if let Some(w) = &weights {
+            model = model.load_weights(w)?;
+        }
         Ok(Loaded { model, cfg, data })
     }
 }

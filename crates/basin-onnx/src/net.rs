@@ -122,7 +122,7 @@ impl OnnxNet {
     /// The number of trainable parameters (what PyTorch's `sum(p.numel() for p in
     /// model.parameters())` counts for the exported model).
     pub fn num_trainable(&self) -> usize {
-        self.num_params()
+        basin_core::paramvec::ParamVec::from_model(self).numel()
     }
 
     /// Initializer names of biases PyTorch's dynamo exporter folded from batch norms

@@ -439,11 +439,11 @@ pub fn run(args: HessianArgs) -> Result<(), CliError> {
     let report = Report {
         per_layer,
         model: match (&loaded, &lm) {
-            (Some(l), _) => l.cfg.model.name.clone(),
+            (Some(l), _) => l.cfg.model_label(),
             (None, lm) => lm.as_ref().map_or_else(String::new, |lm| format!("lstm-lm 1×{}", lm.setup.hidden)),
         },
         data: match (&loaded, &lm) {
-            (Some(l), _) => l.cfg.data.name.clone(),
+            (Some(l), _) => l.cfg.data_label(),
             (None, lm) => lm.as_ref().map_or_else(String::new, |lm| lm.setup.data.display().to_string()),
         },
         parameters,

@@ -11,7 +11,7 @@ use basin_core::landscape::plane::Plane;
 use basin_core::landscape::{DirectionNorm, EigenParams, EigenSettings, blend, extreme_eigenvalues, filter_normalized_direction};
 use basin_core::paramvec::ParamVec;
 use basin_core::train::evaluate::evaluate;
-use basin_zoo::ZooModel;
+use crate::network::Network;
 use basin_zoo::data::PreparedSet;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -177,7 +177,7 @@ fn bar(n: usize) -> ProgressBar {
     b
 }
 
-fn weights_of(path: &Path, template: &ZooModel) -> Result<ZooModel, CliError> {
+fn weights_of(path: &Path, template: &Network) -> Result<Network, CliError> {
     let file = if path.is_dir() { path.join("model.bpk") } else { path.to_path_buf() };
     load_weights(template.clone(), &file)
 }
@@ -445,7 +445,7 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
             let dev = device::select(&common.device)?;
             let first = &points_from[0];
             let src = if first.is_dir() {
-                ModelSource { run: Some(first.clone()), weights: None, model: None, data: None, data_dir: None, averaged: false }
+                ModelSource::of_run(first)
             } else {
                 return Err(CliError::input("--point: the first point must be a run folder (its config gives model and data)"));
             };
@@ -512,7 +512,7 @@ fn trajectory_files(dir: &Path) -> Result<Vec<(u64, PathBuf)>, CliError> {
 /// in the two directions' coordinates, and the loss over the plane they span around w_final.
 fn trajectory(run: &Path, points: usize, margin: f64, common: &Common) -> Result<(), CliError> {
     let dev = device::select(&common.device)?;
-    let src = ModelSource { run: Some(run.to_path_buf()), weights: None, model: None, data: None, data_dir: None, averaged: false };
+    let src = ModelSource::of_run(run);
     let l = src.load(&dev)?;
     let (train, test) = (subset(&l.data.train, common.train_subset), subset(&l.data.test, common.test_subset));
     let files = trajectory_files(run)?;

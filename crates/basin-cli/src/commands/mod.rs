@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bench_ops;
 pub mod data;
+pub mod export;
 pub mod hessian;
 pub mod landscape;
 pub mod sharpness;

@@ -97,7 +97,7 @@ fn table(runs: &[PathBuf], subset: f64, fro_samples: usize, json: Option<PathBuf
     println!("|---|---|---|---|---|---|---|");
     let mut rows = Vec::new();
     for run in runs {
-        let src = ModelSource { run: Some(run.clone()), weights: None, model: None, data: None, data_dir: None, averaged: false };
+        let src = ModelSource::of_run(run);
         let l = src.load(&dev)?;
         let summary: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(run.join("summary.json")).map_err(|e| CliError::input(format!("{}: {e}", run.join("summary.json").display())))?,

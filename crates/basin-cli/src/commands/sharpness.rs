@@ -82,7 +82,7 @@ pub fn run(args: SharpnessArgs) -> Result<(), CliError> {
         .transpose()?;
     let dev = device::select(&args.device)?;
     let l = args.source.load(&dev)?;
-    let mut report = serde_json::json!({ "model": l.cfg.model.name, "data": l.cfg.data.name });
+    let mut report = serde_json::json!({ "model": l.cfg.model_label(), "data": l.cfg.data_label() });
     if !args.no_box {
         // the authors' script measures on the validation set (MNIST's test split)
         let set = if protocol == Protocol::SmoothOutCode { &l.data.test } else { &l.data.train };
@@ -117,7 +117,7 @@ pub fn run(args: SharpnessArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn box_sharpness(mut obj: Objective<basin_zoo::ZooModel>, args: &SharpnessArgs, protocol: Protocol) -> Result<serde_json::Value, CliError> {
+fn box_sharpness(mut obj: Objective<crate::network::Network>, args: &SharpnessArgs, protocol: Protocol) -> Result<serde_json::Value, CliError> {
     use basin_core::sharpness::{SharpnessConfig, sharpness};
     let default_subspace = if protocol == Protocol::SmoothOutCode { 100 } else { 0 };
     let subspace = Some(args.subspace.unwrap_or(default_subspace)).filter(|p| *p > 0);

@@ -1,8 +1,8 @@
 //! `basin train`: one run from a TOML config, with progress, checkpoints and resume.
 
 use crate::{CliError, config_file, device, progress};
-use basin_core::train::{TrainOptions, TrainSets, init_model, train};
-use basin_zoo::{ModelOptions, ZooModel};
+use basin_core::train::{TrainOptions, TrainSets, train};
+use crate::network::Network;
 use clap::Args;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -36,7 +36,7 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
     let (cfg, extends) = match (&args.out, args.resume) {
         (Some(out), true) => resumed_config(out, args.config.as_deref(), &args.sets)?,
         (None, true) => return Err(CliError::input("--resume: needs --out DIR, the run to continue")),
-        _ => (config_file::load(args.config.as_deref(), &args.sets)?, false),
+        _ => (absolute_files(config_file::load(args.config.as_deref(), &args.sets)?)?, false),
     };
     if args.dry_run {
         print!("{}", toml::to_string_pretty(&cfg).expect("config serializes"));
@@ -44,16 +44,15 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
     }
     let out = args
         .out
-        .unwrap_or_else(|| PathBuf::from(format!("runs/{}-{}-seed{}", cfg.model.name, cfg.data.name, cfg.seed)));
+        .unwrap_or_else(|| PathBuf::from(format!("runs/{}-{}-seed{}", cfg.model_label(), cfg.data_label(), cfg.seed)));
     let device = device::select(&args.device)?;
     let data = basin_zoo::data::prepare(&cfg.data, cfg.seed)?;
+    if data.test_is_train {
+        return Err(CliError::input(format!("{}: has no arrays 'x_test', 'y_test'; basin train reports test metrics, so it needs them", cfg.data.npz)));
+    }
     cfg.validate_against(data.train.len())?;
-    let opts = ModelOptions::of(&cfg.model);
     let ad = device.clone().autodiff();
-    ZooModel::build(&cfg.model.name, data.shape, data.classes, &opts, &ad).map_err(CliError::input)?;
-    let model = init_model(&ad, cfg.seed, |d| {
-        ZooModel::build(&cfg.model.name, data.shape, data.classes, &opts, d).expect("name checked above")
-    });
+    let model = Network::build(&cfg, &data, &ad)?;
     // one writer per run folder, from here to the end of the run
     let _lock = crate::run_lock::acquire(&out)?;
     let previous = basin_core::train::checkpoint::latest(&out)?;
@@ -98,8 +97,8 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
     };
     println!(
         "basin train: {} on {} ({} train / {} test images), {} epochs × {} steps, estimator {}, out {}",
-        cfg.model.name,
-        cfg.data.name,
+        cfg.model_label(),
+        cfg.data_label(),
         data.train.len(),
         data.test.len(),
         basin_core::train::phases::total_epochs(&basin_core::train::phases::resolve(&cfg)?),
@@ -149,10 +148,22 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `model.onnx` and `data.npz` as absolute paths (the run folder's config.toml then names the
+/// same files from any working directory); a file that does not exist is an error naming the key.
+fn absolute_files(mut cfg: basin_core::train::TrainConfig) -> Result<basin_core::train::TrainConfig, CliError> {
+    for (key, path) in [("model.onnx", &mut cfg.model.onnx), ("data.npz", &mut cfg.data.npz)] {
+        if !path.is_empty() {
+            let abs = std::fs::canonicalize(&*path).map_err(|e| CliError::input(format!("{key}: {path}: {e}")))?;
+            *path = abs.display().to_string();
+        }
+    }
+    Ok(cfg)
+}
+
 /// Writes weights as burnpack (STEM.bpk, reloadable with ids) and safetensors
 /// (STEM.safetensors, names like `hidden.0.weight`; Linear weights are [in, out], the transpose
 /// of PyTorch's [out, in]), each through a temporary file and a rename.
-fn export_weights(model: &ZooModel, out: &std::path::Path, stem: &str) -> Result<(), CliError> {
+fn export_weights(model: &Network, out: &std::path::Path, stem: &str) -> Result<(), CliError> {
     use burn::module::Module;
     use burn::store::{ModuleSnapshot, SafetensorsStore};
     use basin_core::Classifier;

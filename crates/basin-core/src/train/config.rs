@@ -54,11 +54,14 @@ pub struct ModelConfig {
     pub depth: usize,
     /// Dropout probability after each hidden ReLU of the `mlp` family in training (0 = none).
     pub dropout: f64,
+    /// An ONNX file (exported from PyTorch) to train or measure instead of a zoo network,
+    /// starting from its own weights; `model.name` must then be left unset.
+    pub onnx: String,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        ModelConfig { name: "ne-f1".into(), ghost_batch: 0, relu_noise: 0.0, width: 0, depth: 0, dropout: 0.0 }
+        ModelConfig { name: "ne-f1".into(), ghost_batch: 0, relu_noise: 0.0, width: 0, depth: 0, dropout: 0.0, onnx: String::new() }
     }
 }
 
@@ -78,11 +81,15 @@ pub struct DataConfig {
     pub train_subset: usize,
     /// Use only the first N test images (0 = all).
     pub test_subset: usize,
+    /// NumPy arrays instead of a named data set: an `.npz` with `x`, `y` (and `x_test`,
+    /// `y_test`), or an `.npy` of inputs beside its `<stem>_labels.npy`; used as given (no
+    /// normalization). `data.name` must then be left unset.
+    pub npz: String,
 }
 
 impl Default for DataConfig {
     fn default() -> Self {
-        DataConfig { name: "mnist-slice".into(), dir: String::new(), validation: 0, augment: false, train_subset: 0, test_subset: 0 }
+        DataConfig { name: "mnist-slice".into(), dir: String::new(), validation: 0, augment: false, train_subset: 0, test_subset: 0, npz: String::new() }
     }
 }
 
@@ -144,6 +151,16 @@ impl Default for LoopConfig {
 }
 
 impl TrainConfig {
+    /// The network, as reports name it: the zoo name or the ONNX file's name.
+    pub fn model_label(&self) -> String {
+        file_label(&self.model.onnx).unwrap_or_else(|| self.model.name.clone())
+    }
+
+    /// The data, as reports name it: the data set name or the arrays' file name.
+    pub fn data_label(&self) -> String {
+        file_label(&self.data.npz).unwrap_or_else(|| self.data.name.clone())
+    }
+
     /// Moves settings of older config files to their current keys: `model.ghost_batch` (which
     /// applied to `ne-c1` only) becomes `train.ghost_batch`. A file that sets both to different
     /// values is an error naming the old key.
@@ -165,6 +182,15 @@ impl TrainConfig {
         }
         if !(self.model.relu_noise >= 0.0 && self.model.relu_noise < 1.0) {
             return Err(BasinError::config("model.relu_noise", "must be in [0, 1)"));
+        }
+        if !self.model.onnx.is_empty() && self.model.name != ModelConfig::default().name {
+            return Err(BasinError::config("model.name", format!("'{}' and model.onnx both name the network; set one", self.model.name)));
+        }
+        if !self.data.npz.is_empty() && self.data.name != DataConfig::default().name {
+            return Err(BasinError::config("data.name", format!("'{}' and data.npz both name the data; set one", self.data.name)));
+        }
+        if !self.data.npz.is_empty() && (self.data.augment || !self.data.dir.is_empty()) {
+            return Err(BasinError::config(if self.data.augment { "data.augment" } else { "data.dir" }, "applies to image files, not to data.npz"));
         }
         if !(self.model.dropout >= 0.0 && self.model.dropout < 1.0) {
             return Err(BasinError::config("model.dropout", "must be in [0, 1)"));
@@ -306,4 +332,9 @@ impl TrainConfig {
         }
         self.average.validate_against(epochs, steps_per_epoch)
     }
+}
+
+/// The file name of a non-empty path.
+fn file_label(path: &str) -> Option<String> {
+    (!path.is_empty()).then(|| std::path::Path::new(path).file_name().map_or_else(|| path.to_string(), |f| f.to_string_lossy().into_owned()))
 }

@@ -250,7 +250,7 @@ fn summarize<M: Classifier>(model: &M, cfg: &TrainConfig, sets: &TrainSets<'_>, 
         halved_lr_at_step: state.halved_at,
         converged_at_step: state.converged_at,
         seconds,
-        model: cfg.model.name.clone(),
+        model: cfg.model_label(),
         estimator,
         averaged: None,
     };

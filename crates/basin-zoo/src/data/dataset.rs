@@ -75,14 +75,20 @@ impl Dataset {
                 self.len()
             )));
         }
-        let perm = super::shuffle::permutation(self.len(), seed ^ 0x5EED_7A11);
-        let (val, train) = perm.split_at(n_val);
-        let mut train = train.to_vec();
-        let mut val = val.to_vec();
-        train.sort_unstable();
-        val.sort_unstable();
+        let (train, val) = validation_split(self.len(), n_val, seed);
         Ok((self.select(&train), self.select(&val)))
     }
+}
+
+/// The (train, validation) indices of a set of `n` examples with `n_val` held out by a seeded
+/// permutation, each sorted (`data.validation`, for image files and arrays alike).
+pub fn validation_split(n: usize, n_val: usize, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let perm = super::shuffle::permutation(n, seed ^ 0x5EED_7A11);
+    let (val, train) = perm.split_at(n_val.min(n));
+    let (mut train, mut val) = (train.to_vec(), val.to_vec());
+    train.sort_unstable();
+    val.sort_unstable();
+    (train, val)
 }
 
 /// A training set and a test set of the same shape.

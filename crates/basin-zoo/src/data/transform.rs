@@ -70,6 +70,14 @@ impl PreparedSet {
         PreparedSet { x, y, shape, num_classes, pad_value: vec![0.0; shape[0]] }
     }
 
+    /// The examples at `indices` (subsets and validation splits of arrays).
+    pub fn select(&self, indices: &[usize]) -> PreparedSet {
+        let s = self.example_size();
+        let x = indices.iter().flat_map(|&i| self.x[i * s..(i + 1) * s].iter().copied()).collect();
+        let y = indices.iter().map(|&i| self.y[i]).collect();
+        PreparedSet { x, y, shape: self.shape, num_classes: self.num_classes, pad_value: self.pad_value.clone() }
+    }
+
     /// Normalizes every image of `data` with `norm`.
     pub fn new(data: &Dataset, norm: &Normalization) -> PreparedSet {
         let hw = data.height * data.width;

@@ -1,0 +1,101 @@
+//! [`Network`]: the network a command trains or measures, a zoo network or an ONNX graph,
+//! built from a run's config in one place.
+
+use crate::CliError;
+use basin_core::Classifier;
+use basin_core::train::{TrainConfig, init_model};
+use basin_onnx::OnnxNet;
+use basin_zoo::data::RunData;
+use basin_zoo::{ModelOptions, ZooModel};
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+use std::path::Path;
+
+/// A network of the zoo (`model.name`) or read from an ONNX file (`model.onnx`).
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum Network {
+    /// A zoo network.
+    Zoo(ZooModel),
+    /// An ONNX graph.
+    Onnx(OnnxNet),
+}
+
+impl Network {
+    /// The network `cfg` names, for `data`, on the autodiff device `ad`: a zoo network with its
+    /// seeded initialization, or the ONNX file with its own weights (checked on `data`'s item
+    /// shape, its parameter count printed on stderr, and a warning when PyTorch's exporter
+    /// folded batch norms into convolutions).
+    pub fn build(cfg: &TrainConfig, data: &RunData, ad: &Device) -> Result<Network, CliError> {
+        if cfg.model.onnx.is_empty() {
+            let opts = ModelOptions::of(&cfg.model);
+            ZooModel::build(&cfg.model.name, data.shape, data.classes, &opts, ad).map_err(CliError::input)?;
+            return Ok(Network::Zoo(init_model(ad, cfg.seed, |d| ZooModel::build(&cfg.model.name, data.shape, data.classes, &opts, d).expect("name checked above"))));
+        }
+        let path = Path::new(&cfg.model.onnx);
+        let net = OnnxNet::load(path, ad).map_err(|e| CliError::input(e.to_string()))?;
+        let classes = net.check_input(&data.shape, ad).map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
+        if classes < data.classes {
+            return Err(CliError::input(format!("{}: the graph gives {classes} logits, but the labels go up to {} (array 'y' or the data set)", path.display(), data.classes - 1)));
+        }
+        if !net.folded_batch_norms().is_empty() {
+            eprintln!(
+                "warning: {}: PyTorch's exporter folded batch norms into the convolutions ({}): its parameters are not the model's; export with optimize=False to keep them (docs/guide/onnx.md)",
+                path.display(),
+                net.folded_batch_norms().join(", ")
+            );
+        }
+        eprintln!("{}: {} trainable parameters", path.display(), net.num_trainable());
+        Ok(Network::Onnx(net))
+    }
+
+    /// `self` with the weights of `path`: `.bpk` (basin's record of this network), or
+    /// `.safetensors` (for a zoo network basin's names; for an ONNX graph the initializer
+    /// names, i.e. a PyTorch `state_dict`).
+    pub fn load_weights(self, path: &Path) -> Result<Network, CliError> {
+        if !path.is_file() {
+            return Err(CliError::input(format!("{}: no such weights file", path.display())));
+        }
+        let bad = |e: String| CliError::input(format!("{}: {e}", path.display()));
+        match (self, path.extension().and_then(|e| e.to_str())) {
+            (Network::Onnx(net), Some("safetensors")) => {
+                let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+                let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
+                let mut named = std::collections::HashMap::new();
+                for (name, view) in st.tensors() {
+                    let v: Vec<f32> = match view.dtype() {
+                        safetensors::Dtype::F32 => view.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect(),
+                        safetensors::Dtype::F64 => view.data().chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap()) as f32).collect(),
+                        _ => continue, // num_batches_tracked and other integer buffers
+                    };
+                    named.insert(name, v);
+                }
+                Ok(Network::Onnx(net.with_named(&named).map_err(|e| bad(e.to_string()))?))
+            }
+            (Network::Zoo(m), Some("safetensors")) => {
+                use burn::store::{ModuleSnapshot, SafetensorsStore};
+                let mut m = m;
+                m.load_from(&mut SafetensorsStore::from_file(path)).map_err(|e| bad(format!("{e:?}")))?;
+                Ok(Network::Zoo(m))
+            }
+            (n, _) => n.try_load_file(path).map_err(|e| bad(format!("{e:?}"))),
+        }
+    }
+}
+
+/// Both passes of either kind of network.
+impl Classifier for Network {
+    fn logits(&self, images: Tensor<4>) -> Tensor<2> {
+        match self {
+            Network::Zoo(m) => m.logits(images),
+            Network::Onnx(m) => m.logits(images),
+        }
+    }
+    fn logits_jvp(&self, dir: &Self, images: Tensor<4>) -> Option<(Tensor<2>, Tensor<2>)> {
+        match (self, dir) {
+            (Network::Zoo(m), Network::Zoo(d)) => m.logits_jvp(d, images),
+            (Network::Onnx(m), Network::Onnx(d)) => m.logits_jvp(d, images),
+            _ => None,
+        }
+    }
+}
