@@ -7,9 +7,18 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq)]
 pub struct OnnxError(pub String);
 
+/// The message on one line: control characters (which names read from a file may hold) are
+/// written as escapes.
 impl fmt::Display for OnnxError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -269,7 +269,7 @@ fn exec(net: &OnnxNet, dir: Option<&OnnxNet>, ctx: &Ctx, step: &Step, mut v: Vec
         Op::Identity => arg(0)?,
         Op::Constant(t) => constant(t, &ctx.device, ctx.pass)?,
         Op::ConstantOfShape(t) => {
-            let dims: Vec<usize> = arg(0)?.ints()?.data.iter().map(|&d| d.max(0) as usize).collect();
+            let dims = bounded(arg(0)?.ints()?.data.iter().map(|&d| d.max(0) as usize).collect())?;
             let n: usize = dims.iter().product();
             let data = match &t.data {
                 HostData::Float(v) => HostData::Float(vec![v.first().copied().unwrap_or(0.0); n]),
@@ -360,7 +360,7 @@ fn exec(net: &OnnxNet, dir: Option<&OnnxNet>, ctx: &Ctx, step: &Step, mut v: Vec
             let r = dims.len().max(shape.len());
             let pad = |d: &[usize]| -> Vec<usize> { std::iter::repeat_n(1, r - d.len()).chain(d.iter().copied()).collect() };
             let (a, b) = (pad(&dims), pad(&shape));
-            let out: Vec<usize> = a.iter().zip(&b).map(|(&p, &q)| if p == 1 { q } else { p }).collect();
+            let out = bounded(a.iter().zip(&b).map(|(&p, &q)| if p == 1 { q } else { p }).collect())?;
             if a.iter().zip(&b).any(|(&p, &q)| p != 1 && q != 1 && p != q) {
                 bail!("cannot expand {dims:?} to {shape:?}");
             }
@@ -406,13 +406,28 @@ fn exec(net: &OnnxNet, dir: Option<&OnnxNet>, ctx: &Ctx, step: &Step, mut v: Vec
             for a in 0..r {
                 pairs[off + a] = (pads[a] as usize, pads[a + r] as usize);
             }
-            let dims: Vec<usize> = x.dims().iter().enumerate().map(|(a, &d)| d + pairs[off + a].0 + pairs[off + a].1).collect();
+            if pads.iter().any(|&p| p > 1 << 12) {
+                bail!("pads {pads:?} are too large");
+            }
+            let dims = bounded(x.dims().iter().enumerate().map(|(a, &d)| d + pairs[off + a].0 + pairs[off + a].1).collect())?;
             let Dual { value, tangent, pass } = x.x;
             let value = value.pad(&pairs[..], burn::tensor::ops::PadMode::Constant(fill.into()));
             let tangent = tangent.map(|t| t.pad(&pairs[..], burn::tensor::ops::PadMode::Constant(0.0.into())));
             f(FloatVal::of(Dual { value, tangent, pass }, &dims)?)
         }
     })
+}
+
+/// The most elements a value may have (a guard against corrupt files asking for absurd
+/// buffers: an error, not an allocation failure).
+const MAX_ELEMENTS: usize = 1 << 28;
+
+/// `dims` if their product is at most [`MAX_ELEMENTS`].
+fn bounded(dims: Vec<usize>) -> Result<Vec<usize>, OnnxError> {
+    match dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d)) {
+        Some(n) if n <= MAX_ELEMENTS => Ok(dims),
+        _ => bail!("a tensor of shape {dims:?} is too large"),
+    }
 }
 
 /// `x` as a rank-4 (NCHW) activation.

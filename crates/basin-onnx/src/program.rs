@@ -277,6 +277,9 @@ pub fn compile(file: &mut OnnxFile) -> Result<Program, OnnxError> {
         if !n.domain.is_empty() && n.domain != "ai.onnx" {
             return Err(at(format!("domain '{}' is not supported (basin runs the standard ONNX ops: {})", n.domain, SUPPORTED.join(", "))));
         }
+        if n.output.first().is_none_or(|o| o.is_empty()) {
+            return Err(at("no output".into()));
+        }
         let a = Attrs(&n.attribute);
         let input = |k: usize| n.input.get(k).filter(|s| !s.is_empty()).map(|s| s.as_str());
         let own = |p: &str, params: &mut HashMap<String, String>| params.insert(p.to_string(), name.clone());
@@ -293,13 +296,16 @@ pub fn compile(file: &mut OnnxFile) -> Result<Program, OnnxError> {
                 let pads = match a.string("auto_pad").as_deref() {
                     None | Some("NOTSET") => match a.ints("pads") {
                         None => [0; 4],
-                        Some(p) if p.len() == 4 && p.iter().all(|&x| x >= 0) => [p[0] as usize, p[1] as usize, p[2] as usize, p[3] as usize],
+                        Some(p) if p.len() == 4 && p.iter().all(|&x| (0..=MAX_GEOMETRY).contains(&x)) => [p[0] as usize, p[1] as usize, p[2] as usize, p[3] as usize],
                         Some(p) => return Err(at(format!("pads {p:?}"))),
                     },
                     Some("VALID") => [0; 4],
                     Some(other) => return Err(at(format!("auto_pad {other} (export with explicit padding)"))),
                 };
-                let groups = a.int("group", 1).max(1) as usize;
+                let groups = a.int("group", 1).clamp(1, MAX_GEOMETRY) as usize;
+                if dims[0] % groups != 0 {
+                    return Err(at(format!("{} output channels in {groups} groups", dims[0])));
+                }
                 let bias = input(2).filter(|b| float_init(b).is_some());
                 own(w, &mut params);
                 if let Some(b) = bias {
@@ -307,7 +313,7 @@ pub fn compile(file: &mut OnnxFile) -> Result<Program, OnnxError> {
                     op_inputs[2] = None;
                 }
                 let layer = program.layers.len();
-                program.layers.push(LayerSpec::Conv { weight: param(w, false)?, bias: bias.map(|b| param(b, false)).transpose()?, strides, pads, dilations, groups });
+                push(&mut program.layers, LayerSpec::Conv { weight: param(w, false)?, bias: bias.map(|b| param(b, false)).transpose()?, strides, pads, dilations, groups }).map_err(&at)?;
                 op_inputs[1] = None;
                 Op::Conv { layer }
             }
@@ -347,7 +353,7 @@ pub fn compile(file: &mut OnnxFile) -> Result<Program, OnnxError> {
                         } else if let Some(rs) = readers.get(n.output[0].as_str()).filter(|r| r.len() == 1) {
                             let add = &graph.node[rs[0]];
                             let other = add.input.iter().find(|x| **x != n.output[0]);
-                            if add.op_type == "Add" && add.input.len() == 2 && other.is_some_and(|c| float_init(c).is_some_and(|t| t.dims == [out])) {
+                            if add.op_type == "Add" && add.input.len() == 2 && !add.output.is_empty() && other.is_some_and(|c| float_init(c).is_some_and(|t| t.dims == [out])) {
                                 bias = other.cloned();
                                 absorbed.insert(rs[0]);
                                 alias.insert(add.output[0].clone(), n.output[0].clone());
@@ -357,7 +363,7 @@ pub fn compile(file: &mut OnnxFile) -> Result<Program, OnnxError> {
                             own(b, &mut params);
                         }
                         let layer = program.layers.len();
-                        program.layers.push(LayerSpec::Dense { weight: (pw, tw), bias: bias.map(|b| param(&b, false)).transpose()? });
+                        push(&mut program.layers, LayerSpec::Dense { weight: (pw, tw), bias: bias.map(|b| param(&b, false)).transpose()? }).map_err(&at)?;
                         op_inputs.truncate(1);
                         Op::Dense { layer }
                     }
@@ -374,14 +380,14 @@ pub fn compile(file: &mut OnnxFile) -> Result<Program, OnnxError> {
                     own(x, &mut params);
                 }
                 let layer = program.layers.len();
-                program.layers.push(LayerSpec::BatchNorm {
+                push(&mut program.layers, LayerSpec::BatchNorm {
                     scale: param(names[0], false)?,
                     bias: param(names[1], false)?,
                     mean: param(names[2], false)?,
                     var: param(names[3], false)?,
                     epsilon: a.float("epsilon", 1e-5) as f64,
                     momentum: 1.0 - a.float("momentum", 0.9) as f64,
-                });
+                }).map_err(&at)?;
                 op_inputs.truncate(1);
                 Op::BatchNorm { layer }
             }
@@ -396,7 +402,7 @@ pub fn compile(file: &mut OnnxFile) -> Result<Program, OnnxError> {
                     own(b, &mut params);
                 }
                 let layer = program.layers.len();
-                program.layers.push(LayerSpec::LayerNorm { scale: param(scale, false)?, bias: bias.map(|b| param(b, false)).transpose()?, epsilon: a.float("epsilon", 1e-5) as f64 });
+                push(&mut program.layers, LayerSpec::LayerNorm { scale: param(scale, false)?, bias: bias.map(|b| param(b, false)).transpose()?, epsilon: a.float("epsilon", 1e-5) as f64 }).map_err(&at)?;
                 op_inputs.truncate(1);
                 Op::LayerNorm { layer }
             }
@@ -409,7 +415,7 @@ pub fn compile(file: &mut OnnxFile) -> Result<Program, OnnxError> {
                     None => a.float("ratio", 0.5) as f64,
                 };
                 let layer = program.layers.len();
-                program.layers.push(LayerSpec::Dropout(ratio));
+                push(&mut program.layers, LayerSpec::Dropout(ratio)).map_err(&at)?;
                 op_inputs.truncate(1);
                 Op::Dropout { layer }
             }
@@ -485,9 +491,6 @@ pub fn compile(file: &mut OnnxFile) -> Result<Program, OnnxError> {
             }),
             other => return Err(at(format!("op '{other}' is not supported (supported: {})", SUPPORTED.join(", ")))),
         };
-        if n.output.is_empty() {
-            return Err(at("no output".into()));
-        }
         let inputs = op_inputs.iter().map(|x| x.map(|x| {
             let x = alias.get(x).map_or(x, |s| s.as_str());
             slot_of(x, &mut slots)
@@ -537,11 +540,15 @@ pub fn compile(file: &mut OnnxFile) -> Result<Program, OnnxError> {
     Ok(program)
 }
 
+/// The largest kernel, stride, dilation or padding basin accepts (a guard against corrupt
+/// files asking for absurd buffers).
+const MAX_GEOMETRY: i64 = 1 << 12;
+
 /// A 2-vector attribute (kernel, strides, dilations), `default` in both when absent.
 fn pair(v: Option<Vec<i64>>, default: usize) -> Result<[usize; 2], String> {
     match v {
         None if default > 0 => Ok([default; 2]),
-        Some(v) if v.len() == 2 && v.iter().all(|&x| x > 0) => Ok([v[0] as usize, v[1] as usize]),
+        Some(v) if v.len() == 2 && v.iter().all(|&x| x > 0 && x <= MAX_GEOMETRY) => Ok([v[0] as usize, v[1] as usize]),
         v => Err(format!("{v:?} is not two positive numbers (basin runs 2-D ops)")),
     }
 }
@@ -553,9 +560,53 @@ fn pads4(p: Option<Vec<i64>>, auto: Option<String>) -> Result<[usize; 4], String
     }
     match p {
         None => Ok([0; 4]),
-        Some(p) if p.len() == 4 && p.iter().all(|&x| x >= 0) => Ok([p[0] as usize, p[1] as usize, p[2] as usize, p[3] as usize]),
+        Some(p) if p.len() == 4 && p.iter().all(|&x| (0..=MAX_GEOMETRY).contains(&x)) => Ok([p[0] as usize, p[1] as usize, p[2] as usize, p[3] as usize]),
         Some(p) => Err(format!("pads {p:?}")),
     }
+}
+
+/// Adds a layer whose initializers have consistent shapes (a kernel of rank 4 and a bias of its
+/// output channels; normalization vectors of one length), or says which is off.
+fn push(layers: &mut Vec<LayerSpec>, spec: LayerSpec) -> Result<(), String> {
+    let vec_of = |t: &(ParamRef, HostTensor), n: usize| -> Result<(), String> {
+        if t.1.dims != [n] {
+            return Err(format!("initializer '{}' has shape {:?}, expected [{n}]", t.0.name, t.1.dims));
+        }
+        Ok(())
+    };
+    match &spec {
+        LayerSpec::Conv { weight, bias, .. } => {
+            if weight.1.dims.len() != 4 || weight.1.dims.contains(&0) {
+                return Err(format!("initializer '{}' has shape {:?}, not a 2-D convolution kernel", weight.0.name, weight.1.dims));
+            }
+            bias.iter().try_for_each(|b| vec_of(b, weight.1.dims[0]))?;
+        }
+        LayerSpec::Dense { weight, bias } => {
+            if weight.1.dims.len() != 2 || weight.1.dims.contains(&0) {
+                return Err(format!("initializer '{}' has shape {:?}, not a matrix", weight.0.name, weight.1.dims));
+            }
+            bias.iter().try_for_each(|b| vec_of(b, weight.1.dims[1]))?;
+        }
+        LayerSpec::BatchNorm { scale, bias, mean, var, epsilon, momentum } => {
+            if !(epsilon.is_finite() && *epsilon > 0.0 && (0.0..=1.0).contains(momentum)) {
+                return Err(format!("epsilon {epsilon} or momentum {} is out of range", 1.0 - momentum));
+            }
+            let n = scale.1.dims.first().copied().unwrap_or(0).max(1);
+            [scale, bias, mean, var].iter().try_for_each(|t| vec_of(t, n))?;
+        }
+        LayerSpec::LayerNorm { scale, bias, epsilon } => {
+            if !(epsilon.is_finite() && *epsilon > 0.0) {
+                return Err(format!("epsilon {epsilon} is out of range"));
+            }
+            let n = scale.1.dims.first().copied().unwrap_or(0).max(1);
+            vec_of(scale, n)?;
+            bias.iter().try_for_each(|b| vec_of(b, n))?;
+        }
+        LayerSpec::Dropout(p) if !(0.0..1.0).contains(p) => return Err(format!("dropout ratio {p} is not in [0, 1)")),
+        LayerSpec::Dropout(_) => {}
+    }
+    layers.push(spec);
+    Ok(())
 }
 
 /// A 2-D host tensor transposed.

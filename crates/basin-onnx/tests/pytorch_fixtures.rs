@@ -10,44 +10,10 @@ use basin_core::curvature::{Differentiable, Objective};
 use basin_core::paramvec::ParamVec;
 use basin_onnx::OnnxNet;
 use burn::tensor::{Device, Tensor, TensorData};
-use serde_json::Value;
 use std::collections::HashMap;
-use std::path::PathBuf;
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/onnx")
-}
-
-struct Ref {
-    json: Value,
-}
-
-impl Ref {
-    fn load(name: &str) -> Ref {
-        let text = std::fs::read_to_string(fixtures().join(format!("{name}.ref.json"))).unwrap();
-        Ref { json: serde_json::from_str(&text).unwrap() }
-    }
-    fn named(&self, key: &str) -> HashMap<String, Vec<f32>> {
-        self.json[key].as_object().unwrap().iter().map(|(k, v)| (k.clone(), floats(v))).collect()
-    }
-    fn named64(&self, key: &str) -> HashMap<String, Vec<f64>> {
-        self.json[key].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect())).collect()
-    }
-}
-
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
-}
-
-fn rel(a: &[f64], b: &[f64]) -> f64 {
-    let num: f64 = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt();
-    num / b.iter().map(|y| y * y).sum::<f64>().sqrt().max(1e-300)
-}
-
-/// The fixture's 32 images and labels, as the CLI reads an `.npz`.
-pub fn data() -> basin_zoo::data::PreparedSet {
-    basin_zoo::data::arrays::read_npz(&fixtures().join("data.npz")).unwrap().train
-}
+mod common;
+use common::{Ref, data, fixtures, rel};
 
 /// A ParamVec of `model`'s layout holding the named tensors (file layout).
 fn vec_of(net: &OnnxNet, point: &ParamVec, named: &HashMap<String, Vec<f32>>) -> ParamVec {
