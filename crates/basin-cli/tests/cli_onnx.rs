@@ -1,0 +1,137 @@
+//! `--onnx` and `--npz` through the CLI (issue 40): the spectrum of a PyTorch-exported network
+//! on arrays, training it (SmoothOut with zero noise is SGD, bit for bit, as on the zoo),
+//! exporting the trained weights under PyTorch's state_dict names, and bad arrays refused with
+//! a one-line exit-2 error that names the array, writing nothing.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn basin(args: &[&str], cwd: &Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_basin")).args(args).current_dir(cwd).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn fixture(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/onnx").join(name).canonicalize().unwrap().display().to_string()
+}
+
+fn reference(name: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture(&format!("{name}.ref.json"))).unwrap()).unwrap()
+}
+
+#[test]
+fn the_spectrum_of_an_exported_network_is_pytorchs() {
+    let dir = tempfile::tempdir().unwrap();
+    for exporter in ["dynamo", "script"] {
+        let (code, out, err) = basin(&["hessian", "--onnx", &fixture(&format!("resnet.{exporter}.onnx")), "--npz", &fixture("data.npz"), "--subset", "1", "--top-k", "3", "--tol", "1e-6", "--json", "h.json"], dir.path());
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains(&format!("resnet.{exporter}.onnx on data.npz: 5122 parameters, subset of 32")), "{out}");
+        assert!(err.contains("5122 trainable parameters"), "{err}");
+        let rep: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("h.json")).unwrap()).unwrap();
+        let ours: Vec<f64> = rep["mean"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let theirs: Vec<f64> = reference("resnet")["top3"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        for (a, b) in ours.iter().zip(&theirs) {
+            assert!((a - b).abs() < 1e-4 * b, "{exporter}: {ours:?} vs PyTorch/ARPACK {theirs:?}");
+        }
+        std::fs::remove_file(dir.path().join("h.json")).unwrap();
+    }
+}
+
+#[test]
+fn smoothout_with_zero_noise_trains_an_onnx_network_exactly_as_sgd() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |out: &str, estimator: &[&str]| {
+        let onnx = format!("model.onnx=\"{}\"", fixture("cnn.dynamo.onnx"));
+        let npz = format!("data.npz=\"{}\"", fixture("train.npz"));
+        let mut args = vec!["train", "--out", out, "--set", &onnx, "--set", &npz, "--set", "train.epochs=1", "--set", "train.batch_size=64", "--set", "optimizer.lr=0.05"];
+        for e in estimator {
+            args.extend(["--set", e]);
+        }
+        let (code, _, err) = basin(&args, dir.path());
+        assert_eq!(code, 0, "{err}");
+        std::fs::read(dir.path().join(out).join("model.safetensors")).unwrap()
+    };
+    let sgd = run("sgd", &[]);
+    let smooth = run("smooth", &["estimator.name=\"smoothout\"", "estimator.a=0.0"]);
+    assert!(sgd == smooth, "SmoothOut with a = 0 differs from SGD on the ONNX network");
+    let noisy = run("noisy", &["estimator.name=\"smoothout\"", "estimator.a=0.01"]);
+    assert!(sgd != noisy, "SmoothOut's noise never reached the ONNX network's parameters");
+
+    // the weights back out, under PyTorch's state_dict names (num_batches_tracked included)
+    let (code, out, err) = basin(&["export", "--run", "sgd", "--safetensors", "w.safetensors", "--onnx", "w.onnx"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("wrote w.safetensors"), "{out}");
+    let bytes = std::fs::read(dir.path().join("w.safetensors")).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let mut names: Vec<String> = header.as_object().unwrap().keys().filter(|k| *k != "__metadata__").cloned().collect();
+    names.sort();
+    let mut want: Vec<String> = reference("cnn")["sgd3"].as_object().unwrap().keys().cloned().chain(["b1.num_batches_tracked".into(), "b2.num_batches_tracked".into()]).collect();
+    want.sort();
+    assert_eq!(names, want);
+    // the exported graph is a network basin reads back, with the trained weights
+    let (code, a, err) = basin(&["hessian", "--run", "sgd", "--subset", "1", "--top-k", "1"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    let (code, b, err) = basin(&["hessian", "--onnx", "w.onnx", "--npz", &fixture("train.npz"), "--subset", "1", "--top-k", "1"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    let row = |s: &str| s.lines().find(|l| l.starts_with("| 1 |")).unwrap().split('|').nth(2).unwrap().trim().to_string();
+    assert_eq!(row(&a), row(&b), "{a}\n{b}");
+    // never over an existing file
+    let (code, _, err) = basin(&["export", "--run", "sgd", "--onnx", "w.onnx"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("w.onnx: exists"), "{err}");
+}
+
+/// An `.npz` written by hand in NumPy's format (uncompressed, as `numpy.savez`).
+fn npz(path: &Path, arrays: &[(&str, &str, Vec<usize>, Vec<u8>)]) {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    for (name, descr, shape, data) in arrays {
+        let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+        let shape = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+        let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        zip.start_file(format!("{name}.npy"), zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored)).unwrap();
+        zip.write_all(b"\x93NUMPY\x01\x00").unwrap();
+        zip.write_all(&(header.len() as u16).to_le_bytes()).unwrap();
+        zip.write_all(header.as_bytes()).unwrap();
+        zip.write_all(data).unwrap();
+    }
+    zip.finish().unwrap();
+}
+
+fn f32s(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+fn i64s(v: &[i64]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+#[test]
+fn bad_arrays_are_one_line_errors_naming_the_array_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 8;
+    let good_x = vec![0.5f32; n * 784];
+    let labels: Vec<i64> = (0..n as i64).collect();
+    let cases: Vec<(&str, Vec<(&str, &str, Vec<usize>, Vec<u8>)>, &str)> = vec![
+        ("nan", vec![("x", "<f4", vec![n, 1, 28, 28], f32s(&[vec![f32::NAN], good_x[1..].to_vec()].concat())), ("y", "<i8", vec![n], i64s(&labels)), ("x_test", "<f4", vec![n, 1, 28, 28], f32s(&good_x)), ("y_test", "<i8", vec![n], i64s(&labels))], "array 'x': value NaN at flat index 0 is not finite"),
+        ("shape", vec![("x", "<f4", vec![n, 1, 28, 28], f32s(&good_x)), ("y", "<i8", vec![n - 1], i64s(&labels[1..])), ("x_test", "<f4", vec![n, 1, 28, 28], f32s(&good_x)), ("y_test", "<i8", vec![n], i64s(&labels))], "array 'y': has shape [7]"),
+        ("wide", vec![("x", "<f4", vec![n, 1, 28, 28], f32s(&good_x)), ("y", "<i8", vec![n], i64s(&[labels.clone(), vec![]].concat().iter().map(|l| l + 5).collect::<Vec<_>>())), ("x_test", "<f4", vec![n, 1, 28, 28], f32s(&good_x)), ("y_test", "<i8", vec![n], i64s(&labels))], "labels go up to 12"),
+        ("dtype", vec![("x", "<i8", vec![n, 784], i64s(&vec![1; n * 784])), ("y", "<i8", vec![n], i64s(&labels)), ("x_test", "<f4", vec![n, 1, 28, 28], f32s(&good_x)), ("y_test", "<i8", vec![n], i64s(&labels))], "array 'x': holds integers"),
+        ("notest", vec![("x", "<f4", vec![n, 1, 28, 28], f32s(&good_x)), ("y", "<i8", vec![n], i64s(&labels))], "has no arrays 'x_test', 'y_test'"),
+    ];
+    for (name, arrays, message) in cases {
+        let file = dir.path().join(format!("{name}.npz"));
+        npz(&file, &arrays);
+        let onnx = format!("model.onnx=\"{}\"", fixture("mlp.script.onnx"));
+        let data = format!("data.npz=\"{}\"", file.display());
+        let (code, out, err) = basin(&["train", "--out", name, "--set", &onnx, "--set", &data, "--set", "train.epochs=1", "--set", "train.batch_size=4"], dir.path());
+        assert_eq!(code, 2, "{name}: {out}{err}");
+        let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_default().to_string();
+        assert!(line.contains(message), "{name}: '{line}' does not say '{message}'");
+        assert!(!dir.path().join(name).exists(), "{name}: a run folder was written");
+    }
+}
