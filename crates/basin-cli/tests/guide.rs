@@ -1,6 +1,6 @@
 //! The user guide cannot rot: every ```` ```sh ```` block of `docs/guide/*.md` runs here, as
 //! written, one chapter per test (its blocks in order, in one fresh folder holding links to the
-//! repository's `configs/` and `experiments/`, with this build's `basin` first on `PATH`, under
+//! repository's `configs/` and `experiments/` (and `tests/fixtures/onnx` as `pytorch/`), with this build's `basin` first on `PATH`, under
 //! `set -euo pipefail`). Blocks fenced `text` are shown, not run (GPU builds, placeholders,
 //! printed output); the guide's index says so. The guide's Rust blocks are doctests of
 //! `basin-zoo`.
@@ -38,8 +38,8 @@ fn run_chapter(name: &str) {
     assert!(!blocks.is_empty(), "{name}.md has no ```sh block");
     let dir = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    for d in ["configs", "experiments"] {
-        std::os::unix::fs::symlink(root.join(d).canonicalize().unwrap(), dir.path().join(d)).unwrap();
+    for (d, link) in [("configs", "configs"), ("experiments", "experiments"), ("tests/fixtures/onnx", "pytorch")] {
+        std::os::unix::fs::symlink(root.join(d).canonicalize().unwrap(), dir.path().join(link)).unwrap();
     }
     let bin = Path::new(env!("CARGO_BIN_EXE_basin")).parent().unwrap().to_path_buf();
     let path_var = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
@@ -50,7 +50,7 @@ fn run_chapter(name: &str) {
 }
 
 /// The chapters with shell blocks, each run by a test below.
-const CHAPTERS: &[&str] = &["training", "measuring", "landscapes", "reports", "reproducing", "cluster"];
+const CHAPTERS: &[&str] = &["training", "measuring", "landscapes", "reports", "reproducing", "cluster", "onnx"];
 
 #[test]
 fn every_chapter_with_shell_blocks_is_run() {
@@ -97,4 +97,9 @@ fn guide_reproducing() {
 #[test]
 fn guide_cluster() {
     run_chapter("cluster");
+}
+
+#[test]
+fn guide_onnx() {
+    run_chapter("onnx");
 }
