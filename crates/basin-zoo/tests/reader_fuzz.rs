@@ -97,3 +97,31 @@ proptest! {
         }
     }
 }
+
+/// The `.npz` of the ONNX fixtures (real NumPy output: `numpy.savez` and `savez_compressed`).
+fn npz_fixture(name: &str) -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/onnx").join(name)).unwrap()
+}
+
+proptest! {
+    /// NumPy arrays (`--npz`): a truncated, bit-flipped or overwritten `.npz` (stored or
+    /// deflated) gives arrays or an error naming the file, never a panic or a huge allocation.
+    #[test]
+    fn npz_never_panics(which in 0u8..2, cut in 0usize..300_000, flips in prop::collection::vec((0usize..300_000, 0u8..8), 0..6), overwrite in prop::collection::vec((0usize..300_000, any::<u8>()), 0..4)) {
+        let valid = npz_fixture(if which == 0 { "data.npz" } else { "train.npz" });
+        let mut b = damaged(&valid, cut, &flips, 0);
+        for &(i, v) in &overwrite {
+            if !b.is_empty() {
+                let n = b.len();
+                b[i % n] = v;
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.npz");
+        std::fs::write(&p, &b).unwrap();
+        match basin_zoo::data::arrays::read_npz(&p) {
+            Ok(a) => prop_assert!(a.train.len() > 0),
+            Err(e) => prop_assert!(e.to_string().contains("a.npz"), "{e}"),
+        }
+    }
+}
