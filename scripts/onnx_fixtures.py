@@ -292,6 +292,11 @@ def main():
     xb = torch.from_numpy(x[:2])
     torch.onnx.export(CumSum().eval(), (xb,), f"{OUT}/bad_op.onnx", dynamo=False, input_names=["x"], output_names=["logits"])
     torch.onnx.export(TwoInputs().eval(), (xb, torch.zeros(2, 10)), f"{OUT}/two_inputs.onnx", dynamo=False, input_names=["x", "z"], output_names=["logits"])
+    # a fresh CNN (batch norms at 1, 0, 0, 1): the TorchScript exporter stores the equal
+    # initializers once and names the others by Identity nodes
+    torch.manual_seed(6)
+    torch.onnx.export(Cnn().eval(), (xb,), f"{OUT}/cnn_fresh.script.onnx", dynamo=False, do_constant_folding=False,
+                      training=torch.onnx.TrainingMode.EVAL, input_names=["x"], output_names=["logits"], dynamic_axes={"x": {0: "batch"}})
     for name in MODELS:
         m = build(name)
         export(m, name, torch.from_numpy(x[:2]))

@@ -37,8 +37,24 @@ pub fn onnx_bytes(net: &OnnxNet, source: &Path) -> Result<Vec<u8>, OnnxError> {
         }
         inits.push(t);
     }
+    // names the file gave by an Identity of another initializer (see `program`) become
+    // initializers of their own, with their trained values, and the Identity goes
+    let present: std::collections::HashSet<String> = inits.iter().map(|t| t.name.clone()).collect();
+    let mut aliased = std::collections::HashSet::new();
+    for (p, v) in net.named_tensors() {
+        if !present.contains(&p.name) {
+            let mut t = TensorProto::new();
+            t.name = p.name.clone();
+            t.dims = p.dims.iter().map(|&d| d as i64).collect();
+            set_floats(&mut t, &v)?;
+            inits.push(t);
+            aliased.insert(p.name);
+        }
+    }
     let model = &mut file.model;
-    model.graph.as_mut().expect("checked").initializer = inits;
+    let g = model.graph.as_mut().expect("checked");
+    g.node.retain(|n| !(n.op_type == "Identity" && n.output.first().is_some_and(|o| aliased.contains(o))));
+    g.initializer = inits;
     model.write_to_bytes().map_err(|e| OnnxError(format!("{}: cannot encode the model: {e}", source.display())))
 }
 

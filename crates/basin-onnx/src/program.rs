@@ -227,6 +227,21 @@ pub fn compile(file: &mut OnnxFile) -> Result<Program, OnnxError> {
     for t in &graph.initializer {
         inits.insert(t.name.clone(), file.tensor(t)?);
     }
+    let mut absorbed: HashSet<usize> = HashSet::new(); // nodes folded into a layer (Transpose before, Add after)
+    // PyTorch's TorchScript exporter stores equal initializers once and names the others by an
+    // Identity of it (a fresh model's batch norms: every scale 1, every shift 0). Each such name
+    // is an initializer of its own here, with its own parameter.
+    for (i, n) in graph.node.iter().enumerate() {
+        if n.op_type == "Identity"
+            && let (Some(src), Some(out)) = (n.input.first(), n.output.first())
+            && !out.is_empty()
+            && let Some(t) = inits.get(src).cloned()
+            && !inits.contains_key(out)
+        {
+            inits.insert(out.clone(), t);
+            absorbed.insert(i);
+        }
+    }
     let real_inputs: Vec<_> = graph.input.iter().filter(|i| !inits.contains_key(&i.name)).collect();
     if real_inputs.len() != 1 {
         bail!("{path}: the graph has {} inputs ({}); basin feeds one (the images or features)", real_inputs.len(), real_inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", "));
@@ -260,7 +275,6 @@ pub fn compile(file: &mut OnnxFile) -> Result<Program, OnnxError> {
     };
     let input_slot = slot_of(&input.name, &mut slots);
     let mut program = Program { steps: vec![], constants: vec![], input: (input_slot, input.name.clone(), input_shape), output: 0, slots: 0, layers: vec![], folded: vec![] };
-    let mut absorbed: HashSet<usize> = HashSet::new(); // nodes folded into a layer (Transpose before, Add after)
     let mut alias: HashMap<String, String> = HashMap::new(); // an absorbed Add's output → the dense layer's
     let mut params: HashMap<String, String> = HashMap::new(); // initializer → node that owns it
     let param = |name: &str, transposed: bool| -> Result<(ParamRef, HostTensor), OnnxError> {

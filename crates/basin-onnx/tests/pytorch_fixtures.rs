@@ -115,3 +115,35 @@ fn mixer_dynamo() {
 fn mixer_script() {
     check("mixer", "script");
 }
+
+/// A fresh model through the TorchScript exporter: equal initializers are stored once and the
+/// others named by Identity nodes (here each batch norm's running statistics by its scale and
+/// shift). Each name is a tensor of its own: the parameters train apart from the statistics,
+/// and the export writes every name back as an initializer.
+#[test]
+fn initializers_the_exporter_deduplicated_are_tensors_of_their_own() {
+    let dev = Device::flex();
+    let path = fixtures().join("cnn_fresh.script.onnx");
+    let net = OnnxNet::load(&path, &dev).unwrap();
+    assert_eq!(net.num_trainable(), 9130);
+    let names: Vec<String> = net.named_tensors().into_iter().map(|(p, _)| p.name).collect();
+    for n in ["b1.weight", "b1.running_var", "b2.bias", "b2.running_mean"] {
+        assert!(names.contains(&n.to_string()), "{n} missing from {names:?}");
+    }
+    // a changed scale leaves the running variance it was stored with alone
+    let mut named = HashMap::new();
+    named.insert("b1.weight".to_string(), vec![2.0f32; 8]);
+    let moved = net.with_named(&named).unwrap();
+    let get = |n: &OnnxNet, k: &str| n.named_tensors().into_iter().find(|(p, _)| p.name == k).unwrap().1;
+    assert_eq!(get(&moved, "b1.weight"), vec![2.0; 8]);
+    assert_eq!(get(&moved, "b1.running_var"), vec![1.0; 8]);
+    // written back, every name is an initializer and the Identity nodes are gone
+    let bytes = basin_onnx::export::onnx_bytes(&moved, &path).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("back.onnx");
+    std::fs::write(&out, bytes).unwrap();
+    let back = OnnxNet::load(&out, &dev).unwrap();
+    assert_eq!(get(&back, "b1.weight"), vec![2.0; 8]);
+    assert_eq!(get(&back, "b1.running_var"), vec![1.0; 8]);
+    assert_eq!(back.named_tensors().len(), moved.named_tensors().len());
+}

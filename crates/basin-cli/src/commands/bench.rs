@@ -73,6 +73,26 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         reps: usize,
     },
+    /// The interpretive overhead of an imported graph: an ONNX export of a zoo network against
+    /// the zoo's own, same process, same batch, rounds alternating: SGD step time and exact
+    /// Hessian-vector product time, the ONNX network's over the zoo's (median and range).
+    Onnx {
+        /// The ONNX file (e.g. `benches/zoo_onnx.py`'s ne-f1 export).
+        #[arg(long)]
+        onnx: std::path::PathBuf,
+        /// The zoo network it is an export of, as name:CxHxW.
+        #[arg(long)]
+        like: String,
+        /// Batch size.
+        #[arg(long, default_value_t = 128)]
+        batch: usize,
+        /// Timed steps (and products) per network and round.
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        /// Rounds, alternating the two networks.
+        #[arg(long, default_value_t = 7)]
+        rounds: usize,
+    },
     /// Step time of every estimator relative to plain SGD (same process, same model, same batch).
     Estimators {
         /// Batch size.
@@ -120,7 +140,7 @@ fn parse_model(spec: &str) -> Result<(String, [usize; 3]), CliError> {
 
 /// A model and a random batch of its shape.
 struct Workload {
-    model: ZooModel,
+    model: crate::network::Network,
     batch: Batch,
 }
 
@@ -131,7 +151,7 @@ fn workload(name: &str, shape: [usize; 3], batch: usize, dev: &burn::tensor::Dev
     let n: usize = batch * shape.iter().product::<usize>();
     let xs: Vec<f32> = (0..n).map(|i| ((i * 2654435761usize) % 1000) as f32 / 500.0 - 1.0).collect();
     let ys: Vec<i64> = (0..batch).map(|i| (i % 10) as i64).collect();
-    Ok(Workload { model, batch: Batch::from_host(xs, ys, shape, &ad) })
+    Ok(Workload { model: crate::network::Network::Zoo(model), batch: Batch::from_host(xs, ys, shape, &ad) })
 }
 
 fn threads() -> usize {
@@ -156,6 +176,57 @@ pub fn run(cmd: BenchCommand) -> Result<(), CliError> {
             }
         }
         BenchCommand::Estimators { batch, steps, rounds, models, estimators, device } => bench_estimators(batch, steps, rounds, &models, &estimators, &device)?,
+        BenchCommand::Onnx { onnx, like, batch, steps, rounds } => bench_onnx(&onnx, &like, batch, steps, rounds)?,
+    }
+    Ok(())
+}
+
+/// `basin bench onnx`: per round, `steps` SGD steps of the zoo network then of the ONNX one,
+/// then `steps` exact Hessian-vector products of each; ratios ONNX ÷ zoo of the round medians.
+fn bench_onnx(onnx: &std::path::Path, like: &str, batch: usize, steps: usize, rounds: usize) -> Result<(), CliError> {
+    use basin_core::curvature::{Differentiable, Objective};
+    let dev = burn::tensor::Device::flex();
+    let (name, shape) = parse_model(like)?;
+    let zoo = workload(&name, shape, batch, &dev)?;
+    let ad = dev.clone().autodiff();
+    let net = basin_onnx::OnnxNet::load(onnx, &ad).map_err(|e| CliError::input(e.to_string()))?;
+    net.check_input(&shape, &ad).map_err(|e| CliError::input(format!("{}: {e}", onnx.display())))?;
+    let imported = Workload { model: crate::network::Network::Onnx(net), batch: zoo.batch.clone() };
+    let (pz, po) = (basin_core::paramvec::ParamVec::from_model(&zoo.model).numel(), basin_core::paramvec::ParamVec::from_model(&imported.model).numel());
+    if pz != po {
+        return Err(CliError::input(format!("{}: {po} parameters, {name} has {pz}: not an export of it", onnx.display())));
+    }
+    let step_times = |w: &Workload| interleaved_step_times(w, &[EstimatorConfig::default()], steps).remove(0);
+    let hvp_times = |w: &Workload| {
+        let mut obj = Objective::from_batches(&w.model, vec![w.batch.clone()]);
+        let v = obj.point().rademacher(1);
+        (0..steps + 1)
+            .map(|_| {
+                let t = Instant::now();
+                let _ = obj.hvp(&v).norm();
+                t.elapsed().as_secs_f64()
+            })
+            .skip(1)
+            .collect::<Vec<f64>>()
+    };
+    let (mut step_ratio, mut hvp_ratio, mut ms) = (vec![], vec![], [vec![], vec![], vec![], vec![]]);
+    for _ in 0..rounds.max(1) {
+        let (sz, so) = (median(&step_times(&zoo)), median(&step_times(&imported)));
+        let (hz, ho) = (median(&hvp_times(&zoo)), median(&hvp_times(&imported)));
+        step_ratio.push(so / sz);
+        hvp_ratio.push(ho / hz);
+        for (v, x) in ms.iter_mut().zip([sz, so, hz, ho]) {
+            v.push(x);
+        }
+    }
+    let range = |r: &[f64]| (r.iter().copied().fold(f64::INFINITY, f64::min), r.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+    println!("{} ({po} parameters) against the zoo's {name}, batch {batch}, {steps} timed per network and round, {rounds} rounds, {} threads", onnx.display(), threads());
+    println!();
+    println!("| what | zoo ms (median) | ONNX ms (median) | ONNX ÷ zoo (median) | range over rounds |");
+    println!("|---|---|---|---|---|");
+    for (what, r, z, o) in [("SGD step", &step_ratio, &ms[0], &ms[1]), ("exact H·v", &hvp_ratio, &ms[2], &ms[3])] {
+        let (lo, hi) = range(r);
+        println!("| {what} | {:.1} | {:.1} | {:.3} | {lo:.3}–{hi:.3} |", 1000.0 * median(z), 1000.0 * median(o), median(r));
     }
     Ok(())
 }
@@ -167,7 +238,7 @@ fn interleaved_step_times(w: &Workload, cfgs: &[EstimatorConfig], steps: usize) 
     let ad = w.batch.images.device();
     let mut src = Same(w.batch.clone());
     let sgd = basin_core::optim::OptimizerConfig { name: "sgd".into(), ..Default::default() };
-    let mut runners: Vec<_> = cfgs.iter().map(|c| (c.with_run_lr(sgd.lr).build::<ZooModel>(0), sgd.build(), Some(w.model.clone()))).collect();
+    let mut runners: Vec<_> = cfgs.iter().map(|c| (c.with_run_lr(sgd.lr).build::<crate::network::Network>(0), sgd.build(), Some(w.model.clone()))).collect();
     let mut secs = vec![Vec::with_capacity(steps); cfgs.len()];
     for s in 0..(steps + 3) as u64 {
         for (i, (e, optim, model)) in runners.iter_mut().enumerate() {
