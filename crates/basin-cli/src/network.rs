@@ -12,8 +12,12 @@ use burn::tensor::{Device, Tensor};
 use std::path::Path;
 
 /// A network of the zoo (`model.name`) or read from an ONNX file (`model.onnx`).
+///
+/// Its [`Module`] impl is transparent: it adds no level to parameter paths, so records and
+/// safetensors files keep the names the network has on its own (`Mlp.hidden.0.weight` for a
+/// zoo network, as run folders written before this type existed hold them).
 #[allow(clippy::large_enum_variant)]
-#[derive(Module, Debug)]
+#[derive(Clone, Debug)]
 pub enum Network {
     /// A zoo network.
     Zoo(ZooModel),
@@ -80,6 +84,49 @@ impl Network {
             }
             (n, _) => n.try_load_file(path).map_err(|e| bad(format!("{e:?}"))),
         }
+    }
+}
+
+/// Dispatches `$body` on the inner network bound to `$m`, rebuilding the variant when `$wrap`.
+macro_rules! each {
+    ($self:expr, $m:ident => $body:expr) => {
+        match $self {
+            Network::Zoo($m) => $body,
+            Network::Onnx($m) => $body,
+        }
+    };
+    (wrap $self:expr, $m:ident => $body:expr) => {
+        match $self {
+            Network::Zoo($m) => Network::Zoo($body),
+            Network::Onnx($m) => Network::Onnx($body),
+        }
+    };
+}
+
+impl Module for Network {
+    fn collect_devices(&self, devices: burn::module::Devices) -> burn::module::Devices {
+        each!(self, m => m.collect_devices(devices))
+    }
+    fn fork(self, device: &Device) -> Self {
+        each!(wrap self, m => m.fork(device))
+    }
+    fn to_device(self, device: &Device) -> Self {
+        each!(wrap self, m => m.to_device(device))
+    }
+    fn train(self) -> Self {
+        each!(wrap self, m => m.train())
+    }
+    fn valid(&self) -> Self {
+        each!(wrap self, m => m.valid())
+    }
+    fn materialize(self) -> Self {
+        each!(wrap self, m => m.materialize())
+    }
+    fn visit<V: burn::module::ModuleVisitor>(&self, visitor: &mut V) {
+        each!(self, m => m.visit(visitor))
+    }
+    fn map<M: burn::module::ModuleMapper>(self, mapper: &mut M) -> Self {
+        each!(wrap self, m => m.map(mapper))
     }
 }
 

@@ -31,6 +31,7 @@ type Context = &'static [(&'static str, &'static str)];
 type Row = (&'static str, &'static str, Expect, Context);
 
 const KESKAR: &[(&str, &str)] = &[("model.name", "\"keskar-f1\"")];
+const MLP: &[(&str, &str)] = &[("model.name", "\"mlp\"")];
 const WINDOWED: &[(&str, &str)] = &[("train.stop_at_loss", "1e-9"), ("train.loss_window", "1")];
 const HALVING: &[(&str, &str)] = &[("train.halve_lr_at_loss", "100.0")];
 const SWA: &[(&str, &str)] = &[("average.method", "\"swa\"")];
@@ -42,6 +43,14 @@ fn rows() -> Vec<Row> {
         ("model.name", "\"keskar-f1\"", Changes, &[]),
         ("model.ghost_batch", "32", Changes, KESKAR),
         ("model.relu_noise", "0.3", Changes, &[]),
+        ("model.width", "64", Changes, MLP),
+        ("model.width", "64", Rejected, &[]),
+        ("model.depth", "3", Changes, MLP),
+        ("model.depth", "3", Rejected, &[]),
+        ("model.dropout", "0.3", Changes, MLP),
+        ("model.dropout", "0.3", Rejected, &[]),
+        ("model.onnx", "\"x.onnx\"", Skip("an ONNX file replaces the network: cli_onnx.rs trains one from PyTorch's exporter and checks what it computes; a missing file is an error naming model.onnx"), &[]),
+        ("data.npz", "\"x.npz\"", Skip("arrays replace the data set: cli_onnx.rs trains on them and checks that bad arrays are errors naming the array"), &[]),
         ("data.name", "\"mnist\"", Skip("the bundled slice is the only data set on a fresh machine; every name loads its own files (data_readers.rs)"), &[]),
         ("data.dir", "\"COPY\"", Invariant("a copy of the same files elsewhere gives the same run (a wrong folder is an error naming it, cli_errors)"), &[]),
         ("data.validation", "32", Changes, &[]),

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Time to a top-5 Hessian spectrum of an *imported* network: basin (`basin hessian --onnx
+--npz`) against PyHessian 0.1 and curvlinops 3.0.1 (`HessianLinearOperator` + scipy `eigsh`,
+its documented route) on the same PyTorch model, the same weights, the same examples, the
+same threads, ROUNDS alternating rounds (issue 40, "against the anchors on the same model").
+
+    V/bin/pip install torch==2.9.1 onnx onnxscript scipy curvlinops-for-pytorch && V/bin/pip install --no-deps pyhessian==0.1
+    V/bin/python benches/onnx_anchors.py [--rounds 7] [--threads 2] [--out benches/results/onnx]
+
+Models: the fixtures' small ResNet (scripts/onnx_fixtures.py, 5,122 parameters, with batch
+norm in evaluation mode) and ne-f1 (benches/zoo_onnx.py, 1.9 M parameters), each on the first
+3,000 MNIST-slice training images, exported by the dynamo exporter (optimize=False). Tolerance
+1e-3 on every side (basin's and PyHessian's defaults; eigsh tol=1e-3). Prints a Markdown table:
+median wall seconds and range per side, ratios to basin, the products each used, and the
+largest relative difference of each side's top-5 from basin's.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+sys.path.insert(0, os.path.join(ROOT, "benches"))
+import onnx_fixtures  # noqa: E402
+import zoo_onnx  # noqa: E402
+
+
+def models():
+    torch.manual_seed(0)
+    return [("resnet (fixture)", onnx_fixtures.build("resnet").eval()), ("ne-f1", zoo_onnx.NeF1().eval())]
+
+
+def pyhessian_top(model, x, y):
+    from pyhessian import hessian
+
+    ph = sys.modules["pyhessian.hessian"]
+    count, hvp = {"n": 0}, ph.hessian_vector_product
+
+    def counted(*args, **kw):
+        count["n"] += 1
+        return hvp(*args, **kw)
+
+    ph.hessian_vector_product = counted
+    t = time.time()
+    h = hessian(model, nn.CrossEntropyLoss(), data=(x, y), cuda=False)
+    eig, _ = h.eigenvalues(maxIter=100, tol=1e-3, top_n=5)
+    ph.hessian_vector_product = hvp
+    return sorted(eig, reverse=True), count["n"], time.time() - t
+
+
+def curvlinops_top(model, x, y):
+    from curvlinops import HessianLinearOperator
+    from scipy.sparse.linalg import eigsh
+
+    t = time.time()
+    params = [p for p in model.parameters() if p.requires_grad]
+    H = HessianLinearOperator(model, nn.CrossEntropyLoss(), params, [(x, y)], check_deterministic=False).to_scipy()
+    count = {"n": 0}
+    mv = H.matvec
+
+
+    def matvec(v):
+        count["n"] += 1
+        return mv(v)
+
+    from scipy.sparse.linalg import LinearOperator
+
+    op = LinearOperator(H.shape, matvec=matvec, dtype=H.dtype)
+    top = eigsh(op, k=5, which="LA", tol=1e-3, return_eigenvectors=False)
+    return sorted(top.tolist(), reverse=True), count["n"], time.time() - t
+
+
+def basin_top(onnx, npz, threads):
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "h.json")
+        env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
+        subprocess.run([os.path.join(ROOT, "target/release/basin"), "hessian", "--onnx", onnx, "--npz", npz, "--subset", "1", "--top-k", "5", "--json", out],
+                       check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        rep = json.load(open(out))
+    r = rep["repeats"][0]
+    return r["eigenvalues"], r["hvps"], rep["seconds"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=os.path.join(ROOT, "benches/results/onnx"))
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    os.makedirs(a.out, exist_ok=True)
+    xs, ys = onnx_fixtures.mnist_slice(3000)
+    work = tempfile.mkdtemp()
+    npz = os.path.join(work, "data3000.npz")
+    np.savez(npz, x=xs, y=ys)
+    x, y = torch.from_numpy(xs), torch.from_numpy(ys)
+    rows = []
+    for name, m in models():
+        onnx = os.path.join(work, name.split()[0] + ".onnx")
+        batch = torch.export.Dim("batch")
+        torch.onnx.export(m, (x[:2],), onnx, dynamo=True, optimize=False, input_names=["x"], output_names=["logits"], dynamic_shapes={"x": {0: batch}})
+        for r in range(a.rounds):
+            for side, f in [("basin", lambda: basin_top(onnx, npz, a.threads)), ("PyHessian", lambda: pyhessian_top(m, x, y)), ("curvlinops", lambda: curvlinops_top(m, x, y))]:
+                eig, n, s = f()
+                rows.append({"model": name, "side": side, "round": r, "eigenvalues": eig, "products": n, "seconds": s})
+                print(f"{name} round {r} {side}: {s:.1f} s, {n} products, {[round(e, 4) for e in eig]}", file=sys.stderr)
+    with open(os.path.join(a.out, "anchors.jsonl"), "w") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+    cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    cpu = next((l.split(":", 1)[1].strip() for l in cpu.splitlines() if l.startswith("Model name")), "?")
+    print(f"{a.rounds} alternating rounds, {a.threads} threads, {cpu}, PyTorch {torch.__version__}, 3,000 examples, tol 1e-3")
+    print()
+    print("| model | basin s, median (range) | PyHessian s | curvlinops s | basin ÷ PyHessian | basin ÷ curvlinops | products basin / PyHessian / curvlinops | max rel. diff. of top-5 from basin's: PyHessian / curvlinops |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, _ in models():
+        med, rng, prod, diff = {}, {}, {}, {}
+        for side in ["basin", "PyHessian", "curvlinops"]:
+            rs = [r for r in rows if r["model"] == name and r["side"] == side]
+            s = [r["seconds"] for r in rs]
+            med[side], rng[side] = statistics.median(s), (min(s), max(s))
+            prod[side] = statistics.median([r["products"] for r in rs])
+            base = [r for r in rows if r["model"] == name and r["side"] == "basin"][0]["eigenvalues"]
+            diff[side] = max(abs(a - b) / abs(b) for r in rs for a, b in zip(r["eigenvalues"], base))
+        f = lambda k: f"{med[k]:.2f} ({rng[k][0]:.2f}–{rng[k][1]:.2f})"
+        print(f"| {name} | {f('basin')} | {f('PyHessian')} | {f('curvlinops')} | {med['basin'] / med['PyHessian']:.2f} | {med['basin'] / med['curvlinops']:.2f} | {prod['basin']:.0f} / {prod['PyHessian']:.0f} / {prod['curvlinops']:.0f} | {diff['PyHessian']:.1e} / {diff['curvlinops']:.1e} |")
+
+
+if __name__ == "__main__":
+    main()
