@@ -32,6 +32,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 sys.path.insert(0, os.path.join(ROOT, "benches"))
 import onnx_fixtures  # noqa: E402
+import pyhessian_spectrum  # noqa: E402
 import zoo_onnx  # noqa: E402
 
 
@@ -41,21 +42,9 @@ def models():
 
 
 def pyhessian_top(model, x, y):
-    from pyhessian import hessian
-
-    ph = sys.modules["pyhessian.hessian"]
-    count, hvp = {"n": 0}, ph.hessian_vector_product
-
-    def counted(*args, **kw):
-        count["n"] += 1
-        return hvp(*args, **kw)
-
-    ph.hessian_vector_product = counted
-    t = time.time()
-    h = hessian(model, nn.CrossEntropyLoss(), data=(x, y), cuda=False)
-    eig, _ = h.eigenvalues(maxIter=100, tol=1e-3, top_n=5)
-    ph.hessian_vector_product = hvp
-    return sorted(eig, reverse=True), count["n"], time.time() - t
+    """PyHessian at its defaults, as benches/hessian_vs_pyhessian.sh runs it."""
+    r = pyhessian_spectrum.pyhessian_top(model, x, y, 5)
+    return r["eigenvalues"], r["products"], r["seconds"]
 
 
 def curvlinops_top(model, x, y):
@@ -105,6 +94,7 @@ def main():
     np.savez(npz, x=xs, y=ys)
     x, y = torch.from_numpy(xs), torch.from_numpy(ys)
     rows = []
+    raw = open(os.path.join(a.out, "anchors.jsonl"), "w")
     for name, m in models():
         onnx = os.path.join(work, name.split()[0] + ".onnx")
         batch = torch.export.Dim("batch")
@@ -113,10 +103,9 @@ def main():
             for side, f in [("basin", lambda: basin_top(onnx, npz, a.threads)), ("PyHessian", lambda: pyhessian_top(m, x, y)), ("curvlinops", lambda: curvlinops_top(m, x, y))]:
                 eig, n, s = f()
                 rows.append({"model": name, "side": side, "round": r, "eigenvalues": eig, "products": n, "seconds": s})
+                raw.write(json.dumps(rows[-1]) + "\n")
+                raw.flush()
                 print(f"{name} round {r} {side}: {s:.1f} s, {n} products, {[round(e, 4) for e in eig]}", file=sys.stderr)
-    with open(os.path.join(a.out, "anchors.jsonl"), "w") as f:
-        for r in rows:
-            f.write(json.dumps(r) + "\n")
     cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     cpu = next((l.split(":", 1)[1].strip() for l in cpu.splitlines() if l.startswith("Model name")), "?")
     print(f"{a.rounds} alternating rounds, {a.threads} threads, {cpu}, PyTorch {torch.__version__}, 3,000 examples, tol 1e-3")
