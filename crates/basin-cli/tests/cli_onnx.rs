@@ -83,7 +83,7 @@ fn smoothout_with_zero_noise_trains_an_onnx_network_exactly_as_sgd() {
 }
 
 /// An `.npz` written by hand in NumPy's format (uncompressed, as `numpy.savez`).
-fn npz(path: &Path, arrays: &[(&str, &str, Vec<usize>, Vec<u8>)]) {
+fn npz(path: &Path, arrays: &[Array]) {
     use std::io::Write;
     let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
     for (name, descr, shape, data) in arrays {
@@ -110,13 +110,16 @@ fn i64s(v: &[i64]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
+/// An array of an `.npz`: name, dtype, shape, raw little-endian bytes.
+type Array<'a> = (&'a str, &'a str, Vec<usize>, Vec<u8>);
+
 #[test]
 fn bad_arrays_are_one_line_errors_naming_the_array_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let n = 8;
     let good_x = vec![0.5f32; n * 784];
     let labels: Vec<i64> = (0..n as i64).collect();
-    let cases: Vec<(&str, Vec<(&str, &str, Vec<usize>, Vec<u8>)>, &str)> = vec![
+    let cases: Vec<(&str, Vec<Array>, &str)> = vec![
         ("nan", vec![("x", "<f4", vec![n, 1, 28, 28], f32s(&[vec![f32::NAN], good_x[1..].to_vec()].concat())), ("y", "<i8", vec![n], i64s(&labels)), ("x_test", "<f4", vec![n, 1, 28, 28], f32s(&good_x)), ("y_test", "<i8", vec![n], i64s(&labels))], "array 'x': value NaN at flat index 0 is not finite"),
         ("shape", vec![("x", "<f4", vec![n, 1, 28, 28], f32s(&good_x)), ("y", "<i8", vec![n - 1], i64s(&labels[1..])), ("x_test", "<f4", vec![n, 1, 28, 28], f32s(&good_x)), ("y_test", "<i8", vec![n], i64s(&labels))], "array 'y': has shape [7]"),
         ("wide", vec![("x", "<f4", vec![n, 1, 28, 28], f32s(&good_x)), ("y", "<i8", vec![n], i64s(&[labels.clone(), vec![]].concat().iter().map(|l| l + 5).collect::<Vec<_>>())), ("x_test", "<f4", vec![n, 1, 28, 28], f32s(&good_x)), ("y_test", "<i8", vec![n], i64s(&labels))], "labels go up to 12"),

@@ -100,8 +100,8 @@ fn the_smoothout_code_subspace_is_the_pseudo_inverse_of_unit_uniform_rows_as_the
     let w = ParamVec::from_model(&m);
     let (rows, cols) = pseudo_inverse_frame(&w, p, 11);
     let a_plus = nalgebra::DMatrix::from_fn(p, n, |i, j| rows[i].to_host_f64()[j]);
-    for i in 0..p {
-        let r = rows[i].to_host_f64();
+    for (i, row) in rows.iter().enumerate().take(p) {
+        let r = row.to_host_f64();
         assert!((r.iter().map(|v| v * v).sum::<f64>().sqrt() - 1.0).abs() < 1e-6, "row {i} is not a unit vector");
         assert!(r.iter().any(|&v| v < 0.0) && r.iter().any(|&v| v > 0.0), "row {i}: entries of one sign");
     }

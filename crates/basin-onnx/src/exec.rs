@@ -204,7 +204,7 @@ fn exec(net: &OnnxNet, dir: Option<&OnnxNet>, ctx: &Ctx, step: &Step, mut v: Vec
             let known: usize = out.iter().flatten().product();
             match out.iter().filter(|d| d.is_none()).count() {
                 0 => {}
-                1 if known > 0 && total % known == 0 => *out.iter_mut().find(|d| d.is_none()).unwrap() = Some(total / known),
+                1 if known > 0 && total.is_multiple_of(known) => *out.iter_mut().find(|d| d.is_none()).unwrap() = Some(total / known),
                 _ => bail!("cannot reshape {dims:?} to {shape:?}"),
             }
             let out: Vec<usize> = out.into_iter().flatten().collect();
@@ -411,8 +411,8 @@ fn exec(net: &OnnxNet, dir: Option<&OnnxNet>, ctx: &Ctx, step: &Step, mut v: Vec
             }
             let dims = bounded(x.dims().iter().enumerate().map(|(a, &d)| d + pairs[off + a].0 + pairs[off + a].1).collect())?;
             let Dual { value, tangent, pass } = x.x;
-            let value = value.pad(&pairs[..], burn::tensor::ops::PadMode::Constant(fill.into()));
-            let tangent = tangent.map(|t| t.pad(&pairs[..], burn::tensor::ops::PadMode::Constant(0.0.into())));
+            let value = value.pad(&pairs[..], burn::tensor::ops::PadMode::Constant(fill));
+            let tangent = tangent.map(|t| t.pad(&pairs[..], burn::tensor::ops::PadMode::Constant(0.0)));
             f(FloatVal::of(Dual { value, tangent, pass }, &dims)?)
         }
     })

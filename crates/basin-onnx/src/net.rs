@@ -143,8 +143,10 @@ impl OnnxNet {
     pub fn check_input(&self, item: &[usize], device: &Device) -> Result<usize, OnnxError> {
         let want = self.input_shape();
         let dims: Vec<usize> = std::iter::once(2).chain(item.iter().copied()).collect();
+        // the graph's rank and sizes, or features [N, F] of the items flattened
         let fits = want.len() == dims.len() && want.iter().zip(&dims).skip(1).all(|(w, d)| w.is_none_or(|w| w == *d));
-        if !fits && !(want.len() == 2 && want[1].is_none_or(|w| w == item.iter().product::<usize>()) && !want.is_empty()) {
+        let flat = want.len() == 2 && want[1].is_none_or(|w| w == item.iter().product::<usize>());
+        if !(fits || flat) {
             bail!("input '{}': the graph takes {:?}, the data has items of shape {item:?}", self.program().input.1, want.iter().map(|d| d.map_or("?".to_string(), |d| d.to_string())).collect::<Vec<_>>());
         }
         // in evaluation mode, off the autodiff device: a probe must not update batch-norm

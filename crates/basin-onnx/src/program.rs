@@ -317,7 +317,7 @@ pub fn compile(file: &mut OnnxFile) -> Result<Program, OnnxError> {
                     Some(other) => return Err(at(format!("auto_pad {other} (export with explicit padding)"))),
                 };
                 let groups = a.int("group", 1).clamp(1, MAX_GEOMETRY) as usize;
-                if dims[0] % groups != 0 {
+                if !dims[0].is_multiple_of(groups) {
                     return Err(at(format!("{} output channels in {groups} groups", dims[0])));
                 }
                 let bias = input(2).filter(|b| float_init(b).is_some());

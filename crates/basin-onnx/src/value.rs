@@ -30,7 +30,8 @@ pub struct Ints {
     pub data: Vec<i64>,
 }
 
-/// A value of the graph.
+/// A value of the graph (a few live at a time: the size of the float variant does not matter).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Value {
     /// A float tensor (with its tangent in a tangent pass).

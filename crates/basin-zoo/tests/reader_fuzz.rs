@@ -120,7 +120,7 @@ proptest! {
         let p = dir.path().join("a.npz");
         std::fs::write(&p, &b).unwrap();
         match basin_zoo::data::arrays::read_npz(&p) {
-            Ok(a) => prop_assert!(a.train.len() > 0),
+            Ok(a) => prop_assert!(!a.train.is_empty()),
             Err(e) => prop_assert!(e.to_string().contains("a.npz"), "{e}"),
         }
     }
