@@ -8,6 +8,7 @@
 //! optimizer applies them. See docs/ARCHITECTURE.md.
 
 pub mod batch;
+pub mod correlation;
 pub mod curvature;
 #[doc(hidden)]
 pub mod doc_support;

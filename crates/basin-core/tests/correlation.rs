@@ -1,0 +1,61 @@
+//! Kendall's τ, the granulated Ψ and the PGDL conditional-MI score against an independent
+//! computation on a fixed table of 16 models (`tests/correlation/reference.py`: scipy's
+//! `kendalltau`, a grouping computation of Ψ, and a NumPy copy of the PGDL scoring program; its
+//! output is `tests/correlation/expected.json`).
+
+use basin_core::correlation::{Table, cmi, granulated, kendall};
+use serde_json::Value;
+
+fn expected() -> Value {
+    serde_json::from_str(include_str!("correlation/expected.json")).unwrap()
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+}
+
+fn table() -> Table {
+    let e = expected();
+    Table {
+        names: e["names"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect(),
+        hparams: e["hparams"].as_array().unwrap().iter().map(|h| h.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()).collect(),
+        measure: floats(&e["measure"]),
+        gap: floats(&e["gap"]),
+    }
+}
+
+#[test]
+fn kendall_tau_is_scipys_and_counts_ties_as_jiang_does() {
+    let (t, e) = (table(), expected());
+    let tau = kendall::tau(&t.measure, &t.gap);
+    assert!((tau - e["tau"].as_f64().unwrap()).abs() < 1e-12, "{tau} vs scipy {}", e["tau"]);
+    let tied = &e["tied"];
+    let tau = kendall::tau(&floats(&tied["measure"]), &floats(&tied["gap"]));
+    assert!((tau - tied["tau_a"].as_f64().unwrap()).abs() < 1e-12, "with ties: {tau} vs {}", tied["tau_a"]);
+    // the sign of the relation, and its symmetry
+    let neg: Vec<f64> = t.measure.iter().map(|x| -x).collect();
+    assert!((kendall::tau(&neg, &t.gap) + kendall::tau(&t.measure, &t.gap)).abs() < 1e-12);
+}
+
+#[test]
+fn granulated_psi_matches_the_grouping_computation() {
+    let (t, e) = (table(), expected());
+    let (psi, per) = granulated::psi(&t);
+    assert!((psi - e["psi"].as_f64().unwrap()).abs() < 1e-12, "Ψ {psi} vs {}", e["psi"]);
+    for (a, b) in per.iter().zip(floats(&e["psi_per"])) {
+        assert!((a - b).abs() < 1e-12, "ψ {per:?} vs {}", e["psi_per"]);
+    }
+}
+
+#[test]
+fn conditional_mutual_information_matches_the_pgdl_scorer() {
+    let (t, e) = (table(), expected());
+    let (s, pair) = cmi::score(&t);
+    assert!((s - e["cmi"].as_f64().unwrap()).abs() < 1e-12, "CMI {s} vs the scorer's {}", e["cmi"]);
+    assert!(pair.is_some());
+    // a measure equal to the gap scores 1, one unrelated to it (a constant) 0
+    let constant = Table { measure: vec![1.0; t.len()], ..t.clone() };
+    assert!(cmi::score(&constant).0.abs() < 1e-12, "{}", cmi::score(&constant).0);
+    let perfect = Table { measure: t.gap.clone(), ..t.clone() };
+    assert!((cmi::score(&perfect).0 - 1.0).abs() < 1e-9, "{}", cmi::score(&perfect).0);
+}
