@@ -32,7 +32,7 @@ pub struct ModelSource {
     #[arg(long, conflicts_with_all = ["run", "npz"])]
     pub data: Option<String>,
     /// NumPy arrays as the data (.npz with x, y and optionally x_test, y_test; or an .npy of
-    /// inputs beside its <stem>_labels.npy), used as given.
+    /// inputs beside its `STEM_labels.npy`), used as given.
     #[arg(long, conflicts_with = "run")]
     pub npz: Option<PathBuf>,
     /// Folder of the data files.

@@ -1,5 +1,5 @@
 //! The trained weights back out: the original ONNX graph with the trained initializers
-//! ([`write_onnx`]), and the initializers under their names as safetensors
+//! ([`onnx_bytes`]), and the initializers under their names as safetensors
 //! ([`safetensors_bytes`]), which are PyTorch `state_dict` names under both exporters.
 
 use crate::error::{OnnxError, bail};
