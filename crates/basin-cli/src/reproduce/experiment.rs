@@ -491,6 +491,27 @@ name = "b"
         assert!(err.contains("scale.quick.measure") && err.contains("sharpness_2k"), "{err}");
     }
 
+    #[test]
+    fn a_grid_becomes_one_cell_per_combination_and_a_scale_narrows_it() {
+        let text = "name = \"g\"\ntitle = \"t\"\nsource = \"s\"\ndata = \"mnist\"\nseeds = 2\n[grid]\n\"optimizer.lr\" = [0.1, 0.01]\n\"model.width\" = [64, 128]\n\"model.depth\" = [1, 2]\n[scale.quick]\ngrid = { \"model.width\" = [64] }\n";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.toml");
+        std::fs::write(&path, text).unwrap();
+        let Ok(e) = Experiment::load(&path) else { panic!("the file loads") };
+        assert_eq!(e.cells.len(), 8);
+        let names: Vec<&str> = e.cells.iter().map(|c| c.name.as_str()).collect();
+        assert!(names.contains(&"depth=2 width=128 lr=0.01"), "{names:?}");
+        let cell = e.cells.iter().find(|c| c.name == "depth=2 width=128 lr=0.01").unwrap();
+        assert_eq!(e.sets(cell, "full", 1), ["model.depth=2", "model.width=128", "optimizer.lr=0.01", "seed=1"]);
+        assert_eq!(e.at_scale("quick").map(|q| q.cells.len()).unwrap_or(0), 4);
+        assert_eq!(e.at_scale("full").map(|q| q.cells.len()).unwrap_or(0), 8);
+        for (bad, want) in [("grid = { \"model.width\" = [32] }", "32 is not one of the grid's values"), ("grid = { \"seed\" = [1] }", "not a key of the experiment's grid")] {
+            std::fs::write(&path, text.replace("grid = { \"model.width\" = [64] }", bad)).unwrap();
+            let Err(err) = Experiment::load(&path) else { panic!("{bad} is an error") };
+            assert!(err.message.contains(want), "{}", err.message);
+        }
+    }
+
     const SWEEP: &str = r#"
 name = "x"
 title = "t"
