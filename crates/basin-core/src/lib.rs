@@ -19,6 +19,7 @@ pub mod fused;
 pub mod heap;
 pub mod landscape;
 pub mod loss;
+pub mod measures;
 pub mod model;
 pub mod optim;
 pub mod paramkind;
