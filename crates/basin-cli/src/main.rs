@@ -50,6 +50,12 @@ enum Command {
         #[command(subcommand)]
         command: commands::landscape::LandscapeCommand,
     },
+    /// Generalization measures of trained runs into each run's measures.json (norms, margin,
+    /// path norm, λ_max), one measure at a time, resumable.
+    Measures(commands::measures::MeasuresArgs),
+    /// How well each measure ranks runs by their generalization gap: Kendall's τ, granulated
+    /// Ψ, conditional mutual information.
+    Correlate(commands::correlate::CorrelateArgs),
     /// A run's trained weights back out: the ONNX graph with trained initializers, or a
     /// PyTorch state_dict as safetensors.
     Export(commands::export::ExportArgs),
@@ -128,6 +134,8 @@ fn main() -> ExitCode {
         Command::Sharpest { command } => commands::sharpest::run(command),
         Command::Report(args) => commands::report::run(args),
         Command::Export(args) => commands::export::run(args),
+        Command::Measures(args) => commands::measures::run(args),
+        Command::Correlate(args) => commands::correlate::run(args),
         Command::Reproduce(args) => commands::reproduce::run(args),
         Command::Models => {
             for (name, what) in basin_zoo::MODEL_NAMES {

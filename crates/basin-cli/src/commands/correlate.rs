@@ -1,0 +1,135 @@
+//! `basin correlate DIR`: how well each measure of `basin measures` ranks the runs below DIR by
+//! their generalization gap (train accuracy − test accuracy) or test loss (issue 38): Kendall's
+//! τ, the granulated Ψ with each hyperparameter's ψ, and the PGDL conditional-MI score, with the
+//! number of runs each measure was computed on (a measure missing or not finite on some runs is
+//! reported with its n, never dropped). The hyperparameters are the config keys in which the
+//! runs differ (the seed excepted), read from each run's config.toml.
+
+use crate::CliError;
+use basin_core::correlation::{Table, cmi, granulated, kendall};
+use clap::Args;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Arguments of `basin correlate`.
+#[derive(Args)]
+pub struct CorrelateArgs {
+    /// A folder holding run folders (searched recursively), e.g. an experiment's output.
+    dir: PathBuf,
+    /// What the measures are ranked against: `gap` (train accuracy − test accuracy) or
+    /// `test-loss`.
+    #[arg(long, default_value = "gap")]
+    against: String,
+    /// Only runs that reached `train.stop_at_loss` (summary.json's converged_at_step), as Jiang
+    /// et al. compare models at the same fit.
+    #[arg(long)]
+    converged_only: bool,
+    /// Also write the table as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// One run: its hyperparameter values (all config keys, flattened), the target and its measures.
+struct Run {
+    config: BTreeMap<String, String>,
+    target: f64,
+    measures: BTreeMap<String, f64>,
+}
+
+fn flatten(prefix: &str, v: &toml::Value, out: &mut BTreeMap<String, String>) {
+    match v {
+        toml::Value::Table(t) => t.iter().for_each(|(k, v)| flatten(&if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") }, v, out)),
+        other => {
+            out.insert(prefix.to_string(), other.to_string());
+        }
+    }
+}
+
+fn read_json(p: &Path) -> Result<Value, CliError> {
+    let t = std::fs::read_to_string(p).map_err(|e| CliError::input(format!("{}: {e}", p.display())))?;
+    serde_json::from_str(&t).map_err(|e| CliError::input(format!("{}: {e}", p.display())))
+}
+
+fn find_runs(dir: &Path, out: &mut Vec<PathBuf>) {
+    if dir.join("summary.json").is_file() && dir.join("config.toml").is_file() {
+        out.push(dir.to_path_buf());
+        return;
+    }
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        let mut subs: Vec<PathBuf> = rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+        subs.sort();
+        subs.iter().for_each(|s| find_runs(s, out));
+    }
+}
+
+fn load_run(dir: &Path, against: &str) -> Result<Option<Run>, CliError> {
+    let summary = read_json(&dir.join("summary.json"))?;
+    let measures = match read_json(&dir.join("measures.json")) {
+        Ok(Value::Object(m)) => m.into_iter().filter_map(|(k, v)| v["value"].as_f64().map(|x| (k, x))).collect(),
+        _ => BTreeMap::new(),
+    };
+    let text = std::fs::read_to_string(dir.join("config.toml")).map_err(|e| CliError::input(format!("{}: {e}", dir.join("config.toml").display())))?;
+    let table: toml::Value = toml::from_str(&text).map_err(|e| CliError::input(format!("{}: {e}", dir.join("config.toml").display())))?;
+    let mut config = BTreeMap::new();
+    flatten("", &table, &mut config);
+    let target = match against {
+        "gap" => summary["train_acc"].as_f64().zip(summary["test_acc"].as_f64()).map(|(a, b)| a - b),
+        _ => summary["test_loss"].as_f64(),
+    };
+    Ok(target.map(|target| Run { config, target, measures }))
+}
+
+/// Runs `basin correlate`.
+pub fn run(args: CorrelateArgs) -> Result<(), CliError> {
+    if !matches!(args.against.as_str(), "gap" | "test-loss") {
+        return Err(CliError::input(format!("--against: '{}' is not gap or test-loss", args.against)));
+    }
+    let mut dirs = Vec::new();
+    find_runs(&args.dir, &mut dirs);
+    let mut runs = Vec::new();
+    for d in &dirs {
+        if args.converged_only && read_json(&d.join("summary.json"))?["converged_at_step"].is_null() {
+            continue;
+        }
+        if let Some(r) = load_run(d, &args.against)? {
+            runs.push(r);
+        }
+    }
+    if runs.len() < 2 {
+        return Err(CliError::input(format!("{}: {} finished run(s) found; correlating needs at least two", args.dir.display(), runs.len())));
+    }
+    // the hyperparameters: keys whose values differ between runs, the seed excepted
+    let keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.config.keys()).collect();
+    let names: Vec<String> = keys
+        .into_iter()
+        .filter(|k| k.as_str() != "seed" && runs.iter().map(|r| r.config.get(*k)).collect::<BTreeSet<_>>().len() > 1)
+        .cloned()
+        .collect();
+    let measures: BTreeSet<&String> = runs.iter().flat_map(|r| r.measures.keys()).collect();
+    println!("{} runs below {}, ranked against {}; hyperparameters: {}", runs.len(), args.dir.display(), args.against, names.join(", "));
+    println!();
+    println!("| measure | n | Kendall τ | Ψ | {} | CMI (min over pairs) |", names.iter().map(|n| format!("ψ {n}")).collect::<Vec<_>>().join(" | "));
+    println!("|---|---|---|---|{}---|", "---|".repeat(names.len()));
+    let mut rows = Vec::new();
+    for m in measures {
+        let rs: Vec<&Run> = runs.iter().filter(|r| r.measures.get(m).is_some_and(|v| v.is_finite())).collect();
+        let t = Table {
+            names: names.clone(),
+            hparams: rs.iter().map(|r| names.iter().map(|k| r.config.get(k).cloned().unwrap_or_default()).collect()).collect(),
+            measure: rs.iter().map(|r| r.measures[m]).collect(),
+            gap: rs.iter().map(|r| r.target).collect(),
+        };
+        let tau = kendall::tau(&t.measure, &t.gap);
+        let (psi, per) = granulated::psi(&t);
+        let (c, pair) = cmi::score(&t);
+        let f = |x: f64| if x.is_nan() { "—".to_string() } else { format!("{x:.3}") };
+        println!("| {m} | {} | {} | {} | {} | {} |", t.len(), f(tau), f(psi), per.iter().map(|x| f(*x)).collect::<Vec<_>>().join(" | "), f(c));
+        rows.push(json!({"measure": m, "n": t.len(), "tau": tau, "psi": psi, "psi_per": names.iter().zip(&per).map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(), "cmi": c, "cmi_pair": pair.map(|(a, b)| [names[a].clone(), names[b].clone()])}));
+    }
+    if let Some(p) = &args.json {
+        let doc = json!({"dir": args.dir, "against": args.against, "runs": runs.len(), "hyperparameters": names, "converged_only": args.converged_only, "measures": rows});
+        basin_core::train::checkpoint::write_atomic(p, &serde_json::to_vec_pretty(&doc).expect("serializes"))?;
+    }
+    Ok(())
+}

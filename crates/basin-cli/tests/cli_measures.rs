@@ -1,0 +1,57 @@
+//! `basin measures` and `basin correlate` end to end on a small grid of the bundled slice
+//! (issue 38's quick check in CI): four `mlp` runs that differ in learning rate and batch size,
+//! every measure into each run's measures.json, resumable per measure, and the rank
+//! correlations over the four runs with the two hyperparameters found from the configs.
+
+use std::path::Path;
+use std::process::Command;
+
+fn basin(args: &[&str], cwd: &Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_basin")).args(args).current_dir(cwd).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn measures_then_correlate_over_a_small_grid() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = [("grid/a", "0.05", "32"), ("grid/b", "0.05", "64"), ("grid/c", "0.01", "32"), ("grid/d", "0.01", "64")];
+    for (out, lr, bs) in runs {
+        let (lr, bs) = (format!("optimizer.lr={lr}"), format!("train.batch_size={bs}"));
+        let args = ["train", "--out", out, "--set", "model.name=\"mlp\"", "--set", "model.width=32", "--set", "model.depth=1", "--set", "train.epochs=1", "--set", "data.train_subset=512", "--set", "data.test_subset=200", "--set", &lr, "--set", &bs];
+        let (code, _, err) = basin(&args, dir.path());
+        assert_eq!(code, 0, "{err}");
+    }
+    let run_args: Vec<&str> = runs.iter().flat_map(|(r, _, _)| ["--run", *r]).collect();
+    let (code, _, err) = basin(&[&["measures"], run_args.as_slice()].concat(), dir.path());
+    assert_eq!(code, 0, "{err}");
+    let read = |r: &str| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(dir.path().join(r).join("measures.json")).unwrap()).unwrap() };
+    let m = read("grid/a");
+    for k in ["norms.param_norm", "norms.log_prod_of_spec", "margin", "path-norm", "lambda-max"] {
+        assert!(m[k]["value"].as_f64().is_some_and(f64::is_finite), "{k}: {}", m[k]);
+        assert!(m[k]["settings"].is_object(), "{k} has no settings");
+    }
+    // the parameter count is the MLP's weights: 784·32 + 32·10
+    assert_eq!(m["norms.params"]["value"], 784.0 * 32.0 + 320.0);
+    // resumable: measures already there are kept, --force computes them again
+    let before = std::fs::read(dir.path().join("grid/a/measures.json")).unwrap();
+    let (code, _, err) = basin(&["measures", "--run", "grid/a"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(err.trim().is_empty(), "nothing should have been computed: {err}");
+    assert_eq!(before, std::fs::read(dir.path().join("grid/a/measures.json")).unwrap());
+    let (code, _, err) = basin(&["measures", "--run", "grid/a", "--measures", "margin", "--force"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("margin") && !err.contains("norms"), "{err}");
+    // bad input
+    let (code, _, err) = basin(&["measures", "--run", "grid/a", "--measures", "sharpness.zzz"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("unknown measure 'sharpness.zzz'"), "{err}");
+
+    let (code, out, err) = basin(&["correlate", "grid", "--json", "c.json"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("4 runs below grid"), "{out}");
+    let c: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("c.json")).unwrap()).unwrap();
+    assert_eq!(c["hyperparameters"], serde_json::json!(["optimizer.lr", "train.batch_size"]));
+    let rows = c["measures"].as_array().unwrap();
+    assert!(rows.iter().all(|r| r["n"] == 4 && r["tau"].as_f64().is_some_and(|t| (-1.0..=1.0).contains(&t))), "{rows:?}");
+    assert!(rows.iter().any(|r| r["measure"] == "path-norm"));
+}
