@@ -1,5 +1,5 @@
 //! The output margin of Jiang et al. 2019 (§C, the γ of eqs. 22, 31, 43): per training example
-//! f(x)[y] − max_{j≠y} f(x)[j] on the logits, and γ the 10th percentile over the training set,
+//! `f(x)[y] − max_{j≠y} f(x)[j]` on the logits, and γ the 10th percentile over the training set,
 //! as `measures.py` takes it (`kthvalue(m // 10)`, then its absolute value;
 //! `docs/measures-reference.md` §1.1).
 
