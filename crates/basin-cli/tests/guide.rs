@@ -50,7 +50,7 @@ fn run_chapter(name: &str) {
 }
 
 /// The chapters with shell blocks, each run by a test below.
-const CHAPTERS: &[&str] = &["training", "measuring", "landscapes", "reports", "reproducing", "cluster", "onnx"];
+const CHAPTERS: &[&str] = &["training", "measuring", "landscapes", "reports", "reproducing", "cluster", "onnx", "generalization"];
 
 #[test]
 fn every_chapter_with_shell_blocks_is_run() {
@@ -102,4 +102,9 @@ fn guide_cluster() {
 #[test]
 fn guide_onnx() {
     run_chapter("onnx");
+}
+
+#[test]
+fn guide_generalization() {
+    run_chapter("generalization");
 }
