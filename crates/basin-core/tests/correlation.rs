@@ -59,3 +59,19 @@ fn conditional_mutual_information_matches_the_pgdl_scorer() {
     let perfect = Table { measure: t.gap.clone(), ..t.clone() };
     assert!((cmi::score(&perfect).0 - 1.0).abs() < 1e-9, "{}", cmi::score(&perfect).0);
 }
+
+#[test]
+fn the_bootstrap_interval_holds_tau_and_narrows_with_more_models() {
+    let t = table();
+    let tau = kendall::tau(&t.measure, &t.gap);
+    let (lo, hi) = kendall::bootstrap_interval(&t.measure, &t.gap, 2000, 0.95, 0);
+    assert!(lo < tau && tau < hi && -1.0 <= lo && hi <= 1.0, "[{lo}, {hi}] around {tau}");
+    // the same relation on 8× the models gives a narrower interval
+    let many: Vec<usize> = (0..8).flat_map(|_| 0..t.len()).collect();
+    let big = t.select(&many);
+    let noise: Vec<f64> = big.measure.iter().enumerate().map(|(i, x)| x + 1e-6 * i as f64).collect();
+    let (blo, bhi) = kendall::bootstrap_interval(&noise, &big.gap, 2000, 0.95, 0);
+    assert!(bhi - blo < hi - lo, "[{blo}, {bhi}] is not narrower than [{lo}, {hi}]");
+    // deterministic in its seed
+    assert_eq!(kendall::bootstrap_interval(&t.measure, &t.gap, 500, 0.9, 3), kendall::bootstrap_interval(&t.measure, &t.gap, 500, 0.9, 3));
+}

@@ -24,3 +24,25 @@ pub fn tau(measure: &[f64], gap: &[f64]) -> f64 {
     // each unordered pair stands for its two ordered ones
     2.0 * s / (n * (n - 1)) as f64
 }
+
+/// A percentile bootstrap interval of τ over models: `resamples` draws of n models with
+/// replacement (a fixed, seeded stream), the `(1 − level)/2` and `(1 + level)/2` quantiles of
+/// their τ. With few models it is wide, which is the point: it says what this n can tell.
+pub fn bootstrap_interval(measure: &[f64], gap: &[f64], resamples: usize, level: f64, seed: u64) -> (f64, f64) {
+    use rand::{RngExt, SeedableRng};
+    let n = measure.len();
+    if n < 2 || resamples == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut taus: Vec<f64> = (0..resamples)
+        .map(|_| {
+            let idx: Vec<usize> = (0..n).map(|_| rng.random_range(0..n)).collect();
+            let (m, g): (Vec<f64>, Vec<f64>) = idx.iter().map(|&i| (measure[i], gap[i])).unzip();
+            tau(&m, &g)
+        })
+        .collect();
+    taus.sort_by(f64::total_cmp);
+    let q = |p: f64| taus[((p * (resamples - 1) as f64).round() as usize).min(resamples - 1)];
+    (q((1.0 - level) / 2.0), q((1.0 + level) / 2.0))
+}
