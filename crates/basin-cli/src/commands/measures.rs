@@ -29,8 +29,8 @@ pub const MEASURES: &[&str] = &["norms", "margin", "path-norm", "lambda-max"];
 /// Arguments of `basin measures`.
 #[derive(Args)]
 pub struct MeasuresArgs {
-    /// A run folder (repeatable).
-    #[arg(long, required = true)]
+    /// Run folders (several after one --run, e.g. a shell glob, or --run repeated).
+    #[arg(long, required = true, num_args = 1..)]
     run: Vec<PathBuf>,
     /// Comma-separated measures (norms, margin, path-norm, lambda-max) or `all`.
     #[arg(long, default_value = "all")]
