@@ -30,6 +30,7 @@ fn measures_then_correlate_over_a_small_grid() {
         assert!(m[k]["value"].as_f64().is_some_and(f64::is_finite), "{k}: {}", m[k]);
         assert!(m[k]["settings"].is_object(), "{k} has no settings");
     }
+    assert!(m["lambda-max"]["settings"]["converged"].is_boolean(), "λ_max says whether it converged");
     // the parameter count is the MLP's weights: 784·32 + 32·10
     assert_eq!(m["norms.params"]["value"], 784.0 * 32.0 + 320.0);
     // resumable: measures already there are kept, --force computes them again

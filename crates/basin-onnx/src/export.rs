@@ -16,13 +16,14 @@ use std::path::Path;
 /// metadata) is kept as written.
 pub fn onnx_bytes(net: &OnnxNet, source: &Path) -> Result<Vec<u8>, OnnxError> {
     let mut file = crate::file::OnnxFile::open(source)?;
-    let trained: HashMap<String, Vec<f32>> = net.named_tensors().into_iter().map(|(p, v)| (p.name, v)).collect();
+    let named = net.named_tensors();
+    let trained: HashMap<&str, &Vec<f32>> = named.iter().map(|(p, v)| (p.name.as_str(), v)).collect();
     // read external tensors inline first, then replace the trained ones
     let graph = file.model.graph.as_ref().expect("checked by open").clone();
     let mut inits = Vec::with_capacity(graph.initializer.len());
     for t in &graph.initializer {
         let mut t: TensorProto = t.clone();
-        if let Some(v) = trained.get(&t.name) {
+        if let Some(v) = trained.get(t.name.as_str()) {
             set_floats(&mut t, v)?;
         } else if t.data_location.value() == 1 {
             let host = file.tensor(&t)?;
@@ -41,14 +42,14 @@ pub fn onnx_bytes(net: &OnnxNet, source: &Path) -> Result<Vec<u8>, OnnxError> {
     // initializers of their own, with their trained values, and the Identity goes
     let present: std::collections::HashSet<String> = inits.iter().map(|t| t.name.clone()).collect();
     let mut aliased = std::collections::HashSet::new();
-    for (p, v) in net.named_tensors() {
+    for (p, v) in &named {
         if !present.contains(&p.name) {
             let mut t = TensorProto::new();
             t.name = p.name.clone();
             t.dims = p.dims.iter().map(|&d| d as i64).collect();
-            set_floats(&mut t, &v)?;
+            set_floats(&mut t, v)?;
             inits.push(t);
-            aliased.insert(p.name);
+            aliased.insert(p.name.clone());
         }
     }
     let model = &mut file.model;

@@ -77,7 +77,10 @@ fn measure_run(dir: &Path, wanted: &[&str], force: bool) -> Result<(), CliError>
             "norms" => norms(dir, &loaded.model)?,
             "margin" => (vec![("margin".to_string(), margin(&loaded.model, &loaded.data.train, &dev))], json!({"set": "train", "percentile": 10})),
             "path-norm" => (vec![("path-norm".to_string(), path_norm(&loaded.model, loaded.data.shape, &dev))], json!({"input": "ones", "batch_norm_folded": false})),
-            _ => (vec![("lambda-max".to_string(), lambda_max(&loaded.model, &loaded.data.train, &dev))], json!({"operator": "exact Hessian", "subset": 0.05, "tol": 1e-3, "max_iter": 100, "seed": 0})),
+            _ => {
+                let (v, converged) = lambda_max(&loaded.model, &loaded.data.train, &dev);
+                (vec![("lambda-max".to_string(), v)], json!({"operator": "exact Hessian", "subset": 0.05, "tol": 1e-3, "max_iter": 100, "seed": 0, "converged": converged}))
+            }
         };
         let mut settings = settings;
         settings["batch_norm"] = json!(has_bn);
@@ -130,10 +133,12 @@ fn path_norm(model: &crate::network::Network, shape: [usize; 3], dev: &Device) -
     squared.logits(ones).sum().into_scalar::<f64>()
 }
 
-fn lambda_max(model: &crate::network::Network, set: &basin_zoo::data::PreparedSet, dev: &Device) -> f64 {
+/// λ_max and whether Lanczos met its tolerance (written beside the value in the settings, so an
+/// unconverged estimate is flagged where it is stored).
+fn lambda_max(model: &crate::network::Network, set: &basin_zoo::data::PreparedSet, dev: &Device) -> (f64, bool) {
     let idx = basin_core::curvature::objective::subset_indices(basin_core::batch::ExampleSet::len(set), Some(0.05), None, 0);
     let obj = Objective::new(model, set, &idx, 500, dev);
-    let Ok(mut op) = ExactHessianOperator::new(obj) else { return f64::NAN };
+    let Ok(mut op) = ExactHessianOperator::new(obj) else { return (f64::NAN, false) };
     let r = lanczos(&mut op, &LanczosConfig { k: 1, tol: 1e-3, max_iter: 100, ..Default::default() });
-    r.eigenvalues.first().copied().unwrap_or(f64::NAN)
+    (r.eigenvalues.first().copied().unwrap_or(f64::NAN), r.converged)
 }
