@@ -46,6 +46,10 @@ pub enum Stream {
     FisherLabels = 17,
     /// The backend's generator for the mini-batch gradients of alignment tracking.
     AlignmentBatches = 18,
+    /// The Monte-Carlo noise of the PAC-Bayes σ searches (`basin measures`).
+    PacBayesNoise = 19,
+    /// The noise draws of average-case sharpness (`basin measures`).
+    AverageSharpness = 20,
 }
 
 /// SplitMix64 finaliser over (seed, stream, index).
