@@ -26,11 +26,15 @@ fn measures_then_correlate_over_a_small_grid() {
     assert_eq!(code, 0, "{err}");
     let read = |r: &str| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(dir.path().join(r).join("measures.json")).unwrap()).unwrap() };
     let m = read("grid/a");
-    for k in ["norms.param_norm", "norms.log_prod_of_spec", "margin", "path-norm", "lambda-max"] {
+    for k in ["norms.param_norm", "norms.log_prod_of_spec", "margin", "path-norm", "lambda-max", "pacbayes.init", "pacbayes.mag.flatness", "worst.linf.adaptive", "worst.l2", "average.l2.adaptive"] {
         assert!(m[k]["value"].as_f64().is_some_and(f64::is_finite), "{k}: {}", m[k]);
         assert!(m[k]["settings"].is_object(), "{k} has no settings");
     }
-    assert!(m["lambda-max"]["settings"]["converged"].is_boolean(), "λ_max says whether it converged");
+    assert!(m["lambda-max"]["details"]["converged"].is_boolean(), "λ_max says whether it converged");
+    // σ is what the search found, and 1/σ² the flatness
+    let sigma = m["pacbayes.flatness"]["details"]["sigma"].as_f64().unwrap();
+    assert!((m["pacbayes.flatness"]["value"].as_f64().unwrap() - 1.0 / (sigma * sigma)).abs() < 1e-6 / (sigma * sigma));
+    assert_eq!(m["pacbayes.init"]["settings"]["noise"], "paper");
     // the parameter count is the MLP's weights: 784·32 + 32·10
     assert_eq!(m["norms.params"]["value"], 784.0 * 32.0 + 320.0);
     // resumable: measures already there are kept, --force computes them again
@@ -42,7 +46,17 @@ fn measures_then_correlate_over_a_small_grid() {
     let (code, _, err) = basin(&["measures", "--run", "grid/a", "--measures", "margin", "--force"], dir.path());
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("margin") && !err.contains("norms"), "{err}");
+    // other settings are not kept beside the old value: the measure is computed again
+    let (code, _, err) = basin(&["measures", "--run", "grid/a", "--measures", "pacbayes", "--noise", "reference-code"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("other settings"), "{err}");
+    let m = read("grid/a");
+    assert_eq!(m["pacbayes.orig"]["settings"]["noise"], "reference-code");
+    assert_eq!(m["pacbayes.mag.orig"]["settings"]["noise"], "paper", "pacbayes-mag was not asked for");
     // bad input
+    let (code, _, err) = basin(&["measures", "--run", "grid/a", "--apgd", "fast"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--apgd: unknown 'fast'"), "{err}");
     let (code, _, err) = basin(&["measures", "--run", "grid/a", "--measures", "sharpness.zzz"], dir.path());
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("unknown measure 'sharpness.zzz'"), "{err}");

@@ -1,18 +1,28 @@
 //! `basin measures`: generalization measures of trained runs (issue 38), each into its run
-//! folder's `measures.json` with its own settings, one measure at a time (a measure already in
-//! the file is kept unless `--force`), so that an interrupted pass resumes where it stopped.
+//! folder's `measures.json` with its own settings, one measure at a time. A measure already in
+//! the file with the same settings is kept unless `--force`; with other settings (another
+//! `--noise`, another `--apgd`) it is computed again. So an interrupted pass resumes where it
+//! stopped, and a value never sits beside settings it was not computed with.
 //!
-//! Measures so far: `norms` (Jiang et al.'s norm-based measures against `init.bpk`, raw, keys
+//! Measures: `norms` (Jiang et al.'s norm-based measures against `init.bpk`, raw, keys
 //! `norms.*`), `margin` (the 10th-percentile output margin on the training set), `path-norm`
 //! (squared parameters, an all-ones input, the sum of the logits), `lambda-max` (top eigenvalue
-//! of the exact Hessian on 5 % of the training set). Batch norm is not folded into the
-//! convolutions as the reference code does (the grid's networks have none); a run with batch
-//! norm says so in each measure's settings.
+//! of the exact Hessian on 5 % of the training set), and the perturbation measures of
+//! [`perturbation`]: `pacbayes`, `pacbayes-mag` (σ and σ′ searches, keys `pacbayes.*`,
+//! `pacbayes.mag.*`), `worst-case` and `average-case` (Andriushchenko et al., keys `worst.*`,
+//! `average.*`). Batch norm is not folded into the convolutions as the reference code does
+//! (the grid's networks have none); a run with batch norm says so in each measure's settings.
+//! Each entry holds `value`, `settings` (what it was computed with), `details` (what the
+//! computation found on the way: σ and its trials, whether Lanczos converged) and `seconds`.
+
+mod perturbation;
 
 use crate::CliError;
 use crate::model_source::ModelSource;
 use basin_core::Classifier;
 use basin_core::curvature::{ExactHessianOperator, LanczosConfig, Objective, lanczos};
+use basin_core::measures::apgd::Protocol;
+use basin_core::measures::pacbayes::NoiseScale;
 use basin_core::measures::margin::{margins, percentile_margin};
 use basin_core::measures::norms::NormMeasures;
 use basin_core::paramvec::ParamVec;
@@ -24,7 +34,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// The measures `basin measures` computes, in order.
-pub const MEASURES: &[&str] = &["norms", "margin", "path-norm", "lambda-max"];
+pub const MEASURES: &[&str] = &["norms", "margin", "path-norm", "lambda-max", "pacbayes", "pacbayes-mag", "worst-case", "average-case"];
 
 /// Arguments of `basin measures`.
 #[derive(Args)]
@@ -32,9 +42,20 @@ pub struct MeasuresArgs {
     /// Run folders (several after one --run, e.g. a shell glob, or --run repeated).
     #[arg(long, required = true, num_args = 1..)]
     run: Vec<PathBuf>,
-    /// Comma-separated measures (norms, margin, path-norm, lambda-max) or `all`.
+    /// Comma-separated measures (norms, margin, path-norm, lambda-max, pacbayes, pacbayes-mag,
+    /// worst-case, average-case) or `all`.
     #[arg(long, default_value = "all")]
     measures: String,
+    /// PAC-Bayes noise: `paper` (N(0, σ²)) or `reference-code` (measures.py's σ² as the std).
+    #[arg(long, default_value = "paper")]
+    noise: String,
+    /// Worst-case ascent: `reference-code` (sharpness.py as written) or `basin` (a halving
+    /// restores δ; adaptive ℓ2 ascends in δ/|w|, which reaches the maximum).
+    #[arg(long, default_value = "reference-code")]
+    apgd: String,
+    /// Seed of the Monte-Carlo draws.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
     /// Compute again the measures the file already holds.
     #[arg(long)]
     force: bool,
@@ -46,18 +67,45 @@ pub fn run(args: MeasuresArgs) -> Result<(), CliError> {
     if let Some(m) = wanted.iter().find(|m| !MEASURES.contains(m)) {
         return Err(CliError::input(format!("--measures: unknown measure '{m}' (known: {}, all)", MEASURES.join(", "))));
     }
+    let opts = perturbation::Options {
+        noise: NoiseScale::from_name(&args.noise).ok_or_else(|| CliError::input(format!("--noise: unknown '{}' (known: {})", args.noise, NoiseScale::NAMES.join(", "))))?,
+        apgd: Protocol::from_name(&args.apgd).ok_or_else(|| CliError::input(format!("--apgd: unknown '{}' (known: {})", args.apgd, Protocol::NAMES.join(", "))))?,
+        seed: args.seed,
+    };
     for dir in &args.run {
         if !dir.join("summary.json").is_file() {
             return Err(CliError::input(format!("{}: not a finished run (no summary.json)", dir.display())));
         }
     }
     for dir in &args.run {
-        measure_run(dir, &wanted, args.force)?;
+        measure_run(dir, &wanted, args.force, &opts)?;
     }
     Ok(())
 }
 
-fn measure_run(dir: &Path, wanted: &[&str], force: bool) -> Result<(), CliError> {
+/// The value keys measure `m` owns in measures.json (`norms` owns every `norms.*`).
+fn owns(m: &str, key: &str) -> bool {
+    match m {
+        "norms" => key.starts_with("norms."),
+        "margin" | "path-norm" | "lambda-max" => key == m,
+        _ => perturbation::keys(m).iter().any(|k| k == key),
+    }
+}
+
+/// The settings of measure `m`, known before it runs.
+fn settings(m: &str, opts: &perturbation::Options, has_bn: bool) -> Value {
+    let mut s = match m {
+        "norms" => json!({"weights": "kernels and dense matrices", "init": "init.bpk", "adjusted": false}),
+        "margin" => json!({"set": "train", "percentile": 10}),
+        "path-norm" => json!({"input": "ones", "batch_norm_folded": false}),
+        "lambda-max" => json!({"operator": "exact Hessian", "subset": 0.05, "tol": 1e-3, "max_iter": 100, "seed": 0}),
+        _ => perturbation::settings(m, opts),
+    };
+    s["batch_norm"] = json!(has_bn);
+    s
+}
+
+fn measure_run(dir: &Path, wanted: &[&str], force: bool, opts: &perturbation::Options) -> Result<(), CliError> {
     let _lock = crate::run_lock::acquire(dir)?;
     let file = dir.join("measures.json");
     let mut out: Map<String, Value> = match std::fs::read_to_string(&file) {
@@ -67,27 +115,32 @@ fn measure_run(dir: &Path, wanted: &[&str], force: bool) -> Result<(), CliError>
     let dev = Device::flex();
     let loaded = ModelSource::of_run(dir).load(&dev)?;
     let has_bn = ParamVec::from_model(&loaded.model).slots.iter().any(|s| s.path.ends_with("gamma"));
+    let subject = perturbation::Subject::new(&loaded.model, &loaded.data.train, &dev);
     for &m in wanted {
-        let done = out.keys().any(|k| k == m || k.starts_with(&format!("{m}.")));
-        if done && !force {
+        let settings = settings(m, opts, has_bn);
+        let held: Vec<&Value> = out.iter().filter(|(k, _)| owns(m, k)).map(|(_, v)| v).collect();
+        if !force && !held.is_empty() && held.iter().all(|v| v["settings"] == settings) {
             continue;
         }
+        if !held.is_empty() && !force {
+            eprintln!("{}: {m} was computed with other settings; computing it again", dir.display());
+        }
         let t = Instant::now();
-        let (values, settings) = match m {
+        let (values, details) = match m {
             "norms" => norms(dir, &loaded.model)?,
-            "margin" => (vec![("margin".to_string(), margin(&loaded.model, &loaded.data.train, &dev))], json!({"set": "train", "percentile": 10})),
-            "path-norm" => (vec![("path-norm".to_string(), path_norm(&loaded.model, loaded.data.shape, &dev))], json!({"input": "ones", "batch_norm_folded": false})),
-            _ => {
+            "margin" => (vec![("margin".to_string(), margin(&loaded.model, &loaded.data.train, &dev))], json!({})),
+            "path-norm" => (vec![("path-norm".to_string(), path_norm(&loaded.model, loaded.data.shape, &dev))], json!({})),
+            "lambda-max" => {
                 let (v, converged) = lambda_max(&loaded.model, &loaded.data.train, &dev);
-                (vec![("lambda-max".to_string(), v)], json!({"operator": "exact Hessian", "subset": 0.05, "tol": 1e-3, "max_iter": 100, "seed": 0, "converged": converged}))
+                (vec![("lambda-max".to_string(), v)], json!({"converged": converged}))
             }
+            _ => perturbation::compute(m, &subject, &loaded.model.clone().load_weights(&dir.join("init.bpk"))?, opts)?,
         };
-        let mut settings = settings;
-        settings["batch_norm"] = json!(has_bn);
         let secs = t.elapsed().as_secs_f64();
+        out.retain(|k, _| !owns(m, k));
         for (k, v) in values {
             let v = if v.is_finite() { json!(v) } else { Value::Null };
-            out.insert(k, json!({"value": v, "settings": settings, "seconds": secs}));
+            out.insert(k, json!({"value": v, "settings": settings, "details": details, "seconds": secs}));
         }
         basin_core::train::checkpoint::write_atomic(&file, &serde_json::to_vec_pretty(&out).expect("serializes"))?;
         eprintln!("{}: {m} ({secs:.1} s)", dir.display());
@@ -95,6 +148,7 @@ fn measure_run(dir: &Path, wanted: &[&str], force: bool) -> Result<(), CliError>
     Ok(())
 }
 
+/// A measure's values by key, and what its computation found on the way.
 type Values = (Vec<(String, f64)>, Value);
 
 fn norms(dir: &Path, model: &crate::network::Network) -> Result<Values, CliError> {
@@ -102,13 +156,12 @@ fn norms(dir: &Path, model: &crate::network::Network) -> Result<Values, CliError
     let m = NormMeasures::of(&ParamVec::from_model(model), &ParamVec::from_model(&init));
     let Value::Object(fields) = serde_json::to_value(&m).expect("serializes") else { unreachable!("a struct") };
     let values = fields.into_iter().map(|(k, v)| (format!("norms.{k}"), v.as_f64().unwrap_or(f64::NAN))).collect();
-    Ok((values, json!({"weights": "kernels and dense matrices", "init": "init.bpk", "adjusted": false})))
+    Ok((values, json!({})))
 }
 
-/// The logits of the whole set in evaluation mode, on the host.
-fn all_logits(model: &crate::network::Network, set: &basin_zoo::data::PreparedSet, dev: &Device) -> (Vec<f32>, usize) {
+/// The logits of the whole set from a network in evaluation mode (`valid()`), on the host.
+fn all_logits(valid: &crate::network::Network, set: &basin_zoo::data::PreparedSet, dev: &Device) -> (Vec<f32>, usize) {
     use basin_core::batch::ExampleSet;
-    let valid = model.valid();
     let mut out = Vec::new();
     let mut k = 0;
     let idx: Vec<usize> = (0..set.len()).collect();
@@ -122,7 +175,7 @@ fn all_logits(model: &crate::network::Network, set: &basin_zoo::data::PreparedSe
 }
 
 fn margin(model: &crate::network::Network, set: &basin_zoo::data::PreparedSet, dev: &Device) -> f64 {
-    let (z, k) = all_logits(model, set, dev);
+    let (z, k) = all_logits(&model.valid(), set, dev);
     percentile_margin(&margins(&z, k, &set.y))
 }
 
