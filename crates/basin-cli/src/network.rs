@@ -31,6 +31,37 @@ impl Network {
     /// shape, its parameter count printed on stderr, and a warning when PyTorch's exporter
     /// folded batch norms into convolutions).
     pub fn build(cfg: &TrainConfig, data: &RunData, ad: &Device) -> Result<Network, CliError> {
+        let net = Network::build_unfrozen(cfg, data, ad)?;
+        if cfg.model.freeze.is_empty() { Ok(net) } else { net.freeze(&cfg.model.freeze) }
+    }
+
+    /// The trainable parameters' names (module paths, or ONNX initializer names) and ids.
+    fn param_ids(&self) -> Vec<(String, burn::module::ParamId)> {
+        match self {
+            Network::Zoo(z) => basin_core::paramvec::ParamVec::from_model(z).slots.iter().map(|s| (s.path.clone(), s.id)).collect(),
+            Network::Onnx(o) => o.param_ids(),
+        }
+    }
+
+    /// `self` with the parameters whose name `pattern` (`model.freeze`) matches kept fixed in
+    /// training; what was frozen is said on stderr. A pattern that is not a regular expression,
+    /// or that matches no parameter, is an error naming `model.freeze`.
+    pub fn freeze(self, pattern: &str) -> Result<Network, CliError> {
+        let re = regex::Regex::new(pattern).map_err(|e| CliError::input(format!("model.freeze: not a regular expression: {}", e.to_string().lines().last().unwrap_or("").trim_start_matches("error: "))))?;
+        let all = self.param_ids();
+        let (hit, ids): (Vec<&str>, Vec<_>) = all.iter().filter(|(n, _)| re.is_match(n)).map(|(n, id)| (n.as_str(), *id)).unzip();
+        if ids.is_empty() {
+            let names: Vec<&str> = all.iter().take(8).map(|(n, _)| n.as_str()).collect();
+            return Err(CliError::input(format!("model.freeze: '{pattern}' matches no parameter (they are named like {})", names.join(", "))));
+        }
+        eprintln!("model.freeze: {} of {} parameter tensors kept fixed ({})", ids.len(), all.len(), hit.join(", "));
+        Ok(match self {
+            Network::Zoo(z) => Network::Zoo(basin_core::params::freeze(z, &ids)),
+            Network::Onnx(o) => Network::Onnx(basin_core::params::freeze(o, &ids)),
+        })
+    }
+
+    fn build_unfrozen(cfg: &TrainConfig, data: &RunData, ad: &Device) -> Result<Network, CliError> {
         if cfg.model.onnx.is_empty() {
             let opts = ModelOptions::of(&cfg.model);
             ZooModel::build(&cfg.model.name, data.shape, data.classes, &opts, ad).map_err(CliError::input)?;

@@ -138,3 +138,38 @@ fn bad_arrays_are_one_line_errors_naming_the_array_and_write_nothing() {
         assert!(!dir.path().join(name).exists(), "{name}: a run folder was written");
     }
 }
+
+/// `--freeze REGEX` keeps the initializers it names at their values through training and a
+/// resume (the exported weights hold them bit for bit); the others train. A pattern that is not
+/// a regular expression, or matches nothing, is an error naming `model.freeze`.
+#[test]
+fn frozen_initializers_keep_their_values_through_training_and_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = format!("model.onnx=\"{}\"", fixture("cnn.dynamo.onnx"));
+    let npz = format!("data.npz=\"{}\"", fixture("train.npz"));
+    let base = ["--set", &onnx, "--set", &npz, "--set", "train.batch_size=64"];
+    let (code, _, err) = basin(&[&["train", "--out", "r", "--freeze", "^c1\\.", "--set", "train.epochs=1"], &base[..]].concat(), dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("2 of 9 parameter tensors kept fixed (c1.weight, c1.bias)"), "{err}");
+    let (code, _, err) = basin(&["train", "--out", "r", "--resume", "--set", "train.epochs=2"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = basin(&["export", "--run", "r", "--safetensors", "w.safetensors"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    let bytes = std::fs::read(dir.path().join("w.safetensors")).unwrap();
+    let trained = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let start = basin_onnx::OnnxNet::load(Path::new(&fixture("cnn.dynamo.onnx")), &burn::tensor::Device::flex()).unwrap();
+    for (p, values) in start.named_tensors() {
+        let got: Vec<f32> = trained.tensor(&p.name).unwrap().data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+        match p.name.as_str() {
+            "c1.weight" | "c1.bias" => assert_eq!(got, values, "{} moved", p.name),
+            "c2.weight" | "fc.weight" => assert_ne!(got, values, "{} did not train", p.name),
+            _ => {}
+        }
+    }
+    for (pattern, want) in [("(", "model.freeze: not a regular expression"), ("^nothing$", "model.freeze: '^nothing$' matches no parameter")] {
+        let (code, _, err) = basin(&[&["train", "--out", "bad", "--freeze", pattern, "--set", "train.epochs=1"], &base[..]].concat(), dir.path());
+        assert_eq!(code, 2, "{err}");
+        assert!(err.lines().last().unwrap().contains(want), "{err}");
+        assert!(!dir.path().join("bad").exists(), "nothing written");
+    }
+}

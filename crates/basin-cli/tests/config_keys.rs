@@ -50,6 +50,7 @@ fn rows() -> Vec<Row> {
         ("model.dropout", "0.3", Changes, MLP),
         ("model.dropout", "0.3", Rejected, &[]),
         ("model.onnx", "\"x.onnx\"", Skip("an ONNX file replaces the network: cli_onnx.rs trains one from PyTorch's exporter and checks what it computes; a missing file is an error naming model.onnx"), &[]),
+        ("model.freeze", "\"weight\"", Changes, &[]),
         ("data.npz", "\"x.npz\"", Skip("arrays replace the data set: cli_onnx.rs trains on them and checks that bad arrays are errors naming the array"), &[]),
         ("data.name", "\"mnist\"", Skip("the bundled slice is the only data set on a fresh machine; every name loads its own files (data_readers.rs)"), &[]),
         ("data.dir", "\"COPY\"", Invariant("a copy of the same files elsewhere gives the same run (a wrong folder is an error naming it, cli_errors)"), &[]),

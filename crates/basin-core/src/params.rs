@@ -43,6 +43,19 @@ pub fn for_each_float<M: Module>(model: &M, f: impl FnMut(&str, ParamId, Tensor<
     model.visit(&mut Walk { path: Vec::new(), f });
 }
 
+/// `model` with the parameters `ids` frozen: they take no gradient, so a training step leaves
+/// them where they are ([`crate::task::train_step`] drops parameters without a gradient from
+/// the optimizer's step, and no estimator moves them).
+pub fn freeze<M: Module>(model: M, ids: &[ParamId]) -> M {
+    struct Freeze<'a>(&'a [ParamId]);
+    impl burn::module::ModuleMapper for Freeze<'_> {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            if self.0.contains(&param.id) { param.set_require_grad(false) } else { param }
+        }
+    }
+    model.map(&mut Freeze(ids))
+}
+
 /// Whether every float tensor of `model` (parameters and running statistics) is finite: no
 /// checkpoint or final model is written otherwise.
 ///

@@ -125,6 +125,41 @@ impl OnnxNet {
         basin_core::paramvec::ParamVec::from_model(self).numel()
     }
 
+    /// The trainable parameters under their ONNX initializer names, with their ids.
+    pub fn param_ids(&self) -> Vec<(String, burn::module::ParamId)> {
+        let mut out = vec![];
+        for (k, spec) in self.program().layers.iter().enumerate() {
+            let i = self.index(k);
+            let mut push = |name: &ParamRef, id| out.push((name.name.clone(), id));
+            match spec {
+                LayerSpec::Conv { weight, bias, .. } => {
+                    push(&weight.0, self.convs[i].weight.id);
+                    if let (Some(b), Some(p)) = (bias, &self.convs[i].bias) {
+                        push(&b.0, p.id);
+                    }
+                }
+                LayerSpec::Dense { weight, bias } => {
+                    push(&weight.0, self.denses[i].weight.id);
+                    if let (Some(b), Some(p)) = (bias, &self.denses[i].bias) {
+                        push(&b.0, p.id);
+                    }
+                }
+                LayerSpec::BatchNorm { scale, bias, .. } => {
+                    push(&scale.0, self.norms[i].gamma.id);
+                    push(&bias.0, self.norms[i].beta.id);
+                }
+                LayerSpec::LayerNorm { scale, bias, .. } => {
+                    push(&scale.0, self.layer_norms[i].gamma.id);
+                    if let (Some(b), Some(p)) = (bias, &self.layer_norms[i].beta) {
+                        push(&b.0, p.id);
+                    }
+                }
+                LayerSpec::Dropout(_) => {}
+            }
+        }
+        out
+    }
+
     /// Initializer names of biases PyTorch's dynamo exporter folded from batch norms
     /// (non-empty: the graph's parameters are not the PyTorch model's; export with
     /// `optimize=False`, see the guide).

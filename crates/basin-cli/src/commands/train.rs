@@ -17,6 +17,10 @@ pub struct TrainArgs {
     /// Override a config key, e.g. --set optimizer.lr=0.05 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
+    /// Keep the parameters whose name matches this regular expression fixed (the config key
+    /// `model.freeze`; names as `basin export` and PyTorch's state_dict give them).
+    #[arg(long, value_name = "REGEX")]
+    freeze: Option<String>,
     /// Output folder (default: `runs/<model>-<data>-seed<seed>`).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -32,7 +36,10 @@ pub struct TrainArgs {
 }
 
 /// Runs `basin train`.
-pub fn run(args: TrainArgs) -> Result<(), CliError> {
+pub fn run(mut args: TrainArgs) -> Result<(), CliError> {
+    if let Some(re) = args.freeze.take() {
+        args.sets.push(format!("model.freeze={}", toml::Value::String(re)));
+    }
     let (cfg, extends) = match (&args.out, args.resume) {
         (Some(out), true) => resumed_config(out, args.config.as_deref(), &args.sets)?,
         (None, true) => return Err(CliError::input("--resume: needs --out DIR, the run to continue")),

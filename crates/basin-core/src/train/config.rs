@@ -57,11 +57,16 @@ pub struct ModelConfig {
     /// An ONNX file (exported from PyTorch) to train or measure instead of a zoo network,
     /// starting from its own weights; `model.name` must then be left unset.
     pub onnx: String,
+    /// A regular expression: the parameters whose name it matches (anywhere in the name) are
+    /// kept fixed in training (no gradient, so no step, weight decay or momentum moves them).
+    /// Names are a zoo network's module paths (`Mlp.hidden.0.weight`) or an ONNX graph's
+    /// initializer names (PyTorch's `state_dict` names). Empty = none.
+    pub freeze: String,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        ModelConfig { name: "ne-f1".into(), ghost_batch: 0, relu_noise: 0.0, width: 0, depth: 0, dropout: 0.0, onnx: String::new() }
+        ModelConfig { name: "ne-f1".into(), ghost_batch: 0, relu_noise: 0.0, width: 0, depth: 0, dropout: 0.0, onnx: String::new(), freeze: String::new() }
     }
 }
 
