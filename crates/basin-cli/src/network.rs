@@ -176,4 +176,10 @@ impl Classifier for Network {
             _ => None,
         }
     }
+    fn features(&self, images: Tensor<4>) -> Option<Tensor<2>> {
+        match self {
+            Network::Zoo(m) => m.features(images),
+            Network::Onnx(_) => None,
+        }
+    }
 }

@@ -38,4 +38,12 @@ pub trait Classifier: Module + 'static {
         let _ = (dir, images);
         None
     }
+
+    /// The input φ(x) `[B, d]` of the network's last dense layer, whose weights are the last
+    /// dense parameter of the model (the penultimate representation of Petzka et al. 2021,
+    /// which relative flatness needs), in evaluation mode. `None` (the default): not exposed.
+    fn features(&self, images: Tensor<4>) -> Option<Tensor<2>> {
+        let _ = images;
+        None
+    }
 }

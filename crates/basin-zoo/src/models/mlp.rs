@@ -55,9 +55,13 @@ impl Mlp {
     }
 }
 
-/// 784 → hidden (dense, batch norm, ReLU) → dense, written once for both passes.
-impl DualNet for Mlp {
-    fn forward_dual(&self, dir: Option<&Mlp>, images: Dual<4>) -> Dual<2> {
+impl Mlp {
+    /// The hidden layers' output φ(x), the input of the output layer (evaluation mode).
+    pub fn features(&self, images: burn::tensor::Tensor<4>) -> burn::tensor::Tensor<2> {
+        self.hidden_dual(None, Dual::plain(images)).value
+    }
+
+    fn hidden_dual(&self, dir: Option<&Mlp>, images: Dual<4>) -> Dual<2> {
         let mut x = jvp::flatten(images);
         for (i, layer) in self.hidden.iter().enumerate() {
             x = jvp::linear(layer, dir.map(|d| &d.hidden[i]), x);
@@ -66,6 +70,13 @@ impl DualNet for Mlp {
             }
             x = jvp::dropout(&self.drop, self.act.forward_dual(x));
         }
-        jvp::linear(&self.output, dir.map(|d| &d.output), x)
+        x
+    }
+}
+
+/// 784 → hidden (dense, batch norm, ReLU) → dense, written once for both passes.
+impl DualNet for Mlp {
+    fn forward_dual(&self, dir: Option<&Mlp>, images: Dual<4>) -> Dual<2> {
+        jvp::linear(&self.output, dir.map(|d| &d.output), self.hidden_dual(dir, images))
     }
 }

@@ -134,4 +134,10 @@ impl Classifier for ZooModel {
             _ => return None,
         })
     }
+    fn features(&self, images: Tensor<4>) -> Option<Tensor<2>> {
+        match self {
+            ZooModel::Mlp(m) => Some(m.features(images)),
+            _ => None,
+        }
+    }
 }

@@ -10,11 +10,13 @@
 //! of the exact Hessian on 5 % of the training set), and the perturbation measures of
 //! [`perturbation`]: `pacbayes`, `pacbayes-mag` (σ and σ′ searches, keys `pacbayes.*`,
 //! `pacbayes.mag.*`), `worst-case` and `average-case` (Andriushchenko et al., keys `worst.*`,
-//! `average.*`). Batch norm is not folded into the convolutions as the reference code does
+//! `average.*`), and those of [`curvature`]: `relative-flatness` (Petzka et al.'s κ_Tr of the
+//! last dense layer) and `fisher-rao` (the Fisher–Rao norm). Batch norm is not folded into the convolutions as the reference code does
 //! (the grid's networks have none); a run with batch norm says so in each measure's settings.
 //! Each entry holds `value`, `settings` (what it was computed with), `details` (what the
 //! computation found on the way: σ and its trials, whether Lanczos converged) and `seconds`.
 
+mod curvature;
 mod perturbation;
 
 use crate::CliError;
@@ -34,7 +36,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// The measures `basin measures` computes, in order.
-pub const MEASURES: &[&str] = &["norms", "margin", "path-norm", "lambda-max", "pacbayes", "pacbayes-mag", "worst-case", "average-case"];
+pub const MEASURES: &[&str] = &["norms", "margin", "path-norm", "lambda-max", "pacbayes", "pacbayes-mag", "worst-case", "average-case", "relative-flatness", "fisher-rao"];
 
 /// Arguments of `basin measures`.
 #[derive(Args)]
@@ -43,7 +45,7 @@ pub struct MeasuresArgs {
     #[arg(long, required = true, num_args = 1..)]
     run: Vec<PathBuf>,
     /// Comma-separated measures (norms, margin, path-norm, lambda-max, pacbayes, pacbayes-mag,
-    /// worst-case, average-case) or `all`.
+    /// worst-case, average-case, relative-flatness, fisher-rao) or `all`.
     #[arg(long, default_value = "all")]
     measures: String,
     /// PAC-Bayes noise: `paper` (N(0, σ²)) or `reference-code` (measures.py's σ² as the std).
@@ -87,7 +89,7 @@ pub fn run(args: MeasuresArgs) -> Result<(), CliError> {
 fn owns(m: &str, key: &str) -> bool {
     match m {
         "norms" => key.starts_with("norms."),
-        "margin" | "path-norm" | "lambda-max" => key == m,
+        "margin" | "path-norm" | "lambda-max" | "relative-flatness" | "fisher-rao" => key == m,
         _ => perturbation::keys(m).iter().any(|k| k == key),
     }
 }
@@ -99,6 +101,7 @@ fn settings(m: &str, opts: &perturbation::Options, has_bn: bool) -> Value {
         "margin" => json!({"set": "train", "percentile": 10}),
         "path-norm" => json!({"input": "ones", "batch_norm_folded": false}),
         "lambda-max" => json!({"operator": "exact Hessian", "subset": 0.05, "tol": 1e-3, "max_iter": 100, "seed": 0}),
+        "relative-flatness" | "fisher-rao" => curvature::settings(m),
         _ => perturbation::settings(m, opts),
     };
     s["batch_norm"] = json!(has_bn);
@@ -134,6 +137,7 @@ fn measure_run(dir: &Path, wanted: &[&str], force: bool, opts: &perturbation::Op
                 let (v, converged) = lambda_max(&loaded.model, &loaded.data.train, &dev);
                 (vec![("lambda-max".to_string(), v)], json!({"converged": converged}))
             }
+            "relative-flatness" | "fisher-rao" => curvature::compute(m, &loaded.model, &loaded.data.train, &dev),
             _ => perturbation::compute(m, &subject, &loaded.model.clone().load_weights(&dir.join("init.bpk"))?, opts)?,
         };
         let secs = t.elapsed().as_secs_f64();
