@@ -26,7 +26,7 @@ fn measures_then_correlate_over_a_small_grid() {
     assert_eq!(code, 0, "{err}");
     let read = |r: &str| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(dir.path().join(r).join("measures.json")).unwrap()).unwrap() };
     let m = read("grid/a");
-    for k in ["norms.param_norm", "norms.log_prod_of_spec", "margin", "path-norm", "lambda-max", "pacbayes.init", "pacbayes.mag.flatness", "worst.linf.adaptive", "worst.l2", "average.l2.adaptive", "relative-flatness", "fisher-rao"] {
+    for k in ["norms.param_norm", "norms.log_prod_of_spec", "margin", "path-norm", "lambda-max", "pacbayes.init", "pacbayes.mag.flatness", "worst.linf.adaptive", "worst.l2", "average.l2.adaptive", "relative-flatness", "fisher-rao", "trace", "frobenius", "c-eps-sharpness"] {
         assert!(m[k]["value"].as_f64().is_some_and(f64::is_finite), "{k}: {}", m[k]);
         assert!(m[k]["settings"].is_object(), "{k} has no settings");
     }

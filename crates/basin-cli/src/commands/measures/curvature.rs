@@ -1,12 +1,19 @@
-//! The curvature measures of `basin measures` beyond λ_max: Petzka et al.'s relative flatness
-//! of the last dense layer and the Fisher–Rao norm, both on the whole training set in
-//! evaluation mode (`basin_core::measures::{relative_flatness, fisher_rao}` say what and why).
+//! The curvature measures of `basin measures`: λ_max, the trace (Hutch++, 99 products) and
+//! ‖H‖_F (30 probes) of the exact Hessian on the seeded 5 % of the training set the
+//! sharpest-directions paper uses; (C_ε, A)-sharpness with `basin sharpness`'s defaults on the
+//! training set; Petzka et al.'s relative flatness of the last dense layer and the Fisher–Rao
+//! norm on the whole training set (`basin_core::measures::{relative_flatness, fisher_rao}` say
+//! what and why). All in evaluation mode.
 
 use super::Values;
 use crate::network::Network;
 use basin_core::Classifier;
 use basin_core::batch::ExampleSet;
-use basin_core::curvature::Objective;
+use basin_core::curvature::frobenius::frobenius;
+use basin_core::curvature::hutch_pp::hutch_pp;
+use basin_core::curvature::objective::subset_indices;
+use basin_core::curvature::{ExactHessianOperator, LanczosConfig, Objective, lanczos};
+use basin_core::sharpness::{SharpnessConfig, sharpness};
 use basin_core::measures::fisher_rao::fisher_rao;
 use basin_core::measures::relative_flatness::RelativeFlatness;
 use basin_core::paramkind::ParamKind;
@@ -16,9 +23,19 @@ use burn::module::Module;
 use burn::tensor::Device;
 use serde_json::{Value, json};
 
-/// The settings of `relative-flatness` and `fisher-rao`.
+/// The measures of this file.
+pub const MEASURES: &[&str] = &["lambda-max", "trace", "frobenius", "c-eps-sharpness", "relative-flatness", "fisher-rao"];
+
+/// The Hessian's subset: 5 % of the training set, seed 0.
+const SUBSET: f64 = 0.05;
+
+/// The settings of a measure of this file.
 pub fn settings(measure: &str) -> Value {
     match measure {
+        "lambda-max" => json!({"operator": "exact Hessian", "subset": SUBSET, "tol": 1e-3, "max_iter": 100, "seed": 0}),
+        "trace" => json!({"operator": "exact Hessian", "subset": SUBSET, "estimator": "hutch++", "products": 99, "seed": 0}),
+        "frobenius" => json!({"operator": "exact Hessian", "subset": SUBSET, "probes": 30, "seed": 0}),
+        "c-eps-sharpness" => json!({"config": SharpnessConfig::default(), "set": "train"}),
         "relative-flatness" => json!({"layer": "last dense", "set": "train", "flatness": RelativeFlatness::default(), "weight_decay_term": false}),
         _ => json!({"operator": "exact GGN (the Fisher of the model's labels)", "set": "train", "batch": 500}),
     }
@@ -52,14 +69,46 @@ pub fn fisher_rao_norm(model: &Network, set: &PreparedSet, dev: &Device) -> f64 
     fisher_rao(&mut Objective::new(model, set, &idx, 500, dev))
 }
 
-/// Computes `relative-flatness` or `fisher-rao`.
+/// The exact Hessian on the subset (`None` for a network without a tangent pass).
+fn hessian(model: &Network, set: &PreparedSet, dev: &Device) -> Option<ExactHessianOperator<Network>> {
+    let idx = subset_indices(set.len(), Some(SUBSET), None, 0);
+    ExactHessianOperator::new(Objective::new(model, set, &idx, 500, dev)).ok()
+}
+
+/// λ_max and whether Lanczos met its tolerance (kept in the measure's details, so an
+/// unconverged estimate is flagged where it is stored).
+pub fn lambda_max(model: &Network, set: &PreparedSet, dev: &Device) -> (f64, bool) {
+    let Some(mut op) = hessian(model, set, dev) else { return (f64::NAN, false) };
+    let r = lanczos(&mut op, &LanczosConfig { k: 1, tol: 1e-3, max_iter: 100, ..Default::default() });
+    (r.eigenvalues.first().copied().unwrap_or(f64::NAN), r.converged)
+}
+
+/// Computes a measure of this file.
 pub fn compute(measure: &str, model: &Network, set: &PreparedSet, dev: &Device) -> Values {
+    let one = |v: f64| vec![(measure.to_string(), v)];
     match measure {
+        "lambda-max" => {
+            let (v, converged) = lambda_max(model, set, dev);
+            (one(v), json!({"converged": converged}))
+        }
+        "trace" | "frobenius" => match hessian(model, set, dev) {
+            Some(mut op) => {
+                let e = if measure == "trace" { hutch_pp(&mut op, 99, 0) } else { frobenius(&mut op, 30, 0) };
+                (one(e.mean), json!({"stderr": e.stderr, "samples": e.samples}))
+            }
+            None => (one(f64::NAN), json!({"unavailable": "the network has no tangent pass"})),
+        },
+        "c-eps-sharpness" => {
+            let idx: Vec<usize> = (0..set.len()).collect();
+            let mut obj = Objective::new(model, set, &idx, 1000, dev);
+            let s = sharpness(&mut obj, &SharpnessConfig::default());
+            (one(s.sharpness), json!({"f0": s.f0, "f_max": s.f_max, "per_restart": s.per_restart}))
+        }
         "relative-flatness" => match relative_flatness(model, set, &RelativeFlatness::default(), dev) {
             Some(v) => (vec![(measure.to_string(), v)], json!({})),
             None => (vec![(measure.to_string(), f64::NAN)], json!({"unavailable": "the network does not expose the input of its last dense layer (the zoo's mlp does)"})),
         },
-        _ => (vec![(measure.to_string(), fisher_rao_norm(model, set, dev))], json!({})),
+        _ => (one(fisher_rao_norm(model, set, dev)), json!({})),
     }
 }
 

@@ -6,12 +6,13 @@
 //!
 //! Measures: `norms` (Jiang et al.'s norm-based measures against `init.bpk`, raw, keys
 //! `norms.*`), `margin` (the 10th-percentile output margin on the training set), `path-norm`
-//! (squared parameters, an all-ones input, the sum of the logits), `lambda-max` (top eigenvalue
-//! of the exact Hessian on 5 % of the training set), and the perturbation measures of
+//! (squared parameters, an all-ones input, the sum of the logits), and the perturbation measures of
 //! [`perturbation`]: `pacbayes`, `pacbayes-mag` (σ and σ′ searches, keys `pacbayes.*`,
 //! `pacbayes.mag.*`), `worst-case` and `average-case` (Andriushchenko et al., keys `worst.*`,
-//! `average.*`), and those of [`curvature`]: `relative-flatness` (Petzka et al.'s κ_Tr of the
-//! last dense layer) and `fisher-rao` (the Fisher–Rao norm). Batch norm is not folded into the convolutions as the reference code does
+//! `average.*`), and those of [`curvature`]: `lambda-max`, `trace`, `frobenius` (of the exact
+//! Hessian on 5 % of the training set), `c-eps-sharpness` (as `basin sharpness` computes it),
+//! `relative-flatness` (Petzka et al.'s κ_Tr of the last dense layer) and `fisher-rao` (the
+//! Fisher–Rao norm). Batch norm is not folded into the convolutions as the reference code does
 //! (the grid's networks have none); a run with batch norm says so in each measure's settings.
 //! Each entry holds `value`, `settings` (what it was computed with), `details` (what the
 //! computation found on the way: σ and its trials, whether Lanczos converged) and `seconds`.
@@ -22,7 +23,6 @@ mod perturbation;
 use crate::CliError;
 use crate::model_source::ModelSource;
 use basin_core::Classifier;
-use basin_core::curvature::{ExactHessianOperator, LanczosConfig, Objective, lanczos};
 use basin_core::measures::apgd::Protocol;
 use basin_core::measures::pacbayes::NoiseScale;
 use basin_core::measures::margin::{margins, percentile_margin};
@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// The measures `basin measures` computes, in order.
-pub const MEASURES: &[&str] = &["norms", "margin", "path-norm", "lambda-max", "pacbayes", "pacbayes-mag", "worst-case", "average-case", "relative-flatness", "fisher-rao"];
+pub const MEASURES: &[&str] = &["norms", "margin", "path-norm", "lambda-max", "pacbayes", "pacbayes-mag", "worst-case", "average-case", "relative-flatness", "fisher-rao", "trace", "frobenius", "c-eps-sharpness"];
 
 /// Arguments of `basin measures`.
 #[derive(Args)]
@@ -45,7 +45,8 @@ pub struct MeasuresArgs {
     #[arg(long, required = true, num_args = 1..)]
     run: Vec<PathBuf>,
     /// Comma-separated measures (norms, margin, path-norm, lambda-max, pacbayes, pacbayes-mag,
-    /// worst-case, average-case, relative-flatness, fisher-rao) or `all`.
+    /// worst-case, average-case, relative-flatness, fisher-rao, trace, frobenius,
+    /// c-eps-sharpness) or `all`.
     #[arg(long, default_value = "all")]
     measures: String,
     /// PAC-Bayes noise: `paper` (N(0, σ²)) or `reference-code` (measures.py's σ² as the std).
@@ -89,7 +90,8 @@ pub fn run(args: MeasuresArgs) -> Result<(), CliError> {
 fn owns(m: &str, key: &str) -> bool {
     match m {
         "norms" => key.starts_with("norms."),
-        "margin" | "path-norm" | "lambda-max" | "relative-flatness" | "fisher-rao" => key == m,
+        "margin" | "path-norm" => key == m,
+        m if curvature::MEASURES.contains(&m) => key == m,
         _ => perturbation::keys(m).iter().any(|k| k == key),
     }
 }
@@ -100,8 +102,7 @@ fn settings(m: &str, opts: &perturbation::Options, has_bn: bool) -> Value {
         "norms" => json!({"weights": "kernels and dense matrices", "init": "init.bpk", "adjusted": false}),
         "margin" => json!({"set": "train", "percentile": 10}),
         "path-norm" => json!({"input": "ones", "batch_norm_folded": false}),
-        "lambda-max" => json!({"operator": "exact Hessian", "subset": 0.05, "tol": 1e-3, "max_iter": 100, "seed": 0}),
-        "relative-flatness" | "fisher-rao" => curvature::settings(m),
+        m if curvature::MEASURES.contains(&m) => curvature::settings(m),
         _ => perturbation::settings(m, opts),
     };
     s["batch_norm"] = json!(has_bn);
@@ -133,11 +134,7 @@ fn measure_run(dir: &Path, wanted: &[&str], force: bool, opts: &perturbation::Op
             "norms" => norms(dir, &loaded.model)?,
             "margin" => (vec![("margin".to_string(), margin(&loaded.model, &loaded.data.train, &dev))], json!({})),
             "path-norm" => (vec![("path-norm".to_string(), path_norm(&loaded.model, loaded.data.shape, &dev))], json!({})),
-            "lambda-max" => {
-                let (v, converged) = lambda_max(&loaded.model, &loaded.data.train, &dev);
-                (vec![("lambda-max".to_string(), v)], json!({"converged": converged}))
-            }
-            "relative-flatness" | "fisher-rao" => curvature::compute(m, &loaded.model, &loaded.data.train, &dev),
+            m if curvature::MEASURES.contains(&m) => curvature::compute(m, &loaded.model, &loaded.data.train, &dev),
             _ => perturbation::compute(m, &subject, &loaded.model.clone().load_weights(&dir.join("init.bpk"))?, opts)?,
         };
         let secs = t.elapsed().as_secs_f64();
@@ -188,14 +185,4 @@ fn path_norm(model: &crate::network::Network, shape: [usize; 3], dev: &Device) -
     let squared = ParamVec::from_model(&valid).map(|_, t| t.clone() * t).write_into(valid);
     let ones = Tensor::<4>::ones([1, shape[0], shape[1], shape[2]], dev);
     squared.logits(ones).sum().into_scalar::<f64>()
-}
-
-/// λ_max and whether Lanczos met its tolerance (written beside the value in the settings, so an
-/// unconverged estimate is flagged where it is stored).
-fn lambda_max(model: &crate::network::Network, set: &basin_zoo::data::PreparedSet, dev: &Device) -> (f64, bool) {
-    let idx = basin_core::curvature::objective::subset_indices(basin_core::batch::ExampleSet::len(set), Some(0.05), None, 0);
-    let obj = Objective::new(model, set, &idx, 500, dev);
-    let Ok(mut op) = ExactHessianOperator::new(obj) else { return (f64::NAN, false) };
-    let r = lanczos(&mut op, &LanczosConfig { k: 1, tol: 1e-3, max_iter: 100, ..Default::default() });
-    (r.eigenvalues.first().copied().unwrap_or(f64::NAN), r.converged)
 }

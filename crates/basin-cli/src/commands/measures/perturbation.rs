@@ -239,7 +239,7 @@ mod tests {
                 }
             }
         }
-        let (la, lb) = (super::super::lambda_max(&net, &set, &dev).0, super::super::lambda_max(&scaled, &set, &dev).0);
+        let (la, lb) = (super::super::curvature::lambda_max(&net, &set, &dev).0, super::super::curvature::lambda_max(&scaled, &set, &dev).0);
         assert!((la - lb).abs() > 0.05 * la, "λ_max {la} vs {lb}");
         // the reference code's adaptive ℓ2 ascent (step c⊙g/‖g‖, Euclidean projection onto
         // the ellipsoid) does not ascend in δ/|w|, so it is not invariant; its ℓ∞ box is
