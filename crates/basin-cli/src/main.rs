@@ -15,6 +15,7 @@ mod reproduce;
 mod run_lock;
 mod shards;
 mod slurm;
+mod subject;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -2,7 +2,8 @@
 //! config.toml and model.bpk), a weights file with a zoo model name, or an ONNX file (with its
 //! own weights or a `--weights` state_dict); the data by name or as NumPy arrays (`--npz`).
 //! Every measuring command takes these flags and gets a [`Network`] and its data from
-//! [`ModelSource::load`].
+//! [`ModelSource::load`], or, where a language model's run folder is also accepted
+//! (`basin hessian`), a [`crate::subject::Subject`].
 
 use crate::{CliError, config_file};
 use basin_core::train::TrainConfig;
@@ -67,6 +68,9 @@ impl ModelSource {
 
     /// Loads the model and its data on `device` (plain; the model lives on its autodiff twin).
     pub fn load(&self, device: &Device) -> Result<Loaded, CliError> {
+        if let Some(dir) = self.run.as_deref().filter(|d| crate::lm_source::is_lm_run(d)) {
+            return Err(CliError::input(format!("{}: a language model's run folder (lstm_lm): only `basin hessian` measures it", dir.display())));
+        }
         let (mut cfg, weights) = match (&self.run, &self.weights, &self.onnx) {
             (Some(dir), None, None) => {
                 let cfg = config_file::load(Some(&dir.join("config.toml")), &[])?;

@@ -209,4 +209,8 @@ fn hessian_of_a_language_model_run_folder() {
         assert_eq!(code, 2, "{bad:?}: {err}");
         assert!(err.contains(bad[0]) && err.contains("language model"), "{bad:?}: {err}");
     }
+    // the other measuring commands name the folder and say which command takes it
+    let (code, _, err) = basin(&["sharpness", "--run", "lm"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.trim().ends_with("lm: a language model's run folder (lstm_lm): only `basin hessian` measures it"), "{err}");
 }

@@ -9,7 +9,6 @@ use crate::{CliError, device, plots};
 use basin_core::curvature::block::{Block, in_group};
 use basin_core::curvature::diagonal::{TensorDiagonal, diag_pp, hutchinson_diagonal};
 use basin_core::curvature::frobenius::frobenius;
-use basin_core::paramvec::ParamVec;
 use basin_core::curvature::choice::{CurvatureOperator, OPERATOR_NAMES, OperatorKind};
 use basin_core::curvature::hutchinson::{Estimate, hutchinson};
 use basin_core::curvature::lanczos::{LanczosConfig, lanczos};
@@ -17,9 +16,7 @@ use basin_core::curvature::objective::subset_indices;
 use basin_core::curvature::slq::{Density, slq_density};
 use basin_core::curvature::track::{TopEigen, spread};
 use basin_core::curvature::{LinearOperator, Objective};
-use crate::lm_source::LmRun;
-use basin_core::curvature::exact_hessian::ExactHessianOperator;
-use basin_core::curvature::fd_hessian::FdHessianOperator;
+use crate::subject::{Operator, OperatorSpec, Subject, SubsetOperator};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -270,7 +267,6 @@ fn check(args: &HessianArgs) -> Result<OperatorKind, CliError> {
     Ok(kind)
 }
 
-type Operator = Box<dyn LinearOperator<V = ParamVec>>;
 
 /// Runs `basin hessian`.
 pub fn run(args: HessianArgs) -> Result<(), CliError> {
@@ -280,205 +276,152 @@ pub fn run(args: HessianArgs) -> Result<(), CliError> {
         files.extend(crate::output::plot_files(&density_svg(&args)));
     }
     crate::output::refuse_overwrite(&files, args.force)?;
-    let eps = kind.default_eps();
-    let eps = args.eps.unwrap_or(eps);
     let dev = device::select(&args.device)?;
-    let lm = match &args.source.run {
-        Some(dir) if crate::lm_source::is_lm_run(dir) => Some(lm_checks(&args, kind).and_then(|_| LmRun::load(dir, &dev))?),
-        _ => None,
-    };
-    let loaded = match lm {
-        Some(_) => None,
-        None => Some(args.source.load(&dev)?),
-    };
-    let started = Instant::now();
-    let batch_size = args.batch_size.unwrap_or(500);
-    // The operator on subset `r` (label draw `d` of the Monte-Carlo Fisher), its subset size
-    // and the subset loss.
-    let op_for_draw = |r: u64, d: u64| -> Result<(Operator, usize, f64), CliError> {
-        let (op, n, loss, w): (Operator, usize, f64, ParamVec) = match (&loaded, &lm) {
-            (Some(loaded), _) => {
-                let set = &loaded.data.train;
-                let idx = subset_indices(basin_core::batch::ExampleSet::len(set), Some(args.subset), args.samples, args.seed.wrapping_add(r));
-                let n = idx.len();
-                let obj = Objective::new(&loaded.model, set, &idx, batch_size, &dev);
-                args.determinism.check(&obj)?;
-                let op = CurvatureOperator::fisher(kind, obj, eps, args.fisher_samples, basin_core::rng::derive_seed(args.seed.wrapping_add(r), basin_core::rng::Stream::FisherLabels, d))?;
-                let loss = op.loss();
-                let w = basin_core::curvature::Differentiable::point(op.objective()).clone();
-                (Box::new(op), n, loss, w)
-            }
-            (None, Some(lm)) => {
-                // repeat r takes the r-th run of n consecutive chunks
-                let n = lm_chunks(&args, lm);
-                let batches: Vec<_> = lm.batches((r as usize + 1) * n, &dev).into_iter().skip(r as usize * n).collect();
-                if batches.len() < n {
-                    return Err(CliError::input(format!("--repeats: {} × {n} chunks is more than the run's {} training chunks", args.repeats, lm.chunks())));
-                }
-                let obj = Objective::from_batches(&lm.model, batches);
-                args.determinism.check(&obj)?;
-                let w = basin_core::curvature::Differentiable::point(&obj).clone();
-                let loss = obj.loss(&w);
-                let op: Operator = match kind {
-                    OperatorKind::Fd => Box::new(FdHessianOperator::new(obj, eps)),
-                    _ => Box::new(ExactHessianOperator::new(obj)?),
-                };
-                (op, n, loss, w)
-            }
-            (None, None) => unreachable!("one of the two sources is loaded"),
-        };
-        let op: Operator = match &args.layer {
-            Some(name) => Box::new(Block::new(op, &w, name)?),
-            None => op,
-        };
-        Ok((op, n, loss))
-    };
-    let op_for = |r: u64| op_for_draw(r, 0);
-    // the bottom end comes from the first repeat's own run: one Krylov space holds both ends
-    let eigen = |op: Operator, loss: f64, k: usize, bottom: usize, what: String, seed: u64| -> (TopEigen, Option<TopEigen>) {
-        let mut t = Ticking { op, bar: bar(args.max_iter as u64, &what) };
-        let res = lanczos(&mut t, &LanczosConfig { k, tol: args.tol, max_iter: args.max_iter, seed, smallest: false, bottom });
-        t.bar.finish_and_clear();
-        let low = (bottom > 0).then_some(TopEigen { eigenvalues: res.bottom_eigenvalues, residuals: res.bottom_residuals, hvps: res.iterations, loss });
-        (TopEigen { eigenvalues: res.eigenvalues, residuals: res.residuals, hvps: res.iterations, loss }, low)
-    };
-    let mut bottom = None;
-    let mut repeats = Vec::new();
-    let mut subset_size = 0;
-    let mut parameters = 0;
-    let draws = if kind == OperatorKind::Fisher { args.fisher_draws as u64 } else { 1 };
-    let mut fisher = None;
-    for r in 0..args.repeats as u64 {
-        // a subset's eigenvalues: the mean over the label draws (one draw but for the Fisher)
-        let mut per_draw = Vec::new();
-        for d in 0..draws {
-            let (op, n, loss) = op_for_draw(r, d)?;
-            subset_size = n;
-            parameters = op.dim();
-            let what = if draws > 1 { format!("lanczos {}/{}, draw {}/{draws}", r + 1, args.repeats, d + 1) } else { format!("lanczos {}/{}", r + 1, args.repeats) };
-            let (top, low) = eigen(op, loss, args.top_k, if r == 0 && d == 0 { args.bottom_k } else { 0 }, what, args.seed.wrapping_add(r));
-            per_draw.push(top);
-            bottom = bottom.or(low);
-        }
-        let (mean, std) = spread(&per_draw.iter().map(|t| t.eigenvalues.clone()).collect::<Vec<_>>());
-        if kind == OperatorKind::Fisher && r == 0 {
-            fisher = Some(FisherDraws { samples: args.fisher_samples, draws: per_draw.iter().map(|t| t.eigenvalues.clone()).collect(), mean: mean.clone(), std });
-        }
-        let first = &per_draw[0];
-        repeats.push(TopEigen {
-            residuals: (0..mean.len()).map(|i| per_draw.iter().map(|t| t.residuals.get(i).copied().unwrap_or(f64::NAN)).fold(0.0, f64::max)).collect(),
-            hvps: per_draw.iter().map(|t| t.hvps).sum(),
-            loss: first.loss,
-            eigenvalues: mean,
-        });
+    if args.source.run.as_deref().is_some_and(crate::lm_source::is_lm_run) {
+        lm_checks(&args, kind)?;
     }
-    let (mean, std) = spread(&repeats.iter().map(|t| t.eigenvalues.clone()).collect::<Vec<_>>());
-    let trace = match args.trace {
-        false => None,
-        true => {
-            let mut t = Ticking { op: op_for(0)?.0, bar: bar(args.trace_samples as u64, "trace") };
-            let e = match args.trace_method.as_str() {
-                "hutchinson" => hutchinson(&mut t, args.trace_samples, 0.0, args.seed),
-                _ => basin_core::curvature::hutch_pp::hutch_pp(&mut t, args.trace_samples, args.seed),
-            };
-            t.bar.finish_and_clear();
-            Some(e)
-        }
+    let subject = Subject::load(&args.source, &dev)?;
+    let started = Instant::now();
+    let spec = OperatorSpec {
+        kind,
+        eps: args.eps.unwrap_or(kind.default_eps()),
+        fisher_samples: args.fisher_samples,
+        subset: args.subset,
+        samples: args.samples,
+        seed: args.seed,
+        batch_size: args.batch_size.unwrap_or(500),
+        determinism: &args.determinism,
     };
-    let fro = match args.frobenius {
-        false => None,
-        true => {
-            let mut t = Ticking { op: op_for(0)?.0, bar: bar(args.frobenius_samples as u64, "frobenius") };
-            let e = frobenius(&mut t, args.frobenius_samples, args.seed);
-            t.bar.finish_and_clear();
-            Some(e)
+    // the operator on subset r (label draw d), restricted to --layer
+    let op_for_draw = |r: u64, d: u64| -> Result<SubsetOperator, CliError> {
+        let mut s = subject.operator(&spec, r, d, &dev)?;
+        if let Some(name) = &args.layer {
+            s.op = Box::new(Block::new(s.op, &s.point, name)?);
         }
+        Ok(s)
     };
-    let diagonal = match args.diagonal {
-        false => None,
-        true => {
-            let mut t = Ticking { op: op_for(0)?.0, bar: bar(args.diagonal_samples.max(2) as u64, "diagonal") };
-            let (_, per) = match args.diagonal_method.as_str() {
-                "hutchinson" => hutchinson_diagonal(&mut t, args.diagonal_samples, args.seed),
-                _ => diag_pp(&mut t, args.diagonal_samples, args.seed),
-            };
-            t.bar.finish_and_clear();
-            let per: Vec<TensorDiagonal> = match &args.layer {
-                Some(name) => per.into_iter().filter(|d| in_group(&d.path, name)).collect(),
-                None => per,
-            };
-            Some(per)
-        }
-    };
-    let density = match args.density {
-        false => None,
-        true => {
-            let mut t = Ticking { op: op_for(0)?.0, bar: bar((args.density_probes * args.density_steps) as u64, "density") };
-            let d = slq_density(&mut t, args.density_probes, args.density_steps, args.sigma, 400, args.seed);
-            t.bar.finish_and_clear();
-            Some(d)
-        }
-    };
-    let per_layer = match args.per_layer {
-        false => None,
-        true => {
-            let loaded = loaded.as_ref().expect("--per-layer is refused for a language model");
-            let (model, set) = (&loaded.model, &loaded.data.train);
-            let idx = subset_indices(basin_core::batch::ExampleSet::len(set), Some(args.subset), args.samples, args.seed);
-            let labels = basin_core::rng::derive_seed(args.seed, basin_core::rng::Stream::FisherLabels, 0);
-            let make = || CurvatureOperator::fisher(kind, Objective::new(model, set, &idx, batch_size, &dev), eps, args.fisher_samples, labels).expect("built above for the first subset");
-            let w = basin_core::curvature::Differentiable::point(make().objective()).clone();
-            let cfg = basin_core::curvature::block::PerLayerConfig { max_iter: args.max_iter, tol: args.tol, trace_matvecs: args.trace_samples, frobenius_samples: args.frobenius_samples, seed: args.seed };
-            // three estimates (λ_max, trace, ‖·‖_F) per layer, each on a fresh operator
-            let pb = bar(3 * basin_core::curvature::block::layer_names(&w).len() as u64, "per layer");
-            let rows = basin_core::curvature::block::per_layer(&w, || { pb.inc(1); make() }, cfg).map_err(CliError::from)?;
-            pb.finish_and_clear();
-            Some(rows)
-        }
+    let spectrum = spectrum(&args, kind, &op_for_draw)?;
+    let op_for = || op_for_draw(0, 0).map(|s| s.op);
+    let trace = args.trace.then(|| estimate(op_for()?, args.trace_samples, "trace", |t| match args.trace_method.as_str() {
+        "hutchinson" => hutchinson(t, args.trace_samples, 0.0, args.seed),
+        _ => basin_core::curvature::hutch_pp::hutch_pp(t, args.trace_samples, args.seed),
+    })).transpose()?;
+    let fro = args.frobenius.then(|| estimate(op_for()?, args.frobenius_samples, "frobenius", |t| frobenius(t, args.frobenius_samples, args.seed))).transpose()?;
+    let diagonal = args.diagonal.then(|| estimate(op_for()?, args.diagonal_samples.max(2), "diagonal", |t| match args.diagonal_method.as_str() {
+        "hutchinson" => hutchinson_diagonal(t, args.diagonal_samples, args.seed).1,
+        _ => diag_pp(t, args.diagonal_samples, args.seed).1,
+    })).transpose()?.map(|per: Vec<TensorDiagonal>| match &args.layer {
+        Some(name) => per.into_iter().filter(|d| in_group(&d.path, name)).collect(),
+        None => per,
+    });
+    let density = args.density.then(|| estimate(op_for()?, args.density_probes * args.density_steps, "density", |t| slq_density(t, args.density_probes, args.density_steps, args.sigma, 400, args.seed))).transpose()?;
+    let per_layer = match (args.per_layer, subject.classifier()) {
+        (true, Some(loaded)) => Some(per_layer(&args, kind, &spec, loaded, &dev)?),
+        _ => None,
     };
     let report = Report {
         per_layer,
-        model: match (&loaded, &lm) {
-            (Some(l), _) => l.cfg.model_label(),
-            (None, lm) => lm.as_ref().map_or_else(String::new, |lm| format!("lstm-lm 1×{}", lm.setup.hidden)),
-        },
-        data: match (&loaded, &lm) {
-            (Some(l), _) => l.cfg.data_label(),
-            (None, lm) => lm.as_ref().map_or_else(String::new, |lm| lm.setup.data.display().to_string()),
-        },
-        parameters,
-        subset_size,
-        subset_unit: match &lm {
-            Some(lm) => format!("training chunks of {} streams × {} words", lm.setup.batch, lm.setup.bptt),
-            None => "training examples".into(),
-        },
+        model: subject.model_label(),
+        data: subject.data_label(),
+        parameters: spectrum.parameters,
+        subset_size: spectrum.subset_size,
+        subset_unit: subject.subset_unit(),
         operator: kind.name().to_string(),
         operator_label: kind.label().to_string(),
-        eps: (eps > 0.0).then_some(eps),
-        products: if eps > 0.0 { "finite differences" } else { "tangent pass" }.to_string(),
-        fisher,
+        eps: (spec.eps > 0.0).then_some(spec.eps),
+        products: if spec.eps > 0.0 { "finite differences" } else { "tangent pass" }.to_string(),
+        fisher: spectrum.fisher,
         layer: args.layer.clone(),
-        repeats,
-        mean,
-        std,
+        repeats: spectrum.repeats,
+        mean: spectrum.mean,
+        std: spectrum.std,
         trace_method: trace.as_ref().map(|_| args.trace_method.clone()),
         trace,
         frobenius: fro,
-        bottom,
+        bottom: spectrum.bottom,
         diagonal_method: diagonal.as_ref().map(|_| args.diagonal_method.clone()),
         diagonal,
         density_log: density.as_ref().filter(|_| args.log).map(|d| basin_core::curvature::slq::log_density(d, args.sigma, 400, 1e-9)),
         density,
         seconds: started.elapsed().as_secs_f64(),
     };
-    print_report(&report);
+    write_report(&args, &report)
+}
+
+/// One randomized estimate on `op`, with a progress bar of `len` products.
+fn estimate<T>(op: Operator, len: usize, what: &str, f: impl FnOnce(&mut Ticking<Operator>) -> T) -> Result<T, CliError> {
+    let mut t = Ticking { op, bar: bar(len as u64, what) };
+    let out = f(&mut t);
+    t.bar.finish_and_clear();
+    Ok(out)
+}
+
+/// The top (and bottom) eigenvalues over the subsets and label draws.
+struct Spectrum {
+    repeats: Vec<TopEigen>,
+    mean: Vec<f64>,
+    std: Vec<f64>,
+    bottom: Option<TopEigen>,
+    fisher: Option<FisherDraws>,
+    subset_size: usize,
+    parameters: usize,
+}
+
+/// Lanczos on each subset (the mean over the label draws of the Monte-Carlo Fisher); the
+/// bottom end comes from the first subset's own run: one Krylov space holds both ends.
+fn spectrum(args: &HessianArgs, kind: OperatorKind, op_for_draw: &dyn Fn(u64, u64) -> Result<SubsetOperator, CliError>) -> Result<Spectrum, CliError> {
+    let (mut bottom, mut repeats, mut fisher, mut subset_size, mut parameters) = (None, Vec::new(), None, 0, 0);
+    let draws = if kind == OperatorKind::Fisher { args.fisher_draws as u64 } else { 1 };
+    for r in 0..args.repeats as u64 {
+        let mut per_draw = Vec::new();
+        for d in 0..draws {
+            let s = op_for_draw(r, d)?;
+            (subset_size, parameters) = (s.size, s.op.dim());
+            let what = if draws > 1 { format!("lanczos {}/{}, draw {}/{draws}", r + 1, args.repeats, d + 1) } else { format!("lanczos {}/{}", r + 1, args.repeats) };
+            let low_k = if r == 0 && d == 0 { args.bottom_k } else { 0 };
+            let res = estimate(s.op, args.max_iter, &what, |t| lanczos(t, &LanczosConfig { k: args.top_k, tol: args.tol, max_iter: args.max_iter, seed: args.seed.wrapping_add(r), smallest: false, bottom: low_k }))?;
+            bottom = bottom.or((low_k > 0).then(|| TopEigen { eigenvalues: res.bottom_eigenvalues.clone(), residuals: res.bottom_residuals.clone(), hvps: res.iterations, loss: s.loss }));
+            per_draw.push(TopEigen { eigenvalues: res.eigenvalues, residuals: res.residuals, hvps: res.iterations, loss: s.loss });
+        }
+        let (mean, std) = spread(&per_draw.iter().map(|t| t.eigenvalues.clone()).collect::<Vec<_>>());
+        if kind == OperatorKind::Fisher && r == 0 {
+            fisher = Some(FisherDraws { samples: args.fisher_samples, draws: per_draw.iter().map(|t| t.eigenvalues.clone()).collect(), mean: mean.clone(), std });
+        }
+        repeats.push(TopEigen {
+            residuals: (0..mean.len()).map(|i| per_draw.iter().map(|t| t.residuals.get(i).copied().unwrap_or(f64::NAN)).fold(0.0, f64::max)).collect(),
+            hvps: per_draw.iter().map(|t| t.hvps).sum(),
+            loss: per_draw[0].loss,
+            eigenvalues: mean,
+        });
+    }
+    let (mean, std) = spread(&repeats.iter().map(|t| t.eigenvalues.clone()).collect::<Vec<_>>());
+    Ok(Spectrum { repeats, mean, std, bottom, fisher, subset_size, parameters })
+}
+
+/// λ_max, trace and ‖·‖_F of each layer's block, each on a fresh operator over the first subset.
+fn per_layer(args: &HessianArgs, kind: OperatorKind, spec: &OperatorSpec, loaded: &crate::model_source::Loaded, dev: &burn::tensor::Device) -> Result<Vec<basin_core::curvature::block::LayerCurvature>, CliError> {
+    let (model, set) = (&loaded.model, &loaded.data.train);
+    let idx = subset_indices(basin_core::batch::ExampleSet::len(set), Some(args.subset), args.samples, args.seed);
+    let labels = basin_core::rng::derive_seed(args.seed, basin_core::rng::Stream::FisherLabels, 0);
+    let make = || CurvatureOperator::fisher(kind, Objective::new(model, set, &idx, spec.batch_size, dev), spec.eps, args.fisher_samples, labels).expect("built for the spectrum's first subset");
+    let w = basin_core::curvature::Differentiable::point(make().objective()).clone();
+    let cfg = basin_core::curvature::block::PerLayerConfig { max_iter: args.max_iter, tol: args.tol, trace_matvecs: args.trace_samples, frobenius_samples: args.frobenius_samples, seed: args.seed };
+    let pb = bar(3 * basin_core::curvature::block::layer_names(&w).len() as u64, "per layer");
+    let rows = basin_core::curvature::block::per_layer(&w, || { pb.inc(1); make() }, cfg).map_err(CliError::from)?;
+    pb.finish_and_clear();
+    Ok(rows)
+}
+
+/// Prints the report, writes --json and the density plot.
+fn write_report(args: &HessianArgs, report: &Report) -> Result<(), CliError> {
+    print_report(report);
     if let Some(path) = &args.json {
-        let text = serde_json::to_vec_pretty(&report).expect("report serializes");
+        let text = serde_json::to_vec_pretty(report).expect("report serializes");
         basin_core::train::checkpoint::write_atomic(path, &text)?;
         println!("wrote {}", path.display());
     }
     if let Some(d) = report.density_log.as_ref().or(report.density.as_ref()) {
-        let svg = density_svg(&args);
+        let svg = density_svg(args);
         let pts: Vec<(f64, f64)> = d.grid.iter().copied().zip(d.density.iter().copied()).collect();
         let of = report.layer.as_ref().map(|l| format!(" of {l}")).unwrap_or_default();
         let (what, axis) = if report.density_log.is_some() { ("density of log₁₀|λ|", "log₁₀ |eigenvalue|") } else { ("spectral density", "eigenvalue") };
@@ -553,11 +496,6 @@ fn lm_checks(args: &HessianArgs, kind: OperatorKind) -> Result<(), CliError> {
         return refuse("--batch-size (its batches are the run's training chunks)");
     }
     Ok(())
-}
-
-/// Chunks per subset of a language model: --samples, or --subset of its training chunks.
-fn lm_chunks(args: &HessianArgs, lm: &LmRun) -> usize {
-    args.samples.unwrap_or_else(|| ((args.subset * lm.chunks() as f64).ceil() as usize).max(1))
 }
 
 /// Where the density plot goes: --svg, or next to --json, or hessian-density.svg.
