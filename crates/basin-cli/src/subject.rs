@@ -18,6 +18,7 @@ use burn::tensor::Device;
 pub type Operator = Box<dyn LinearOperator<V = ParamVec>>;
 
 /// A loaded model and its training data.
+#[allow(clippy::large_enum_variant)] // one per command run
 pub enum Subject {
     /// An image or feature classifier (a run folder, zoo weights, an ONNX file).
     Classifier(Loaded),
