@@ -106,9 +106,7 @@ impl OnnxNet {
 
     /// Layer `k` of the program's position in its kind's list.
     pub fn index(&self, k: usize) -> usize {
-        let layers = &self.program().layers;
-        let kind = std::mem::discriminant(&layers[k]);
-        layers[..k].iter().filter(|l| std::mem::discriminant(*l) == kind).count()
+        self.program.positions[k]
     }
 
     /// ε of layer norm `k`.

@@ -196,6 +196,8 @@ pub struct Program {
     /// Initializer names whose bias PyTorch's dynamo exporter folded from a batch norm
     /// (`…weight_bias`): the graph's parameters are not the model's.
     pub folded: Vec<String>,
+    /// Each layer's position in its kind's list (the net's `convs`, `denses`, …).
+    pub positions: Vec<usize>,
 }
 
 /// Attribute lookups on a node.
@@ -274,7 +276,7 @@ pub fn compile(file: &mut OnnxFile) -> Result<Program, OnnxError> {
         *slots.entry(name.to_string()).or_insert(n)
     };
     let input_slot = slot_of(&input.name, &mut slots);
-    let mut program = Program { steps: vec![], constants: vec![], input: (input_slot, input.name.clone(), input_shape), output: 0, slots: 0, layers: vec![], folded: vec![] };
+    let mut program = Program { steps: vec![], constants: vec![], input: (input_slot, input.name.clone(), input_shape), output: 0, slots: 0, layers: vec![], folded: vec![], positions: vec![] };
     let mut alias: HashMap<String, String> = HashMap::new(); // an absorbed Add's output → the dense layer's
     let mut params: HashMap<String, String> = HashMap::new(); // initializer → node that owns it
     let param = |name: &str, transposed: bool| -> Result<(ParamRef, HostTensor), OnnxError> {
@@ -551,6 +553,12 @@ pub fn compile(file: &mut OnnxFile) -> Result<Program, OnnxError> {
     }
     program.folded = inits.keys().filter(|k| k.ends_with("weight_bias")).cloned().collect();
     program.folded.sort();
+    program.positions = (0..program.layers.len())
+        .map(|k| {
+            let kind = std::mem::discriminant(&program.layers[k]);
+            program.layers[..k].iter().filter(|l| std::mem::discriminant(*l) == kind).count()
+        })
+        .collect();
     Ok(program)
 }
 
