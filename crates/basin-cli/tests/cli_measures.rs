@@ -69,4 +69,13 @@ fn measures_then_correlate_over_a_small_grid() {
     let rows = c["measures"].as_array().unwrap();
     assert!(rows.iter().all(|r| r["n"] == 4 && r["tau"].as_f64().is_some_and(|t| (-1.0..=1.0).contains(&t))), "{rows:?}");
     assert!(rows.iter().any(|r| r["measure"] == "path-norm"));
+
+    // the report's section: the table and a scatter per measure, coloured by a hyperparameter
+    let dirs: Vec<&str> = runs.iter().map(|(r, _, _)| *r).collect();
+    let (code, _, err) = basin(&[&["report"], dirs.as_slice(), &["--out", "grid.html"]].concat(), dir.path());
+    assert_eq!(code, 0, "{err}");
+    let html = std::fs::read_to_string(dir.path().join("grid.html")).unwrap();
+    let sec = &html[html.find("id=\"generalization\"").expect("the section is there")..];
+    assert!(sec.contains("4 runs; hyperparameters (the config keys in which they differ): optimizer.lr, train.batch_size"), "{}", &sec[..400]);
+    assert!(sec.contains("path-norm: τ =") && sec.contains("coloured by"), "a scatter per measure");
 }

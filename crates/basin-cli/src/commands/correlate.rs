@@ -32,10 +32,85 @@ pub struct CorrelateArgs {
 }
 
 /// One run: its hyperparameter values (all config keys, flattened), the target and its measures.
-struct Run {
-    config: BTreeMap<String, String>,
-    target: f64,
-    measures: BTreeMap<String, f64>,
+pub struct Run {
+    /// Every config key, flattened (`optimizer.lr`), with its value as TOML writes it.
+    pub config: BTreeMap<String, String>,
+    /// The gap or the test loss.
+    pub target: f64,
+    /// Each measure of measures.json with a numeric value.
+    pub measures: BTreeMap<String, f64>,
+}
+
+/// One measure's rank correlations over the runs where it is a finite number.
+pub struct Row {
+    /// The measure's key.
+    pub measure: String,
+    /// Runs it was computed on.
+    pub n: usize,
+    /// Kendall's τ with the target.
+    pub tau: f64,
+    /// τ's 95 % percentile bootstrap interval over runs.
+    pub interval: (f64, f64),
+    /// The granulated Ψ.
+    pub psi: f64,
+    /// ψ per hyperparameter.
+    pub per: Vec<f64>,
+    /// The PGDL conditional-MI score and the pair it was found at.
+    pub cmi: (f64, Option<(usize, usize)>),
+}
+
+/// The runs found below some folders, their hyperparameters and a row per measure.
+pub struct Analysis {
+    /// The config keys in which the runs differ (the seed excepted).
+    pub names: Vec<String>,
+    /// The runs with a target.
+    pub runs: Vec<Run>,
+    /// One per measure, in key order.
+    pub rows: Vec<Row>,
+}
+
+/// The correlations of every measure over the finished runs below `dirs` (each a run folder
+/// or a folder holding run folders), against `against` (`gap` or `test-loss`).
+pub fn analyze(dirs: &[PathBuf], against: &str, converged_only: bool) -> Result<Analysis, CliError> {
+    let mut found = Vec::new();
+    dirs.iter().for_each(|d| find_runs(d, &mut found));
+    let mut runs = Vec::new();
+    for d in &found {
+        if converged_only && read_json(&d.join("summary.json"))?["converged_at_step"].is_null() {
+            continue;
+        }
+        if let Some(r) = load_run(d, against)? {
+            runs.push(r);
+        }
+    }
+    // the hyperparameters: keys whose values differ between runs, the seed excepted
+    let keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.config.keys()).collect();
+    let names: Vec<String> = keys
+        .into_iter()
+        .filter(|k| k.as_str() != "seed" && runs.iter().map(|r| r.config.get(*k)).collect::<BTreeSet<_>>().len() > 1)
+        .cloned()
+        .collect();
+    let measures: BTreeSet<String> = runs.iter().flat_map(|r| r.measures.keys().cloned()).collect();
+    let rows = measures
+        .into_iter()
+        .map(|m| {
+            let t = table(&runs, &names, &m);
+            let (psi, per) = granulated::psi(&t);
+            Row { n: t.len(), tau: kendall::tau(&t.measure, &t.gap), interval: kendall::bootstrap_interval(&t.measure, &t.gap, 1000, 0.95, 0), psi, per, cmi: cmi::score(&t), measure: m }
+        })
+        .collect();
+    Ok(Analysis { names, runs, rows })
+}
+
+/// The (hyperparameters, measure, target) table of measure `m` over the runs where it is finite.
+pub fn table(runs: &[Run], names: &[String], m: &str) -> Table {
+    let rs: Vec<&Run> = runs.iter().filter(|r| r.measures.get(m).is_some_and(|v| v.is_finite())).collect();
+    Table {
+        names: names.to_vec(),
+        hparams: rs.iter().map(|r| names.iter().map(|k| r.config.get(k).cloned().unwrap_or_default()).collect()).collect(),
+        measure: rs.iter().map(|r| r.measures[m]).collect(),
+        gap: rs.iter().map(|r| r.target).collect(),
+    }
 }
 
 fn flatten(prefix: &str, v: &toml::Value, out: &mut BTreeMap<String, String>) {
@@ -86,51 +161,24 @@ pub fn run(args: CorrelateArgs) -> Result<(), CliError> {
     if !matches!(args.against.as_str(), "gap" | "test-loss") {
         return Err(CliError::input(format!("--against: '{}' is not gap or test-loss", args.against)));
     }
-    let mut dirs = Vec::new();
-    find_runs(&args.dir, &mut dirs);
-    let mut runs = Vec::new();
-    for d in &dirs {
-        if args.converged_only && read_json(&d.join("summary.json"))?["converged_at_step"].is_null() {
-            continue;
-        }
-        if let Some(r) = load_run(d, &args.against)? {
-            runs.push(r);
-        }
+    let a = analyze(std::slice::from_ref(&args.dir), &args.against, args.converged_only)?;
+    if a.runs.len() < 2 {
+        return Err(CliError::input(format!("{}: {} finished run(s) found; correlating needs at least two", args.dir.display(), a.runs.len())));
     }
-    if runs.len() < 2 {
-        return Err(CliError::input(format!("{}: {} finished run(s) found; correlating needs at least two", args.dir.display(), runs.len())));
-    }
-    // the hyperparameters: keys whose values differ between runs, the seed excepted
-    let keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.config.keys()).collect();
-    let names: Vec<String> = keys
-        .into_iter()
-        .filter(|k| k.as_str() != "seed" && runs.iter().map(|r| r.config.get(*k)).collect::<BTreeSet<_>>().len() > 1)
-        .cloned()
-        .collect();
-    let measures: BTreeSet<&String> = runs.iter().flat_map(|r| r.measures.keys()).collect();
-    println!("{} runs below {}, ranked against {}; hyperparameters: {}", runs.len(), args.dir.display(), args.against, names.join(", "));
+    let names = &a.names;
+    println!("{} runs below {}, ranked against {}; hyperparameters: {}", a.runs.len(), args.dir.display(), args.against, names.join(", "));
     println!();
     println!("| measure | n | Kendall τ | τ 95 % bootstrap | Ψ | {} | CMI (min over pairs) |", names.iter().map(|n| format!("ψ {n}")).collect::<Vec<_>>().join(" | "));
     println!("|---|---|---|---|---|{}---|", "---|".repeat(names.len()));
+    let f = |x: f64| if x.is_nan() { "—".to_string() } else { format!("{x:.3}") };
     let mut rows = Vec::new();
-    for m in measures {
-        let rs: Vec<&Run> = runs.iter().filter(|r| r.measures.get(m).is_some_and(|v| v.is_finite())).collect();
-        let t = Table {
-            names: names.clone(),
-            hparams: rs.iter().map(|r| names.iter().map(|k| r.config.get(k).cloned().unwrap_or_default()).collect()).collect(),
-            measure: rs.iter().map(|r| r.measures[m]).collect(),
-            gap: rs.iter().map(|r| r.target).collect(),
-        };
-        let tau = kendall::tau(&t.measure, &t.gap);
-        let (lo, hi) = kendall::bootstrap_interval(&t.measure, &t.gap, 1000, 0.95, 0);
-        let (psi, per) = granulated::psi(&t);
-        let (c, pair) = cmi::score(&t);
-        let f = |x: f64| if x.is_nan() { "—".to_string() } else { format!("{x:.3}") };
-        println!("| {m} | {} | {} | {}–{} | {} | {} | {} |", t.len(), f(tau), f(lo), f(hi), f(psi), per.iter().map(|x| f(*x)).collect::<Vec<_>>().join(" | "), f(c));
-        rows.push(json!({"measure": m, "n": t.len(), "tau": tau, "tau_bootstrap_95": [lo, hi], "psi": psi, "psi_per": names.iter().zip(&per).map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(), "cmi": c, "cmi_pair": pair.map(|(a, b)| [names[a].clone(), names[b].clone()])}));
+    for r in &a.rows {
+        let (lo, hi) = r.interval;
+        println!("| {} | {} | {} | {}–{} | {} | {} | {} |", r.measure, r.n, f(r.tau), f(lo), f(hi), f(r.psi), r.per.iter().map(|x| f(*x)).collect::<Vec<_>>().join(" | "), f(r.cmi.0));
+        rows.push(json!({"measure": r.measure, "n": r.n, "tau": r.tau, "tau_bootstrap_95": [lo, hi], "psi": r.psi, "psi_per": names.iter().zip(&r.per).map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(), "cmi": r.cmi.0, "cmi_pair": r.cmi.1.map(|(x, y)| [names[x].clone(), names[y].clone()])}));
     }
     if let Some(p) = &args.json {
-        let doc = json!({"dir": args.dir, "against": args.against, "runs": runs.len(), "hyperparameters": names, "converged_only": args.converged_only, "measures": rows});
+        let doc = json!({"dir": args.dir, "against": args.against, "runs": a.runs.len(), "hyperparameters": names, "converged_only": args.converged_only, "measures": rows});
         basin_core::train::checkpoint::write_atomic(p, &serde_json::to_vec_pretty(&doc).expect("serializes"))?;
     }
     Ok(())

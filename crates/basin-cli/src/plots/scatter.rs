@@ -37,6 +37,8 @@ pub struct Scatter<'a> {
     pub points: &'a [Point],
     /// A horizontal dashed line: its label and y (e.g. the SGD baseline's mean).
     pub baseline: Option<(&'a str, f64)>,
+    /// Join a group's points by a line (a swept parameter); `false`: coloured points only.
+    pub join: bool,
 }
 
 /// The range of `values` (finite ones), padded by 10 % on each side.
@@ -106,9 +108,9 @@ impl Figure for Scatter<'_> {
             chart
                 .draw_series(mine.iter().map(|p| ErrorBar::new_horizontal(p.y.0, p.x.0 - sd(p.x.1), p.x.0, p.x.0 + sd(p.x.1), color.filled(), 10)))
                 .map_err(draw_error(what))?;
-            if g.is_some() {
+            if g.is_some() && self.join {
                 chart.draw_series(LineSeries::new(mine.iter().map(|p| (p.x.0, p.y.0)), color.stroke_width(2))).map_err(draw_error(what))?;
-            } else {
+            } else if g.is_none() {
                 chart
                     .draw_series(mine.iter().map(|p| EmptyElement::at((p.x.0, p.y.0)) + Text::new(p.label.clone(), (8, -18), ("sans-serif", 14).into_font())))
                     .map_err(draw_error(what))?;

@@ -5,7 +5,7 @@
 
 use super::html::{Page, Section, Table};
 use super::run_folder::{Measurement, RunFolder};
-use crate::plots::{Bar, ErrorBars, HeatMap, LinePlot, Series};
+use crate::plots::{Bar, ErrorBars, HeatMap, LinePlot, Point, Scatter, Series};
 use basin_core::curvature::choice::OperatorKind;
 use serde_json::Value;
 
@@ -168,6 +168,48 @@ fn per_layer(sec: &mut Section, runs: &[RunFolder]) {
     }
 }
 
+/// With three or more finished runs that hold `basin measures`' measures.json: each measure's
+/// rank correlations with the generalization gap (as `basin correlate` gives them) and a
+/// scatter plot of the measure against the gap, one point per run, coloured by the
+/// hyperparameter whose granulated ψ is largest in magnitude for that measure.
+fn generalization(runs: &[RunFolder]) -> Section {
+    let mut sec = Section::new("generalization", "Flatness against generalization");
+    let dirs: Vec<std::path::PathBuf> = runs.iter().map(|r| std::path::PathBuf::from(&r.name)).filter(|d| d.join("measures.json").is_file()).collect();
+    let Ok(a) = crate::commands::correlate::analyze(&dirs, "gap", false) else { return sec };
+    if a.runs.len() < 3 || a.rows.is_empty() {
+        return sec;
+    }
+    let f = |x: f64| if x.is_nan() { "—".to_string() } else { format!("{x:.3}") };
+    let mut t = Table::new(&["measure", "n", "Kendall τ", "τ 95 % bootstrap", "Ψ", "CMI (min over pairs)"]);
+    for r in &a.rows {
+        t.row(vec![r.measure.clone(), r.n.to_string(), f(r.tau), format!("{}–{}", f(r.interval.0), f(r.interval.1)), f(r.psi), f(r.cmi.0)]);
+    }
+    sec.text(&format!("{} runs; hyperparameters (the config keys in which they differ): {}. Gap = train accuracy − test accuracy. basin correlate gives ψ per hyperparameter.", a.runs.len(), a.names.join(", ")));
+    sec.table(&t);
+    for r in &a.rows {
+        let by = r.per.iter().enumerate().filter(|(_, p)| p.is_finite()).max_by(|x, y| x.1.abs().total_cmp(&y.1.abs())).map(|(i, _)| a.names[i].clone());
+        let points: Vec<Point> = a
+            .runs
+            .iter()
+            .filter_map(|run| {
+                let m = run.measures.get(&r.measure).filter(|v| v.is_finite())?;
+                let group = by.as_ref().map(|k| format!("{k} = {}", run.config.get(k).cloned().unwrap_or_default()));
+                Some(Point { label: String::new(), x: (*m, 0.0), y: (run.target, 0.0), paper: None, group })
+            })
+            .collect();
+        if points.len() < 2 {
+            continue;
+        }
+        let title = format!("{}: τ = {}", r.measure, f(r.tau));
+        let caption = match &by {
+            Some(k) => format!("{} against the gap, coloured by {k} (largest |ψ|)", r.measure),
+            None => format!("{} against the gap", r.measure),
+        };
+        sec.figure(&Scatter { title: &title, x_label: &r.measure, y_label: "gap (train acc − test acc)", points: &points, baseline: None, join: false }, &caption);
+    }
+    sec
+}
+
 fn sharpness(runs: &[RunFolder]) -> Section {
     let mut sec = Section::new("sharpness", "Sharpness and noise sensitivity");
     let mut boxes = Table::new(&["run", "file", "protocol", "ε", "subspace", "(C_ε, A)-sharpness", "f₀", "per restart"]);
@@ -268,6 +310,6 @@ pub fn page(runs: &[RunFolder]) -> Page {
     Page {
         title: format!("basin report — {}", names.join(", ")),
         subtitle: format!("{} run folder{}; written by basin {}", runs.len(), if runs.len() == 1 { "" } else { "s" }, env!("CARGO_PKG_VERSION")),
-        sections: vec![summary(runs), training(runs), curvature(runs), sharpness(runs), landscapes(runs), config(runs)],
+        sections: vec![summary(runs), training(runs), curvature(runs), sharpness(runs), generalization(runs), landscapes(runs), config(runs)],
     }
 }

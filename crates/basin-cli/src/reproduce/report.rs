@@ -338,7 +338,7 @@ struct FigureData<'a> {
 impl FigureData<'_> {
     /// The scatter plot under `title`.
     fn scatter<'b>(&'b self, title: &'b str) -> Scatter<'b> {
-        Scatter { title, x_label: &self.spec.x, y_label: &self.spec.y, points: &self.points, baseline: self.baseline.as_ref().map(|(l, v)| (l.as_str(), *v)) }
+        Scatter { title, x_label: &self.spec.x, y_label: &self.spec.y, points: &self.points, baseline: self.baseline.as_ref().map(|(l, v)| (l.as_str(), *v)), join: true }
     }
 }
 
