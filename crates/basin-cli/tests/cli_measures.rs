@@ -26,7 +26,7 @@ fn measures_then_correlate_over_a_small_grid() {
     assert_eq!(code, 0, "{err}");
     let read = |r: &str| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(dir.path().join(r).join("measures.json")).unwrap()).unwrap() };
     let m = read("grid/a");
-    for k in ["norms.param_norm", "norms.log_prod_of_spec", "margin", "path-norm", "lambda-max", "pacbayes.init", "pacbayes.mag.flatness", "worst.linf.adaptive", "worst.l2", "average.l2.adaptive", "relative-flatness", "fisher-rao", "trace", "frobenius", "c-eps-sharpness"] {
+    for k in ["norms.param_norm", "norms.log_prod_of_spec", "margin", "path-norm", "lambda-max", "pacbayes.init", "pacbayes.mag.flatness", "worst.linf.adaptive", "worst.l2", "average.l2.adaptive", "relative-flatness", "fisher-rao", "trace", "frobenius", "c-eps-sharpness", "sharpness.flatness", "sharpness.mag.flatness"] {
         assert!(m[k]["value"].as_f64().is_some_and(f64::is_finite), "{k}: {}", m[k]);
         assert!(m[k]["settings"].is_object(), "{k} has no settings");
     }
@@ -35,6 +35,8 @@ fn measures_then_correlate_over_a_small_grid() {
     let sigma = m["pacbayes.flatness"]["details"]["sigma"].as_f64().unwrap();
     assert!((m["pacbayes.flatness"]["value"].as_f64().unwrap() - 1.0 / (sigma * sigma)).abs() < 1e-6 / (sigma * sigma));
     assert_eq!(m["pacbayes.init"]["settings"]["noise"], "paper");
+    let alpha = m["sharpness.mag.flatness"]["details"]["alpha"].as_f64().unwrap();
+    assert!((m["sharpness.mag.flatness"]["value"].as_f64().unwrap() * alpha * alpha - 1.0).abs() < 1e-9);
     // the parameter count is the MLP's weights: 784·32 + 32·10
     assert_eq!(m["norms.params"]["value"], 784.0 * 32.0 + 320.0);
     // resumable: measures already there are kept, --force computes them again
@@ -57,6 +59,9 @@ fn measures_then_correlate_over_a_small_grid() {
     let (code, _, err) = basin(&["measures", "--run", "grid/a", "--apgd", "fast"], dir.path());
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--apgd: unknown 'fast'"), "{err}");
+    let (code, _, err) = basin(&["measures", "--run", "grid/a", "--alpha-direction", "up"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--alpha-direction: unknown 'up'"), "{err}");
     let (code, _, err) = basin(&["measures", "--run", "grid/a", "--measures", "sharpness.zzz"], dir.path());
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("unknown measure 'sharpness.zzz'"), "{err}");

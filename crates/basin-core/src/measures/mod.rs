@@ -9,6 +9,7 @@
 //! (or accuracy) as a closure, so that the same code runs on a network and, in the tests, on a
 //! quadratic whose answer is known in closed form.
 
+pub mod alpha;
 pub mod apgd;
 pub mod average_case;
 pub mod fisher_rao;

@@ -8,7 +8,8 @@
 //! `norms.*`), `margin` (the 10th-percentile output margin on the training set), `path-norm`
 //! (squared parameters, an all-ones input, the sum of the logits), and the perturbation measures of
 //! [`perturbation`]: `pacbayes`, `pacbayes-mag` (σ and σ′ searches, keys `pacbayes.*`,
-//! `pacbayes.mag.*`), `worst-case` and `average-case` (Andriushchenko et al., keys `worst.*`,
+//! `pacbayes.mag.*`), `sharpness`, `sharpness-mag` (Jiang et al.'s α and α′ searches, keys
+//! `sharpness.flatness` = 1/α², `sharpness.mag.flatness` = 1/α′²), `worst-case` and `average-case` (Andriushchenko et al., keys `worst.*`,
 //! `average.*`), and those of [`curvature`]: `lambda-max`, `trace`, `frobenius` (of the exact
 //! Hessian on 5 % of the training set), `c-eps-sharpness` (as `basin sharpness` computes it),
 //! `relative-flatness` (Petzka et al.'s κ_Tr of the last dense layer) and `fisher-rao` (the
@@ -23,6 +24,7 @@ mod perturbation;
 use crate::CliError;
 use crate::model_source::ModelSource;
 use basin_core::Classifier;
+use basin_core::measures::alpha::Direction;
 use basin_core::measures::apgd::Protocol;
 use basin_core::measures::pacbayes::NoiseScale;
 use basin_core::measures::margin::{margins, percentile_margin};
@@ -36,7 +38,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// The measures `basin measures` computes, in order.
-pub const MEASURES: &[&str] = &["norms", "margin", "path-norm", "lambda-max", "pacbayes", "pacbayes-mag", "worst-case", "average-case", "relative-flatness", "fisher-rao", "trace", "frobenius", "c-eps-sharpness"];
+pub const MEASURES: &[&str] = &["norms", "margin", "path-norm", "lambda-max", "pacbayes", "pacbayes-mag", "sharpness", "sharpness-mag", "worst-case", "average-case", "relative-flatness", "fisher-rao", "trace", "frobenius", "c-eps-sharpness"];
 
 /// Arguments of `basin measures`.
 #[derive(Args)]
@@ -45,7 +47,7 @@ pub struct MeasuresArgs {
     #[arg(long, required = true, num_args = 1..)]
     run: Vec<PathBuf>,
     /// Comma-separated measures (norms, margin, path-norm, lambda-max, pacbayes, pacbayes-mag,
-    /// worst-case, average-case, relative-flatness, fisher-rao, trace, frobenius,
+    /// sharpness, sharpness-mag, worst-case, average-case, relative-flatness, fisher-rao, trace, frobenius,
     /// c-eps-sharpness) or `all`.
     #[arg(long, default_value = "all")]
     measures: String,
@@ -56,6 +58,10 @@ pub struct MeasuresArgs {
     /// restores δ; adaptive ℓ2 ascends in δ/|w|, which reaches the maximum).
     #[arg(long, default_value = "reference-code")]
     apgd: String,
+    /// The α search inside the box: `ascent` (the definition) or `descent` (the PGDL
+    /// competition's sharpness baseline, which takes optimizer steps on the loss).
+    #[arg(long, default_value = "ascent")]
+    alpha_direction: String,
     /// Seed of the Monte-Carlo draws.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -73,6 +79,11 @@ pub fn run(args: MeasuresArgs) -> Result<(), CliError> {
     let opts = perturbation::Options {
         noise: NoiseScale::from_name(&args.noise).ok_or_else(|| CliError::input(format!("--noise: unknown '{}' (known: {})", args.noise, NoiseScale::NAMES.join(", "))))?,
         apgd: Protocol::from_name(&args.apgd).ok_or_else(|| CliError::input(format!("--apgd: unknown '{}' (known: {})", args.apgd, Protocol::NAMES.join(", "))))?,
+        alpha_direction: match args.alpha_direction.as_str() {
+            "ascent" => Direction::Ascent,
+            "descent" => Direction::Descent,
+            other => return Err(CliError::input(format!("--alpha-direction: unknown '{other}' (known: ascent, descent)"))),
+        },
         seed: args.seed,
     };
     for dir in &args.run {

@@ -1,5 +1,5 @@
 //! The perturbation measures of `basin measures`: Jiang et al.'s PAC-Bayes σ and σ′ (with
-//! `measures.py`'s search) and Andriushchenko et al.'s worst-case and average-case sharpness
+//! `measures.py`'s search), their worst-case sharpness scales α and α′ (1/α², 1/α′²), and Andriushchenko et al.'s worst-case and average-case sharpness
 //! (with `sharpness.py`'s data and radii), on the run's network in evaluation mode, all
 //! parameters perturbed (biases and normalization parameters included, batch-norm statistics
 //! not), as both reference codes do. The algorithms are `basin_core::measures`; this file
@@ -10,6 +10,7 @@ use super::{Values, all_logits};
 use crate::CliError;
 use crate::network::Network;
 use basin_core::curvature::{Differentiable, Objective};
+use basin_core::measures::alpha::{AlphaSearch, Direction};
 use basin_core::measures::apgd::{Apgd, Norm, Protocol};
 use basin_core::measures::average_case::AverageCase;
 use basin_core::measures::norms::weight_matrices;
@@ -33,6 +34,8 @@ pub struct Options {
     pub noise: NoiseScale,
     /// Whose worst-case ascent.
     pub apgd: Protocol,
+    /// The α search's ascent, or the PGDL baseline's descent.
+    pub alpha_direction: Direction,
     /// Seed of every draw.
     pub seed: u64,
 }
@@ -58,6 +61,8 @@ pub fn keys(measure: &str) -> Vec<String> {
     match measure {
         "pacbayes" => ["pacbayes.init", "pacbayes.orig", "pacbayes.flatness"].map(String::from).to_vec(),
         "pacbayes-mag" => ["pacbayes.mag.init", "pacbayes.mag.orig", "pacbayes.mag.flatness"].map(String::from).to_vec(),
+        "sharpness" => vec!["sharpness.flatness".into()],
+        "sharpness-mag" => vec!["sharpness.mag.flatness".into()],
         "worst-case" => VARIANTS.iter().map(|&(n, a, _, _)| variant_key("worst", n, a)).collect(),
         _ => VARIANTS.iter().map(|&(n, a, _, _)| variant_key("average", n, a)).collect(),
     }
@@ -70,6 +75,11 @@ pub fn settings(measure: &str, o: &Options) -> Value {
             let p = pacbayes_config(measure, o);
             json!({"search": p.search, "samples": p.samples, "noise": p.scale, "magnitude_eps": p.magnitude_eps, "seed": p.seed, "set": "train", "statistic": "accuracy", "perturbed": "all parameters", "bounds": "raw (before sqrt(v/m))"})
         }
+        "sharpness" | "sharpness-mag" => {
+            let a = alpha_config(measure, o);
+            let bx = if a.magnitude { "|δ_i| ≤ α|w_i|" } else { "|δ_i| ≤ α" };
+            json!({"search": a.search, "iters": a.iters, "box": bx, "direction": a.direction, "ascent_points": SHARPNESS_POINTS, "set": "train", "statistic": "accuracy", "perturbed": "all parameters", "value": "1/α²"})
+        }
         "worst-case" => {
             let radii: Value = VARIANTS.iter().map(|&(n, a, r, _)| (variant_key("worst", n, a), json!(r))).collect::<serde_json::Map<_, _>>().into();
             json!({"rho": radii, "iters": 20, "protocol": o.apgd, "points": SHARPNESS_POINTS, "batch": SHARPNESS_BATCH, "perturbed": "all parameters"})
@@ -79,6 +89,10 @@ pub fn settings(measure: &str, o: &Options) -> Value {
             json!({"rho": radii, "draws": 20, "seed": o.seed, "points": SHARPNESS_POINTS, "batch": SHARPNESS_BATCH, "perturbed": "all parameters"})
         }
     }
+}
+
+fn alpha_config(measure: &str, o: &Options) -> AlphaSearch {
+    AlphaSearch { magnitude: measure == "sharpness-mag", direction: o.alpha_direction, ..Default::default() }
 }
 
 fn pacbayes_config(measure: &str, o: &Options) -> PacBayes {
@@ -150,6 +164,25 @@ pub fn compute(measure: &str, s: &Subject, init: &Network, o: &Options) -> Resul
             };
             let values = keys.into_iter().zip([b.init, b.orig, b.flatness]).collect();
             Ok((values, json!({"sigma": found.scale, "trials": found.trials, "clean_accuracy": clean})))
+        }
+        "sharpness" | "sharpness-mag" => {
+            let a = alpha_config(measure, o);
+            let n = s.set.len().min(SHARPNESS_POINTS);
+            let idx: Vec<usize> = (0..n).collect();
+            let mut obj = Objective::new(s.model, s.set, &idx, SHARPNESS_BATCH, &s.dev);
+            let point = obj.point().clone();
+            let clean = s.accuracy(&s.w0);
+            let found = a.alpha(
+                &s.w0,
+                clean,
+                |w| {
+                    let (l, g) = obj.loss_grad(&point.from_host(w, &point.device()));
+                    (l, g.to_host())
+                },
+                |w| s.accuracy(w),
+            );
+            let values = keys.into_iter().map(|k| (k, 1.0 / (found.scale * found.scale))).collect();
+            Ok((values, json!({"alpha": found.scale, "trials": found.trials, "clean_accuracy": clean})))
         }
         "worst-case" => {
             let mut batches = s.sharpness_batches();
@@ -226,7 +259,7 @@ mod tests {
         let (a, b) = (Subject::new(&net, &set, &dev), Subject::new(&scaled, &set, &dev));
         let (za, zb) = (all_logits(&a.valid, &set, &dev).0, all_logits(&b.valid, &set, &dev).0);
         assert!(za.iter().zip(&zb).all(|(p, q)| (p - q).abs() <= 1e-4 * p.abs().max(1.0)), "the same function");
-        let o = Options { noise: NoiseScale::Paper, apgd: Protocol::Basin, seed: 0 };
+        let o = Options { noise: NoiseScale::Paper, apgd: Protocol::Basin, alpha_direction: Direction::Ascent, seed: 0 };
         for m in ["worst-case", "average-case"] {
             let (va, _) = compute(m, &a, &net, &o).unwrap();
             let (vb, _) = compute(m, &b, &scaled, &o).unwrap();
