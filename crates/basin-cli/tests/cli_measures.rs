@@ -31,6 +31,7 @@ fn measures_then_correlate_over_a_small_grid() {
         assert!(m[k]["settings"].is_object(), "{k} has no settings");
     }
     assert!(m["lambda-max"]["details"]["converged"].is_boolean(), "λ_max says whether it converged");
+    assert!(m["margin"]["training_set_passes"].as_f64().is_some_and(|p| p > 0.0), "the cost in passes");
     // σ is what the search found, and 1/σ² the flatness
     let sigma = m["pacbayes.flatness"]["details"]["sigma"].as_f64().unwrap();
     assert!((m["pacbayes.flatness"]["value"].as_f64().unwrap() - 1.0 / (sigma * sigma)).abs() < 1e-6 / (sigma * sigma));

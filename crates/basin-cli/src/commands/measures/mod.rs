@@ -16,7 +16,9 @@
 //! Fisher–Rao norm). Batch norm is not folded into the convolutions as the reference code does
 //! (the grid's networks have none); a run with batch norm says so in each measure's settings.
 //! Each entry holds `value`, `settings` (what it was computed with), `details` (what the
-//! computation found on the way: σ and its trials, whether Lanczos converged) and `seconds`.
+//! computation found on the way: σ and its trials, whether Lanczos converged), `seconds` and
+//! `training_set_passes` (the seconds over those of one loss-and-gradient pass over the
+//! training set, timed in the same process: the cost in a unit that travels across machines).
 
 mod curvature;
 mod perturbation;
@@ -131,6 +133,7 @@ fn measure_run(dir: &Path, wanted: &[&str], force: bool, opts: &perturbation::Op
     let loaded = ModelSource::of_run(dir).load(&dev)?;
     let has_bn = ParamVec::from_model(&loaded.model).slots.iter().any(|s| s.path.ends_with("gamma"));
     let subject = perturbation::Subject::new(&loaded.model, &loaded.data.train, &dev);
+    let mut pass: Option<f64> = None;
     for &m in wanted {
         let settings = settings(m, opts, has_bn);
         let held: Vec<&Value> = out.iter().filter(|(k, _)| owns(m, k)).map(|(_, v)| v).collect();
@@ -140,6 +143,8 @@ fn measure_run(dir: &Path, wanted: &[&str], force: bool, opts: &perturbation::Op
         if !held.is_empty() && !force {
             eprintln!("{}: {m} was computed with other settings; computing it again", dir.display());
         }
+        // the cost unit: one loss-and-gradient pass over the training set, timed in this process
+        let pass = *pass.get_or_insert_with(|| gradient_pass_seconds(&loaded.model, &loaded.data.train, &dev));
         let t = Instant::now();
         let (values, details) = match m {
             "norms" => norms(dir, &loaded.model)?,
@@ -152,12 +157,23 @@ fn measure_run(dir: &Path, wanted: &[&str], force: bool, opts: &perturbation::Op
         out.retain(|k, _| !owns(m, k));
         for (k, v) in values {
             let v = if v.is_finite() { json!(v) } else { Value::Null };
-            out.insert(k, json!({"value": v, "settings": settings, "details": details, "seconds": secs}));
+            out.insert(k, json!({"value": v, "settings": settings, "details": details, "seconds": secs, "training_set_passes": secs / pass}));
         }
         basin_core::train::checkpoint::write_atomic(&file, &serde_json::to_vec_pretty(&out).expect("serializes"))?;
         eprintln!("{}: {m} ({secs:.1} s)", dir.display());
     }
     Ok(())
+}
+
+/// Seconds of one loss-and-gradient pass over `set` (batches of 500, evaluation mode).
+fn gradient_pass_seconds(model: &crate::network::Network, set: &basin_zoo::data::PreparedSet, dev: &Device) -> f64 {
+    use basin_core::curvature::Differentiable;
+    let idx: Vec<usize> = (0..basin_core::batch::ExampleSet::len(set)).collect();
+    let mut obj = basin_core::curvature::Objective::new(model, set, &idx, 500, dev);
+    let w = obj.point().clone();
+    let t = Instant::now();
+    obj.loss_grad(&w);
+    t.elapsed().as_secs_f64()
 }
 
 /// A measure's values by key, and what its computation found on the way.
