@@ -131,28 +131,41 @@ fn weighted_norm(delta: &[f32], c: &[f32]) -> f64 {
     delta.iter().zip(c).filter(|(_, c)| **c != 0.0).map(|(&d, &c)| (d as f64 / c as f64).powi(2)).sum::<f64>().sqrt()
 }
 
-/// The Euclidean projection onto {Σ(δ_i/c_i)² ≤ ρ²}: δ_i/(1 + λ/c_i²), λ by bisection until
-/// the weighted norm is within 1e-7 relative below ρ (the reference stops at 1e-5 absolute).
+/// The Euclidean projection onto {Σ(δ_i/c_i)² ≤ ρ²}: δ_i/(1 + λ/c_i²), the multiplier λ by
+/// Newton's method on 1/N(λ) = 1/ρ, N the weighted norm of the shrunk δ (for the ball, c = 1,
+/// 1/N is linear in λ and one step is exact), to 1e-9 relative; the reference code bisects to
+/// 1e-5 absolute.
 fn project_ellipsoid(delta: &mut [f32], c: &[f32], rho: f64) {
     if weighted_norm(delta, c) <= rho {
         return;
     }
-    let norm_at = |lambda: f64| -> f64 {
-        delta.iter().zip(c).filter(|(_, c)| **c != 0.0).map(|(&d, &c)| (d as f64 / (c as f64 + lambda / c as f64)).powi(2)).sum::<f64>().sqrt()
+    // N(λ)² = Σ d²c²/(c²+λ)² and its derivative, over the coordinates with c ≠ 0
+    let norm_and_slope = |lambda: f64| -> (f64, f64) {
+        let (mut n2, mut d2) = (0.0, 0.0);
+        for (&d, &c) in delta.iter().zip(c).filter(|(_, c)| **c != 0.0) {
+            let (d, c2) = (d as f64, (c as f64).powi(2));
+            let q = c2 + lambda;
+            n2 += d * d * c2 / (q * q);
+            d2 += -2.0 * d * d * c2 / (q * q * q);
+        }
+        (n2.sqrt(), d2)
     };
-    let (mut lo, mut hi) = (0.0f64, 1e-12f64);
-    while norm_at(hi) > rho {
-        (lo, hi) = (hi, hi * 4.0);
-    }
-    for _ in 0..200 {
-        let mid = 0.5 * (lo + hi);
-        let n = norm_at(mid);
-        if n > rho { lo = mid } else { hi = mid }
-        if n <= rho && n >= rho * (1.0 - 1e-7) {
+    let mut lambda = 0.0f64;
+    for _ in 0..100 {
+        let (n, dn2) = norm_and_slope(lambda);
+        if (n - rho).abs() <= 1e-9 * rho {
             break;
         }
+        // g = 1/N, g' = −(dN²/dλ)/(2N³)
+        let (g, dg) = (1.0 / n, -dn2 / (2.0 * n * n * n));
+        lambda = (lambda - (g - 1.0 / rho) / dg).max(0.0);
     }
-    delta.iter_mut().zip(c).for_each(|(d, &c)| *d = if c == 0.0 { 0.0 } else { (*d as f64 / (1.0 + hi / (c as f64 * c as f64))) as f32 });
+    let n = norm_and_slope(lambda).0;
+    let fix = if n > rho { rho / n } else { 1.0 };
+    delta.iter_mut().zip(c).for_each(|(d, &c)| {
+        let c2 = (c as f64).powi(2);
+        *d = if c == 0.0 { 0.0 } else { (*d as f64 * c2 / (c2 + lambda) * fix) as f32 }
+    });
 }
 
 impl Apgd {
@@ -308,6 +321,22 @@ mod tests {
             assert!((w.gain - brute).abs() < 1e-3 * brute, "{} vs {brute}", w.gain);
             assert!(w.delta.iter().zip(&c).all(|(d, c)| d.abs() <= (rho as f32) * c * 1.000001));
         }
+    }
+
+    /// The projection is the Euclidean one: for y outside the ellipsoid, x = P(y) lies on it
+    /// and y − x is normal to it there (∝ x ⊘ c²), and a point inside stays.
+    #[test]
+    fn the_ellipsoid_projection_satisfies_its_optimality_conditions() {
+        let c = [2.0f32, 0.5, 1.0, 3.0, 0.25, 1.5];
+        let y = [1.0f32, -2.0, 0.5, 3.0, 0.7, -0.2];
+        let mut x = y;
+        project_ellipsoid(&mut x, &c, 0.8);
+        assert!((weighted_norm(&x, &c) - 0.8).abs() < 1e-6);
+        let ratios: Vec<f64> = (0..6).map(|i| (y[i] - x[i]) as f64 / (x[i] as f64 / (c[i] as f64).powi(2))).collect();
+        assert!(ratios.iter().all(|r| (r - ratios[0]).abs() < 1e-4 * ratios[0].abs()), "{ratios:?}");
+        let mut inside = [0.1f32, 0.0, 0.0, 0.0, 0.0, 0.0];
+        project_ellipsoid(&mut inside, &c, 0.8);
+        assert_eq!(inside, [0.1, 0.0, 0.0, 0.0, 0.0, 0.0]);
     }
 
     #[test]
