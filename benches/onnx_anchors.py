@@ -51,25 +51,8 @@ def pyhessian_top(model, x, y):
 
 
 def curvlinops_top(model, x, y):
-    from curvlinops import HessianLinearOperator
-    from scipy.sparse.linalg import eigsh
-
-    t = time.time()
-    params = [p for p in model.parameters() if p.requires_grad]
-    H = HessianLinearOperator(model, nn.CrossEntropyLoss(), params, [(x, y)], check_deterministic=False).to_scipy()
-    count = {"n": 0}
-    mv = H.matvec
-
-
-    def matvec(v):
-        count["n"] += 1
-        return mv(v)
-
-    from scipy.sparse.linalg import LinearOperator
-
-    op = LinearOperator(H.shape, matvec=matvec, dtype=H.dtype)
-    top = eigsh(op, k=5, which="LA", tol=1e-3, return_eigenvectors=False)
-    return sorted(top.tolist(), reverse=True), count["n"], time.time() - t
+    r = pyhessian_spectrum.curvlinops_top(model, x, y, 5)
+    return r["eigenvalues"], r["products"], r["seconds"]
 
 
 def basin_top(onnx, npz, threads):

@@ -8,13 +8,16 @@ CPU with the same threads.
   default      PyHessian 0.1's top-k (power iteration with deflation; its defaults maxIter 100,
                tol 1e-3), float32: eigenvalues, Hessian products, wall seconds from the loss's
                first evaluation on (loading excluded, as in basin's printed time);
+  --curvlinops curvlinops' documented route (HessianLinearOperator, scipy eigsh which='LA',
+               tol 1e-3), float32: eigenvalues, products, wall seconds from the operator's
+               construction on;
   --reference  the float64 reference: the model in float64, Hessian products by double
                backward, ARPACK (scipy eigsh, which='LA', tol 1e-10).
 
 Prints one JSON line.
 
     python3 -m venv V && V/bin/pip install torch==2.9.1 scipy safetensors && V/bin/pip install --no-deps pyhessian==0.1
-    V/bin/python benches/pyhessian_spectrum.py RUN [--threads 2] [--top 5] [--reference]
+    V/bin/python benches/pyhessian_spectrum.py RUN [--threads 2] [--top 5] [--curvlinops | --reference]
     bash benches/hessian_vs_pyhessian.sh       # both sides, alternating rounds, with the ratio
 """
 import argparse
@@ -93,6 +96,25 @@ def pyhessian_top(model, x, y, k):
     return {"side": "pyhessian", "eigenvalues": sorted(eig, reverse=True), "products": count["n"], "seconds": time.time() - t}
 
 
+def curvlinops_top(model, x, y, k):
+    """curvlinops' HessianLinearOperator with scipy's eigsh (which='LA', tol 1e-3), as its
+    documentation computes a spectrum; also the ONNX anchor bench's curvlinops side."""
+    from curvlinops import HessianLinearOperator
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    t = time.time()
+    params = [p for p in model.parameters() if p.requires_grad]
+    H = HessianLinearOperator(model, nn.CrossEntropyLoss(), params, [(x.float(), y)], check_deterministic=False).to_scipy()
+    count = {"n": 0}
+
+    def matvec(v):
+        count["n"] += 1
+        return H.matvec(v)
+
+    top = eigsh(LinearOperator(H.shape, matvec=matvec, dtype=H.dtype), k=k, which="LA", tol=1e-3, return_eigenvectors=False)
+    return {"side": "curvlinops", "eigenvalues": sorted(top.tolist(), reverse=True), "products": count["n"], "seconds": time.time() - t}
+
+
 def reference_top(model, x, y, k):
     from scipy.sparse.linalg import LinearOperator, eigsh
 
@@ -120,10 +142,12 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--top", type=int, default=5)
     ap.add_argument("--reference", action="store_true")
+    ap.add_argument("--curvlinops", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     model, x, y = load(a.run)
-    out = (reference_top if a.reference else pyhessian_top)(model, x, y, a.top)
+    side = reference_top if a.reference else curvlinops_top if a.curvlinops else pyhessian_top
+    out = side(model, x, y, a.top)
     print(json.dumps({**out, "run": str(a.run), "examples": len(y), "threads": a.threads}))
 
 
