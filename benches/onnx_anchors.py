@@ -71,6 +71,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--pyhessian-rounds", type=int, default=None, help="PyHessian in the first N rounds only (default: every round)")
+    ap.add_argument("--models", default="resnet,ne-f1", help="comma-separated: resnet, ne-f1")
+    ap.add_argument("--raw", default="anchors.jsonl", help="raw rows, in --out")
     ap.add_argument("--out", default=os.path.join(ROOT, "benches/results/onnx"))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -81,8 +83,9 @@ def main():
     np.savez(npz, x=xs, y=ys)
     x, y = torch.from_numpy(xs), torch.from_numpy(ys)
     rows = []
-    raw = open(os.path.join(a.out, "anchors.jsonl"), "w")
-    for name, m in models():
+    raw = open(os.path.join(a.out, a.raw), "w")
+    chosen = [(n, m) for n, m in models() if n.split()[0] in a.models.split(",")]
+    for name, m in chosen:
         onnx = os.path.join(work, name.split()[0] + ".onnx")
         batch = torch.export.Dim("batch")
         torch.onnx.export(m, (x[:2],), onnx, dynamo=True, optimize=False, input_names=["x"], output_names=["logits"], dynamic_shapes={"x": {0: batch}})
@@ -102,7 +105,7 @@ def main():
     print()
     print("| model | basin s, median (range) | PyHessian s | curvlinops s | basin ÷ PyHessian | basin ÷ curvlinops | products basin / PyHessian / curvlinops | max rel. diff. of top-5 from basin's: PyHessian / curvlinops |")
     print("|---|---|---|---|---|---|---|---|")
-    for name, _ in models():
+    for name, _ in chosen:
         med, rng, prod, diff = {}, {}, {}, {}
         for side in ["basin", "PyHessian", "curvlinops"]:
             rs = [r for r in rows if r["model"] == name and r["side"] == side]
