@@ -1,13 +1,15 @@
 //! Relative flatness κ_Tr (Petzka et al. 2021, "Relative Flatness and Generalization", their
 //! `CorrelationFlatnessGeneralization`: `measure_comparison.py` and `utils.py`;
 //! `docs/measures-reference.md` §3) of the last dense layer W (n output neurons × d inputs,
-//! w_s = W[s, ·] the weights of neuron s):
+//! `w_s = W[s, ·]` the weights of neuron s):
 //!
+//! ```text
 //!   κ_Tr = Σ_{i,j} ⟨w_i, w_j⟩ · Tr(H_{j,i}),  H_{j,i}[a, b] = ∂²L / ∂W[j,a] ∂W[i,b],
+//! ```
 //!
 //! over all ordered pairs, L the mean cross-entropy over the set. The logits are linear in W,
 //! so the blocks have a closed form in the layer's input φ(x) and the softmax p(x):
-//! H_{j,i}[a,b] = mean_x φ_a φ_b (diag p − ppᵀ)_{ji}, hence
+//! `H_{j,i}[a,b] = mean_x φ_a φ_b (diag p − ppᵀ)_{ji}`, hence
 //!
 //!   κ_Tr = mean_x ‖φ(x)‖² · Σ_{i,j} (W Wᵀ)_{ij} (diag p(x) − p(x)p(x)ᵀ)_{ij},
 //!
