@@ -4,7 +4,8 @@
 //! number of runs each measure was computed on (a measure missing or not finite on some runs is
 //! reported with its n, never dropped) and a 95 % percentile bootstrap interval of τ over runs
 //! (1,000 resamples, seed 0). The hyperparameters are the config keys in which the
-//! runs differ (the seed excepted), read from each run's config.toml.
+//! runs differ (the seed excepted), read from each run's config.toml; a key some runs lack
+//! (written by an older basin) counts only by the values of the runs that have it.
 
 use crate::CliError;
 use basin_core::correlation::{Table, cmi, granulated, kendall};
@@ -83,11 +84,13 @@ pub fn analyze(dirs: &[PathBuf], against: &str, converged_only: bool) -> Result<
             runs.push(r);
         }
     }
-    // the hyperparameters: keys whose values differ between runs, the seed excepted
+    // the hyperparameters: keys whose values differ between the runs that write them, the seed
+    // excepted (a key a run's config.toml lacks was added to basin after that run was written:
+    // it held the default then, and is no hyperparameter of the grid)
     let keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.config.keys()).collect();
     let names: Vec<String> = keys
         .into_iter()
-        .filter(|k| k.as_str() != "seed" && runs.iter().map(|r| r.config.get(*k)).collect::<BTreeSet<_>>().len() > 1)
+        .filter(|k| k.as_str() != "seed" && runs.iter().filter_map(|r| r.config.get(*k)).collect::<BTreeSet<_>>().len() > 1)
         .cloned()
         .collect();
     let measures: BTreeSet<String> = runs.iter().flat_map(|r| r.measures.keys().cloned()).collect();
