@@ -6,7 +6,7 @@
 //! connects them to a network: the parameters as one host vector, the training accuracy,
 //! and the loss and gradient on a batch.
 
-use super::{Values, all_logits};
+use super::Values;
 use crate::CliError;
 use crate::network::Network;
 use basin_core::curvature::{Differentiable, Objective};
@@ -126,9 +126,7 @@ impl<'a> Subject<'a> {
     /// Training accuracy of the network with parameters `w`.
     pub fn accuracy(&self, w: &[f32]) -> f64 {
         let net = self.template.from_host(w, &self.dev).write_into(self.valid.clone());
-        let (z, k) = all_logits(&net, self.set, &self.dev);
-        let correct = z.chunks_exact(k).zip(&self.set.y).filter(|(z, y)| argmax(z) == **y as usize).count();
-        correct as f64 / self.set.len().max(1) as f64
+        basin_core::train::evaluate::evaluate(&net, self.set, 1000, &self.dev).accuracy
     }
 
     /// Andriushchenko et al.'s batches, each as its own mean loss.
@@ -139,8 +137,13 @@ impl<'a> Subject<'a> {
     }
 }
 
-fn argmax(z: &[f32]) -> usize {
-    z.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0
+/// The loss and gradient of `obj` at a host parameter vector, on the host.
+fn host_loss_grad(obj: &mut Objective<Network>) -> impl FnMut(&[f32]) -> (f64, Vec<f32>) + '_ {
+    let point = obj.point().clone();
+    move |w| {
+        let (l, g) = obj.loss_grad(&point.from_host(w, &point.device()));
+        (l, g.to_host())
+    }
 }
 
 /// |w| or ones: the scale c of adaptive or standard sharpness.
@@ -173,17 +176,8 @@ pub fn compute(measure: &str, s: &Subject, init: &Network, o: &Options) -> Resul
             let a = alpha_config(measure, o);
             let idx: Vec<usize> = (0..s.set.len().min(ALPHA_POINTS)).collect();
             let mut obj = Objective::new(s.model, s.set, &idx, SHARPNESS_BATCH, &s.dev);
-            let point = obj.point().clone();
             let clean = s.accuracy(&s.w0);
-            let found = a.alpha(
-                &s.w0,
-                clean,
-                |w| {
-                    let (l, g) = obj.loss_grad(&point.from_host(w, &point.device()));
-                    (l, g.to_host())
-                },
-                |w| s.accuracy(w),
-            );
+            let found = a.alpha(&s.w0, clean, host_loss_grad(&mut obj), |w| s.accuracy(w));
             let values = keys.into_iter().map(|k| (k, 1.0 / (found.scale * found.scale))).collect();
             Ok((values, json!({"alpha": found.scale, "trials": found.trials, "clean_accuracy": clean})))
         }
@@ -195,14 +189,7 @@ pub fn compute(measure: &str, s: &Subject, init: &Network, o: &Options) -> Resul
                 let apgd = Apgd { protocol: o.apgd, ..Apgd::new(rho, norm) };
                 let gains: Vec<f64> = batches
                     .iter_mut()
-                    .map(|obj| {
-                        let point = obj.point().clone();
-                        apgd.maximize(&s.w0, &c, |w| {
-                            let (l, g) = obj.loss_grad(&point.from_host(w, &point.device()));
-                            (l, g.to_host())
-                        })
-                        .gain
-                    })
+                    .map(|obj| apgd.maximize(&s.w0, &c, host_loss_grad(obj)).gain)
                     .collect();
                 values.push((key, gains.iter().sum::<f64>() / gains.len().max(1) as f64));
             }
@@ -260,7 +247,7 @@ mod tests {
             })
             .write_into(net.clone());
         let (a, b) = (Subject::new(&net, &set, &dev), Subject::new(&scaled, &set, &dev));
-        let (za, zb) = (all_logits(&a.valid, &set, &dev).0, all_logits(&b.valid, &set, &dev).0);
+        let (za, zb) = (super::super::all_logits(&a.valid, &set, &dev).0, super::super::all_logits(&b.valid, &set, &dev).0);
         assert!(za.iter().zip(&zb).all(|(p, q)| (p - q).abs() <= 1e-4 * p.abs().max(1.0)), "the same function");
         let o = Options { noise: NoiseScale::Paper, apgd: Protocol::Basin, alpha_direction: Direction::Ascent, seed: 0 };
         for m in ["worst-case", "average-case"] {
