@@ -433,6 +433,14 @@ pub fn slug(name: &str) -> String {
 mod tests {
     use super::*;
 
+    /// `text` as an experiment file in a fresh folder (kept alive by the returned guard).
+    fn written(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("experiment.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
     #[test]
     fn comparisons_parse() {
         let c = parse_comparison("test_acc[LB+SmoothOut] > test_acc[LB]").unwrap();
@@ -475,9 +483,7 @@ name = "b"
     #[test]
     fn a_scale_may_list_its_own_measurements_and_they_are_checked() {
         let text = "name = \"x\"\ntitle = \"t\"\nsource = \"s\"\ndata = \"mnist\"\nseeds = 1\nmeasure = [\"lambda_max\", \"sharpness\"]\n[scale.quick]\nmeasure = [\"sharpness_1k\"]\n[[cells]]\nname = \"a\"\n";
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.toml");
-        std::fs::write(&path, text).unwrap();
+        let (_dir, path) = written(text);
         let Ok(e) = Experiment::load(&path) else { panic!("the file loads") };
         assert_eq!(e.measure_at("quick"), ["sharpness_1k"]);
         assert_eq!(e.measure_at("full"), ["lambda_max", "sharpness"]);
@@ -494,9 +500,7 @@ name = "b"
     #[test]
     fn a_grid_becomes_one_cell_per_combination_and_a_scale_narrows_it() {
         let text = "name = \"g\"\ntitle = \"t\"\nsource = \"s\"\ndata = \"mnist\"\nseeds = 2\n[grid]\n\"optimizer.lr\" = [0.1, 0.01]\n\"model.width\" = [64, 128]\n\"model.depth\" = [1, 2]\n[scale.quick]\ngrid = { \"model.width\" = [64] }\n";
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.toml");
-        std::fs::write(&path, text).unwrap();
+        let (_dir, path) = written(text);
         let Ok(e) = Experiment::load(&path) else { panic!("the file loads") };
         assert_eq!(e.cells.len(), 8);
         let names: Vec<&str> = e.cells.iter().map(|c| c.name.as_str()).collect();
@@ -565,9 +569,7 @@ test = "lambda_max[a] > lambda_max[a]"
     #[test]
     fn a_protocol_applies_its_overrides_and_each_cells_own_after_the_scale() {
         let text = "name = \"x\"\ntitle = \"t\"\nsource = \"s\"\ndata = \"mnist\"\nseeds = 1\n[protocol.code]\ntitle = \"the authors' loop\"\nset = { \"train.ghost_batch\" = 128 }\n[scale.quick]\nset = { \"train.ghost_batch\" = 7, \"train.epochs\" = 1 }\n[[cells]]\nname = \"a\"\n[[cells]]\nname = \"b\"\nset = { \"estimator.name\" = \"smoothout\" }\nprotocol = { code = { \"estimator.noise_per\" = \"chunk\" } }\n";
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.toml");
-        std::fs::write(&path, text).unwrap();
+        let (_dir, path) = written(text);
         let Ok(e) = Experiment::load(&path) else { panic!("the file loads") };
         assert_eq!(e.protocol_names(), ["paper", "code"]);
         let Ok(paper) = e.with_protocol("paper") else { panic!("paper is always a protocol") };
