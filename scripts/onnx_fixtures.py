@@ -2,7 +2,7 @@
 """The ONNX fixtures of basin-onnx's tests, made by PyTorch's own exporters, and their float64
 references (issue 40).
 
-    python3 -m venv V && V/bin/pip install torch==2.9.1 onnx onnxscript scipy safetensors
+    python3 -m venv V && V/bin/pip install torch==2.9.1 onnx onnxscript scipy safetensors scikit-learn
     V/bin/python scripts/onnx_fixtures.py            # writes tests/fixtures/onnx/
     V/bin/python scripts/onnx_fixtures.py --check-safetensors RUN/model.safetensors NAME DATA.npz
 
@@ -13,6 +13,11 @@ which keeps batch norm; the weights go to `NAME.dynamo.onnx.data`) and `NAME.scr
 TorchScript exporter, `dynamo=False, do_constant_folding=False, training=EVAL`). Both with a
 dynamic batch dimension. `cnn.folded.onnx` is the dynamo exporter at its defaults, which folds
 batch norm into the convolutions (basin warns about it).
+
+`regressor.*.onnx` is a regression MLP (10 → 32 → 16 → 1, tanh and ReLU) on scikit-learn's bundled
+diabetes data (`diabetes.npz`: standardized features and targets, float32, 352 training and 90 test
+rows), fitted by `nn.MSELoss()`; its reference is on the first 32 training rows. `--only regressor`
+writes these alone.
 
 `data.npz` holds 32 images of the bundled MNIST slice (x: [32, 1, 28, 28] float32 in [0, 1],
 y: int64 labels). `NAME.ref.json` holds, in float64 on the network in evaluation mode: the
@@ -126,6 +131,19 @@ class Mixer(nn.Module):
         return self.head(t.mean(dim=1))
 
 
+class Regressor(nn.Module):
+    """A regression MLP for the diabetes data (10 features → 1 target), fitted by nn.MSELoss."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(10, 32)
+        self.fc2 = nn.Linear(32, 16)
+        self.out = nn.Linear(16, 1)
+
+    def forward(self, x):
+        return self.out(F.relu(self.fc2(torch.tanh(self.fc1(x)))))
+
+
 class CumSum(nn.Module):
     """An op basin does not run (CumSum), for the exit-2 test."""
 
@@ -149,11 +167,32 @@ class TwoInputs(nn.Module):
 
 
 MODELS = {"mlp": Mlp, "cnn": Cnn, "resnet": ResNet, "mixer": Mixer}
+NETS = {**MODELS, "regressor": Regressor}
+
+
+def diabetes():
+    """scikit-learn's bundled diabetes data (442 patients, 10 features, a disease-progression
+    score), each column standardized, in a fixed shuffled order: 352 training rows, 90 test."""
+    from sklearn.datasets import load_diabetes
+    x, y = load_diabetes(return_X_y=True)
+    order = np.random.default_rng(0).permutation(len(y))
+    x, y = x[order], y[order]
+    x = (x - x[:352].mean(0)) / x[:352].std(0)
+    y = (y - y[:352].mean()) / y[:352].std()
+    return x.astype(np.float32), y.astype(np.float32)
+
+
+def loss_fn(name):
+    """The network's loss: nn.MSELoss (mean over every entry) for the regressor, the
+    cross-entropy for the classifiers."""
+    if name == "regressor":
+        return lambda out, y: F.mse_loss(out, y.reshape(out.shape).to(out.dtype))
+    return F.cross_entropy
 
 
 def build(name):
-    torch.manual_seed({"mlp": 1, "cnn": 2, "resnet": 3, "mixer": 4}[name])
-    m = MODELS[name]()
+    torch.manual_seed({"mlp": 1, "cnn": 2, "resnet": 3, "mixer": 4, "regressor": 8}[name])
+    m = NETS[name]()
     # batch norm with running statistics that are not the identity
     for mod in m.modules():
         if isinstance(mod, nn.BatchNorm2d):
@@ -174,22 +213,25 @@ def export(m, name, x):
     torch.onnx.export(m, (x,), f"{OUT}/{name}.script.onnx", dynamo=False, do_constant_folding=False,
                       training=torch.onnx.TrainingMode.EVAL, input_names=["x"], output_names=["logits"],
                       dynamic_axes=dyn)
+    if name == "regressor":
+        return
     if name == "cnn":
         torch.onnx.export(m, (x,), f"{OUT}/cnn.folded.onnx", dynamo=True, input_names=["x"], output_names=["logits"],
                           dynamic_shapes={"x": {0: batch}}, external_data=False)
 
 
-def references(m, x, y):
+def references(m, x, y, loss_name="mlp"):
     md = build_like(m).double().eval()
+    ce = loss_fn(loss_name)
     params = dict(md.named_parameters())
     names = list(params)
     xd, yt = torch.from_numpy(x).double(), torch.from_numpy(y)
 
     def loss_of(ps):
-        return F.cross_entropy(torch.func.functional_call(md, ps, (xd,)), yt)
+        return ce(torch.func.functional_call(md, ps, (xd,)), yt)
 
     logits = md(xd)
-    loss = F.cross_entropy(logits, yt)
+    loss = ce(logits, yt)
     grads = torch.autograd.grad(loss, [params[n] for n in names], create_graph=True)
     g = rng_vector(params)
 
@@ -231,12 +273,12 @@ def rng_vector(params):
 
 
 def build_like(m):
-    c = MODELS[type(m).__name__.lower()]() if type(m).__name__.lower() in MODELS else None
+    c = NETS[type(m).__name__.lower()]()
     c.load_state_dict(m.state_dict())
     return c
 
 
-def sgd_steps(m, x, y, steps=3, lr=0.1, batch=8):
+def sgd_steps(m, x, y, steps=3, lr=0.1, batch=8, loss_name="mlp"):
     """Three plain SGD steps in training mode (batch statistics), float32, no dropout noise
     (dropout off: p set to 0), batches in order."""
     t = build_like(m).train()
@@ -248,7 +290,7 @@ def sgd_steps(m, x, y, steps=3, lr=0.1, batch=8):
         xb = torch.from_numpy(x[s * batch:(s + 1) * batch])
         yb = torch.from_numpy(y[s * batch:(s + 1) * batch])
         opt.zero_grad()
-        F.cross_entropy(t(xb), yb).backward()
+        loss_fn(loss_name)(t(xb), yb).backward()
         opt.step()
     sd = t.state_dict()
     return {k: v.reshape(-1).tolist() for k, v in sd.items() if v.dtype.is_floating_point}
@@ -265,22 +307,45 @@ def rounded(x):
     return x
 
 
+def regression_fixtures():
+    """`regressor.*.onnx`, `diabetes.npz` (x [442→352, 10] float32, y [352] float32 targets,
+    x_test/y_test the other 90) and `regressor.ref.json` on its first 32 training rows."""
+    x, y = diabetes()
+    np.savez(f"{OUT}/diabetes.npz", x=x[:352], y=y[:352], x_test=x[352:], y_test=y[352:])
+    m = build("regressor")
+    export(m, "regressor", torch.from_numpy(x[:2]))
+    ref = references(m, x[:N], y[:N], "regressor")
+    ref["sgd3"] = sgd_steps(m, x[:N], y[:N], loss_name="regressor")
+    ref["torch"] = torch.__version__
+    with open(f"{OUT}/regressor.ref.json", "w") as f:
+        json.dump(rounded(ref), f)
+    print("regressor params", sum(p.numel() for p in m.parameters()), "top3", ref["top3"], file=sys.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--check-safetensors", nargs=3, metavar=("FILE", "NAME", "NPZ"),
-                    help="load basin's exported weights into the PyTorch model NAME (strict) and print its accuracy on NPZ's test arrays")
+                    help="load basin's exported weights into the PyTorch model NAME (strict) and print its accuracy (the regressor: its mean squared error) on NPZ's test arrays")
+    ap.add_argument("--only", choices=list(NETS), help="write this network's fixtures only")
     a = ap.parse_args()
     if a.check_safetensors:
         from safetensors.torch import load_file
         f, name, npz = a.check_safetensors
-        m = MODELS[name]()
+        m = NETS[name]()
         m.load_state_dict(load_file(f), strict=True)
         m.eval()
         d = np.load(npz)
         xs, ys = (d["x_test"], d["y_test"]) if "x_test" in d else (d["x"], d["y"])
         with torch.no_grad():
-            acc = (m(torch.from_numpy(xs)).argmax(1).numpy() == ys).mean()
-        print(json.dumps({"test_acc": float(acc), "n": int(len(ys))}))
+            out = m(torch.from_numpy(xs))
+        if name == "regressor":
+            print(json.dumps({"test_loss": float(loss_fn(name)(out, torch.from_numpy(ys))), "n": int(len(ys))}))
+        else:
+            print(json.dumps({"test_acc": float((out.argmax(1).numpy() == ys).mean()), "n": int(len(ys))}))
+        return
+    if a.only == "regressor":
+        os.makedirs(OUT, exist_ok=True)
+        regression_fixtures()
         return
     os.makedirs(OUT, exist_ok=True)
     x, y = mnist_slice(N)
@@ -306,6 +371,7 @@ def main():
         with open(f"{OUT}/{name}.ref.json", "w") as f:
             json.dump(rounded(ref), f)
         print(name, "params", sum(p.numel() for p in m.parameters()), "top3", ref["top3"], file=sys.stderr)
+    regression_fixtures()
 
 
 if __name__ == "__main__":

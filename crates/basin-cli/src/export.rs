@@ -24,16 +24,22 @@ pub struct Map {
     pub values: Vec<f64>,
 }
 
-/// The maps a landscape holds: losses and accuracies, and both eigenvalue ends when every
-/// point has them.
+/// The maps a landscape holds: losses, accuracies (not for a regression set), and both
+/// eigenvalue ends, each when every point has it.
 pub fn maps(points: &[LandscapePoint]) -> Vec<Map> {
-    let pick = |name: &'static str, f: &dyn Fn(&LandscapePoint) -> f64| Map { name, values: points.iter().map(f).collect() };
-    let mut m = vec![pick("train_loss", &|p| p.train.loss), pick("train_acc", &|p| p.train.accuracy), pick("test_loss", &|p| p.test.loss), pick("test_acc", &|p| p.test.accuracy)];
-    if !points.is_empty() && points.iter().all(|p| p.eigen.is_some()) {
-        m.push(pick("lambda_max", &|p| p.eigen.expect("checked").max));
-        m.push(pick("lambda_min", &|p| p.eigen.expect("checked").min));
-    }
-    m
+    let pick = |name: &'static str, f: &dyn Fn(&LandscapePoint) -> Option<f64>| Some(Map { name, values: points.iter().map(f).collect::<Option<_>>()? });
+    [
+        pick("train_loss", &|p| Some(p.train.loss)),
+        pick("train_acc", &|p| p.train.accuracy),
+        pick("test_loss", &|p| Some(p.test.loss)),
+        pick("test_acc", &|p| p.test.accuracy),
+        pick("lambda_max", &|p| Some(p.eigen?.max)),
+        pick("lambda_min", &|p| Some(p.eigen?.min)),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|m| !m.values.is_empty())
+    .collect()
 }
 
 /// The formats `--export` takes.

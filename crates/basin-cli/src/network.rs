@@ -70,6 +70,9 @@ impl Network {
         let path = Path::new(&cfg.model.onnx);
         let net = OnnxNet::load(path, ad).map_err(|e| CliError::input(e.to_string()))?;
         let classes = net.check_input(&data.shape, ad).map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
+        if data.is_regression() && classes != data.classes {
+            return Err(CliError::input(format!("{}: the graph gives {classes} outputs, but array 'y' has {} targets per row", path.display(), data.classes)));
+        }
         if classes < data.classes {
             return Err(CliError::input(format!("{}: the graph gives {classes} logits, but the labels go up to {} (array 'y' or the data set)", path.display(), data.classes - 1)));
         }

@@ -60,3 +60,9 @@ pub fn canonical_safetensors(path: &Path) -> Result<(), CliError> {
     out.extend(&bytes[8 + n..]);
     std::fs::write(path, out).map_err(|e| CliError::run(format!("{}: {e}", path.display())))
 }
+
+/// An accuracy as a percentage for a line or a table cell; "n/a" where there is none (a
+/// regression set, fitted by the mean squared error).
+pub fn percent(accuracy: Option<f64>) -> String {
+    accuracy.map_or_else(|| "n/a".into(), |a| format!("{:.2}%", 100.0 * a))
+}

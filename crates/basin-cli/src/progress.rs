@@ -37,15 +37,15 @@ impl Observer for Bars {
     }
     fn epoch_end(&mut self, r: &MetricRecord) {
         let val = match (r.val_loss, r.val_accuracy) {
-            (Some(l), Some(a)) => format!("  val loss {l:.4} acc {:.2}%", 100.0 * a),
+            (Some(l), a) => format!("  val loss {l:.4} acc {}", crate::output::percent(a)),
             _ => String::new(),
         };
         let line = format!(
-            "epoch {:>3}  train loss {:.4}  test loss {:.4}  test acc {:.2}%{val}  ({:.1}s)",
+            "epoch {:>3}  train loss {:.4}  test loss {:.4}  test acc {}{val}  ({:.1}s)",
             r.epoch,
             r.loss,
             r.test_loss.unwrap_or(f64::NAN),
-            100.0 * r.accuracy.unwrap_or(f64::NAN),
+            crate::output::percent(r.accuracy),
             r.elapsed
         );
         // indicatif draws nothing when stderr is not a terminal; the epoch lines still matter.

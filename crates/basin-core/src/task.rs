@@ -66,7 +66,8 @@ pub trait LossModel: Module + 'static {
     /// evaluation mode. Its gradient is H v (Pearlmutter 1994), which is all the exact Hessian
     /// needs ([`crate::curvature::Objective::hvp`]). `None` (the default): no tangent pass; the
     /// finite-difference Hessian remains. Every [`Classifier`] has it through
-    /// [`Classifier::logits_jvp`]: D = mean_i (softmax(zᵢ) − e_{yᵢ})·żᵢ.
+    /// [`Classifier::logits_jvp`] and [`crate::loss::loss_tangent`]: D = mean_i (softmax(zᵢ) − e_{yᵢ})·żᵢ
+    /// for class labels, 2/(B·T) Σ (zᵢ − yᵢ)·żᵢ for real-valued targets.
     fn loss_jvp(&self, dir: &Self, batch: &Self::Batch) -> Option<Tensor<1>> {
         let _ = (dir, batch);
         None
@@ -78,11 +79,12 @@ pub trait LossModel: Module + 'static {
     }
 }
 
-/// Every image classifier is a loss model: mean cross-entropy of its logits.
+/// Every image classifier is a loss model: the mean cross-entropy of its logits, or their mean
+/// squared error when the batch's targets are real values.
 impl<M: Classifier> LossModel for M {
     type Batch = Batch;
     fn loss(&self, batch: &Batch) -> Tensor<1> {
-        crate::loss::cross_entropy(self.logits(batch.images.clone()), batch.targets.clone())
+        crate::loss::loss(self.logits(batch.images.clone()), &batch.targets)
     }
     fn batch_len(batch: &Batch) -> usize {
         batch.len()
@@ -94,11 +96,8 @@ impl<M: Classifier> LossModel for M {
         Some(batch.split(size))
     }
     fn loss_jvp(&self, dir: &Self, batch: &Batch) -> Option<Tensor<1>> {
-        let n = batch.len();
         let (z, zt) = self.logits_jvp(dir, batch.images.clone())?;
-        let p = burn::tensor::activation::softmax(z, 1);
-        let picked = zt.clone().gather(1, batch.targets.clone().reshape([n, 1]));
-        Some(((p * zt).sum() - picked.sum()).div_scalar(n as f64))
+        Some(crate::loss::loss_tangent(z, zt, &batch.targets))
     }
     fn has_loss_jvp(&self, dir: &Self, batch: &Batch) -> bool {
         self.logits_jvp(dir, batch.images.clone().narrow(0, 0, 1)).is_some()

@@ -132,7 +132,7 @@ impl ExampleSet for Features {
         }
         basin_core::Batch {
             images: Tensor::from_data(TensorData::new(xs, [idx.len(), self.d, 1, 1]), device),
-            targets: Tensor::from_data(TensorData::new(ys, [idx.len()]), device),
+            targets: basin_core::batch::Targets::Classes(Tensor::from_data(TensorData::new(ys, [idx.len()]), device)),
         }
     }
 }

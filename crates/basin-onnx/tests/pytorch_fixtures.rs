@@ -9,11 +9,12 @@ use basin_core::Classifier;
 use basin_core::curvature::{Differentiable, Objective};
 use basin_core::paramvec::ParamVec;
 use basin_onnx::OnnxNet;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 use std::collections::HashMap;
 
 mod common;
-use common::{Ref, data, fixtures, rel};
+use basin_core::batch::ExampleSet;
+use common::{Ref, data_of, fixtures, rel};
 
 /// A ParamVec of `model`'s layout holding the named tensors (file layout).
 fn vec_of(net: &OnnxNet, point: &ParamVec, named: &HashMap<String, Vec<f32>>) -> ParamVec {
@@ -32,15 +33,16 @@ fn check(name: &str, exporter: &str) {
     let ad = dev.clone().autodiff();
     let r = Ref::load(name);
     let net = OnnxNet::load(&fixtures().join(format!("{name}.{exporter}.onnx")), &ad).unwrap();
-    let set = data();
+    let set = data_of(name);
     let classes = net.check_input(&set.shape, &ad).unwrap();
-    assert_eq!(classes, 10);
+    assert_eq!(classes, set.num_classes);
     // the parameter count is PyTorch's
     let count: usize = r.json["params"].as_object().unwrap().values().map(|s| s.as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).product::<usize>()).sum();
     assert_eq!(ParamVec::from_model(&net).numel(), count, "{name}.{exporter}: parameter count");
 
     // logits, evaluation mode
-    let x = Tensor::<4>::from_data(TensorData::new(set.x.clone(), [32, 1, 28, 28]), &dev);
+    let idx: Vec<usize> = (0..32).collect();
+    let x = set.batch(&idx, None, &dev).images;
     let valid = burn::module::Module::valid(&net);
     let z: Vec<f64> = valid.logits(x).into_data().iter::<f32>().map(f64::from).collect();
     let zr: Vec<f64> = r.json["logits"].as_array().unwrap().iter().flat_map(|row| row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap())).collect();
@@ -49,7 +51,6 @@ fn check(name: &str, exporter: &str) {
     assert!(e < 1e-5, "{name}.{exporter}: logits differ from PyTorch's by {e:.2e}");
 
     // loss and gradient
-    let idx: Vec<usize> = (0..32).collect();
     let mut obj = Objective::new(&net, &set, &idx, 32, &dev);
     let p = obj.point().clone();
     let (loss, g) = obj.loss_grad(&p);
@@ -114,6 +115,16 @@ fn mixer_dynamo() {
 #[test]
 fn mixer_script() {
     check("mixer", "script");
+}
+/// Float targets: the loss is nn.MSELoss's mean over every entry, and so are its gradient, H·v
+/// and eigenvalues.
+#[test]
+fn regressor_dynamo() {
+    check("regressor", "dynamo");
+}
+#[test]
+fn regressor_script() {
+    check("regressor", "script");
 }
 
 /// A fresh model through the TorchScript exporter: equal initializers are stored once and the

@@ -1,5 +1,5 @@
 //! Three plain SGD steps (lr 0.1, batches of 8 in order, training mode: batch statistics) of
-//! the exported MLP and CNN in basin equal the same three steps in PyTorch (the fixture
+//! the exported MLP, CNN and regressor (mean squared error on float targets) in basin equal the same three steps in PyTorch (the fixture
 //! script's `sgd3`, float32), parameters and batch-norm running statistics, to float32
 //! round-off. The trainer's own SGD is the zoo's; what is checked here is that the ONNX
 //! network's forward and backward in training mode are PyTorch's.
@@ -9,23 +9,24 @@
 //! running variances agree to about momentum/n relative (1e-3 here), not to round-off.
 
 use basin_core::Classifier;
+use basin_core::batch::ExampleSet;
 use basin_core::paramvec::ParamVec;
+use basin_core::task::LossModel;
 use basin_onnx::OnnxNet;
 use burn::optim::GradientsParams;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::Device;
 
 mod common;
-use common::{Ref, data, fixtures, rel};
+use common::{Ref, data_of, fixtures, rel};
 
 fn check(name: &str, exporter: &str) {
     let ad = Device::flex().autodiff();
     let r = Ref::load(name);
     let mut net = OnnxNet::load(&fixtures().join(format!("{name}.{exporter}.onnx")), &ad).unwrap();
-    let set = data();
+    let set = data_of(name);
     for s in 0..3 {
-        let x = Tensor::<4>::from_data(TensorData::new(set.x[s * 8 * 784..(s + 1) * 8 * 784].to_vec(), [8, 1, 28, 28]), &ad);
-        let y = Tensor::<1, Int>::from_data(TensorData::new(set.y[s * 8..(s + 1) * 8].to_vec(), [8]), &ad);
-        let loss = basin_core::loss::cross_entropy(net.logits(x), y);
+        let batch = set.batch(&(s * 8..(s + 1) * 8).collect::<Vec<_>>(), None, &ad);
+        let loss = net.loss(&batch);
         let w = ParamVec::from_model(&net);
         let g = ParamVec::from_grads(&w, &GradientsParams::from_grads(loss.backward(), &net));
         net = w.axpy(-0.1, &g).write_into(net);
@@ -45,6 +46,13 @@ fn check(name: &str, exporter: &str) {
 fn mlp_three_sgd_steps_match_pytorch() {
     check("mlp", "dynamo");
     check("mlp", "script");
+}
+
+/// Float targets: three steps on nn.MSELoss.
+#[test]
+fn regressor_three_sgd_steps_match_pytorch() {
+    check("regressor", "dynamo");
+    check("regressor", "script");
 }
 
 #[test]

@@ -79,7 +79,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sets = TrainSets { train: &data.train, test: &data.test, val: None };
     let opts = TrainOptions { out: out.clone(), resume: false, stop: Default::default(), device: device.clone() };
     let (model, summary) = train(model, &cfg, &sets, &opts, &mut Silent)?;
-    println!("TinyCnn + SmoothOut (a = 0.0375), {} epochs: test accuracy {:.2} %, train loss {:.4}", cfg.train.epochs, 100.0 * summary.test_acc, summary.train_loss);
+    println!("TinyCnn + SmoothOut (a = 0.0375), {} epochs: test accuracy {:.2} %, train loss {:.4}", cfg.train.epochs, 100.0 * summary.test_acc.expect("class labels have an accuracy"), summary.train_loss);
 
     let n = if quick { 256 } else { 1000 };
     let subset: Vec<usize> = (0..n).collect();

@@ -34,7 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (model, summary) = train(model, &cfg, &sets, &opts, &mut Silent)?;
         let subset: Vec<usize> = (0..if quick { 256 } else { 1000 }).collect();
         let top = top_eigen(&model, &data.train, &subset, &CurvatureConfig { top_k: 1, ..Default::default() }, 0, &device)?;
-        println!("| {estimator} | {:.2} % | {:.4} | {:.3} |", 100.0 * summary.test_acc, summary.train_loss, top.eigenvalues[0]);
+        println!("| {estimator} | {:.2} % | {:.4} | {:.3} |", 100.0 * summary.test_acc.expect("class labels have an accuracy"), summary.train_loss, top.eigenvalues[0]);
         std::fs::remove_dir_all(&out)?;
     }
     Ok(())

@@ -57,7 +57,7 @@ fn host_grad_at(model: &Tiny, w_host: &[f32], batch: &Batch) -> (f64, Vec<f32>) 
     let template = ParamVec::from_model(model);
     let fresh = template.from_host(w_host, &Device::flex()).write_into(model.clone());
     let logits = fresh.logits(batch.images.clone());
-    let l = loss::cross_entropy(logits, batch.targets.clone());
+    let l = loss::loss(logits, &batch.targets);
     let value = l.clone().into_scalar::<f32>() as f64;
     let grads = burn::optim::GradientsParams::from_grads(l.backward(), &fresh);
     (value, ParamVec::from_grads(&template, &grads).to_host())
@@ -417,7 +417,7 @@ fn m_sharpness_sam_gives_each_chunk_its_own_masks_and_moves_batch_norm_once_a_st
         let template = ParamVec::from_model(&model);
         let fresh = template.from_host(w, &Device::flex()).write_into(model.clone());
         ad().seed(basin_core::estimators::chunk_mask_seed(0, 0, c));
-        let l = loss::cross_entropy(fresh.logits(chunk.images.clone()), chunk.targets.clone());
+        let l = loss::loss(fresh.logits(chunk.images.clone()), &chunk.targets);
         ParamVec::from_grads(&template, &burn::optim::GradientsParams::from_grads(l.backward(), &fresh)).to_host()
     };
     let _ = grad_at(&w0, &chunks[0], 0);

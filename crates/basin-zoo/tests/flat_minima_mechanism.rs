@@ -51,7 +51,7 @@ fn final_w(est: &mut dyn GradientEstimator<DoubleWell>, w0: f32, seed: u64) -> f
     let mut model = DoubleWell { w: Param::from_tensor(Tensor::from_data(TensorData::new(vec![w0, 1.0], [1, 2]), &ad).require_grad()) };
     let batch = Batch {
         images: Tensor::zeros([8, 1, 1, 1], &ad),
-        targets: Tensor::<1, Int>::ones([8], &ad),
+        targets: basin_core::batch::Targets::Classes(Tensor::<1, Int>::ones([8], &ad)),
     };
     let mut optim = basin_core::optim::OptimizerConfig { name: "sgd".into(), ..Default::default() }.build();
     for step in 0..1500u64 {

@@ -5,6 +5,7 @@
 use crate::model_source::{ModelSource, load_weights};
 use crate::shards::{ShardWriter, parse_shard, share};
 use crate::slurm::{self, ArrayJob, SlurmArgs, script::TASK_ID};
+use crate::output::percent;
 use crate::{CliError, device, plots};
 use basin_core::landscape::grid::LandscapePoint;
 use basin_core::landscape::plane::Plane;
@@ -191,7 +192,8 @@ fn write_outputs(prefix: &Path, points: &[LandscapePoint], meta: serde_json::Val
     csv.push_str(if eigen { ",lambda_max,lambda_min,lambda_max_converged,lambda_min_converged\n" } else { "\n" });
     for p in points {
         let c: Vec<String> = p.coords.iter().map(|v| format!("{v}")).collect();
-        csv.push_str(&format!("{},{},{},{},{}", c.join(","), p.train.loss, p.train.accuracy, p.test.loss, p.test.accuracy));
+        let cell = |a: Option<f64>| a.map_or(String::new(), |a| a.to_string());
+        csv.push_str(&format!("{},{},{},{},{}", c.join(","), p.train.loss, cell(p.train.accuracy), p.test.loss, cell(p.test.accuracy)));
         match (&p.eigen, eigen) {
             (Some(e), true) => csv.push_str(&format!(",{},{},{},{}\n", e.max, e.min, e.max_converged, e.min_converged)),
             _ => csv.push('\n'),
@@ -344,7 +346,7 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
             }
             pb.finish_and_clear();
             for p in &out {
-                println!("α = {:+.3}  train loss {:.4} acc {:.2}%  test loss {:.4} acc {:.2}%", p.coords[0], p.train.loss, 100.0 * p.train.accuracy, p.test.loss, 100.0 * p.test.accuracy);
+                println!("α = {:+.3}  train loss {:.4} acc {}  test loss {:.4} acc {}", p.coords[0], p.train.loss, percent(p.train.accuracy), p.test.loss, percent(p.test.accuracy));
             }
             write_outputs(&common.out, &out, serde_json::json!({ "kind": "interpolate", "to": to }))?;
             let alphas: Vec<f64> = out.iter().map(|p| p.coords[0]).collect();

@@ -2,6 +2,7 @@
 //! SmoothOut authors' script's) and SmoothOut's noise sensitivity C̄(w; a) with its slope.
 
 use crate::model_source::ModelSource;
+use crate::output::percent;
 use crate::{CliError, device, plots};
 use basin_core::curvature::Objective;
 use basin_core::curvature::objective::subset_indices;
@@ -98,7 +99,7 @@ pub fn run(args: SharpnessArgs) -> Result<(), CliError> {
         println!("| a | train C̄ | train acc | test C̄ | test acc |");
         println!("|---|---|---|---|---|");
         for (a, b) in tr.iter().zip(&te) {
-            println!("| {} | {:.4} | {:.2}% | {:.4} | {:.2}% |", a.a, a.loss, 100.0 * a.accuracy, b.loss, 100.0 * b.accuracy);
+            println!("| {} | {:.4} | {} | {:.4} | {} |", a.a, a.loss, percent(a.accuracy), b.loss, percent(b.accuracy));
         }
         println!("slope s: train {:.4}, test {:.4}", slope(&tr), slope(&te));
         report["noise"] = serde_json::json!({ "train": tr, "test": te, "slope_train": slope(&tr), "slope_test": slope(&te) });

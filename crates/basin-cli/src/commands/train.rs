@@ -1,5 +1,6 @@
 //! `basin train`: one run from a TOML config, with progress, checkpoints and resume.
 
+use crate::output::percent;
 use crate::{CliError, config_file, device, progress};
 use basin_core::train::{TrainOptions, TrainSets, train};
 use crate::network::Network;
@@ -130,11 +131,11 @@ pub fn run(mut args: TrainArgs) -> Result<(), CliError> {
     })?;
     export_weights(&model, &out, "model")?;
     println!(
-        "final: train loss {:.4}  train acc {:.2}%  test loss {:.4}  test acc {:.2}%  ({} steps, {:.1}s)",
+        "final: train loss {:.4}  train acc {}  test loss {:.4}  test acc {}  ({} steps, {:.1}s)",
         summary.train_loss,
-        100.0 * summary.train_acc,
+        percent(summary.train_acc),
         summary.test_loss,
-        100.0 * summary.test_acc,
+        percent(summary.test_acc),
         summary.steps,
         summary.seconds
     );
@@ -143,12 +144,12 @@ pub fn run(mut args: TrainArgs) -> Result<(), CliError> {
         let averaged = crate::model_source::load_weights(model.clone(), &out.join(&avg.file))?;
         export_weights(&averaged, &out, &stem)?;
         println!(
-            "averaged ({}, {} weights{}): train loss {:.4}  test acc {:.2}%  → {stem}.bpk, {stem}.safetensors",
+            "averaged ({}, {} weights{}): train loss {:.4}  test acc {}  → {stem}.bpk, {stem}.safetensors",
             avg.method,
             avg.averaged,
             if avg.recalibrated_bn { ", batch norm recalibrated" } else { "" },
             avg.train_loss,
-            100.0 * avg.test_acc
+            percent(avg.test_acc)
         );
     }
     println!("wrote {}/summary.json, metrics.jsonl, config.toml, model.bpk, model.safetensors", out.display());

@@ -8,12 +8,12 @@
 //! over one batch or a loader keeps every algorithm out of that question.
 
 use super::fd_hessian::Differentiable;
-use crate::batch::ExampleSet;
+use crate::batch::{ExampleSet, Targets};
 use crate::model::Classifier;
 use crate::paramvec::ParamVec;
 use crate::task::LossModel;
 use burn::optim::GradientsParams;
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use rand::seq::SliceRandom;
 
 /// The loss of a model over a fixed list of batches: cross-entropy for a classifier, the
@@ -225,30 +225,7 @@ impl<M: Classifier> Objective<M> {
                 }
                 (None, None) => unreachable!("one of the two ways to J v is set up"),
             };
-            let p = burn::tensor::activation::softmax(z.clone().inner(), 1);
-            let u = match c {
-                OutputCurvature::Ggn => {
-                    let pjv = (p.clone() * jv.clone()).sum_dim(1); // [B, 1]
-                    p.clone() * jv - p * pjv
-                }
-                OutputCurvature::EmpiricalFisher => {
-                    let [n, k] = p.dims();
-                    let onehot = burn::tensor::Tensor::<2>::zeros([n, k], &p.device()).scatter(1, b.targets.clone().inner().reshape([n, 1]), burn::tensor::Tensor::ones([n, 1], &p.device()), burn::tensor::IndexingUpdateOp::Add);
-                    rank_one(p - onehot, jv)
-                }
-                OutputCurvature::MonteCarloFisher { samples, seed } => {
-                    let mut acc = None;
-                    for s in 0..samples.max(1) {
-                        let onehot = sampled_labels(&p, seed, bi, s);
-                        let term = rank_one(p.clone() - onehot, jv.clone());
-                        acc = Some(match acc {
-                            None => term,
-                            Some(a) => a + term,
-                        });
-                    }
-                    acc.expect("one sample at least").div_scalar(samples.max(1) as f64)
-                }
-            };
+            let u = output_curvature(z.clone().inner(), jv, &b.targets, c, bi);
             let u = burn::tensor::Tensor::from_inner(u.div_scalar(self.total as f64)); // constant on the autodiff side
             let s = (z * u.detach()).sum();
             let g = ParamVec::from_grads(&self.point, &GradientsParams::from_grads(s.backward(), &m0));
@@ -261,7 +238,9 @@ impl<M: Classifier> Objective<M> {
     }
 }
 
-/// The output curvature C of [`Objective::output_product`] per example, with p = softmax(z):
+/// The output curvature C of [`Objective::output_product`] per example, with p = softmax(z) for
+/// class labels (for real-valued targets, the same three matrices of the squared error: see
+/// `output_curvature` in this file):
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum OutputCurvature {
     /// H_ℓ = diag(p) − ppᵀ, the Hessian of the cross-entropy in the logits: the GGN, which for
@@ -281,10 +260,60 @@ pub enum OutputCurvature {
     },
 }
 
+/// C·Jv per example (rows of `z` and `jv`, `[B, K]`): the output curvature `c` of the loss on
+/// these `targets`. For class labels, with p = softmax(z), see [`OutputCurvature`]. For real
+/// targets (per-example loss ℓ = (1/T) Σ (z − y)²): the GGN is ∇²_z ℓ = (2/T) I; the empirical
+/// Fisher rrᵀ with r = ∇_z ℓ = (2/T)(z − y); the Monte-Carlo Fisher draws ŷ from the Gaussian
+/// whose negative log-likelihood ℓ is, N(z, (T/2) I), so r = −√(2/T) ε with ε ~ N(0, I), and
+/// E[rrᵀ] is the GGN.
+fn output_curvature(z: Tensor<2>, jv: Tensor<2>, targets: &Targets, c: OutputCurvature, batch: usize) -> Tensor<2> {
+    let (scale, residual) = match targets {
+        Targets::Values(y) => (2.0 / z.dims()[1] as f64, z.clone() - y.clone().inner()),
+        Targets::Classes(y) => {
+            let p = burn::tensor::activation::softmax(z, 1);
+            return match c {
+                OutputCurvature::Ggn => {
+                    let pjv = (p.clone() * jv.clone()).sum_dim(1); // [B, 1]
+                    p.clone() * jv - p * pjv
+                }
+                OutputCurvature::EmpiricalFisher => {
+                    let [n, k] = p.dims();
+                    let onehot = Tensor::<2>::zeros([n, k], &p.device()).scatter(1, y.clone().inner().reshape([n, 1]), Tensor::ones([n, 1], &p.device()), burn::tensor::IndexingUpdateOp::Add);
+                    rank_one(p - onehot, jv)
+                }
+                OutputCurvature::MonteCarloFisher { samples, seed } => {
+                    mean_of(samples, |s| rank_one(p.clone() - sampled_labels(&p, seed, batch, s), jv.clone()))
+                }
+            };
+        }
+    };
+    match c {
+        OutputCurvature::Ggn => jv.mul_scalar(scale),
+        OutputCurvature::EmpiricalFisher => rank_one(residual.mul_scalar(scale), jv),
+        OutputCurvature::MonteCarloFisher { samples, seed } => mean_of(samples, |s| {
+            let [n, k] = jv.dims();
+            rank_one(sampled_noise([n, k], seed, batch, s, &jv.device()).mul_scalar(-scale.sqrt()), jv.clone())
+        }),
+    }
+}
+
+/// The mean of `term(s)` over `samples` draws (at least one).
+fn mean_of(samples: usize, term: impl Fn(usize) -> Tensor<2>) -> Tensor<2> {
+    let s = samples.max(1);
+    (1..s).fold(term(0), |acc, i| acc + term(i)).div_scalar(s as f64)
+}
+
 /// r (rᵀ t) per row: the product of the rank-one matrix r rᵀ with t, example by example.
 fn rank_one(r: burn::tensor::Tensor<2>, t: burn::tensor::Tensor<2>) -> burn::tensor::Tensor<2> {
     let rt = (r.clone() * t).sum_dim(1);
     r * rt
+}
+
+/// Standard normal draws `[B, T]` for the Monte-Carlo Fisher of a regression batch (sample `s` of
+/// batch `batch`, keyed by `seed`): the targets drawn are z − √(T/2)·ε.
+pub fn sampled_noise(dims: [usize; 2], seed: u64, batch: usize, s: usize, device: &Device) -> Tensor<2> {
+    let key = crate::rng::derive_seed(seed, crate::rng::Stream::FisherLabels, ((batch as u64) << 20) | s as u64);
+    Tensor::from_data(burn::tensor::TensorData::new(crate::fastrand::normal_vec(dims[0] * dims[1], key, 1.0), dims), device)
 }
 
 /// One-hot labels drawn from the rows of `p` (sample `s` of batch `batch`, keyed by `seed`).

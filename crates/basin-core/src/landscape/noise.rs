@@ -3,7 +3,7 @@
 //! grid of a; its slope in a is a sharpness measure (flat minima rise slowly).
 
 use crate::batch::ExampleSet;
-use crate::loss::{correct, cross_entropy};
+use crate::train::evaluate::{Evaluation, batch_totals};
 use crate::model::Classifier;
 use crate::paramvec::ParamVec;
 use burn::tensor::Device;
@@ -16,8 +16,8 @@ pub struct NoisePoint {
     pub a: f64,
     /// Mean loss under noise.
     pub loss: f64,
-    /// Mean accuracy under noise.
-    pub accuracy: f64,
+    /// Mean accuracy under noise (`None` for a regression set).
+    pub accuracy: Option<f64>,
 }
 
 /// C̄(w; a) for each a of `grid` on `set` (batches of `batch`), noise keyed by `seed`.
@@ -37,12 +37,12 @@ pub fn noise_sensitivity<M: Classifier>(model: &M, set: &dyn ExampleSet, grid: &
                     let key = crate::rng::derive_seed(seed, crate::rng::Stream::Estimator, ((gi as u64) << 32) | bi as u64);
                     w.add(&w.uniform(key, -a as f32, a as f32)).write_into(base.clone())
                 };
-                let b = set.batch(c, None, device);
-                let logits = m.logits(b.images);
-                loss += cross_entropy(logits.clone(), b.targets.clone()).into_scalar::<f64>() * c.len() as f64;
-                right += correct(logits, b.targets);
+                let (l, r) = batch_totals(&m, &set.batch(c, None, device));
+                loss += l;
+                right += r;
             }
-            NoisePoint { a, loss: loss / set.len() as f64, accuracy: right as f64 / set.len() as f64 }
+            let e = Evaluation::from_totals(loss, right, set.len(), set);
+            NoisePoint { a, loss: e.loss, accuracy: e.accuracy }
         })
         .collect()
 }

@@ -261,11 +261,11 @@ pub struct AveragedSummary {
     /// Mean training loss over the whole training set, eval mode.
     pub train_loss: f64,
     /// Training accuracy.
-    pub train_acc: f64,
+    pub train_acc: Option<f64>,
     /// Test loss.
     pub test_loss: f64,
     /// Test accuracy.
-    pub test_acc: f64,
+    pub test_acc: Option<f64>,
     /// Validation accuracy, if a validation split exists.
     pub val_acc: Option<f64>,
 }
@@ -370,7 +370,7 @@ impl<M: Classifier> Callback<M> for Averaging {
                 train_acc: train.accuracy,
                 test_loss: test.loss,
                 test_acc: test.accuracy,
-                val_acc: val.map(|v| v.accuracy),
+                val_acc: val.and_then(|v| v.accuracy),
             });
             Ok(())
         })();

@@ -63,12 +63,12 @@ impl Observer for Silent {}
 pub struct Summary {
     /// Mean training loss over the whole training set at the end, eval mode.
     pub train_loss: f64,
-    /// Training accuracy at the end, eval mode.
-    pub train_acc: f64,
+    /// Training accuracy at the end, eval mode (`None` for a regression set).
+    pub train_acc: Option<f64>,
     /// Test loss at the end.
     pub test_loss: f64,
-    /// Test accuracy at the end.
-    pub test_acc: f64,
+    /// Test accuracy at the end (`None` for a regression set).
+    pub test_acc: Option<f64>,
     /// Validation loss, if a validation split exists.
     pub val_loss: Option<f64>,
     /// Validation accuracy, if a validation split exists.
@@ -221,10 +221,10 @@ fn epoch_record<M: Classifier>(model: &M, cfg: &TrainConfig, sets: &TrainSets<'_
         step: state.step,
         epoch: epoch + 1,
         loss: state.epoch_loss_sum / state.epoch_examples.max(1) as f64,
-        accuracy: Some(test.accuracy),
+        accuracy: test.accuracy,
         test_loss: Some(test.loss),
         val_loss: val.map(|v| v.loss),
-        val_accuracy: val.map(|v| v.accuracy),
+        val_accuracy: val.and_then(|v| v.accuracy),
         eigenvalues: None,
         alignment: None,
         lr,
@@ -244,7 +244,7 @@ fn summarize<M: Classifier>(model: &M, cfg: &TrainConfig, sets: &TrainSets<'_>, 
         test_loss: test.loss,
         test_acc: test.accuracy,
         val_loss: val.map(|v| v.loss),
-        val_acc: val.map(|v| v.accuracy),
+        val_acc: val.and_then(|v| v.accuracy),
         epochs: state.epoch,
         steps: state.step,
         halved_lr_at_step: state.halved_at,
@@ -280,7 +280,7 @@ fn summarize<M: Classifier>(model: &M, cfg: &TrainConfig, sets: &TrainSets<'_>, 
 /// let out = tempfile::tempdir().unwrap();
 /// let opts = TrainOptions { out: out.path().into(), resume: false, stop: Default::default(), device };
 /// let (_model, summary) = train(model, &cfg, &sets, &opts, &mut Silent).unwrap();
-/// assert!(summary.test_acc > 0.9, "{}", summary.test_acc);
+/// assert!(summary.test_acc > Some(0.9), "{:?}", summary.test_acc);
 /// assert_eq!(summary.steps, 3 * (256 / 16));
 /// assert!(out.path().join("summary.json").is_file());
 /// ```

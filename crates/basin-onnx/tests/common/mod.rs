@@ -15,6 +15,18 @@ pub fn data() -> basin_zoo::data::PreparedSet {
     basin_zoo::data::arrays::read_npz(&fixtures().join("data.npz")).unwrap().train
 }
 
+/// The regression fixture's data: the first 32 training rows of `diabetes.npz` (10 standardized
+/// features, one float target each).
+pub fn regression_data() -> basin_zoo::data::PreparedSet {
+    let set = basin_zoo::data::arrays::read_npz(&fixtures().join("diabetes.npz")).unwrap().train;
+    set.select(&(0..32).collect::<Vec<_>>())
+}
+
+/// The data a fixture network's reference was computed on.
+pub fn data_of(name: &str) -> basin_zoo::data::PreparedSet {
+    if name == "regressor" { regression_data() } else { data() }
+}
+
 /// A network's float64 reference (`NAME.ref.json`).
 pub struct Ref {
     pub json: Value,

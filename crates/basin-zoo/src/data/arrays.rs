@@ -3,7 +3,8 @@
 //!
 //! `x` holds images `[N, C, H, W]` or features `[N, F]` (held as `[F, 1, 1]` images), float32
 //! or float64, used as given: the user's own normalization. `y` holds integer class labels
-//! (any NumPy integer type) for the cross-entropy. Every check names the array: a shape that
+//! (any NumPy integer type) for the cross-entropy, or float targets `[N]` or `[N, T]` for the
+//! mean squared error (a regression set; the network must give T outputs). Every check names the array: a shape that
 //! does not match, a dtype basin does not read, a label out of range, a value that is not
 //! finite. Read with `npyz` and `zip` (pure Rust); a header is checked against the bytes
 //! that follow it before anything is allocated.
@@ -53,7 +54,7 @@ fn parse(bytes: &[u8], what: &str, path: &Path) -> Result<(Vec<usize>, Data), Da
         "|u1" => Data::Int(npy.into_vec::<u8>().map_err(r)?.into_iter().map(i64::from).collect()),
         "<u2" => Data::Int(npy.into_vec::<u16>().map_err(r)?.into_iter().map(i64::from).collect()),
         "<u4" => Data::Int(npy.into_vec::<u32>().map_err(r)?.into_iter().map(i64::from).collect()),
-        other => return Err(bad(format!("dtype {other} is not read (x: float32 or float64; y: integer labels)"))),
+        other => return Err(bad(format!("dtype {other} is not read (x: float32 or float64; y: integer labels or float32/float64 targets)"))),
     };
     let len = match &data {
         Data::Float(v) => v.len(),
@@ -69,33 +70,47 @@ fn bail_shape(bad: &dyn Fn(String) -> DataError, shape: &[usize], have: usize) -
     Err(bad(format!("its header claims shape {shape:?}, more than the {have} bytes that follow")))
 }
 
-/// `x` and `y` as a set: shapes agree, `x` finite floats, `y` labels in `[0, classes)` when
-/// `classes` is given (else ≥ 0).
+/// `x` and `y` as a set: shapes agree, `x` finite floats, `y` non-negative integer labels, or
+/// finite floats (a regression set: `[N]` or `[N, T]` targets).
 fn examples(x: (Vec<usize>, Data), y: (Vec<usize>, Data), names: (&str, &str), path: &Path) -> Result<PreparedSet, DataError> {
     let bad = |name: &str, m: String| DataError::corrupt(path, format!("array '{name}': {m}"));
     let (xs, xd) = x;
     let (ys, yd) = y;
     let Data::Float(xv) = xd else { return Err(bad(names.0, "holds integers; basin reads float32 or float64 inputs".into())) };
-    let Data::Int(yv) = yd else { return Err(bad(names.1, "holds floats; basin reads integer class labels (a mean-squared-error target is not supported yet)".into())) };
     let shape = match xs[..] {
         [_, c, h, w] => [c, h, w],
         [_, f] => [f, 1, 1],
         _ => return Err(bad(names.0, format!("has shape {xs:?}; basin reads images [N, C, H, W] or features [N, F]"))),
     };
-    if ys.len() != 1 || ys[0] != xs[0] {
-        return Err(bad(names.1, format!("has shape {ys:?}; it must be [{}], one label per row of '{}'", xs[0], names.0)));
-    }
     if xs[0] == 0 || shape.contains(&0) {
         return Err(bad(names.0, format!("is empty (shape {xs:?})")));
     }
     if let Some(i) = xv.iter().position(|v| !v.is_finite()) {
         return Err(bad(names.0, format!("value {} at flat index {i} is not finite", xv[i])));
     }
-    if let Some(&l) = yv.iter().find(|&&l| l < 0) {
-        return Err(bad(names.1, format!("label {l} is negative")));
+    match yd {
+        Data::Int(yv) => {
+            if ys.len() != 1 || ys[0] != xs[0] {
+                return Err(bad(names.1, format!("has shape {ys:?}; it must be [{}], one label per row of '{}'", xs[0], names.0)));
+            }
+            if let Some(&l) = yv.iter().find(|&&l| l < 0) {
+                return Err(bad(names.1, format!("label {l} is negative")));
+            }
+            let classes = yv.iter().max().map_or(0, |&m| m as usize + 1);
+            Ok(PreparedSet::from_arrays(xv, yv, shape, classes))
+        }
+        Data::Float(yv) => {
+            let width = match ys[..] {
+                [n] if n == xs[0] => 1,
+                [n, t] if n == xs[0] && t > 0 => t,
+                _ => return Err(bad(names.1, format!("has shape {ys:?}; float targets must be [{n}] or [{n}, T], one row per row of '{}'", names.0, n = xs[0]))),
+            };
+            if let Some(i) = yv.iter().position(|v| !v.is_finite()) {
+                return Err(bad(names.1, format!("value {} at flat index {i} is not finite", yv[i])));
+            }
+            Ok(PreparedSet::from_regression_arrays(xv, yv, width, shape))
+        }
     }
-    let classes = yv.iter().max().map_or(0, |&m| m as usize + 1);
-    Ok(PreparedSet::from_arrays(xv, yv, shape, classes))
 }
 
 /// Reads an `.npz` archive (`x`, `y`, optional `x_test`, `y_test`).
@@ -139,11 +154,19 @@ pub fn read_npy_pair(x_path: &Path, y_path: &Path) -> Result<Arrays, DataError> 
     finish(train, None, x_path)
 }
 
-/// Both sets share the item shape and the number of classes (the larger of the two).
+/// Both sets share the item shape, the kind of targets, and the number of classes (the larger of
+/// the two) or of real targets per row (equal).
 fn finish(mut train: PreparedSet, mut test: Option<PreparedSet>, path: &Path) -> Result<Arrays, DataError> {
     if let Some(t) = &test {
         if t.shape != train.shape {
             return Err(DataError::corrupt(path, format!("array 'x_test': items of shape {:?}, 'x' has {:?}", t.shape, train.shape)));
+        }
+        if t.values.is_some() != train.values.is_some() {
+            let kind = |p: &PreparedSet| if p.values.is_some() { "float targets" } else { "integer labels" };
+            return Err(DataError::corrupt(path, format!("array 'y_test' holds {}, 'y' holds {}", kind(t), kind(&train))));
+        }
+        if t.values.is_some() && t.num_classes != train.num_classes {
+            return Err(DataError::corrupt(path, format!("array 'y_test': {} targets per row, 'y' has {}", t.num_classes, train.num_classes)));
         }
         let k = t.num_classes.max(train.num_classes);
         train.num_classes = k;

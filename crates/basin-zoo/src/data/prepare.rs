@@ -14,11 +14,18 @@ pub struct RunData {
     pub test: PreparedSet,
     /// Image shape [C, H, W].
     pub shape: [usize; 3],
-    /// Number of classes.
+    /// Number of classes; for a regression set, the number of real targets per example.
     pub classes: usize,
     /// The test set is the training set (arrays without `x_test`, `y_test`): fine for
     /// measuring a model, not for reporting test accuracy, which `basin train` refuses.
     pub test_is_train: bool,
+}
+
+impl RunData {
+    /// Real-valued targets (an `.npz` whose `y` holds floats), fitted by the mean squared error.
+    pub fn is_regression(&self) -> bool {
+        self.train.values.is_some()
+    }
 }
 
 /// Loads and prepares the data of `cfg`; the normalization is fitted on the training part.

@@ -49,11 +49,15 @@ impl Normalization {
 pub struct PreparedSet {
     /// Normalized images, CHW each.
     pub x: Vec<f32>,
-    /// Labels as i64 (what the loss takes).
+    /// Labels as i64 (what the loss takes); empty for a regression set.
     pub y: Vec<i64>,
+    /// Real-valued targets of a regression set, `num_classes` per example, row-major (fitted
+    /// by the mean squared error); `None` for a set of class labels.
+    pub values: Option<Vec<f32>>,
     /// Channels, height, width.
     pub shape: [usize; 3],
-    /// Number of classes.
+    /// Number of classes; for a regression set, the width T of its targets. Either way, the
+    /// number of outputs the network must give.
     pub num_classes: usize,
     /// The value a zero pixel takes after normalization, per channel (padding for crops).
     pad_value: Vec<f32>,
@@ -67,15 +71,27 @@ impl PreparedSet {
     /// If `x` does not hold `y.len()` items of `shape` (the npz reader checks it first).
     pub fn from_arrays(x: Vec<f32>, y: Vec<i64>, shape: [usize; 3], num_classes: usize) -> PreparedSet {
         assert_eq!(x.len(), y.len() * shape.iter().product::<usize>(), "PreparedSet::from_arrays: x and y disagree");
-        PreparedSet { x, y, shape, num_classes, pad_value: vec![0.0; shape[0]] }
+        PreparedSet { x, y, values: None, shape, num_classes, pad_value: vec![0.0; shape[0]] }
+    }
+
+    /// A regression set given as arrays, used as they are: `x` as in
+    /// [`from_arrays`](Self::from_arrays), `values` the `width` real targets of each item.
+    ///
+    /// # Panics
+    /// If `x` and `values` do not hold the same number of items.
+    pub fn from_regression_arrays(x: Vec<f32>, values: Vec<f32>, width: usize, shape: [usize; 3]) -> PreparedSet {
+        let n = values.len() / width.max(1);
+        assert_eq!((x.len(), values.len()), (n * shape.iter().product::<usize>(), n * width), "PreparedSet::from_regression_arrays: x and the targets disagree");
+        PreparedSet { x, y: Vec::new(), values: Some(values), shape, num_classes: width, pad_value: vec![0.0; shape[0]] }
     }
 
     /// The examples at `indices` (subsets and validation splits of arrays).
     pub fn select(&self, indices: &[usize]) -> PreparedSet {
         let s = self.example_size();
-        let x = indices.iter().flat_map(|&i| self.x[i * s..(i + 1) * s].iter().copied()).collect();
-        let y = indices.iter().map(|&i| self.y[i]).collect();
-        PreparedSet { x, y, shape: self.shape, num_classes: self.num_classes, pad_value: self.pad_value.clone() }
+        let x = rows(&self.x, s, indices).collect();
+        let y = if self.y.is_empty() { Vec::new() } else { indices.iter().map(|&i| self.y[i]).collect() };
+        let values = self.values.as_ref().map(|v| rows(v, self.num_classes, indices).collect());
+        PreparedSet { x, y, values, shape: self.shape, num_classes: self.num_classes, pad_value: self.pad_value.clone() }
     }
 
     /// Normalizes every image of `data` with `norm`.
@@ -90,6 +106,7 @@ impl PreparedSet {
         }
         PreparedSet {
             x,
+            values: None,
             y: data.labels.iter().map(|&l| l as i64).collect(),
             shape: [data.channels, data.height, data.width],
             num_classes: data.num_classes,
@@ -98,11 +115,11 @@ impl PreparedSet {
     }
     /// Number of examples.
     pub fn len(&self) -> usize {
-        self.y.len()
+        self.x.len() / self.example_size().max(1)
     }
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.y.is_empty()
+        self.len() == 0
     }
     /// Values per example.
     pub fn example_size(&self) -> usize {
@@ -115,11 +132,13 @@ impl PreparedSet {
         xs.clear();
         ys.clear();
         xs.reserve(indices.len() * s);
+        if !self.y.is_empty() {
+            ys.extend(indices.iter().map(|&i| self.y[i]));
+        }
         match augment {
             None => {
                 for &i in indices {
                     xs.extend_from_slice(&self.x[i * s..(i + 1) * s]);
-                    ys.push(self.y[i]);
                 }
             }
             Some(rng) => {
@@ -128,7 +147,6 @@ impl PreparedSet {
                     let dx = rng.random_range(0..=8) as isize - 4;
                     let flip = rng.random_bool(0.5);
                     self.push_shifted(&self.x[i * s..(i + 1) * s], dy, dx, flip, xs);
-                    ys.push(self.y[i]);
                 }
             }
         }
@@ -156,9 +174,21 @@ impl PreparedSet {
     }
 }
 
+/// The rows `indices` of `data`, a row-major array of rows of `width` values.
+fn rows<'a>(data: &'a [f32], width: usize, indices: &'a [usize]) -> impl Iterator<Item = f32> + 'a {
+    indices.iter().flat_map(move |&i| data[i * width..(i + 1) * width].iter().copied())
+}
+
 impl basin_core::batch::ExampleSet for PreparedSet {
     fn len(&self) -> usize {
-        self.y.len()
+        PreparedSet::len(self)
+    }
+    fn target_width(&self) -> Option<usize> {
+        self.values.is_some().then_some(self.num_classes)
+    }
+    fn gather_values(&self, indices: &[usize], vs: &mut Vec<f32>) {
+        vs.clear();
+        vs.extend(rows(self.values.as_ref().expect("gather_values on a set of class labels"), self.num_classes, indices));
     }
     fn shape(&self) -> [usize; 3] {
         self.shape

@@ -39,6 +39,10 @@ use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// The measures defined through classification (a margin, a training accuracy that a
+/// perturbation must move by 0.1, the cross-entropy's closed-form Hessian); refused on a
+/// regression set.
+const NEED_LABELS: &[&str] = &["margin", "pacbayes", "pacbayes-mag", "sharpness", "sharpness-mag", "relative-flatness"];
 /// The measures `basin measures` computes, in order.
 pub const MEASURES: &[&str] = &["norms", "margin", "path-norm", "lambda-max", "pacbayes", "pacbayes-mag", "sharpness", "sharpness-mag", "worst-case", "average-case", "relative-flatness", "fisher-rao", "trace", "frobenius", "c-eps-sharpness"];
 
@@ -131,6 +135,9 @@ fn measure_run(dir: &Path, wanted: &[&str], force: bool, opts: &perturbation::Op
     };
     let dev = Device::flex();
     let loaded = ModelSource::of_run(dir).load(&dev)?;
+    if let Some(m) = wanted.iter().find(|m| NEED_LABELS.contains(m)).filter(|_| loaded.data.is_regression()) {
+        return Err(CliError::input(format!("{}: measure '{m}' needs class labels, and the run's data has float targets (it fits a mean squared error); measures for it: {}", dir.display(), MEASURES.iter().filter(|m| !NEED_LABELS.contains(m)).copied().collect::<Vec<_>>().join(", "))));
+    }
     let has_bn = ParamVec::from_model(&loaded.model).slots.iter().any(|s| s.path.ends_with("gamma"));
     let subject = perturbation::Subject::new(&loaded.model, &loaded.data.train, &dev);
     let mut pass: Option<f64> = None;

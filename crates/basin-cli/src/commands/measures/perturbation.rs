@@ -126,7 +126,7 @@ impl<'a> Subject<'a> {
     /// Training accuracy of the network with parameters `w`.
     pub fn accuracy(&self, w: &[f32]) -> f64 {
         let net = self.template.from_host(w, &self.dev).write_into(self.valid.clone());
-        basin_core::train::evaluate::evaluate(&net, self.set, 1000, &self.dev).accuracy
+        basin_core::train::evaluate::evaluate(&net, self.set, 1000, &self.dev).accuracy.expect("measure_run refuses the accuracy-based measures on a regression set")
     }
 
     /// Andriushchenko et al.'s batches, each as its own mean loss.
