@@ -16,7 +16,7 @@ batch norm into the convolutions (basin warns about it).
 
 `regressor.*.onnx` is a regression MLP (10 → 32 → 16 → 1, tanh and ReLU) on scikit-learn's bundled
 diabetes data (`diabetes.npz`: standardized features and targets, float32, 352 training and 90 test
-rows), fitted by `nn.MSELoss()`; its reference is on the first 32 training rows. `--only regressor`
+rows), fitted by `nn.MSELoss()`; its reference is on all 352 training rows. `--only regressor`
 writes these alone.
 
 `data.npz` holds 32 images of the bundled MNIST slice (x: [32, 1, 28, 28] float32 in [0, 1],
@@ -309,13 +309,13 @@ def rounded(x):
 
 def regression_fixtures():
     """`regressor.*.onnx`, `diabetes.npz` (x [442→352, 10] float32, y [352] float32 targets,
-    x_test/y_test the other 90) and `regressor.ref.json` on its first 32 training rows."""
+    x_test/y_test the other 90) and `regressor.ref.json` on its 352 training rows."""
     x, y = diabetes()
     np.savez(f"{OUT}/diabetes.npz", x=x[:352], y=y[:352], x_test=x[352:], y_test=y[352:])
     m = build("regressor")
     export(m, "regressor", torch.from_numpy(x[:2]))
-    ref = references(m, x[:N], y[:N], "regressor")
-    ref["sgd3"] = sgd_steps(m, x[:N], y[:N], loss_name="regressor")
+    ref = references(m, x[:352], y[:352], "regressor")
+    ref["sgd3"] = sgd_steps(m, x[:352], y[:352], loss_name="regressor")
     ref["torch"] = torch.__version__
     with open(f"{OUT}/regressor.ref.json", "w") as f:
         json.dump(rounded(ref), f)

@@ -173,3 +173,57 @@ fn frozen_initializers_keep_their_values_through_training_and_resume() {
         assert!(!dir.path().join("bad").exists(), "nothing written");
     }
 }
+
+/// Float targets (issue 40): an `.npz` whose `y` holds floats is a regression set, fitted by the
+/// mean squared error. The spectrum of PyTorch's regressor on it is PyTorch's (its reference
+/// uses `nn.MSELoss`); training it reports losses and no accuracy; the measures defined through
+/// classification are refused by name; a graph whose outputs do not match the targets' width,
+/// targets that are not finite, and a test set of the other kind are one-line exit-2 errors.
+#[test]
+fn float_targets_are_fitted_by_the_mean_squared_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = basin(&["hessian", "--onnx", &fixture("regressor.script.onnx"), "--npz", &fixture("diabetes.npz"), "--subset", "1", "--top-k", "3", "--tol", "1e-6", "--json", "h.json"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("897 parameters, subset of 352"), "{out}");
+    let rep: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("h.json")).unwrap()).unwrap();
+    let ours: Vec<f64> = rep["mean"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let theirs: Vec<f64> = reference("regressor")["top3"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert!((a - b).abs() < 1e-4 * b, "{ours:?} vs PyTorch/ARPACK {theirs:?}");
+    }
+
+    let onnx = format!("model.onnx=\"{}\"", fixture("regressor.dynamo.onnx"));
+    let diabetes = format!("data.npz=\"{}\"", fixture("diabetes.npz"));
+    let (code, out, err) = basin(&["train", "--out", "reg", "--set", &onnx, "--set", &diabetes, "--set", "train.epochs=4", "--set", "train.batch_size=32", "--set", "optimizer.lr=0.05"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("train acc n/a") && out.contains("test acc n/a"), "{out}");
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("reg/summary.json")).unwrap()).unwrap();
+    assert!(summary["test_acc"].is_null(), "{summary}");
+    let losses: Vec<f64> = std::fs::read_to_string(dir.path().join("reg/metrics.jsonl")).unwrap().lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).filter(|r| r["kind"] == "epoch").map(|r| r["test_loss"].as_f64().unwrap()).collect();
+    assert!(losses.len() == 4 && losses[3] < losses[0], "test losses per epoch {losses:?}");
+
+    let (code, _, err) = basin(&["measures", "--run", "reg", "--measures", "lambda-max,margin"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("measure 'margin' needs class labels"), "{err}");
+    assert!(!dir.path().join("reg/measures.json").exists());
+    let (code, _, err) = basin(&["measures", "--run", "reg", "--measures", "lambda-max,fisher-rao,worst-case"], dir.path());
+    assert_eq!(code, 0, "{err}");
+
+    let n = 8;
+    let x = f32s(&vec![0.5f32; n * 10]);
+    let cases: Vec<(&str, Vec<Array>, &str)> = vec![
+        ("width", vec![("x", "<f4", vec![n, 10], x.clone()), ("y", "<f4", vec![n, 2], f32s(&vec![0.1; n * 2])), ("x_test", "<f4", vec![n, 10], x.clone()), ("y_test", "<f4", vec![n, 2], f32s(&vec![0.1; n * 2]))], "the graph gives 1 outputs, but array 'y' has 2 targets per row"),
+        ("nan", vec![("x", "<f4", vec![n, 10], x.clone()), ("y", "<f4", vec![n], f32s(&[vec![f32::INFINITY], vec![0.1; n - 1]].concat())), ("x_test", "<f4", vec![n, 10], x.clone()), ("y_test", "<f4", vec![n], f32s(&vec![0.1; n]))], "array 'y': value inf at flat index 0 is not finite"),
+        ("kinds", vec![("x", "<f4", vec![n, 10], x.clone()), ("y", "<f4", vec![n], f32s(&vec![0.1; n])), ("x_test", "<f4", vec![n, 10], x.clone()), ("y_test", "<i8", vec![n], i64s(&vec![0; n]))], "array 'y_test' holds integer labels, 'y' holds float targets"),
+    ];
+    for (name, arrays, message) in cases {
+        let file = dir.path().join(format!("{name}.npz"));
+        npz(&file, &arrays);
+        let data = format!("data.npz=\"{}\"", file.display());
+        let (code, out, err) = basin(&["train", "--out", name, "--set", &onnx, "--set", &data, "--set", "train.epochs=1", "--set", "train.batch_size=4"], dir.path());
+        assert_eq!(code, 2, "{name}: {out}{err}");
+        let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_default().to_string();
+        assert!(line.contains(message), "{name}: '{line}' does not say '{message}'");
+        assert!(!dir.path().join(name).exists(), "{name}: a run folder was written");
+    }
+}
