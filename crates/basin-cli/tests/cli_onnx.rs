@@ -227,3 +227,37 @@ fn float_targets_are_fitted_by_the_mean_squared_error() {
         assert!(!dir.path().join(name).exists(), "{name}: a run folder was written");
     }
 }
+
+/// `basin report --onnx FILE --npz DATA --measurements DIR`: a model that is no run folder gets
+/// a row of its own, with the loss and accuracy PyTorch computed (the fixture's reference
+/// logits on the same 32 images), and the measurements of that folder; `--measurements`
+/// without a model is an error.
+#[test]
+fn a_report_shows_an_onnx_model_with_pytorchs_loss_and_its_measurements() {
+    let dir = tempfile::tempdir().unwrap();
+    let (onnx, data) = (fixture("mlp.dynamo.onnx"), fixture("data.npz"));
+    std::fs::create_dir(dir.path().join("m")).unwrap();
+    let (code, _, err) = basin(&["hessian", "--onnx", &onnx, "--npz", &data, "--subset", "1", "--top-k", "2", "--json", "m/spectrum.json"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = basin(&["report", "--onnx", &onnx, "--npz", &data, "--measurements", "m", "--out", "r.html"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("wrote r.html"), "{out}");
+    let html = std::fs::read_to_string(dir.path().join("r.html")).unwrap();
+    let text = regex::Regex::new(r"<[^>]+>").unwrap().replace_all(&html, " ").split_whitespace().collect::<Vec<_>>().join(" ");
+    let r = reference("mlp");
+    let logits = r["logits"].as_array().unwrap();
+    let labels = basin_zoo::data::arrays::read_npz(std::path::Path::new(&data)).unwrap().train.y;
+    let right = logits.iter().zip(&labels).filter(|&(row, &y)| {
+        let row: Vec<f64> = row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        (0..row.len()).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap() as i64 == y
+    });
+    let acc = 100.0 * right.count() as f64 / labels.len() as f64;
+    let row = format!("mlp.dynamo.onnx on data.npz mlp.dynamo.onnx — — — {:.4} {acc:.2} %", r["loss"].as_f64().unwrap());
+    assert!(text.contains(&row), "no row '{row}' in the page's summary");
+    assert!(text.contains("mlp.dynamo.onnx on data.npz spectrum.json Hessian 32"), "the model's spectrum is not on the page");
+
+    let (code, _, err) = basin(&["report", "--measurements", "m", "--out", "r2.html", "m"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--measurements: for a model given by --onnx or --weights"), "{err}");
+    assert!(!dir.path().join("r2.html").exists());
+}

@@ -34,6 +34,38 @@ pub struct RunFolder {
     pub measurements: Vec<(String, Measurement)>,
 }
 
+/// The measuring commands' JSON outputs in `dir`, by file name, recognised by their content
+/// (other JSON files are left alone).
+fn measurements_in(dir: &Path) -> Result<Vec<(String, Measurement)>, CliError> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| CliError::input(format!("{}: {e}", dir.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json") && p.file_name().is_some_and(|n| n != "summary.json"))
+        .collect();
+    files.sort();
+    let mut measurements = Vec::new();
+    for f in files {
+        let v = read_json(&f)?;
+        let m = if v.get("operator").is_some() && v.get("mean").is_some() {
+            Measurement::Hessian(v)
+        } else if v.get("box").is_some() || v.get("noise").is_some() {
+            Measurement::Sharpness(v)
+        } else if v["meta"].get("kind").is_some() && v.get("points").is_some() {
+            Measurement::Landscape(v)
+        } else {
+            continue;
+        };
+        measurements.push((f.file_name().unwrap_or_default().to_string_lossy().into_owned(), m));
+    }
+    Ok(measurements)
+}
+
+/// A JSON file, or an exit-2 error naming it.
+fn read_json(p: &Path) -> Result<Value, CliError> {
+    let text = std::fs::read_to_string(p).map_err(|e| CliError::input(format!("{}: {e}", p.display())))?;
+    serde_json::from_str(&text).map_err(|e| CliError::input(format!("{}: invalid JSON ({e})", p.display())))
+}
+
 /// The records of metrics.jsonl. A last line that does not parse and has no line end is a
 /// write cut short by a kill: it is left out and its number returned. Any other bad line is an
 /// error (its number and why).
@@ -58,10 +90,6 @@ impl RunFolder {
             return Err(CliError::input(format!("{}: not a folder", dir.display())));
         }
         let config = std::fs::read_to_string(&config_path).map_err(|_| CliError::input(format!("{}: not a run folder (no config.toml)", dir.display())))?;
-        let read_json = |p: &Path| -> Result<Value, CliError> {
-            let text = std::fs::read_to_string(p).map_err(|e| CliError::input(format!("{}: {e}", p.display())))?;
-            serde_json::from_str(&text).map_err(|e| CliError::input(format!("{}: invalid JSON ({e})", p.display())))
-        };
         let summary = dir.join("summary.json");
         let summary = if summary.is_file() { Some(read_json(&summary)?) } else { None };
         let metrics_path = dir.join("metrics.jsonl");
@@ -69,27 +97,20 @@ impl RunFolder {
             Ok(text) => parse_metrics(&text).map_err(|(line, e)| CliError::input(format!("{} line {line}: {e}", metrics_path.display())))?,
             Err(_) => (Vec::new(), None),
         };
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| CliError::input(format!("{}: {e}", dir.display())))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json") && p.file_name().is_some_and(|n| n != "summary.json"))
-            .collect();
-        files.sort();
-        let mut measurements = Vec::new();
-        for f in files {
-            let v = read_json(&f)?;
-            let m = if v.get("operator").is_some() && v.get("mean").is_some() {
-                Measurement::Hessian(v)
-            } else if v.get("box").is_some() || v.get("noise").is_some() {
-                Measurement::Sharpness(v)
-            } else if v["meta"].get("kind").is_some() && v.get("points").is_some() {
-                Measurement::Landscape(v)
-            } else {
-                continue;
-            };
-            measurements.push((f.file_name().unwrap_or_default().to_string_lossy().into_owned(), m));
-        }
+        let measurements = measurements_in(dir)?;
         Ok(RunFolder { name: dir.display().to_string(), config, summary, metrics, torn_line, measurements })
+    }
+
+    /// A model that is no run folder (`--onnx`, `--weights`): `summary` is its evaluation,
+    /// `config` the resolved config it was loaded with, and the measurements those in
+    /// `measurements` (a folder of `basin hessian`/`sharpness`/`landscape` JSON outputs).
+    pub fn of_model(name: String, config: String, summary: Value, measurements: Option<&Path>) -> Result<RunFolder, CliError> {
+        let measurements = match measurements {
+            Some(dir) if !dir.is_dir() => return Err(CliError::input(format!("--measurements: {}: not a folder", dir.display()))),
+            Some(dir) => measurements_in(dir)?,
+            None => Vec::new(),
+        };
+        Ok(RunFolder { name, config, summary: Some(summary), metrics: Vec::new(), torn_line: None, measurements })
     }
 
     /// The records of one kind (`step`, `epoch`, or a tracked operator's name).
