@@ -8,7 +8,7 @@ same threads, ROUNDS alternating rounds (issue 40, "against the anchors on the s
     V/bin/python benches/onnx_anchors.py [--rounds 7] [--pyhessian-rounds N] [--threads 2] [--out benches/results/onnx]
 
 PyHessian takes minutes per ResNet spectrum here; --pyhessian-rounds N runs it in the first N
-rounds only (the table gives each side's n).
+rounds only (the table gives each side's n; 0 leaves it out, its columns then read nan).
 
 Models: the fixtures' small ResNet (scripts/onnx_fixtures.py, 5,122 parameters, with batch
 norm in evaluation mode) and ne-f1 (benches/zoo_onnx.py, 1.9 M parameters), each on the first
@@ -55,11 +55,11 @@ def curvlinops_top(model, x, y):
     return r["eigenvalues"], r["products"], r["seconds"]
 
 
-def basin_top(onnx, npz, threads):
+def basin_top(basin, onnx, npz, threads):
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "h.json")
         env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
-        subprocess.run([os.path.join(ROOT, "target/release/basin"), "hessian", "--onnx", onnx, "--npz", npz, "--subset", "1", "--top-k", "5", "--json", out],
+        subprocess.run([basin, "hessian", "--onnx", onnx, "--npz", npz, "--subset", "1", "--top-k", "5", "--json", out],
                        check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         rep = json.load(open(out))
     r = rep["repeats"][0]
@@ -74,6 +74,7 @@ def main():
     ap.add_argument("--models", default="resnet,ne-f1", help="comma-separated: resnet, ne-f1")
     ap.add_argument("--raw", default="anchors.jsonl", help="raw rows, in --out")
     ap.add_argument("--out", default=os.path.join(ROOT, "benches/results/onnx"))
+    ap.add_argument("--basin", default=os.path.join(ROOT, "target/release/basin"), help="the basin binary (a copy keeps a rebuild out of the timing)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     os.makedirs(a.out, exist_ok=True)
@@ -90,7 +91,7 @@ def main():
         batch = torch.export.Dim("batch")
         torch.onnx.export(m, (x[:2],), onnx, dynamo=True, optimize=False, input_names=["x"], output_names=["logits"], dynamic_shapes={"x": {0: batch}})
         for r in range(a.rounds):
-            for side, f in [("basin", lambda: basin_top(onnx, npz, a.threads)), ("PyHessian", lambda: pyhessian_top(m, x, y)), ("curvlinops", lambda: curvlinops_top(m, x, y))]:
+            for side, f in [("basin", lambda: basin_top(a.basin, onnx, npz, a.threads)), ("PyHessian", lambda: pyhessian_top(m, x, y)), ("curvlinops", lambda: curvlinops_top(m, x, y))]:
                 if side == "PyHessian" and a.pyhessian_rounds is not None and r >= a.pyhessian_rounds:
                     continue
                 eig, n, s = f()
@@ -109,6 +110,9 @@ def main():
         med, rng, prod, diff = {}, {}, {}, {}
         for side in ["basin", "PyHessian", "curvlinops"]:
             rs = [r for r in rows if r["model"] == name and r["side"] == side]
+            if not rs:  # PyHessian left out (--pyhessian-rounds 0)
+                med[side], rng[side], prod[side], diff[side] = float("nan"), (float("nan"),) * 2, float("nan"), float("nan")
+                continue
             s = [r["seconds"] for r in rs]
             med[side], rng[side] = statistics.median(s), (min(s), max(s))
             prod[side] = statistics.median([r["products"] for r in rs])
