@@ -62,6 +62,9 @@ impl Network {
     }
 
     fn build_unfrozen(cfg: &TrainConfig, data: &RunData, ad: &Device) -> Result<Network, CliError> {
+        if data.train.values.as_ref().is_some_and(|v| v.iter().all(|t| t.fract() == 0.0)) {
+            eprintln!("warning: array 'y' holds floats that are all whole numbers: they are fitted as real targets (mean squared error); save class labels as integers (y.astype(np.int64)) for the cross-entropy");
+        }
         if cfg.model.onnx.is_empty() {
             let opts = ModelOptions::of(&cfg.model);
             ZooModel::build(&cfg.model.name, data.shape, data.classes, &opts, ad).map_err(CliError::input)?;

@@ -206,8 +206,25 @@ fn float_targets_are_fitted_by_the_mean_squared_error() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("measure 'margin' needs class labels"), "{err}");
     assert!(!dir.path().join("reg/measures.json").exists());
-    let (code, _, err) = basin(&["measures", "--run", "reg", "--measures", "lambda-max,fisher-rao,worst-case"], dir.path());
+    // `all` leaves the label-only measures out, with a note
+    let (code, _, err) = basin(&["measures", "--run", "reg"], dir.path());
     assert_eq!(code, 0, "{err}");
+    assert!(err.contains("float targets: left out margin"), "{err}");
+    // the regression gap is test loss − train loss: with two runs, τ is the sign of the gaps'
+    // order times the measure's
+    let (code, _, err) = basin(&["train", "--out", "reg2", "--set", &onnx, "--set", &diabetes, "--set", "train.epochs=4", "--set", "train.batch_size=32", "--set", "optimizer.lr=0.01"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = basin(&["measures", "--run", "reg2", "--measures", "lambda-max"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = basin(&["correlate", ".", "--json", "c.json"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    let read = |p: &str| serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(dir.path().join(p)).unwrap()).unwrap();
+    let gap = |run: &str| read(&format!("{run}/summary.json"))["test_loss"].as_f64().unwrap() - read(&format!("{run}/summary.json"))["train_loss"].as_f64().unwrap();
+    let lam = |run: &str| read(&format!("{run}/measures.json"))["lambda-max"]["value"].as_f64().unwrap();
+    let want = ((gap("reg") - gap("reg2")) * (lam("reg") - lam("reg2"))).signum();
+    let row = read("c.json")["measures"].as_array().unwrap().iter().find(|r| r["measure"] == "lambda-max").unwrap().clone();
+    assert_eq!(row["n"], 2, "{row}");
+    assert_eq!(row["tau"].as_f64().unwrap(), want, "{row}");
 
     let n = 8;
     let x = f32s(&vec![0.5f32; n * 10]);
@@ -256,8 +273,10 @@ fn a_report_shows_an_onnx_model_with_pytorchs_loss_and_its_measurements() {
     assert!(text.contains(&row), "no row '{row}' in the page's summary");
     assert!(text.contains("mlp.dynamo.onnx on data.npz spectrum.json Hessian 32"), "the model's spectrum is not on the page");
 
-    let (code, _, err) = basin(&["report", "--measurements", "m", "--out", "r2.html", "m"], dir.path());
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("--measurements: for a model given by --onnx or --weights"), "{err}");
-    assert!(!dir.path().join("r2.html").exists());
+    for flags in [["--measurements", "m"], ["--npz", data.as_str()]] {
+        let (code, _, err) = basin(&["report", flags[0], flags[1], "--out", "r2.html", "m"], dir.path());
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(&format!("{}: for a model given by --onnx or --weights", flags[0])), "{err}");
+        assert!(!dir.path().join("r2.html").exists());
+    }
 }

@@ -14,7 +14,11 @@ pub fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
 
 /// Mean squared error `1/(B·T) Σ (z − y)²` of outputs `[B, T]` against targets `[B, T]`: the mean
 /// over every entry, PyTorch's `nn.MSELoss()` at its default reduction.
+///
+/// # Panics
+/// If the two shapes differ (a broadcast would fit a different loss).
 pub fn mean_squared_error(outputs: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
+    assert_eq!(outputs.dims(), targets.dims(), "mean_squared_error: outputs and targets differ in shape");
     (outputs - targets).powi_scalar(2).mean()
 }
 
@@ -38,7 +42,10 @@ pub fn loss_tangent(outputs: Tensor<2>, tangent: Tensor<2>, targets: &Targets) -
             let picked = tangent.clone().gather(1, t.clone().reshape([n, 1]));
             ((p * tangent).sum() - picked.sum()).div_scalar(n as f64)
         }
-        Targets::Values(t) => ((outputs - t.clone()) * tangent).sum().mul_scalar(2.0 / (n * k) as f64),
+        Targets::Values(t) => {
+            assert_eq!(t.dims(), [n, k], "loss_tangent: outputs and targets differ in shape");
+            ((outputs - t.clone()) * tangent).sum().mul_scalar(2.0 / (n * k) as f64)
+        }
     }
 }
 

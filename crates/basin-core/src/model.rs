@@ -3,7 +3,8 @@
 use burn::module::Module;
 use burn::tensor::Tensor;
 
-/// A Burn module that maps images `[B, C, H, W]` to class logits `[B, K]`.
+/// A Burn module that maps images `[B, C, H, W]` to class logits `[B, K]` (or, for a regression
+/// set, its `K` = T real outputs).
 ///
 /// Implement this for any Burn model to train it with every estimator and analyze it with
 /// every tool; the zoo's networks implement it too. Models that work on flat features simply

@@ -1,7 +1,8 @@
 //! The task-generic core: what every estimator and the training step ask of a model.
 //!
 //! A [`LossModel`] is "model + batch → scalar loss". Image classification is one implementation
-//! (every [`Classifier`] is a `LossModel` with cross-entropy on image batches); a language
+//! (every [`Classifier`] is a `LossModel` with cross-entropy on image batches, or the mean
+//! squared error when a batch's targets are real values); a language
 //! model, a regression network or anything else with a differentiable mean loss implements
 //! the trait directly and gets every gradient estimator and [`train_step`].
 

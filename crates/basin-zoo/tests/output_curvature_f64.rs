@@ -9,7 +9,7 @@
 
 use basin_core::curvature::ggn::GgnOperator;
 use basin_core::curvature::objective::{OutputCurvature, sampled_labels, sampled_noise};
-use basin_core::curvature::{LinearOperator, Objective};
+use basin_core::curvature::{Differentiable, LinearOperator, Objective};
 use basin_core::paramvec::ParamVec;
 use basin_core::batch::Targets;
 use basin_core::{Batch, Classifier};
@@ -192,4 +192,54 @@ fn gauss_newton_and_fisher_products_of_a_squared_error_equal_dense_float64_matri
         ("empirical Fisher (squared error)", OutputCurvature::EmpiricalFisher, &empirical),
         ("Monte-Carlo Fisher (squared error, 3 draws per example)", OutputCurvature::MonteCarloFisher { samples, seed }, &monte_carlo),
     ]);
+}
+
+/// features → dense k: linear in its parameters, so its squared error's Hessian is the GGN.
+#[derive(Module, Debug)]
+struct LinearNet {
+    l: Linear,
+}
+
+impl DualNet for LinearNet {
+    fn forward_dual(&self, dir: Option<&Self>, x: Dual<4>) -> Dual<2> {
+        jvp::linear(&self.l, dir.map(|d| &d.l), jvp::flatten(x))
+    }
+}
+
+impl Classifier for LinearNet {
+    fn logits(&self, x: Tensor<4>) -> Tensor<2> {
+        jvp::logits(self, x)
+    }
+    fn logits_jvp(&self, dir: &Self, x: Tensor<4>) -> Option<(Tensor<2>, Tensor<2>)> {
+        Some(jvp::logits_jvp(self, dir, x))
+    }
+}
+
+/// The squared error's Gauss–Newton scale tied to the loss itself: for a network linear in its
+/// parameters the Hessian of the mean squared error is exactly the GGN, so the GGN operator's
+/// products equal the exact Hessian's (the loss's own second derivative, through its tangent),
+/// whatever scale the output curvature uses.
+#[test]
+fn the_gauss_newton_matrix_of_a_linear_least_squares_fit_is_its_hessian() {
+    let dev = f64_device();
+    let ad = dev.clone().autodiff();
+    let (n, d, t) = (20usize, 4usize, 3usize);
+    let mut rng = StdRng::seed_from_u64(13);
+    let xs: Vec<f64> = (0..n * d).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let ys: Vec<f64> = (0..n * t).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let batch = Batch { images: Tensor::from_data(TensorData::new(xs, [n, d, 1, 1]), &ad), targets: Targets::Values(Tensor::from_data(TensorData::new(ys, [n, t]), &ad)) };
+    ad.seed(6);
+    let model = LinearNet { l: LinearConfig::new(d, t).init(&ad) };
+    let mut hessian = Objective::from_batches(&model, vec![batch.clone()]);
+    let mut ggn = GgnOperator::with_output(Objective::from_batches(&model, vec![batch]), 0.0, OutputCurvature::Ggn);
+    let w = ParamVec::from_model(&model);
+    for q in 0..w.numel() {
+        let mut e = vec![0.0; w.numel()];
+        e[q] = 1.0;
+        let v = w.from_host_f64(&e, &dev);
+        let (a, b) = (hessian.hvp(&v).to_host_f64(), ggn.apply(&v).to_host_f64());
+        let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+        let scale = a.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        assert!(worst <= 1e-12 * scale.max(1.0), "column {q}: GGN {b:?} vs Hessian {a:?}");
+    }
 }

@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 pub struct CorrelateArgs {
     /// A folder holding run folders (searched recursively), e.g. an experiment's output.
     dir: PathBuf,
-    /// What the measures are ranked against: `gap` (train accuracy − test accuracy) or
-    /// `test-loss`.
+    /// What the measures are ranked against: `gap` (train accuracy − test accuracy; for float
+    /// targets, test loss − train loss) or `test-loss`.
     #[arg(long, default_value = "gap")]
     against: String,
     /// Only runs that reached `train.stop_at_loss` (summary.json's converged_at_step), as Jiang
@@ -40,6 +40,8 @@ pub struct Run {
     pub target: f64,
     /// Each measure of measures.json with a numeric value.
     pub measures: BTreeMap<String, f64>,
+    /// Trained on float targets (no accuracy; its gap is a loss gap).
+    pub regression: bool,
 }
 
 /// One measure's rank correlations over the runs where it is a finite number.
@@ -83,6 +85,9 @@ pub fn analyze(dirs: &[PathBuf], against: &str, converged_only: bool) -> Result<
         if let Some(r) = load_run(d, against)? {
             runs.push(r);
         }
+    }
+    if runs.iter().any(|r| r.regression) && runs.iter().any(|r| !r.regression) {
+        return Err(CliError::input("the runs mix class labels and float targets: their gaps (accuracy, loss) do not rank together; correlate each kind on its own"));
     }
     // the hyperparameters: keys whose values differ between the runs that write them, the seed
     // excepted (a key a run's config.toml lacks was added to basin after that run was written:
@@ -153,10 +158,21 @@ fn load_run(dir: &Path, against: &str) -> Result<Option<Run>, CliError> {
     let mut config = BTreeMap::new();
     flatten("", &table, &mut config);
     let target = match against {
-        "gap" => summary["train_acc"].as_f64().zip(summary["test_acc"].as_f64()).map(|(a, b)| a - b),
+        "gap" => generalization_gap(&summary),
         _ => summary["test_loss"].as_f64(),
     };
-    Ok(target.map(|target| Run { config, target, measures }))
+    let regression = summary["train_acc"].is_null();
+    Ok(target.map(|target| Run { config, target, measures, regression }))
+}
+
+/// The generalization gap of a finished run: train accuracy − test accuracy, or, for float
+/// targets (no accuracy: `train_acc` is null), test loss − train loss (mean squared errors).
+fn generalization_gap(summary: &Value) -> Option<f64> {
+    match (summary["train_acc"].as_f64(), summary["test_acc"].as_f64()) {
+        (Some(a), Some(b)) => Some(a - b),
+        _ if summary["train_acc"].is_null() => summary["test_loss"].as_f64().zip(summary["train_loss"].as_f64()).map(|(t, r)| t - r),
+        _ => None,
+    }
 }
 
 /// Runs `basin correlate`.

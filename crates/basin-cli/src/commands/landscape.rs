@@ -165,11 +165,7 @@ fn subset(set: &PreparedSet, n: usize) -> PreparedSet {
     if n == 0 || n >= set.len() {
         return set.clone();
     }
-    let s = set.example_size();
-    let mut p = set.clone();
-    p.x.truncate(n * s);
-    p.y.truncate(n);
-    p
+    set.select(&(0..n).collect::<Vec<_>>())
 }
 
 fn bar(n: usize) -> ProgressBar {

@@ -41,12 +41,14 @@ pub fn run(args: ReportArgs) -> Result<(), CliError> {
         return Err(CliError::input(format!("--out: {} should end in .html", args.out.display())));
     }
     if args.source.averaged {
-        return Err(CliError::input("--averaged: basin report shows a run's averaged model from its summary.json; give the run folder"));
+        return Err(CliError::input("--averaged: basin report shows a run's averaged model from its summary.json, not on its own"));
     }
     crate::output::refuse_overwrite(std::slice::from_ref(&args.out), args.force)?;
     let model = args.source.onnx.is_some() || args.source.weights.is_some();
-    if args.measurements.is_some() && !model {
-        return Err(CliError::input("--measurements: for a model given by --onnx or --weights (a run folder's measurements are in the folder)"));
+    let s = &args.source;
+    let model_flags = [("--measurements", args.measurements.is_some()), ("--model", s.model.is_some()), ("--data", s.data.is_some()), ("--npz", s.npz.is_some()), ("--data-dir", s.data_dir.is_some())];
+    if let Some((flag, _)) = model_flags.iter().find(|(_, given)| *given && !model) {
+        return Err(CliError::input(format!("{flag}: for a model given by --onnx or --weights (a run folder has its own data and measurements)")));
     }
     let mut folders = args.runs.iter().chain(&args.source.run).map(|d| RunFolder::load(d)).collect::<Result<Vec<_>, _>>()?;
     if model {
@@ -64,8 +66,8 @@ fn model_entry(source: &ModelSource, measurements: Option<&std::path::Path>) -> 
     let dev = Device::flex();
     let l = source.load(&dev)?;
     let bs = l.cfg.train.eval_batch_size;
-    let (train, test) = (evaluate(&l.model, &l.data.train, bs, &dev), evaluate(&l.model, &l.data.test, bs, &dev));
-    let test = if l.data.test_is_train { None } else { Some(test) };
+    let train = evaluate(&l.model, &l.data.train, bs, &dev);
+    let test = (!l.data.test_is_train).then(|| evaluate(&l.model, &l.data.test, bs, &dev));
     let summary = json!({
         "model": l.cfg.model_label(),
         "train_loss": train.loss,

@@ -27,8 +27,9 @@ pub enum OperatorKind {
     /// (on ReLU networks it does not converge); default ε = 1e-3.
     Fd,
     /// The Monte-Carlo Fisher: Jᵀ (1/S) Σ_s (p − e_ŷs)(p − e_ŷs)ᵀ J with S labels ŷ per example
-    /// drawn from the model's softmax (curvlinops' `mc_samples`; the same draws at every
-    /// product, keyed by a seed); its expectation over ŷ is the GGN. J v as for the GGN.
+    /// drawn from the model's softmax (for float targets, from the Gaussian N(z, T/2) whose
+    /// negative log-likelihood the squared error is) (curvlinops' `mc_samples`; the same draws
+    /// at every product, keyed by a seed); its expectation over ŷ is the GGN. J v as for the GGN.
     Fisher,
     /// The empirical Fisher (1/n) Σ gᵢgᵢᵀ, the per-example gradients at the data's labels.
     /// J v as for the GGN.

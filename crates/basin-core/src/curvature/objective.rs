@@ -16,8 +16,9 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 use rand::seq::SliceRandom;
 
-/// The loss of a model over a fixed list of batches: cross-entropy for a classifier, the
-/// model's own [`LossModel::loss`] for any other task.
+/// The loss of a model over a fixed list of batches: for a classifier, the cross-entropy of its
+/// logits (or their mean squared error on float targets), the model's own [`LossModel::loss`]
+/// for any other task.
 ///
 /// ```
 /// use basin_core::curvature::{Differentiable, Objective};
@@ -149,7 +150,7 @@ impl<M: LossModel> Objective<M> {
     /// The directional derivative of the loss along v, D(w) = ⟨∇L(w), v⟩, comes from the
     /// model's tangent pass ([`LossModel::loss_jvp`]); for a classifier with logits z,
     /// p = softmax(z) and targets y it is (1/n) Σ_i (p_i − e_{y_i})·ż_i with ż = (∂z/∂w) v
-    /// ([`Classifier::logits_jvp`]). D is an ordinary differentiable function of w, and
+    /// ([`Classifier::logits_jvp`]; for float targets (2/(nT)) Σ_i (z_i − y_i)·ż_i). D is an ordinary differentiable function of w, and
     /// ∇_w D = H v: one reverse pass, no step size, exact up to float rounding. Both parts of
     /// H appear: the Gauss–Newton part through p and ż, and Σ_k (∂ℓ/∂z_k) ∇²z_k through ż's
     /// dependence on w. Batches are weighted by their size, as in the loss.
@@ -175,8 +176,9 @@ impl<M: LossModel> Objective<M> {
 }
 
 impl<M: Classifier> Objective<M> {
-    /// Generalized Gauss–Newton product G v = Jᵀ H_ℓ J v (Schraudolph 2002) of the mean
-    /// cross-entropy, with J the Jacobian of the logits and H_ℓ = diag(p) − ppᵀ per example.
+    /// Generalized Gauss–Newton product G v = Jᵀ H_ℓ J v (Schraudolph 2002) of the mean loss,
+    /// with J the Jacobian of the outputs and H_ℓ per example diag(p) − ppᵀ for the
+    /// cross-entropy, (2/T)·I for the squared error of T float targets.
     ///
     /// J v is the model's tangent pass ż = (∂z/∂w) v ([`Classifier::logits_jvp`], exact, no
     /// step) when `h` is 0; with `h` > 0 it is central differences of the logits,
@@ -310,7 +312,7 @@ fn rank_one(r: burn::tensor::Tensor<2>, t: burn::tensor::Tensor<2>) -> burn::ten
 }
 
 /// Standard normal draws `[B, T]` for the Monte-Carlo Fisher of a regression batch (sample `s` of
-/// batch `batch`, keyed by `seed`): the targets drawn are z − √(T/2)·ε.
+/// batch `batch`, keyed by `seed`): the targets drawn are z + √(T/2)·ε.
 pub fn sampled_noise(dims: [usize; 2], seed: u64, batch: usize, s: usize, device: &Device) -> Tensor<2> {
     let key = crate::rng::derive_seed(seed, crate::rng::Stream::FisherLabels, ((batch as u64) << 20) | s as u64);
     Tensor::from_data(burn::tensor::TensorData::new(crate::fastrand::normal_vec(dims[0] * dims[1], key, 1.0), dims), device)

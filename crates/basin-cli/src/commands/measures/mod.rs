@@ -98,7 +98,7 @@ pub fn run(args: MeasuresArgs) -> Result<(), CliError> {
         }
     }
     for dir in &args.run {
-        measure_run(dir, &wanted, args.force, &opts)?;
+        measure_run(dir, &wanted, args.measures == "all", args.force, &opts)?;
     }
     Ok(())
 }
@@ -126,7 +126,9 @@ fn settings(m: &str, opts: &perturbation::Options, has_bn: bool) -> Value {
     s
 }
 
-fn measure_run(dir: &Path, wanted: &[&str], force: bool, opts: &perturbation::Options) -> Result<(), CliError> {
+/// Computes `wanted` on run `dir`; `all` asked for every measure, so on a regression run the
+/// ones that need class labels are left out with a note (named ones are an error).
+fn measure_run(dir: &Path, wanted: &[&str], all: bool, force: bool, opts: &perturbation::Options) -> Result<(), CliError> {
     let _lock = crate::run_lock::acquire(dir)?;
     let file = dir.join("measures.json");
     let mut out: Map<String, Value> = match std::fs::read_to_string(&file) {
@@ -135,6 +137,11 @@ fn measure_run(dir: &Path, wanted: &[&str], force: bool, opts: &perturbation::Op
     };
     let dev = Device::flex();
     let loaded = ModelSource::of_run(dir).load(&dev)?;
+    let kept: Vec<&str> = wanted.iter().copied().filter(|m| !(all && loaded.data.is_regression() && NEED_LABELS.contains(m))).collect();
+    if kept.len() < wanted.len() {
+        eprintln!("{}: float targets: left out {} (they need class labels)", dir.display(), NEED_LABELS.join(", "));
+    }
+    let wanted = &kept[..];
     if let Some(m) = wanted.iter().find(|m| NEED_LABELS.contains(m)).filter(|_| loaded.data.is_regression()) {
         return Err(CliError::input(format!("{}: measure '{m}' needs class labels, and the run's data has float targets (it fits a mean squared error); measures for it: {}", dir.display(), MEASURES.iter().filter(|m| !NEED_LABELS.contains(m)).copied().collect::<Vec<_>>().join(", "))));
     }
