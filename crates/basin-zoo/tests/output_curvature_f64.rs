@@ -9,7 +9,7 @@
 
 use basin_core::curvature::ggn::GgnOperator;
 use basin_core::curvature::objective::{OutputCurvature, sampled_labels, sampled_noise};
-use basin_core::curvature::{Differentiable, LinearOperator, Objective};
+use basin_core::curvature::{LinearOperator, Objective};
 use basin_core::paramvec::ParamVec;
 use basin_core::batch::Targets;
 use basin_core::{Batch, Classifier};
