@@ -70,6 +70,9 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 fn step_with(est: &mut dyn GradientEstimator<Tiny>, model: Tiny, batch: &Batch, optim: &str, lr: f64, extra: &mut dyn BatchSource) -> (Tiny, f64) {
     let cfg = OptimizerConfig { name: optim.into(), ..Default::default() };
     let mut o = cfg.build();
+    // seeding the process's generator: a test drawing dropout masks from it meanwhile (under
+    // the lock) would see them moved
+    let _rng = basin_core::rng::backend_lock();
     ad().seed(1234);
     let mut ctx = StepContext::new(0, 0, extra);
     let e = est.estimate(model, batch, &mut ctx);
