@@ -50,7 +50,8 @@ impl Im2colConv for Flex {
 }
 
 /// Backward step of [`Im2colConv::im2col_conv2d`]: keeps the input and weight, and computes
-/// only the gradients whose parents are tracked (the input gradient of a first layer is skipped).
+/// only the gradients whose parents are tracked (no input gradient for a first layer, no weight
+/// gradient for the constant direction kernel of the exact Hessian's tangent pass).
 #[derive(Debug)]
 struct Im2colConvBackward;
 
@@ -62,15 +63,17 @@ impl Backward<Flex, 3> for Im2colConvBackward {
         let dy = contiguous(grads.consume::<Flex>(&ops.node));
         let (x, weight, g) = ops.state;
         let batch = x.shape()[0];
-        let out = conv2d_cpu::backward(&g, values(&x), values(&weight), values(&dy), node_x.is_some());
+        let need_w = node_weight.is_some() || node_bias.is_some();
+        let out = conv2d_cpu::backward(&g, values(&x), values(&weight), values(&dy), node_x.is_some(), need_w);
         if let (Some(node), Some(dx)) = (node_x, out.x) {
             grads.register::<Flex>(node.id, flex(dx, vec![batch, g.c, g.h, g.w]));
         }
+        let (dw, db) = out.weight.unwrap_or_default();
         if let Some(node) = node_weight {
-            grads.register::<Flex>(node.id, flex(out.weight, vec![g.o, g.c, g.kh, g.kw]));
+            grads.register::<Flex>(node.id, flex(dw, vec![g.o, g.c, g.kh, g.kw]));
         }
         if let Some(node) = node_bias {
-            grads.register::<Flex>(node.id, flex(out.bias, vec![g.o]));
+            grads.register::<Flex>(node.id, flex(db, vec![g.o]));
         }
     }
 }

@@ -103,14 +103,14 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) ->
 pub struct Grads {
     /// `[batch, c, h, w]`, when asked for.
     pub x: Option<Vec<f32>>,
-    /// `[o, c, kh, kw]`.
-    pub weight: Vec<f32>,
-    /// `[o]`.
-    pub bias: Vec<f32>,
+    /// The weight `[o, c, kh, kw]` and bias `[o]` gradients, when asked for.
+    pub weight: Option<(Vec<f32>, Vec<f32>)>,
 }
 
-/// Backward: `dW = Σ_b dy[b] · im2col(x[b])ᵀ`, `db = Σ_b Σ_n dy[b]`, and when `need_x`,
-/// `dx[b] = col2im(Wᵀ · dy[b])`.
+/// Backward: when `need_w`, `dW = Σ_b dy[b] · im2col(x[b])ᵀ` and `db = Σ_b Σ_n dy[b]`; when
+/// `need_x`, `dx[b] = col2im(Wᵀ · dy[b])`. The exact Hessian's tangent pass convolves the
+/// layer's input with the direction's kernel, a constant: its backward needs only `dx`, and
+/// skipping the weight gradient there saves a lowering and a product per image.
 ///
 /// Both products are laid out for the `gemm` crate's packing: its micro-kernel wants the
 /// operand along the output's contiguous axis to be contiguous too, and packs a row-major one
@@ -119,7 +119,7 @@ pub struct Grads {
 /// accumulated transposed, `dWᵀ [k, o] += im2col(x[b]) · dy[b]ᵀ` (the gathered operand is then
 /// `dy[b]`, `o × n` instead of `k × n`), and `Wᵀ` is transposed once per call instead of
 /// gathered once per image.
-pub fn backward(g: &Geometry, x: &[f32], weight: &[f32], dy: &[f32], need_x: bool) -> Grads {
+pub fn backward(g: &Geometry, x: &[f32], weight: &[f32], dy: &[f32], need_x: bool, need_w: bool) -> Grads {
     let (k, n, o) = (g.k(), g.n(), g.o);
     let batch = x.len() / g.input_len();
     let mut dx = if need_x { vec![0.0f32; x.len()] } else { Vec::new() };
@@ -132,17 +132,19 @@ pub fn backward(g: &Geometry, x: &[f32], weight: &[f32], dy: &[f32], need_x: boo
         .map(|(chunk, dx_chunk)| {
             let first = chunk * CHUNK;
             let last = (first + CHUNK).min(batch);
-            let mut dw_t = vec![0.0f32; k * o];
-            let mut db = vec![0.0f32; o];
-            let mut cols = vec![0.0f32; k * n];
+            let mut dw_t = if need_w { vec![0.0f32; k * o] } else { Vec::new() };
+            let mut db = if need_w { vec![0.0f32; o] } else { Vec::new() };
+            let mut cols = if need_w { vec![0.0f32; k * n] } else { Vec::new() };
             let mut dcols = if need_x { vec![0.0f32; k * n] } else { Vec::new() };
             for b in first..last {
                 let xb = &x[b * g.input_len()..(b + 1) * g.input_len()];
                 let dyb = &dy[b * g.output_len()..(b + 1) * g.output_len()];
-                im2col(g, xb, &mut cols);
-                // dWᵀ[k, o] += cols[k, n] · dy_b[o, n]ᵀ
-                matmul(k, o, n, &mut dw_t, b > first, &cols, n, 1, dyb, 1, n);
-                db.iter_mut().zip(dyb.chunks(n)).for_each(|(d, row)| *d += row.iter().sum::<f32>());
+                if need_w {
+                    im2col(g, xb, &mut cols);
+                    // dWᵀ[k, o] += cols[k, n] · dy_b[o, n]ᵀ
+                    matmul(k, o, n, &mut dw_t, b > first, &cols, n, 1, dyb, 1, n);
+                    db.iter_mut().zip(dyb.chunks(n)).for_each(|(d, row)| *d += row.iter().sum::<f32>());
+                }
                 if need_x {
                     // dcols[k, n] = Wᵀ[k, o] · dy_b[o, n]
                     matmul(k, n, o, &mut dcols, false, &weight_t, o, 1, dyb, n, 1);
@@ -153,13 +155,16 @@ pub fn backward(g: &Geometry, x: &[f32], weight: &[f32], dy: &[f32], need_x: boo
             (dw_t, db)
         })
         .collect();
+    if !need_w {
+        return Grads { x: need_x.then_some(dx), weight: None };
+    }
     let mut parts = partials.into_iter();
     let (mut weight_grad_t, mut bias_grad) = parts.next().unwrap_or_else(|| (vec![0.0; o * k], vec![0.0; o]));
     for (dw, db) in parts {
         weight_grad_t.iter_mut().zip(&dw).for_each(|(a, b)| *a += b);
         bias_grad.iter_mut().zip(&db).for_each(|(a, b)| *a += b);
     }
-    Grads { x: need_x.then_some(dx), weight: transposed(&weight_grad_t, k, o), bias: bias_grad }
+    Grads { x: need_x.then_some(dx), weight: Some((transposed(&weight_grad_t, k, o), bias_grad)) }
 }
 
 /// `a` `[rows, cols]` (row-major) transposed to `[cols, rows]`.
