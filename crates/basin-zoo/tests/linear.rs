@@ -77,18 +77,21 @@ fn results_do_not_depend_on_the_thread_count() {
 }
 
 /// The exact Hessian's tangent pass multiplies by the direction's weights as constants: only
-/// the input gets a gradient, and it is Burn's.
+/// the input gets a gradient (its rows split over tasks: one row, two halves, three blocks with
+/// a partial one), and it is Burn's.
 #[test]
 fn constant_weights_give_the_input_gradient_only() {
     let dev = Device::flex().autodiff();
     let w = Tensor::<2>::random([20, 7], Distribution::Normal(0.0, 1.0), &dev);
     let b = Tensor::<1>::random([7], Distribution::Normal(0.0, 1.0), &dev);
-    let x = Tensor::<2>::random([70, 20], Distribution::Normal(0.0, 1.0), &dev).require_grad();
-    let ours = basin_zoo::ops::linear::linear_with(x.clone(), w.clone(), Some(b.clone()));
-    let theirs = burn::tensor::module::linear(x.clone(), w.clone(), Some(b));
-    assert!(max_rel_err(ours.clone(), theirs.clone()) < 1e-5);
-    let (go, gt) = (ours.powf_scalar(2.0).sum().backward(), theirs.powf_scalar(2.0).sum().backward());
-    let e = max_rel_err(x.grad(&go).unwrap(), x.grad(&gt).unwrap());
-    assert!(e < 1e-5, "input gradient relative error {e}");
-    assert!(w.grad(&go).is_none(), "a constant weight got a gradient");
+    for batch in [1, 70, 2 * basin_zoo::ops::linear_cpu::ROWS + 1] {
+        let x = Tensor::<2>::random([batch, 20], Distribution::Normal(0.0, 1.0), &dev).require_grad();
+        let ours = basin_zoo::ops::linear::linear_with(x.clone(), w.clone(), Some(b.clone()));
+        let theirs = burn::tensor::module::linear(x.clone(), w.clone(), Some(b.clone()));
+        assert!(max_rel_err(ours.clone(), theirs.clone()) < 1e-5);
+        let (go, gt) = (ours.powf_scalar(2.0).sum().backward(), theirs.powf_scalar(2.0).sum().backward());
+        let e = max_rel_err(x.grad(&go).unwrap(), x.grad(&gt).unwrap());
+        assert!(e < 1e-5, "batch {batch}: input gradient relative error {e}");
+        assert!(w.grad(&go).is_none(), "a constant weight got a gradient");
+    }
 }

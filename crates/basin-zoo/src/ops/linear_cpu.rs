@@ -95,13 +95,36 @@ pub fn backward(x: &[f32], w: &[f32], dy: &[f32], d_in: usize, d_out: usize, nee
             let (wb, dx) = rayon::join(weight_and_bias, input);
             (wb, Some(dx))
         }
-        (true, false) => ((Vec::new(), Vec::new()), Some(input())),
+        // The tangent pass's product with constant direction weights: no dW to run beside dx,
+        // so dx's rows are split instead (one single-threaded product left a core idle there,
+        // an eighth of the exact Hessian product's matrix work).
+        (true, false) => ((Vec::new(), Vec::new()), Some(input_rows(w, dy, d_in, d_out))),
         // A first layer: no dx to run beside dW, so dW's columns are split instead (a single
         // product left a core idle for ne-f1's largest layer).
         (false, true) => ((weight_columns(x, dy, d_in, d_out), bias_grad(dy, d_out)), None),
         (false, false) => ((Vec::new(), Vec::new()), None),
     };
     Grads { x, w, b }
+}
+
+/// `dx = dy Wᵀ` as parallel tasks over blocks of [`ROWS`] rows of `dx` (at least two blocks
+/// when there are two rows or more), each computed transposed as [`backward`]'s single product
+/// is, `dxᵀ[:, rows] = W · dy[rows]ᵀ`, written into its columns of `dxᵀ`.
+fn input_rows(w: &[f32], dy: &[f32], d_in: usize, d_out: usize) -> Vec<f32> {
+    let batch = dy.len() / d_out;
+    let rows = ROWS.min(batch.div_ceil(2)).max(1);
+    let mut dx_t: Vec<f32> = Vec::with_capacity(d_in * batch);
+    let dst = Dst(dx_t.as_mut_ptr());
+    (0..batch).step_by(rows).collect::<Vec<_>>().into_par_iter().for_each(|r0| {
+        let d = dst;
+        let r1 = (r0 + rows).min(batch);
+        // SAFETY: the task writes columns r0..r1 of the d_in × batch buffer (row stride batch,
+        // inside its capacity), which no other task touches, and the buffer outlives the loop.
+        unsafe { matmul_raw(d_in, r1 - r0, d_out, d.0.add(r0), batch, false, w, d_out, 1, &dy[r0 * d_out..], 1, d_out) };
+    });
+    // SAFETY: the tasks cover every column of every row, each written by gemm (read_dst = false).
+    unsafe { dx_t.set_len(d_in * batch) };
+    transposed(&dx_t, d_in, batch)
 }
 
 /// `db [out] = Σ_rows dy`.
