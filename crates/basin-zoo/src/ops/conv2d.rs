@@ -35,12 +35,13 @@ fn geometry(x: &FlexTensor, weight: &FlexTensor, stride: [usize; 2], padding: [u
     Geometry::new([xs[1], xs[2], xs[3]], [ws[0], ws[1], ws[2], ws[3]], stride, padding).expect("im2col conv2d: kernel larger than the padded input")
 }
 
-/// The output and the geometry, for contiguous `x` and `weight`.
+/// The output and the geometry, for contiguous `x` and `weight`; a bias of length 0 stands for
+/// none (the tangent pass's `W ⋆ ẋ`).
 fn forward_flex(x: &FlexTensor, weight: &FlexTensor, bias: FlexTensor, stride: [usize; 2], padding: [usize; 4]) -> (FlexTensor, Geometry) {
-    let bias = contiguous(bias);
+    let bias = (bias.shape()[0] > 0).then(|| contiguous(bias));
     let g = geometry(x, weight, stride, padding);
     let batch = x.shape()[0];
-    (flex(conv2d_cpu::forward(&g, values(x), values(weight), Some(values(&bias))), vec![batch, g.o, g.ho, g.wo]), g)
+    (flex(conv2d_cpu::forward(&g, values(x), values(weight), bias.as_ref().map(values)), vec![batch, g.o, g.ho, g.wo]), g)
 }
 
 impl Im2colConv for Flex {
@@ -113,7 +114,7 @@ pub fn conv2d_with(conv: &Conv2d, x: Tensor<4>, weight: Tensor<4>, bias: Option<
         let options = burn::tensor::ops::ConvOptions::new_with_padding(conv.stride, [(pt, pb), (pl, pr)], conv.dilation, conv.groups);
         return burn::tensor::module::conv2d(x, weight, bias, options);
     }
-    let bias = bias.unwrap_or_else(|| Tensor::zeros([weight.dims()[0]], &x.device()));
+    let bias = bias.unwrap_or_else(|| Tensor::zeros([0], &x.device())); // none: see `forward_flex`
     let [sh, sw] = conv.stride;
     Tensor::from_dispatch(<burn::backend::Dispatch as Im2colConv>::im2col_conv2d(x.into_dispatch(), weight.into_dispatch(), bias.into_dispatch(), sh, sw, pt, pl, pb, pr))
 }

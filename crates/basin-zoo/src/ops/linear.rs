@@ -24,10 +24,12 @@ pub trait GemmLinear: Backend {
     fn gemm_linear(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
+/// `x · weight + bias`; a bias of length 0 stands for none (the tangent pass's `ẋ W`), so that
+/// no row of zeros is broadcast and accumulated onto.
 fn forward_flex(x: &FlexTensor, weight: &FlexTensor, bias: FlexTensor) -> FlexTensor {
-    let bias = contiguous(bias);
+    let bias = (bias.shape()[0] > 0).then(|| contiguous(bias));
     let (ws, batch) = (weight.shape(), x.shape()[0]);
-    flex(linear_cpu::forward(values(x), values(weight), Some(values(&bias)), ws[0], ws[1]), vec![batch, ws[1]])
+    flex(linear_cpu::forward(values(x), values(weight), bias.as_ref().map(values), ws[0], ws[1]), vec![batch, ws[1]])
 }
 
 impl GemmLinear for Flex {
@@ -92,6 +94,6 @@ pub fn linear_with(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> 
     if !on_flex_f32(&x) {
         return burn::tensor::module::linear(x, weight, bias);
     }
-    let bias = bias.unwrap_or_else(|| Tensor::zeros([weight.dims()[1]], &x.device()));
+    let bias = bias.unwrap_or_else(|| Tensor::zeros([0], &x.device())); // none: see `forward_flex`
     Tensor::from_dispatch(<burn::backend::Dispatch as GemmLinear>::gemm_linear(x.into_dispatch(), weight.into_dispatch(), bias.into_dispatch()))
 }

@@ -43,7 +43,11 @@ unsafe impl Sync for Dst {}
 #[allow(clippy::too_many_arguments)]
 fn blocked_product(m: usize, n: usize, k: usize, lhs: &[f32], lhs_rs: usize, lhs_cs: usize, rhs: &[f32], bias: Option<&[f32]>, rows: usize) -> Vec<f32> {
     let mut out: Vec<f32> = match bias {
-        Some(b) => (0..m).flat_map(|_| b.iter().copied()).collect(),
+        Some(b) => {
+            let mut out = Vec::with_capacity(m * n);
+            (0..m).for_each(|_| out.extend_from_slice(b));
+            out
+        }
         None => Vec::with_capacity(m * n),
     };
     let cols = column_blocks(n);
