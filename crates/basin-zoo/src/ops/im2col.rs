@@ -78,10 +78,17 @@ impl Geometry {
 
 /// Writes `cols[(ci·kh + i)·kw + j][oy·wo + ox] = x[ci][oy·sh + i − pt][ox·sw + j − pl]` (zero
 /// outside the image). `x` holds one image `[c, h, w]`, `cols` is `[k, n]` row-major.
+///
+/// With stride 1 and an output as wide as the input ("same" padding, as in simple-cnn's and
+/// the ResNets' 3 × 3 layers), row `r` of `cols` is the image plane shifted by one offset,
+/// so the valid rows go in one copy and only the padding columns are zeroed after it: the
+/// copy per output line it replaces was a `memcpy` call per 28 values, and the lowering was
+/// 15 % of simple-cnn's Hessian product.
 pub fn im2col(g: &Geometry, x: &[f32], cols: &mut [f32]) {
     let n = g.n();
     debug_assert_eq!(x.len(), g.input_len());
     debug_assert_eq!(cols.len(), g.k() * n);
+    let shifted = g.sh == 1 && g.sw == 1 && g.wo == g.w;
     for ci in 0..g.c {
         let plane = &x[ci * g.h * g.w..(ci + 1) * g.h * g.w];
         for i in 0..g.kh {
@@ -90,6 +97,10 @@ pub fn im2col(g: &Geometry, x: &[f32], cols: &mut [f32]) {
                 let r = (ci * g.kh + i) * g.kw + j;
                 let dst = &mut cols[r * n..(r + 1) * n];
                 let cs = Geometry::valid(g.wo, g.w, g.sw, j, g.pl);
+                if shifted {
+                    shifted_row(g, plane, dst, rows.clone(), cs, i, j);
+                    continue;
+                }
                 for oy in 0..g.ho {
                     let line = &mut dst[oy * g.wo..(oy + 1) * g.wo];
                     if !rows.contains(&oy) || cs.is_empty() {
@@ -109,6 +120,32 @@ pub fn im2col(g: &Geometry, x: &[f32], cols: &mut [f32]) {
                     }
                 }
             }
+        }
+    }
+}
+
+/// One row of [`im2col`] for stride 1 and `wo = w`: `dst[d] = plane[d + (i − pt)·w + j − pl]`
+/// over the span from the first valid output to the last, then zeros outside the valid rows
+/// `rows` and columns `cs` (inside the span those positions read a neighbouring image row).
+fn shifted_row(g: &Geometry, plane: &[f32], dst: &mut [f32], rows: std::ops::Range<usize>, cs: std::ops::Range<usize>, i: usize, j: usize) {
+    let wo = g.wo;
+    if rows.is_empty() || cs.is_empty() {
+        dst.fill(0.0);
+        return;
+    }
+    let (first, end) = (rows.start * wo + cs.start, (rows.end - 1) * wo + cs.end);
+    // the source of `first`: row rows.start + i − pt, column cs.start + j − pl (both valid)
+    let src = (rows.start + i - g.pt) * g.w + cs.start + j - g.pl;
+    dst[first..end].copy_from_slice(&plane[src..src + (end - first)]);
+    dst[..first].fill(0.0);
+    dst[end..].fill(0.0);
+    for oy in rows.start..rows.end {
+        let line = &mut dst[oy * wo..(oy + 1) * wo];
+        if oy > rows.start {
+            line[..cs.start].fill(0.0);
+        }
+        if oy + 1 < rows.end {
+            line[cs.end..].fill(0.0);
         }
     }
 }
@@ -179,6 +216,14 @@ mod tests {
             Geometry::new([2, 9, 8], [2, 2, 3, 3], [2, 2], [1, 1, 1, 1]).unwrap(),
             Geometry::new([2, 5, 7], [1, 2, 3, 2], [2, 1], [0, 3, 1, 0]).unwrap(),
             Geometry::new([1, 4, 4], [1, 1, 5, 5], [1, 3], [1, 1, 0, 0]).unwrap(),
+            // stride 1 with the output as wide as the input (the shifted-plane path): "same"
+            // 3 × 3, asymmetric padding, no padding on a 1-wide input, a kernel wider than the
+            // input, and an output taller than the input
+            Geometry::new([2, 6, 5], [3, 2, 3, 3], [1, 1], [1, 1, 1, 1]).unwrap(),
+            Geometry::new([1, 5, 6], [1, 1, 3, 4], [1, 1], [0, 3, 2, 0]).unwrap(),
+            Geometry::new([2, 4, 1], [1, 2, 2, 1], [1, 1], [0, 0, 0, 0]).unwrap(),
+            Geometry::new([1, 3, 2], [1, 1, 3, 5], [1, 1], [1, 2, 1, 2]).unwrap(),
+            Geometry::new([1, 2, 3], [1, 1, 1, 3], [1, 1], [3, 1, 2, 1]).unwrap(),
         ]
     }
 
