@@ -53,6 +53,9 @@ pub enum BenchCommand {
         /// empirical-fisher, fd).
         #[arg(long, default_value = "hessian,ggn,fisher,empirical-fisher,fd")]
         operators: String,
+        /// Examples per batch of the streamed products and gradients.
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
         /// cpu, cuda or wgpu (the last two need their cargo feature).
         #[arg(long, default_value = "cpu")]
         device: String,
@@ -168,7 +171,7 @@ fn threads() -> usize {
 /// Runs `basin bench ...`.
 pub fn run(cmd: BenchCommand) -> Result<(), CliError> {
     match cmd {
-        BenchCommand::Hessian { data, subset, rounds, products_only, model, operators, device } => bench_hessian(&data, subset, rounds, products_only, &model, &operators, &device)?,
+        BenchCommand::Hessian { data, subset, rounds, products_only, model, operators, batch, device } => bench_hessian(&HessianBench { data, subset, rounds, products_only, model, operators, batch }, &device)?,
         BenchCommand::Landscape { data, points, device } => bench_landscape(&data, points, &device)?,
         BenchCommand::Ops { batch, reps } => super::bench_ops::run(batch, reps),
         BenchCommand::Step { batch, steps, models, device } => {
@@ -343,7 +346,22 @@ fn zoo_on(model: &str, data: &str, dev: &burn::tensor::Device) -> Result<(String
     Ok((name, rd, model))
 }
 
-fn bench_hessian(data: &str, subset: f64, rounds: usize, products_only: bool, model_name: &str, operators: &str, device: &str) -> Result<(), CliError> {
+/// The settings of `basin bench hessian` (see [`BenchCommand::Hessian`]).
+struct HessianBench {
+    data: String,
+    subset: f64,
+    rounds: usize,
+    products_only: bool,
+    model: String,
+    operators: String,
+    batch: usize,
+}
+
+fn bench_hessian(b: &HessianBench, device: &str) -> Result<(), CliError> {
+    let HessianBench { ref data, subset, rounds, products_only, model: ref model_name, ref operators, batch } = *b;
+    if batch == 0 {
+        return Err(CliError::input("--batch: must be at least 1"));
+    }
     use basin_core::curvature::choice::{CurvatureOperator, OperatorKind};
     use basin_core::curvature::fd_hessian::Differentiable;
     use basin_core::curvature::lanczos::{LanczosConfig, lanczos};
@@ -354,8 +372,8 @@ fn bench_hessian(data: &str, subset: f64, rounds: usize, products_only: bool, mo
     let (name, rd, model) = zoo_on(model_name, data, &dev)?;
     let idx = subset_indices(basin_core::batch::ExampleSet::len(&rd.train), Some(subset), None, 0);
     let params = basin_core::paramvec::ParamVec::from_model(&model).numel();
-    println!("{model_name} ({params} parameters, Glorot init), {} = {} examples of {name}, batches of 500, {} threads, {rounds} rounds", subset, idx.len(), threads());
-    let mut obj = Objective::new(&model, &rd.train, &idx, 500, &dev);
+    println!("{model_name} ({params} parameters, Glorot init), {} = {} examples of {name}, batches of {batch}, {} threads, {rounds} rounds", subset, idx.len(), threads());
+    let mut obj = Objective::new(&model, &rd.train, &idx, batch, &dev);
     let w = obj.point().clone();
     let kinds = operators
         .split(',')
@@ -363,7 +381,7 @@ fn bench_hessian(data: &str, subset: f64, rounds: usize, products_only: bool, mo
         .collect::<Result<Vec<_>, _>>()?;
     let mut ops = Vec::new();
     for &kind in &kinds {
-        ops.push(CurvatureOperator::new(kind, Objective::new(&model, &rd.train, &idx, 500, &dev), kind.default_eps())?);
+        ops.push(CurvatureOperator::new(kind, Objective::new(&model, &rd.train, &idx, batch, &dev), kind.default_eps())?);
     }
     let v = ops.first().ok_or_else(|| CliError::input("--operators: none given"))?.rademacher(1);
     let secs = |f: &mut dyn FnMut()| {
@@ -375,12 +393,13 @@ fn bench_hessian(data: &str, subset: f64, rounds: usize, products_only: bool, mo
     let _ = obj.loss_grad(&w);
     ops.iter_mut().for_each(|op| drop(op.apply(&v)));
     let mut grad_times = Vec::new();
-    let mut ratios = vec![Vec::new(); kinds.len()];
+    let (mut ratios, mut product_times) = (vec![Vec::new(); kinds.len()], vec![Vec::new(); kinds.len()]);
     for _ in 0..rounds.max(1) {
         let tg = secs(&mut || drop(obj.loss_grad(&w)));
         grad_times.push(tg);
-        for (op, r) in ops.iter_mut().zip(&mut ratios) {
-            r.push(secs(&mut || drop(op.apply(&v))) / tg);
+        for ((op, r), t) in ops.iter_mut().zip(&mut ratios).zip(&mut product_times) {
+            t.push(secs(&mut || drop(op.apply(&v))));
+            r.push(t[t.len() - 1] / tg);
         }
     }
     let range = |xs: &[f64]| (xs.iter().copied().fold(f64::INFINITY, f64::min), xs.iter().copied().fold(f64::NEG_INFINITY, f64::max));
@@ -388,6 +407,10 @@ fn bench_hessian(data: &str, subset: f64, rounds: usize, products_only: bool, mo
     println!("|---|---|---|");
     let (lo, hi) = range(&grad_times);
     println!("| gradient over the subset | {:.3} s | {lo:.3}–{hi:.3} s |", median(&grad_times));
+    for (kind, t) in kinds.iter().zip(&product_times) {
+        let (lo, hi) = range(t);
+        println!("| {} product | {:.3} s | {lo:.3}–{hi:.3} s |", kind.label(), median(t));
+    }
     for (kind, r) in kinds.iter().zip(&ratios) {
         let goal = match kind {
             OperatorKind::Hessian => " (goal ≤ 2.7)",
@@ -401,11 +424,11 @@ fn bench_hessian(data: &str, subset: f64, rounds: usize, products_only: bool, mo
         return Ok(());
     }
     let kind = OperatorKind::Hessian;
-    let mut op = CurvatureOperator::new(kind, Objective::new(&model, &rd.train, &idx, 500, &dev), kind.default_eps())?;
+    let mut op = CurvatureOperator::new(kind, Objective::new(&model, &rd.train, &idx, batch, &dev), kind.default_eps())?;
     let t = Instant::now();
     let l = lanczos(&mut op, &LanczosConfig { k: 5, tol: 1e-3, max_iter: 200, seed: 0, smallest: false, bottom: 0 });
     let tl = t.elapsed().as_secs_f64();
-    let mut op2 = CurvatureOperator::new(kind, Objective::new(&model, &rd.train, &idx, 500, &dev), kind.default_eps())?;
+    let mut op2 = CurvatureOperator::new(kind, Objective::new(&model, &rd.train, &idx, batch, &dev), kind.default_eps())?;
     let t = Instant::now();
     let p = power_iteration(&mut op2, 5, 1e-3, 300, 0);
     let tp = t.elapsed().as_secs_f64();
