@@ -60,9 +60,10 @@ impl<const D: usize> Dual<D> {
     }
 
     /// ReLU: the tangent passes where the value is positive. The mask is a constant, as in
-    /// autodiff's ReLU derivative (0 at and below zero). Nothing extra in a plain pass.
+    /// autodiff's ReLU derivative (0 at and below zero), applied by
+    /// [`relu_mask`](crate::ops::relu_mask()). Nothing extra in a plain pass.
     pub fn relu(self) -> Dual<D> {
-        let tangent = self.tangent.map(|t| t.mask_fill(self.value.clone().lower_equal_elem(0.0), 0.0));
+        let tangent = self.tangent.map(|t| crate::ops::relu_mask(t, self.value.clone()));
         Dual { tangent, value: burn::tensor::activation::relu(self.value), pass: self.pass }
     }
 

@@ -17,8 +17,10 @@ pub mod linear;
 pub mod linear_cpu;
 pub mod max_pool2d;
 pub mod max_pool2d_cpu;
+pub mod relu_mask;
 
 pub use batch_norm::batch_norm;
 pub use conv2d::conv2d;
 pub use linear::linear;
 pub use max_pool2d::max_pool2d;
+pub use relu_mask::relu_mask;
