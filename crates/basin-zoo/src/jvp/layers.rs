@@ -10,6 +10,7 @@
 //! `dir = None` there holds the layer's parameters fixed (a zero direction on them).
 
 use super::dual::{Dual, Pass, add_opt};
+use crate::ops::batch_norm_eval::{batch_norm_eval, batch_norm_eval_tangent};
 use crate::ops::conv2d::conv2d_with;
 use crate::ops::linear::linear_with;
 use burn::nn::conv::Conv2d;
@@ -49,23 +50,16 @@ pub fn conv2d(layer: &Conv2d, dir: Option<&Conv2d>, x: Dual<4>) -> Dual<4> {
 
 /// Batch norm. Plain pass: the layer's own forward (batch statistics in training, on an
 /// autodiff device). Tangent pass: evaluation mode, y = γ (x − μ)/√(σ² + ε) + β with the
-/// running μ, σ² (constants): ẏ = γ̇ x̂ + β̇ + γ ẋ/√(σ² + ε), x̂ = (x − μ)/√(σ² + ε).
+/// running μ, σ² (constants): ẏ = γ̇ x̂ + β̇ + γ ẋ/√(σ² + ε), x̂ = (x − μ)/√(σ² + ε)
+/// ([`crate::ops::batch_norm_eval`]).
 pub fn batch_norm<const D: usize>(layer: &BatchNorm, dir: Option<&BatchNorm>, x: Dual<D>) -> Dual<D> {
     let Dual { value, tangent, pass } = x;
     let dir = direction(pass, dir);
     if pass == Pass::Plain {
         return Dual { value: crate::ops::batch_norm(layer, value), tangent, pass };
     }
-    let device = value.device();
-    let c = value.dims()[1];
-    let shape: [usize; D] = std::array::from_fn(|i| if i == 1 { c } else { 1 });
-    let mean = layer.running_mean.value().to_device(&device).reshape(shape);
-    let inv = layer.running_var.value().to_device(&device).add_scalar(layer.epsilon).sqrt().recip().reshape(shape);
-    let gamma = layer.gamma.val().reshape(shape);
-    let xhat = (value - mean) * inv.clone();
-    let dv = dir.map(|d| xhat.clone() * d.gamma.val().reshape(shape) + d.beta.val().reshape(shape));
-    let dx = tangent.map(|t| t * (gamma.clone() * inv));
-    Dual { value: xhat * gamma + layer.beta.val().reshape(shape), tangent: add_opt(dv, dx), pass }
+    let tangent = batch_norm_eval_tangent(layer, dir, value.clone(), tangent);
+    Dual { value: batch_norm_eval(layer, value), tangent, pass }
 }
 
 /// Max pooling: the tangent is read at each window's arg-max (held fixed, as autodiff does).

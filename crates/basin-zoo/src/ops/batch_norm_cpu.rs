@@ -10,7 +10,7 @@
 use rayon::prelude::*;
 
 /// Per-channel sums `(Σ a, Σ a·b)` over batch and space, in f64, channels in parallel.
-fn channel_sums(x: &[f32], y: Option<&[f32]>, c: usize, l: usize, shift: &[f32]) -> Vec<(f64, f64)> {
+pub(crate) fn channel_sums(x: &[f32], y: Option<&[f32]>, c: usize, l: usize, shift: &[f32]) -> Vec<(f64, f64)> {
     let batch = x.len() / (c * l);
     (0..c)
         .into_par_iter()
@@ -44,7 +44,7 @@ fn channel_sums(x: &[f32], y: Option<&[f32]>, c: usize, l: usize, shift: &[f32])
 
 /// `out[b, ch, :] = x[b, ch, :] · a[ch] + y[b, ch, :] · e[ch] + d[ch]` (`y` optional), images
 /// in parallel.
-fn affine(x: &[f32], y: Option<&[f32]>, c: usize, l: usize, a: &[f32], e: &[f32], d: &[f32]) -> Vec<f32> {
+pub(crate) fn affine(x: &[f32], y: Option<&[f32]>, c: usize, l: usize, a: &[f32], e: &[f32], d: &[f32]) -> Vec<f32> {
     let mut out = vec![0.0f32; x.len()];
     out.par_chunks_mut(c * l).enumerate().for_each(|(b, ob)| {
         for ch in 0..c {

@@ -9,6 +9,7 @@
 
 pub mod batch_norm;
 pub mod batch_norm_cpu;
+pub mod batch_norm_eval;
 pub mod conv2d;
 pub mod conv2d_cpu;
 pub mod flex_io;
