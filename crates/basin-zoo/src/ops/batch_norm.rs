@@ -1,6 +1,6 @@
 //! [`batch_norm`]: Burn's `BatchNorm` module in training mode through basin's two-pass kernels
 //! ([`super::batch_norm_cpu`]) on the flex CPU backend, with a hand-written backward pass;
-//! in evaluation mode [`super::batch_norm_eval()`]; Burn's own forward in training on other
+//! in evaluation mode [`super::batch_norm_eval::batch_norm_eval()`]; Burn's own forward in training on other
 //! backends and for other dtypes.
 //!
 //! The running statistics are updated exactly as `BatchNorm::forward` does (momentum blend of
@@ -83,7 +83,7 @@ impl<C: CheckpointStrategy> FusedBatchNorm for Autodiff<Flex, C> {
 /// `bn.forward(x)` for `x` `[batch, c, ...]`: in training mode on the flex backend (f32)
 /// through the fused kernels, updating the running statistics as Burn does; in evaluation mode
 /// (Burn's rule: not an autodiff device, or the module's training flag off)
-/// [`super::batch_norm_eval()`]; otherwise Burn's own forward. Same result up to float rounding (tested against Burn's in `tests/batch_norm.rs`).
+/// [`super::batch_norm_eval::batch_norm_eval()`]; otherwise Burn's own forward. Same result up to float rounding (tested against Burn's in `tests/batch_norm.rs`).
 pub fn batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     if !(x.device().is_autodiff() && bn.training.is_enabled()) {
         // evaluation mode (Burn's own rule: training needs an autodiff device and the flag)

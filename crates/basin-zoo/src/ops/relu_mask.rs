@@ -1,4 +1,4 @@
-//! [`relu_mask`]: the tangent of a ReLU, ẏ = 1[x > 0] · ẋ, as one branch-free pass on the flex
+//! [`relu_mask`]: the tangent of a ReLU, ẏ = 𝟙(x > 0) · ẋ, as one branch-free pass on the flex
 //! CPU backend (forward and backward), and as Burn's `mask_fill` everywhere else.
 //!
 //! Why: Burn 0.22.1's flex `mask_fill` tests and stores one element at a time, and a ReLU's
@@ -22,7 +22,7 @@ use burn::tensor::Tensor;
 /// `tangent` where `value > 0` (or is NaN), 0 elsewhere: the ReLU's tangent rule.
 #[backend_extension(Flex, Autodiff)]
 pub trait ReluMask: Backend {
-    /// `tangent · 1[value > 0]` (same shapes).
+    /// `tangent · 𝟙(value > 0)` (same shapes).
     fn relu_mask(tangent: FloatTensor<Self>, value: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
@@ -77,7 +77,7 @@ impl<C: CheckpointStrategy> ReluMask for Autodiff<Flex, C> {
     }
 }
 
-/// `tangent · 1[value > 0]`: through [`ReluMask`] on the flex backend (f32), `mask_fill`
+/// `tangent · 𝟙(value > 0)`: through [`ReluMask`] on the flex backend (f32), `mask_fill`
 /// elsewhere. `value` is a constant of the result (no gradient reaches it).
 pub fn relu_mask<const D: usize>(tangent: Tensor<D>, value: Tensor<D>) -> Tensor<D> {
     if !on_flex_f32(&tangent) {
