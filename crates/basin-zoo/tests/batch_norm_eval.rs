@@ -22,7 +22,7 @@ fn layer(c: usize, dev: &Device) -> BatchNorm {
     bn.gamma = Param::from_tensor(Tensor::random([c], Distribution::Uniform(0.5, 2.0), dev)).set_require_grad(true);
     bn.beta = Param::from_tensor(Tensor::random([c], Distribution::Normal(0.0, 1.0), dev)).set_require_grad(true);
     bn.running_mean = RunningState::new(Tensor::random([c], Distribution::Normal(3.0, 1.0), dev));
-    bn.running_var = RunningState::new(Tensor::random([c], Distribution::Uniform(0.2, 5.0), dev));
+    bn.running_var = RunningState::new(Tensor::random([c], Distribution::Uniform(1.5, 5.0), dev));
     bn
 }
 
