@@ -60,8 +60,7 @@ fn dense_activations_match_burn() {
 #[test]
 fn evaluation_mode_is_burns_forward() {
     let dev = Device::flex();
-    let bn = BatchNormConfig::new(3).init(&dev);
-    let mut bn = bn;
+    let mut bn = BatchNormConfig::new(3).init(&dev);
     bn.running_mean = burn::module::RunningState::new(Tensor::from_floats([0.5, -1.0, 2.0], &dev));
     bn.running_var = burn::module::RunningState::new(Tensor::from_floats([0.25, 4.0, 1.5], &dev));
     let x = Tensor::<4>::random([2, 3, 4, 4], Distribution::Normal(1.0, 1.0), &dev);

@@ -93,9 +93,7 @@ pub fn batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
         return bn.forward(x);
     }
     let dims = x.dims();
-    let l: usize = dims[2..].iter().product();
-    let x3: Tensor<3> = x.reshape([dims[0], dims[1], l]);
-    let (y, mean, var) = <burn::backend::Dispatch as FusedBatchNorm>::fused_batch_norm_train(x3.into_dispatch(), bn.gamma.val().into_dispatch(), bn.beta.val().into_dispatch(), bn.epsilon);
+    let (y, mean, var) = <burn::backend::Dispatch as FusedBatchNorm>::fused_batch_norm_train(super::batch_norm_eval::flat(x).into_dispatch(), bn.gamma.val().into_dispatch(), bn.beta.val().into_dispatch(), bn.epsilon);
     let (mean, var) = (Tensor::<1>::from_dispatch(mean), Tensor::<1>::from_dispatch(var));
     let device = mean.device();
     let m = bn.momentum;

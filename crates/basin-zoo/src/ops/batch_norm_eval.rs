@@ -191,8 +191,9 @@ fn statistics<const D: usize>(layer: &BatchNorm, x: &Tensor<D>) -> (Tensor<1>, T
     (layer.running_mean.value().to_device(&device), layer.running_var.value().to_device(&device))
 }
 
-/// `x` `[batch, c, …]` as `[batch, c, l]`.
-fn flat<const D: usize>(x: Tensor<D>) -> Tensor<3> {
+/// `x` `[batch, c, …]` as `[batch, c, l]` (`l` = the spatial size, 1 after a dense layer): the
+/// layout of basin's batch-norm kernels.
+pub(crate) fn flat<const D: usize>(x: Tensor<D>) -> Tensor<3> {
     let dims = x.dims();
     let l: usize = dims[2..].iter().product();
     x.reshape([dims[0], dims[1], l])
