@@ -61,13 +61,10 @@ impl<const D: usize> Dual<D> {
 
     /// ReLU: the tangent passes where the value is positive. The mask is a constant, as in
     /// autodiff's ReLU derivative (0 at and below zero), applied by
-    /// [`relu_mask`](crate::ops::relu_mask()) by the output (≤ 0 exactly where the input is);
-    /// the value is [`crate::ops::relu()`], in place, so the mask and both backward steps hold
-    /// one buffer. Nothing extra in a plain pass.
+    /// [`relu_mask`](crate::ops::relu_mask()). Nothing extra in a plain pass.
     pub fn relu(self) -> Dual<D> {
-        let value = crate::ops::relu(self.value);
-        let tangent = self.tangent.map(|t| crate::ops::relu_mask(t, value.clone()));
-        Dual { tangent, value, pass: self.pass }
+        let tangent = self.tangent.map(|t| crate::ops::relu_mask(t, self.value.clone()));
+        Dual { tangent, value: burn::tensor::activation::relu(self.value), pass: self.pass }
     }
 
     /// The logistic sigmoid s = σ(x), ṡ = s (1 − s) ẋ.

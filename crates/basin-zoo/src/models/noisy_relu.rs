@@ -5,8 +5,8 @@
 //! ResNet-44 on CIFAR-10, workshop Table 2).
 
 use crate::jvp::{Dual, Pass};
-use crate::ops::relu;
 use burn::module::{Flag, Module, Param};
+use burn::tensor::activation::relu;
 use burn::tensor::{Distribution, Tensor};
 
 /// A ReLU with multiplicative uniform noise in training.

@@ -26,38 +26,25 @@ pub trait ReluMask: Backend {
     fn relu_mask(tangent: FloatTensor<Self>, value: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
-/// `t` zeroed where `mask ≤ 0` (`mask = None`: where `t` itself is ≤ 0, the ReLU of
-/// [`super::relu()`]), in `t`'s own buffer when no other tensor shares it.
-pub(crate) fn masked(t: FlexTensor, mask: Option<&FlexTensor>) -> FlexTensor {
+/// `t` zeroed where `value ≤ 0`, in `t`'s own buffer when no other tensor shares it.
+fn masked(t: FlexTensor, value: &FlexTensor) -> FlexTensor {
+    let v = values(value);
     let mut t = contiguous(t);
-    let m = mask.map(values);
-    if let Some(m) = m {
-        assert_eq!(t.shape().num_elements(), m.len(), "relu_mask: tangent and value differ in size");
-    }
+    assert_eq!(t.shape().num_elements(), v.len(), "relu_mask: tangent and value differ in size");
     // `!(v > 0)` keeps a NaN's tangent, as `mask_fill(value <= 0)` does
     let keep = |t: f32, v: f32| if v <= 0.0 { 0.0 } else { t };
     match t.layout().contiguous_offsets() {
         Some((start, end)) if t.is_unique() => {
-            let own = &mut t.storage_mut::<f32>()[start..end];
-            match m {
-                Some(m) => own.iter_mut().zip(m).for_each(|(t, &v)| *t = keep(*t, v)),
-                None => own.iter_mut().for_each(|t| *t = keep(*t, *t)),
-            }
+            t.storage_mut::<f32>()[start..end].iter_mut().zip(v).for_each(|(t, &v)| *t = keep(*t, v));
             t
         }
-        _ => {
-            let out = match m {
-                Some(m) => values(&t).iter().zip(m).map(|(&t, &v)| keep(t, v)).collect(),
-                None => values(&t).iter().map(|&t| keep(t, t)).collect(),
-            };
-            flex(out, t.shape().to_vec())
-        }
+        _ => flex(values(&t).iter().zip(v).map(|(&t, &v)| keep(t, v)).collect(), t.shape().to_vec()),
     }
 }
 
 impl ReluMask for Flex {
     fn relu_mask(tangent: FlexTensor, value: FlexTensor) -> FlexTensor {
-        masked(tangent, Some(&contiguous(value)))
+        masked(tangent, &contiguous(value))
     }
 }
 
@@ -73,7 +60,7 @@ impl Backward<Flex, 1> for ReluMaskBackward {
         let [node] = ops.parents;
         let dy = grads.consume::<Flex>(&ops.node);
         if let Some(node) = node {
-            grads.register::<Flex>(node.id, masked(dy, Some(&ops.state)));
+            grads.register::<Flex>(node.id, masked(dy, &ops.state));
         }
     }
 }
@@ -82,7 +69,7 @@ impl<C: CheckpointStrategy> ReluMask for Autodiff<Flex, C> {
     fn relu_mask(tangent: FloatTensor<Self>, value: FloatTensor<Self>) -> FloatTensor<Self> {
         let prepared = ReluMaskBackward.prepare::<C>([tangent.node()]).compute_bound().stateful();
         let value = contiguous(value.into_primitive());
-        let y = masked(tangent.into_primitive(), Some(&value));
+        let y = masked(tangent.into_primitive(), &value);
         match prepared {
             OpsKind::Tracked(prep) => prep.finish(value, y),
             OpsKind::UnTracked(prep) => prep.finish(y),
