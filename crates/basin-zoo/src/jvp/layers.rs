@@ -62,12 +62,18 @@ pub fn batch_norm<const D: usize>(layer: &BatchNorm, dir: Option<&BatchNorm>, x:
     Dual { value: batch_norm_eval(layer, value), tangent, pass }
 }
 
-/// Max pooling: the tangent is read at each window's arg-max (held fixed, as autodiff does).
-/// A plain pass (or a tangent pass that has no tangent yet) is the plain kernel.
+/// Max pooling: the tangent is read at each window's arg-max (held fixed, as autodiff does),
+/// by basin's kernel in one pass with the value where it applies
+/// ([`crate::ops::max_pool2d::max_pool2d_dual`]), by Burn's pooling with indices and a gather
+/// elsewhere. A plain pass (or a tangent pass that has no tangent yet) is the plain kernel.
 pub fn max_pool2d(pool: &MaxPool2d, x: Dual<4>) -> Dual<4> {
     let Dual { value, tangent, pass } = x;
     let Some(t) = tangent else {
         return Dual { value: crate::ops::max_pool2d(pool, value), tangent: None, pass };
+    };
+    let (value, t) = match crate::ops::max_pool2d::max_pool2d_dual(pool, value, t) {
+        Ok((value, tangent)) => return Dual { value, tangent: Some(tangent), pass },
+        Err(inputs) => inputs,
     };
     let [pt, pl, pb, pr] = crate::ops::flex_io::fixed_padding(&pool.padding).expect("max_pool2d tangent: explicit or valid padding");
     let options = MaxPoolOptions::new(pool.kernel_size)

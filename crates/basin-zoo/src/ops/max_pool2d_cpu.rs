@@ -76,6 +76,17 @@ fn window(o: usize, s: usize, p: usize, k: usize, len: usize) -> (usize, usize) 
     (start, end.max(start))
 }
 
+/// The values of `t` (shaped like the pooled input) at the saved argmax positions: the tangent
+/// of max pooling, whose derivative selects each window's winner.
+pub fn gather(g: &Geometry, arg: &[u32], t: &[f32]) -> Vec<f32> {
+    let (plane_in, plane_out) = (g.h * g.w, g.ho * g.wo);
+    let mut out = vec![0.0f32; arg.len()];
+    out.par_chunks_mut(plane_out).zip(arg.par_chunks(plane_out)).zip(t.par_chunks(plane_in)).for_each(|((op, ap), tp)| {
+        op.iter_mut().zip(ap).for_each(|(o, &i)| *o = tp[i as usize]);
+    });
+    out
+}
+
 /// Input gradient: every output gradient added to the input position that won its window.
 pub fn backward(g: &Geometry, arg: &[u32], dy: &[f32]) -> Vec<f32> {
     let plane_in = g.h * g.w;
