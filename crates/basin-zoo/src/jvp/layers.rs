@@ -73,7 +73,7 @@ pub fn max_pool2d(pool: &MaxPool2d, x: Dual<4>) -> Dual<4> {
     };
     let (value, t) = match crate::ops::max_pool2d::max_pool2d_dual(pool, value, t) {
         Ok((value, tangent)) => return Dual { value, tangent: Some(tangent), pass },
-        Err(inputs) => inputs,
+        Err(inputs) => *inputs,
     };
     let [pt, pl, pb, pr] = crate::ops::flex_io::fixed_padding(&pool.padding).expect("max_pool2d tangent: explicit or valid padding");
     let options = MaxPoolOptions::new(pool.kernel_size)

@@ -117,12 +117,12 @@ pub fn max_pool2d(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
 }
 
 /// The pooling of `x` and the tangent `t` (same shape as `x`) read at each window's argmax,
-/// through basin's kernels when they apply; `None` (nothing consumed) where they do not, for
-/// the caller's general rule. Tested against Burn's pooling and `gather` in
-/// `tests/max_pool2d.rs`.
-pub fn max_pool2d_dual(pool: &MaxPool2d, x: Tensor<4>, t: Tensor<4>) -> Result<(Tensor<4>, Tensor<4>), (Tensor<4>, Tensor<4>)> {
+/// through basin's kernels when they apply; where they do not, `Err` hands both inputs back
+/// (boxed: two tensors make a large error variant) for the caller's general rule. Tested
+/// against Burn's pooling and `gather` in `tests/max_pool2d.rs`.
+pub fn max_pool2d_dual(pool: &MaxPool2d, x: Tensor<4>, t: Tensor<4>) -> Result<(Tensor<4>, Tensor<4>), Box<(Tensor<4>, Tensor<4>)>> {
     let Some(([pt, pl, pb, pr], [kh, kw], [sh, sw])) = basin_geometry(pool, &x).filter(|_| on_flex_f32(&t)) else {
-        return Err((x, t));
+        return Err(Box::new((x, t)));
     };
     let (y, yt) = <burn::backend::Dispatch as ArgmaxPool>::argmax_max_pool2d_dual(x.into_dispatch(), t.into_dispatch(), kh, kw, sh, sw, pt, pl, pb, pr);
     Ok((Tensor::from_dispatch(y), Tensor::from_dispatch(yt)))
