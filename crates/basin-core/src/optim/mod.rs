@@ -1,9 +1,11 @@
-//! Base optimizers (Burn's own): SGD, SGD with momentum, Adam, with weight decay.
+//! Base optimizers: SGD, SGD with momentum (Burn's rules, each step one fused pass:
+//! [`sgd`]) and Adam (Burn's), with weight decay.
+
+pub mod sgd;
 
 use crate::error::BasinError;
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig};
+use burn::optim::{AdamConfig, ModuleOptimizer};
 use serde::{Deserialize, Serialize};
 
 /// The base optimizer of a run (`[optimizer]` in a config).
@@ -79,11 +81,10 @@ impl OptimizerConfig {
                 .with_epsilon(self.epsilon as f32)
                 .with_weight_decay(wd)
                 .init(),
-            "momentum" => SgdConfig::new()
-                .with_momentum(Some(MomentumConfig { momentum: self.momentum, dampening: 0.0, nesterov: self.nesterov }))
-                .with_weight_decay(wd)
-                .init(),
-            _ => SgdConfig::new().with_weight_decay(wd).init(),
+            name => ModuleOptimizer::from(sgd::Sgd {
+                momentum: (name == "momentum").then_some(sgd::Momentum { momentum: self.momentum as f32, keep: 1.0, nesterov: self.nesterov }),
+                weight_decay: (self.weight_decay > 0.0).then_some(self.weight_decay as f32),
+            }),
         }
     }
 }
