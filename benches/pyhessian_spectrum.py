@@ -11,13 +11,18 @@ CPU with the same threads.
   --curvlinops curvlinops' documented route (HessianLinearOperator, scipy eigsh which='LA',
                tol 1e-3), float32: eigenvalues, products, wall seconds from the operator's
                construction on;
+  --block K    curvlinops' product of one vector against its product of a block of K vectors
+               (`H @ V`, V of K columns, which curvlinops runs as one vmapped pass): median
+               seconds of each over --rounds alternating rounds, seconds per vector in the block,
+               and the largest relative difference between the block's columns and the single
+               products (issue 39, item 2: basin's single product against a tool that has blocks);
   --reference  the float64 reference: the model in float64, Hessian products by double
                backward, ARPACK (scipy eigsh, which='LA', tol 1e-10).
 
 Prints one JSON line.
 
     python3 -m venv V && V/bin/pip install torch==2.9.1 scipy safetensors && V/bin/pip install --no-deps pyhessian==0.1
-    V/bin/python benches/pyhessian_spectrum.py RUN [--threads 2] [--top 5] [--curvlinops | --reference]
+    V/bin/python benches/pyhessian_spectrum.py RUN [--threads 2] [--top 5] [--examples N] [--curvlinops | --reference | --block K [--rounds R]]
     bash benches/hessian_vs_pyhessian.sh       # both sides, alternating rounds, with the ratio
 """
 import argparse
@@ -57,7 +62,7 @@ class SimpleCnn(nn.Module):
         return self.out(F.relu(self.fc(x.flatten(1))))
 
 
-def load(run):
+def load(run, examples=0):
     """The run's network with its weights (Burn stores Linear weights as [in, out]) and data."""
     cfg = tomllib.loads((run / "config.toml").read_text())
     st = load_file(run / "model.safetensors")
@@ -75,7 +80,7 @@ def load(run):
             w = torch.from_numpy(st[f"{key}.weight"])
             layer.weight.copy_(w.T if isinstance(layer, nn.Linear) else w)
             layer.bias.copy_(torch.from_numpy(st[f"{key}.bias"]))
-    x, y = first_training_images(cfg["data"]["train_subset"] or 10000)
+    x, y = first_training_images(examples or cfg["data"]["train_subset"] or 10000)
     return model.eval(), torch.from_numpy(x), torch.from_numpy(y)
 
 
@@ -115,6 +120,29 @@ def curvlinops_top(model, x, y, k):
     return {"side": "curvlinops", "eigenvalues": sorted(top.tolist(), reverse=True), "products": count["n"], "seconds": time.time() - t}
 
 
+def curvlinops_block(model, x, y, k, rounds):
+    """Seconds of one Hessian product and of a block of k, alternating, on the same operator."""
+    from curvlinops import HessianLinearOperator
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    H = HessianLinearOperator(model, nn.CrossEntropyLoss(), params, [(x.float(), y)], check_deterministic=False)
+    V = torch.randn(H.shape[1], k, generator=torch.Generator().manual_seed(0))
+    H @ V[:, 0]  # warm-up
+    single, block = [], []
+    for _ in range(rounds):
+        t = time.time()
+        one = H @ V[:, 0]
+        single.append(time.time() - t)
+        t = time.time()
+        many = H @ V
+        block.append(time.time() - t)
+    diff = float((many[:, 0] - one).abs().max() / one.abs().max())
+    med = lambda s: sorted(s)[len(s) // 2]
+    return {"side": "curvlinops-block", "k": k, "rounds": rounds, "single_s": med(single), "single_range": [min(single), max(single)],
+            "block_s": med(block), "block_range": [min(block), max(block)], "block_per_vector_s": med(block) / k,
+            "per_vector_over_single": med(block) / k / med(single), "max_rel_diff_column_0": diff, "parameters": H.shape[1]}
+
+
 def reference_top(model, x, y, k):
     from scipy.sparse.linalg import LinearOperator, eigsh
 
@@ -143,11 +171,17 @@ def main():
     ap.add_argument("--top", type=int, default=5)
     ap.add_argument("--reference", action="store_true")
     ap.add_argument("--curvlinops", action="store_true")
+    ap.add_argument("--block", type=int, default=0)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--examples", type=int, default=0, help="the first N slice images instead of the run's data.train_subset")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    model, x, y = load(a.run)
-    side = reference_top if a.reference else curvlinops_top if a.curvlinops else pyhessian_top
-    out = side(model, x, y, a.top)
+    model, x, y = load(a.run, a.examples)
+    if a.block:
+        out = curvlinops_block(model, x, y, a.block, a.rounds)
+    else:
+        side = reference_top if a.reference else curvlinops_top if a.curvlinops else pyhessian_top
+        out = side(model, x, y, a.top)
     print(json.dumps({**out, "run": str(a.run), "examples": len(y), "threads": a.threads}))
 
 
