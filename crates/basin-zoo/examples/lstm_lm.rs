@@ -40,7 +40,6 @@ use basin_core::{BatchSource, train_step};
 use basin_zoo::data::corpus::Corpus;
 use basin_zoo::models::lstm_lm::{LmBatch, LmRunSetup, LstmLm, chunks, first_chunks, streams};
 use burn::module::Module;
-use burn::optim::SgdConfig;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -215,7 +214,7 @@ fn run(a: &Args, corpus: &Corpus, method: &(String, f64), seed: u64, stop: &Atom
     // Zaremba et al. clip the gradient of the loss summed over the chunk's T steps at 5; ours
     // is the per-word mean, 1/T of it: clip at 5/T and step at T·lr (the same update).
     let mut estimator = Clipped::new(inner, 5.0 / a.bptt as f64);
-    let mut optim = SgdConfig::new().init();
+    let mut optim = basin_core::optim::OptimizerConfig { name: "sgd".into(), ..Default::default() }.build();
     let train = streams(&corpus.train, a.batch);
     let (valid, test) = (streams(&corpus.valid, 10), streams(&corpus.test, 10));
     let n = match a.max_chunks {

@@ -51,7 +51,7 @@ fn main() {
         drop((g, point));
         model = optim.step(0.001, model, to_optimizer_grads(&g2));
         drop(g2);
-        lap("5 optimizer update (Burn's SGD)", &mut t);
+        lap("5 optimizer update (SGD, one fused pass)", &mut t);
         // S-SGD: per-layer directions, their norms, w ± n, two gradients, their mean
         let w = ParamVec::from_model(&model);
         let d: Vec<_> = w.slots.iter().enumerate().map(|(i, s)| Tensor::<1>::from_data(TensorData::new(basin_core::fastrand::normal_vec(s.numel(), ParamVec::part_key(step as u64, i), 1.0), [s.numel()]), &w.device())).collect();
