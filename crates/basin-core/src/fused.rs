@@ -206,6 +206,48 @@ pub fn dots(pairs: &[(&Tensor<1>, &Tensor<1>)]) -> Vec<f64> {
     }
 }
 
+/// ⟨x, yⱼ⟩ for every j, accumulated in f64, reading x once (chunk by chunk, each chunk of x
+/// against every yⱼ while it is in cache) instead of once per j; `None` as for [`map2`].
+/// Each sum is the one [`dots`] takes (the same chunks, the same order within them).
+pub fn dots_many(x: &Tensor<1>, ys: &[&Tensor<1>]) -> Option<Vec<f64>> {
+    let fx = flex_f32(x)?;
+    let fys: Vec<FlexTensor> = ys.iter().map(|y| flex_f32(y)).collect::<Option<_>>()?;
+    let (xs, yss): (&[f32], Vec<&[f32]>) = (values(&fx), fys.iter().map(values).collect());
+    assert!(yss.iter().all(|y| y.len() == xs.len()), "dots_many: lengths differ");
+    let partial: Vec<Vec<f64>> = xs
+        .par_chunks(CHUNK)
+        .enumerate()
+        .map(|(c, a)| yss.iter().map(|y| vectorized(#[inline(always)] || sum8(a, &y[c * CHUNK..c * CHUNK + a.len()], |u, v| u as f64 * v as f64))).collect())
+        .collect();
+    Some((0..ys.len()).map(|j| partial.iter().map(|p| p[j]).sum()).collect())
+}
+
+/// `x − Σⱼ cⱼ yⱼ` in one pass (each chunk of the output built in cache from x and every yⱼ);
+/// the coefficients rounded to f32 as [`axpby`] rounds them; `None` as for [`map2`].
+pub fn subtract_combination(x: &Tensor<1>, ys: &[&Tensor<1>], c: &[f64]) -> Option<Tensor<1>> {
+    let fx = flex_f32(x)?;
+    let fys: Vec<FlexTensor> = ys.iter().map(|y| flex_f32(y)).collect::<Option<_>>()?;
+    let (xs, yss): (&[f32], Vec<&[f32]>) = (values(&fx), fys.iter().map(values).collect());
+    assert!(yss.iter().all(|y| y.len() == xs.len()) && c.len() == ys.len(), "subtract_combination: lengths differ");
+    let c32: Vec<f32> = c.iter().map(|&c| -c as f32).collect();
+    let mut out = xs.to_vec();
+    out.par_chunks_mut(CHUNK).enumerate().for_each(|(k, o)| {
+        let s = k * CHUNK;
+        for (y, &cj) in yss.iter().zip(&c32) {
+            let y = &y[s..s + o.len()];
+            vectorized(
+                #[inline(always)]
+                || {
+                    for (o, &yv) in o.iter_mut().zip(y) {
+                        *o += cj * yv;
+                    }
+                },
+            )
+        }
+    });
+    Some(tensor(out, &x.device()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +274,20 @@ mod tests {
         let (p, m) = plus_minus(&tx, 0.3, &ty);
         assert_eq!(host(p), x.iter().zip(&y).map(|(a, b)| a + 0.3 * b).collect::<Vec<_>>());
         assert_eq!(host(m), x.iter().zip(&y).map(|(a, b)| a - 0.3 * b).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn many_dots_and_one_combination_match_one_pair_at_a_time_bit_for_bit() {
+        let n = 2 * CHUNK + 77;
+        let x = t(&data(n, 0.21));
+        let ys: Vec<Tensor<1>> = (0..3).map(|j| t(&data(n, 0.5 + j as f32))).collect();
+        let refs: Vec<&Tensor<1>> = ys.iter().collect();
+        let many = dots_many(&x, &refs).unwrap();
+        let one: Vec<f64> = ys.iter().map(|y| dots(&[(&x, y)])[0]).collect();
+        assert_eq!(many, one);
+        let c = [0.3, -1.7, 2.5];
+        let want = ys.iter().zip(c).fold(x.clone(), |w, (y, c)| axpby(1.0, &w, -c, y));
+        assert_eq!(host(subtract_combination(&x, &refs, &c).unwrap()), host(want));
     }
 
     #[test]

@@ -15,6 +15,13 @@ pub trait Vector: Clone {
     fn norm(&self) -> f64 {
         self.dot(self).sqrt()
     }
+    /// `self − Σᵢ ⟨self, qᵢ⟩ qᵢ`: one sweep of classical Gram–Schmidt against an orthonormal
+    /// `basis`, every coefficient taken from `self` before the update (Lanczos runs it twice,
+    /// "twice is enough"). [`ParamVec`] does the sweep in two passes over memory, not 2·|basis|.
+    fn orthogonalize(&self, basis: &[Self]) -> Self {
+        let c: Vec<f64> = basis.iter().map(|q| self.dot(q)).collect();
+        basis.iter().zip(c).fold(self.clone(), |w, (q, c)| w.axpy(-c, q))
+    }
 }
 
 impl Vector for ParamVec {
@@ -26,6 +33,20 @@ impl Vector for ParamVec {
     }
     fn scale(&self, alpha: f64) -> Self {
         ParamVec::scale(self, alpha)
+    }
+    fn orthogonalize(&self, basis: &[Self]) -> Self {
+        let parts = |i: usize| basis.iter().map(|q| &q.parts[i]).collect::<Vec<_>>();
+        let dots: Option<Vec<Vec<f64>>> = (0..self.parts.len()).map(|i| crate::fused::dots_many(&self.parts[i], &parts(i))).collect();
+        let Some(dots) = dots else {
+            let c: Vec<f64> = basis.iter().map(|q| self.dot(q)).collect();
+            return basis.iter().zip(c).fold(self.clone(), |w, (q, c)| w.axpy(-c, q));
+        };
+        let c: Vec<f64> = (0..basis.len()).map(|j| dots.iter().map(|d| d[j]).sum()).collect();
+        let mut out = self.clone();
+        for (i, p) in out.parts.iter_mut().enumerate() {
+            *p = crate::fused::subtract_combination(p, &parts(i), &c).expect("checked by dots_many");
+        }
+        out
     }
 }
 
