@@ -19,9 +19,15 @@ pub trait Vector: Clone {
     /// `basis`, every coefficient taken from `self` before the update (Lanczos runs it twice,
     /// "twice is enough"). [`ParamVec`] does the sweep in two passes over memory, not 2·|basis|.
     fn orthogonalize(&self, basis: &[Self]) -> Self {
-        let c: Vec<f64> = basis.iter().map(|q| self.dot(q)).collect();
-        basis.iter().zip(c).fold(self.clone(), |w, (q, c)| w.axpy(-c, q))
+        gram_schmidt_by_pairs(self, basis)
     }
+}
+
+/// [`Vector::orthogonalize`] from `dot` and `axpy` alone: a pass over memory per basis vector
+/// and operation.
+fn gram_schmidt_by_pairs<V: Vector>(w: &V, basis: &[V]) -> V {
+    let c: Vec<f64> = basis.iter().map(|q| w.dot(q)).collect();
+    basis.iter().zip(c).fold(w.clone(), |w, (q, c)| w.axpy(-c, q))
 }
 
 impl Vector for ParamVec {
@@ -38,8 +44,7 @@ impl Vector for ParamVec {
         let parts = |i: usize| basis.iter().map(|q| &q.parts[i]).collect::<Vec<_>>();
         let dots: Option<Vec<Vec<f64>>> = (0..self.parts.len()).map(|i| crate::fused::dots_many(&self.parts[i], &parts(i))).collect();
         let Some(dots) = dots else {
-            let c: Vec<f64> = basis.iter().map(|q| self.dot(q)).collect();
-            return basis.iter().zip(c).fold(self.clone(), |w, (q, c)| w.axpy(-c, q));
+            return gram_schmidt_by_pairs(self, basis);
         };
         let c: Vec<f64> = (0..basis.len()).map(|j| dots.iter().map(|d| d[j]).sum()).collect();
         let mut out = self.clone();

@@ -20,7 +20,7 @@ pub struct OptimizerConfig {
     pub momentum: f64,
     /// Nesterov momentum for `momentum`.
     pub nesterov: bool,
-    /// L2 weight decay (added to the gradient by Burn's optimizer), 0 = none.
+    /// L2 weight decay (λw added to the gradient by the optimizer, as Burn's do), 0 = none.
     pub weight_decay: f64,
     /// Adam β₁.
     pub beta1: f64,
@@ -71,7 +71,7 @@ impl OptimizerConfig {
         Ok(())
     }
 
-    /// Burn's optimizer for this config.
+    /// The optimizer for this config: basin's fused SGD ([`sgd::Sgd`]) or Burn's Adam.
     pub fn build(&self) -> ModuleOptimizer {
         let wd = (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32));
         match self.name.as_str() {
