@@ -37,6 +37,10 @@ fn hessian_of_a_trained_run_writes_a_consistent_report() {
     assert!(mean[0] >= mean[1] && mean[1] >= mean[2] && mean[2] > 0.0, "{mean:?}");
     assert_eq!(rep["repeats"].as_array().unwrap().len(), 2);
     assert_eq!(rep["subset_size"], 128);
+    // the time in the products is part of the run's time, and not nothing (every estimate here
+    // is products over 128 examples)
+    let (secs, in_products) = (rep["seconds"].as_f64().unwrap(), rep["product_seconds"].as_f64().unwrap());
+    assert!(in_products > 0.0 && in_products <= secs, "{in_products} s of products in {secs} s");
     // the default operator is the exact Hessian, and the report says so
     assert_eq!(rep["operator"], "hessian");
     assert_eq!(rep["operator_label"], "Hessian");

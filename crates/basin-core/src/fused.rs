@@ -35,30 +35,46 @@ pub(crate) fn tensor(values: Vec<f32>, device: &Device) -> Tensor<1> {
     Tensor::from_data(TensorData::new(values, [n]), device)
 }
 
-/// Whether the CPU runs AVX-512 builds of the host loops (fused passes and noise draws).
-#[cfg(target_arch = "x86_64")]
+/// Whether the CPU runs AVX-512 builds of the host loops (fused passes and noise draws); never
+/// in a build without the `x86-v4` feature, whose kernels stop at AVX2 + FMA everywhere.
+#[cfg(all(target_arch = "x86_64", feature = "x86-v4"))]
 fn avx512() -> bool {
     std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512dq")
 }
 
-/// `f()` compiled for AVX-512 when the CPU has it (the body is inlined into a function built
-/// with those features), else as the portable build. The crate is built for baseline x86-64,
-/// whose 4-lane SSE loops made a fused pass slower than Burn's own two tensor ops (0.8 against
-/// 0.55 ms for `a·x + b·y` over ne-f1's 1.9 M weights); results are the same bits either way,
-/// since every loop here does the same IEEE operations in the same order per element.
+/// `f()` compiled for AVX-512 when the CPU has it, else for AVX2 + FMA when it has those (the
+/// body is inlined into a function built with the features), else as the portable build. The
+/// crate is built for baseline x86-64, whose 4-lane SSE loops made a fused pass slower than
+/// Burn's own two tensor ops (0.8 against 0.55 ms for `a·x + b·y` over ne-f1's 1.9 M weights);
+/// the AVX2 tier is what CPUs without AVX-512 (and builds without the `x86-v4` feature) run.
+/// Results are the same bits on every tier: every loop here does the same IEEE operations in
+/// the same order per element, and Rust never contracts a multiply and an add into an FMA.
 #[inline(always)]
 pub(crate) fn vectorized<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {
+        #[cfg(feature = "x86-v4")]
+        {
+            /// # Safety
+            /// The CPU must support AVX-512F and AVX-512DQ.
+            #[target_feature(enable = "avx512f,avx512dq")]
+            unsafe fn wide<R>(f: impl FnOnce() -> R) -> R {
+                f()
+            }
+            if avx512() {
+                // SAFETY: `avx512` detected the features.
+                return unsafe { wide(f) };
+            }
+        }
         /// # Safety
-        /// The CPU must support AVX-512F and AVX-512DQ.
-        #[target_feature(enable = "avx512f,avx512dq")]
-        unsafe fn wide<R>(f: impl FnOnce() -> R) -> R {
+        /// The CPU must support AVX2 and FMA.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
             f()
         }
-        if avx512() {
-            // SAFETY: `avx512` detected the features.
-            return unsafe { wide(f) };
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: both features were detected.
+            return unsafe { avx2(f) };
         }
     }
     f()

@@ -21,7 +21,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::cell::Cell;
+use std::time::{Duration, Instant};
 
 /// Arguments of `basin hessian`.
 #[derive(Args)]
@@ -174,6 +175,10 @@ struct Report {
     /// `--per-layer`: each layer's diagonal block.
     per_layer: Option<Vec<basin_core::curvature::block::LayerCurvature>>,
     seconds: f64,
+    /// Of `seconds`, the wall time inside the operator's products (spectrum, trace, Frobenius
+    /// norm, diagonal, density; not the per-layer table's): the rest is loading the subset,
+    /// the determinism check and the algebra of the estimators.
+    product_seconds: f64,
 }
 
 /// The Monte-Carlo Fisher's independent label draws on the first subset.
@@ -185,17 +190,22 @@ struct FisherDraws {
     std: Vec<f64>,
 }
 
-/// Ticks a progress bar on every HVP.
-struct Ticking<O> {
+/// Ticks a progress bar on every HVP, and adds the product's wall time to `spent`, so that the
+/// report can say how much of a run is products and how much is the algebra around them.
+struct Ticking<'a, O> {
     op: O,
     bar: ProgressBar,
+    spent: &'a Cell<Duration>,
 }
 
-impl<O: LinearOperator> LinearOperator for Ticking<O> {
+impl<O: LinearOperator> LinearOperator for Ticking<'_, O> {
     type V = O::V;
     fn apply(&mut self, v: &O::V) -> O::V {
         self.bar.inc(1);
-        self.op.apply(v)
+        let t = Instant::now();
+        let out = self.op.apply(v);
+        self.spent.set(self.spent.get() + t.elapsed());
+        out
     }
     fn dim(&self) -> usize {
         self.op.dim()
@@ -300,21 +310,22 @@ pub fn run(args: HessianArgs) -> Result<(), CliError> {
         }
         Ok(s)
     };
-    let spectrum = spectrum(&args, kind, &op_for_draw)?;
+    let spent = Cell::new(Duration::ZERO);
+    let spectrum = spectrum(&args, kind, &op_for_draw, &spent)?;
     let op_for = || op_for_draw(0, 0).map(|s| s.op);
-    let trace = args.trace.then(|| estimate(op_for()?, args.trace_samples, "trace", |t| match args.trace_method.as_str() {
+    let trace = args.trace.then(|| estimate(op_for()?, args.trace_samples, "trace", &spent, |t| match args.trace_method.as_str() {
         "hutchinson" => hutchinson(t, args.trace_samples, 0.0, args.seed),
         _ => basin_core::curvature::hutch_pp::hutch_pp(t, args.trace_samples, args.seed),
     })).transpose()?;
-    let fro = args.frobenius.then(|| estimate(op_for()?, args.frobenius_samples, "frobenius", |t| frobenius(t, args.frobenius_samples, args.seed))).transpose()?;
-    let diagonal = args.diagonal.then(|| estimate(op_for()?, args.diagonal_samples.max(2), "diagonal", |t| match args.diagonal_method.as_str() {
+    let fro = args.frobenius.then(|| estimate(op_for()?, args.frobenius_samples, "frobenius", &spent, |t| frobenius(t, args.frobenius_samples, args.seed))).transpose()?;
+    let diagonal = args.diagonal.then(|| estimate(op_for()?, args.diagonal_samples.max(2), "diagonal", &spent, |t| match args.diagonal_method.as_str() {
         "hutchinson" => hutchinson_diagonal(t, args.diagonal_samples, args.seed).1,
         _ => diag_pp(t, args.diagonal_samples, args.seed).1,
     })).transpose()?.map(|per: Vec<TensorDiagonal>| match &args.layer {
         Some(name) => per.into_iter().filter(|d| in_group(&d.path, name)).collect(),
         None => per,
     });
-    let density = args.density.then(|| estimate(op_for()?, args.density_probes * args.density_steps, "density", |t| slq_density(t, args.density_probes, args.density_steps, args.sigma, 400, args.seed))).transpose()?;
+    let density = args.density.then(|| estimate(op_for()?, args.density_probes * args.density_steps, "density", &spent, |t| slq_density(t, args.density_probes, args.density_steps, args.sigma, 400, args.seed))).transpose()?;
     let per_layer = match (args.per_layer, subject.classifier()) {
         (true, Some(loaded)) => Some(per_layer(&args, kind, &spec, loaded, &dev)?),
         _ => None,
@@ -344,13 +355,14 @@ pub fn run(args: HessianArgs) -> Result<(), CliError> {
         density_log: density.as_ref().filter(|_| args.log).map(|d| basin_core::curvature::slq::log_density(d, args.sigma, 400, 1e-9)),
         density,
         seconds: started.elapsed().as_secs_f64(),
+        product_seconds: spent.get().as_secs_f64(),
     };
     write_report(&args, &report)
 }
 
 /// One randomized estimate on `op`, with a progress bar of `len` products.
-fn estimate<T>(op: Operator, len: usize, what: &str, f: impl FnOnce(&mut Ticking<Operator>) -> T) -> Result<T, CliError> {
-    let mut t = Ticking { op, bar: bar(len as u64, what) };
+fn estimate<T>(op: Operator, len: usize, what: &str, spent: &Cell<Duration>, f: impl FnOnce(&mut Ticking<Operator>) -> T) -> Result<T, CliError> {
+    let mut t = Ticking { op, bar: bar(len as u64, what), spent };
     let out = f(&mut t);
     t.bar.finish_and_clear();
     Ok(out)
@@ -369,7 +381,7 @@ struct Spectrum {
 
 /// Lanczos on each subset (the mean over the label draws of the Monte-Carlo Fisher); the
 /// bottom end comes from the first subset's own run: one Krylov space holds both ends.
-fn spectrum(args: &HessianArgs, kind: OperatorKind, op_for_draw: &dyn Fn(u64, u64) -> Result<SubsetOperator, CliError>) -> Result<Spectrum, CliError> {
+fn spectrum(args: &HessianArgs, kind: OperatorKind, op_for_draw: &dyn Fn(u64, u64) -> Result<SubsetOperator, CliError>, spent: &Cell<Duration>) -> Result<Spectrum, CliError> {
     let (mut bottom, mut repeats, mut fisher, mut subset_size, mut parameters) = (None, Vec::new(), None, 0, 0);
     let draws = if kind == OperatorKind::Fisher { args.fisher_draws as u64 } else { 1 };
     for r in 0..args.repeats as u64 {
@@ -379,7 +391,7 @@ fn spectrum(args: &HessianArgs, kind: OperatorKind, op_for_draw: &dyn Fn(u64, u6
             (subset_size, parameters) = (s.size, s.op.dim());
             let what = if draws > 1 { format!("lanczos {}/{}, draw {}/{draws}", r + 1, args.repeats, d + 1) } else { format!("lanczos {}/{}", r + 1, args.repeats) };
             let low_k = if r == 0 && d == 0 { args.bottom_k } else { 0 };
-            let res = estimate(s.op, args.max_iter, &what, |t| lanczos(t, &LanczosConfig { k: args.top_k, tol: args.tol, max_iter: args.max_iter, seed: args.seed.wrapping_add(r), smallest: false, bottom: low_k }))?;
+            let res = estimate(s.op, args.max_iter, &what, spent, |t| lanczos(t, &LanczosConfig { k: args.top_k, tol: args.tol, max_iter: args.max_iter, seed: args.seed.wrapping_add(r), smallest: false, bottom: low_k }))?;
             bottom = bottom.or((low_k > 0).then(|| TopEigen { eigenvalues: res.bottom_eigenvalues.clone(), residuals: res.bottom_residuals.clone(), hvps: res.iterations, loss: s.loss }));
             per_draw.push(TopEigen { eigenvalues: res.eigenvalues, residuals: res.residuals, hvps: res.iterations, loss: s.loss });
         }
@@ -476,7 +488,7 @@ fn print_report(r: &Report) {
             println!("| {} | {} | {:.4e} ± {:.1e} | {:.3e} | {:.3e} | {:.3e} |", t.path, t.numel, t.sum.mean, t.sum.stderr, t.mean, t.min, t.max);
         }
     }
-    println!("{:.1} s", r.seconds);
+    println!("{:.1} s, of which {:.1} s in the products", r.seconds, r.product_seconds);
 }
 
 /// What `basin hessian` cannot do on a language model's run folder: one-line errors rather
