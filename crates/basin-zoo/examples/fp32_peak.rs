@@ -44,7 +44,8 @@ unsafe fn fma_chains_256(iters: u64) -> f32 {
     for v in acc {
         sum = _mm256_add_ps(sum, v);
     }
-    _mm256_storeu_ps(lanes.as_mut_ptr(), sum);
+    // SAFETY: `lanes` holds the 8 floats the unaligned store writes.
+    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), sum) };
     lanes.iter().sum()
 }
 
