@@ -29,9 +29,9 @@ for r in $(seq "$ROUNDS"); do
   python3 benches/pytorch_step.py --threads "$THREADS" --steps "$STEPS" 2>/dev/null | grep '^| [nk]' | sed "s/^/torch $r /" >>"$RAW"
 done
 echo "rounds (steps/s): $(python3 -c 'import torch; print("PyTorch", torch.__version__, "dispatching", torch.backends.cpu.get_cpu_capability())' 2>/dev/null), basin flex ($ISA build), $THREADS threads, $(lscpu | sed -n 's/^Model name: *//p')"
-echo "| round | side | workload | steps/s |"
-echo "|---|---|---|---|"
-awk -F'|' '{ split($1, a, " "); printf "| %s | %s | %s | %s |\n", a[2], a[1], $2, $4 }' "$RAW"
+echo "| round | side | workload | steps/s | CPUs busy |"
+echo "|---|---|---|---|---|"
+awk -F'|' '{ split($1, a, " "); printf "| %s | %s | %s | %s | %s |\n", a[2], a[1], $2, $4, $7 }' "$RAW"
 echo
 echo "| workload | basin steps/s | PyTorch steps/s | ratio basin ÷ PyTorch | threads | rounds |"
 echo "|---|---|---|---|---|---|"

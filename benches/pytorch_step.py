@@ -64,12 +64,15 @@ def bench(model, shape, batch, steps):
         F.cross_entropy(model(x), y).backward()
         opt.step()
 
+    wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(3):
         step()
     t = time.perf_counter()
     for _ in range(steps):
         step()
-    return (time.perf_counter() - t) / steps
+    # seconds per step, and the cores kept busy over the warm-up and timed steps (process CPU
+    # time of every thread ÷ wall time), as `basin bench step` reports them
+    return (time.perf_counter() - t) / steps, (time.process_time() - cpu) / (time.perf_counter() - wall)
 
 
 def main():
@@ -81,11 +84,11 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
-    print("| workload | batch | steps/s | ms/step | threads |")
-    print("|---|---|---|---|---|")
+    print("| workload | batch | steps/s | ms/step | threads | CPUs busy |")
+    print("|---|---|---|---|---|---|")
     for name, model, shape in [("ne-f1 1x28x28", NeF1(), (1, 28, 28)), ("keskar-c1 3x32x32", KeskarC1(), (3, 32, 32))]:
-        s = bench(model, shape, a.batch, a.steps)
-        print(f"| {name} | {a.batch} | {1 / s:.2f} | {1000 * s:.1f} | {a.threads} |")
+        s, busy = bench(model, shape, a.batch, a.steps)
+        print(f"| {name} | {a.batch} | {1 / s:.2f} | {1000 * s:.1f} | {a.threads} | {busy:.2f} |")
 
 
 if __name__ == "__main__":

@@ -164,8 +164,31 @@ fn workload(name: &str, shape: [usize; 3], batch: usize, dev: &burn::tensor::Dev
     Ok(Workload { model: crate::network::Network::Zoo(model), batch: Batch::from_host(xs, ys, shape, &ad) })
 }
 
+/// Threads of rayon's pool, the ones basin's kernels run on (`RAYON_NUM_THREADS`, else one per
+/// logical CPU).
 fn threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    rayon::current_num_threads()
+}
+
+/// CPU seconds (user + system, every thread) this process has used so far: divided by the
+/// wall time of a stretch it says how many cores were busy in it, which shows the idle part of
+/// a parallel step that a profile of running threads cannot (issue 39: basin's 2-thread step
+/// kept 1.58 of 2 busy, PyTorch's 1.95).
+#[cfg(unix)]
+fn cpu_seconds() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given (RUSAGE_SELF cannot fail).
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+#[cfg(not(unix))]
+fn cpu_seconds() -> f64 {
+    f64::NAN
 }
 
 /// Runs `basin bench ...`.
@@ -176,13 +199,16 @@ pub fn run(cmd: BenchCommand) -> Result<(), CliError> {
         BenchCommand::Ops { batch, reps } => super::bench_ops::run(batch, reps),
         BenchCommand::Step { batch, steps, models, device } => {
             let dev = device::select(&device)?;
-            println!("| workload | batch | steps/s | ms/step | threads |");
-            println!("|---|---|---|---|---|");
+            println!("| workload | batch | steps/s | ms/step | threads | CPUs busy |");
+            println!("|---|---|---|---|---|---|");
             for spec in models.split(',') {
                 let (name, shape) = parse_model(spec.trim())?;
                 let w = workload(&name, shape, batch, &dev)?;
+                let (wall, cpu) = (Instant::now(), cpu_seconds());
                 let s = interleaved_step_times(&w, &[EstimatorConfig::default()], steps)[0].iter().sum::<f64>() / steps.max(1) as f64;
-                println!("| {name} {}x{}x{} | {batch} | {:.2} | {:.1} | {} |", shape[0], shape[1], shape[2], 1.0 / s, 1000.0 * s, threads());
+                // over the warm-up and timed steps
+                let busy = (cpu_seconds() - cpu) / wall.elapsed().as_secs_f64();
+                println!("| {name} {}x{}x{} | {batch} | {:.2} | {:.1} | {} | {busy:.2} |", shape[0], shape[1], shape[2], 1.0 / s, 1000.0 * s, threads());
             }
         }
         BenchCommand::Estimators { batch, steps, rounds, models, estimators, device } => bench_estimators(batch, steps, rounds, &models, &estimators, &device)?,
