@@ -226,10 +226,8 @@ pub fn dots(pairs: &[(&Tensor<1>, &Tensor<1>)]) -> Vec<f64> {
 /// against every yⱼ while it is in cache) instead of once per j; `None` as for [`map2`].
 /// Each sum is the one [`dots`] takes (the same chunks, the same order within them).
 pub fn dots_many(x: &Tensor<1>, ys: &[&Tensor<1>]) -> Option<Vec<f64>> {
-    let fx = flex_f32(x)?;
-    let fys: Vec<FlexTensor> = ys.iter().map(|y| flex_f32(y)).collect::<Option<_>>()?;
+    let (fx, fys) = flex_many(x, ys, "dots_many")?;
     let (xs, yss): (&[f32], Vec<&[f32]>) = (values(&fx), fys.iter().map(values).collect());
-    assert!(yss.iter().all(|y| y.len() == xs.len()), "dots_many: lengths differ");
     let partial: Vec<Vec<f64>> = xs
         .par_chunks(CHUNK)
         .enumerate()
@@ -241,14 +239,18 @@ pub fn dots_many(x: &Tensor<1>, ys: &[&Tensor<1>]) -> Option<Vec<f64>> {
 /// `x − Σⱼ cⱼ yⱼ` in one pass (each chunk of the output built in cache from x and every yⱼ);
 /// the coefficients rounded to f32 as [`axpby`] rounds them; `None` as for [`map2`].
 pub fn subtract_combination(x: &Tensor<1>, ys: &[&Tensor<1>], c: &[f64]) -> Option<Tensor<1>> {
-    let fx = flex_f32(x)?;
-    let fys: Vec<FlexTensor> = ys.iter().map(|y| flex_f32(y)).collect::<Option<_>>()?;
+    assert_eq!(c.len(), ys.len(), "subtract_combination: one coefficient per vector");
+    let (fx, fys) = flex_many(x, ys, "subtract_combination")?;
     let (xs, yss): (&[f32], Vec<&[f32]>) = (values(&fx), fys.iter().map(values).collect());
-    assert!(yss.iter().all(|y| y.len() == xs.len()) && c.len() == ys.len(), "subtract_combination: lengths differ");
     let c32: Vec<f32> = c.iter().map(|&c| -c as f32).collect();
-    let mut out = xs.to_vec();
-    out.par_chunks_mut(CHUNK).enumerate().for_each(|(k, o)| {
-        let s = k * CHUNK;
+    let out = par_fill(xs.len(), |o, s| {
+        let x = &xs[s..s + o.len()];
+        for (o, &xv) in o.iter_mut().zip(x) {
+            o.write(xv);
+        }
+        // SAFETY: every value of the chunk was written just above, and f32 has no invalid bit
+        // patterns.
+        let o = unsafe { &mut *(o as *mut [MaybeUninit<f32>] as *mut [f32]) };
         for (y, &cj) in yss.iter().zip(&c32) {
             let y = &y[s..s + o.len()];
             vectorized(
@@ -262,6 +264,16 @@ pub fn subtract_combination(x: &Tensor<1>, ys: &[&Tensor<1>], c: &[f64]) -> Opti
         }
     });
     Some(tensor(out, &x.device()))
+}
+
+/// The flex views of `x` and every `yⱼ` (all of `x`'s length), for the passes that read one
+/// vector against many; `None` as for [`map2`].
+fn flex_many(x: &Tensor<1>, ys: &[&Tensor<1>], what: &str) -> Option<(FlexTensor, Vec<FlexTensor>)> {
+    let fx = flex_f32(x)?;
+    let fys: Vec<FlexTensor> = ys.iter().map(|y| flex_f32(y)).collect::<Option<_>>()?;
+    let n = values(&fx).len();
+    assert!(fys.iter().all(|y| values(y).len() == n), "{what}: lengths differ");
+    Some((fx, fys))
 }
 
 #[cfg(test)]
