@@ -16,6 +16,7 @@ mod run_lock;
 mod shards;
 mod slurm;
 mod subject;
+mod wait_policy;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -122,29 +123,50 @@ fn record_error(e: &CliError) {
     }
 }
 
+impl Command {
+    /// Whether the command's own work is numerical (training, curvature, measures, benchmarks):
+    /// it then runs with rayon's workers kept spinning between parallel parts
+    /// ([`basin_core::hot_workers`], unless `BASIN_WAIT_POLICY=passive`). `reproduce` waits on
+    /// child processes and the rest are input and output: theirs would spin for nothing.
+    fn computes(&self) -> bool {
+        matches!(self, Command::Train(_) | Command::Hessian(_) | Command::Sharpness(_) | Command::Landscape { .. } | Command::Sharpest { .. } | Command::Measures(_) | Command::Bench { .. })
+    }
+
+    fn run(self) -> Result<(), CliError> {
+        match self {
+            Command::Train(args) => commands::train::run(args),
+            Command::Data { command } => commands::data::run(command),
+            Command::Hessian(args) => commands::hessian::run(args),
+            Command::Sharpness(args) => commands::sharpness::run(args),
+            Command::Landscape { command } => commands::landscape::run(command),
+            Command::Sharpest { command } => commands::sharpest::run(command),
+            Command::Report(args) => commands::report::run(args),
+            Command::Export(args) => commands::export::run(args),
+            Command::Measures(args) => commands::measures::run(args),
+            Command::Correlate(args) => commands::correlate::run(args),
+            Command::Reproduce(args) => commands::reproduce::run(args),
+            Command::Models => {
+                for (name, what) in basin_zoo::MODEL_NAMES {
+                    println!("{name:<12} {what}");
+                }
+                Ok(())
+            }
+            Command::Bench { command } => commands::bench::run(command),
+        }
+    }
+}
+
 fn main() -> ExitCode {
     // Reuse freed activation buffers instead of faulting fresh pages in every step.
     basin_core::heap::keep_freed_memory();
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Train(args) => commands::train::run(args),
-        Command::Data { command } => commands::data::run(command),
-        Command::Hessian(args) => commands::hessian::run(args),
-        Command::Sharpness(args) => commands::sharpness::run(args),
-        Command::Landscape { command } => commands::landscape::run(command),
-        Command::Sharpest { command } => commands::sharpest::run(command),
-        Command::Report(args) => commands::report::run(args),
-        Command::Export(args) => commands::export::run(args),
-        Command::Measures(args) => commands::measures::run(args),
-        Command::Correlate(args) => commands::correlate::run(args),
-        Command::Reproduce(args) => commands::reproduce::run(args),
-        Command::Models => {
-            for (name, what) in basin_zoo::MODEL_NAMES {
-                println!("{name:<12} {what}");
-            }
-            Ok(())
-        }
-        Command::Bench { command } => commands::bench::run(command),
+    // A numerical command runs on a worker of rayon's pool (`hot_workers`): its threads get the
+    // main thread's 8 MiB of stack, not the 2 MiB of a spawned thread.
+    let _ = rayon::ThreadPoolBuilder::new().stack_size(8 << 20).build_global();
+    let result = match wait_policy::active() {
+        Ok(true) if cli.command.computes() => basin_core::hot_workers::with_hot_workers(|| cli.command.run()),
+        Ok(_) => cli.command.run(),
+        Err(e) => Err(e),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -17,6 +17,7 @@ pub mod estimators;
 pub mod fastrand;
 pub mod fused;
 pub mod heap;
+pub mod hot_workers;
 pub mod landscape;
 pub mod loss;
 pub mod measures;
