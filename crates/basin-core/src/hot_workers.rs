@@ -69,7 +69,10 @@ fn spin_until(stop: &AtomicBool, owner: Option<usize>) {
     while !stop.load(Ordering::Acquire) {
         match rayon::yield_now() {
             Some(Yield::Executed) => {}
-            Some(Yield::Idle) => std::hint::spin_loop(),
+            // On an idle machine `sched_yield` returns at once and the worker stays on its
+            // core; where other threads wait for a core (several processes on too few CPUs,
+            // a test suite) it gives the core to them instead of burning its time slice.
+            Some(Yield::Idle) => std::thread::yield_now(),
             None => break,
         }
     }
