@@ -67,8 +67,14 @@ fn a_small_experiment_runs_resumes_and_reports() {
     let d = dir.path();
     std::fs::create_dir(d.join("experiments")).unwrap();
     std::fs::write(d.join("experiments/tiny.toml"), TINY).unwrap();
-    let (code, out, err) = basin(&["reproduce", "tiny", "--jobs", "2", "--out", "rep"], d);
+    // two runs at a time share the cores out: each child's pool gets half (at least one thread)
+    let run = Command::new(env!("CARGO_BIN_EXE_basin")).args(["reproduce", "tiny", "--jobs", "2", "--out", "rep"]).env_remove("RAYON_NUM_THREADS").current_dir(d).output().unwrap();
+    let (code, out, err) = (run.status.code().unwrap_or(-1), String::from_utf8_lossy(&run.stdout).into_owned(), String::from_utf8_lossy(&run.stderr).into_owned());
     assert_eq!(code, 0, "{out}\n{err}");
+    let each = (std::thread::available_parallelism().unwrap().get() / 2).max(1);
+    assert!(out.contains(&format!("2 at a time (RAYON_NUM_THREADS={each} for each)")), "{out}");
+    let trains: Vec<&str> = out.lines().filter(|l| l.starts_with("basin train:")).collect();
+    assert!(trains.len() == 4 && trains.iter().all(|l| l.contains(&format!(", {each} thread{}, ", if each == 1 { "" } else { "s" }))), "{out}");
     for cell in ["lr-0-05", "lr-1e-7"] {
         for s in 0..2 {
             let run = d.join("rep").join(cell).join(format!("seed-{s}"));

@@ -104,7 +104,7 @@ pub fn run(mut args: TrainArgs) -> Result<(), CliError> {
         _ => 0,
     };
     println!(
-        "basin train: {} on {} ({} train / {} test images), {} epochs × {} steps, estimator {}, out {}",
+        "basin train: {} on {} ({} train / {} test images), {} epochs × {} steps, estimator {}, {} thread{}, out {}",
         cfg.model_label(),
         cfg.data_label(),
         data.train.len(),
@@ -112,6 +112,8 @@ pub fn run(mut args: TrainArgs) -> Result<(), CliError> {
         basin_core::train::phases::total_epochs(&basin_core::train::phases::resolve(&cfg)?),
         steps,
         cfg.estimator.name(),
+        rayon::current_num_threads(),
+        if rayon::current_num_threads() == 1 { "" } else { "s" },
         out.display()
     );
     if resume {

@@ -62,20 +62,46 @@ fn child_command(args: &[String]) -> Result<Command, CliError> {
 /// Where a child writes its error line (the `BASIN_ERROR_FILE` it is given, see `main`).
 const ERROR_FILE_ENV: &str = "BASIN_ERROR_FILE";
 
-/// Runs `basin ARGS` for `job` and waits; `Ok(false)` when it was interrupted. While it runs,
-/// `forward` set (an array task's USR2, which only reaches this process) sends the child the
-/// SIGTERM that makes it checkpoint and stop.
-fn child(args: &[String], job: &Job, out: &Path, forward: &AtomicBool) -> Result<bool, CliError> {
+/// How the runner starts its child processes.
+struct Children<'a> {
+    /// Set (an array task's USR2, which only reaches this process), it sends the running child
+    /// the SIGTERM that makes it checkpoint and stop.
+    forward: &'a AtomicBool,
+    /// The `RAYON_NUM_THREADS` each child gets, from [`child_threads`]; `None` leaves the
+    /// environment as it is.
+    threads: Option<usize>,
+}
+
+/// Threads for each child when `jobs` runs go side by side: the machine's cores shared out, at
+/// least one each. Without it each child's pool would be as wide as the machine, `jobs` times
+/// the cores, and its idle workers spin between parallel parts (`BASIN_WAIT_POLICY`), taking
+/// the cores the other runs wait for. Two one-thread runs did 1.33–1.39× the work of one
+/// two-thread run on a 2-core VM (BENCHMARKS.md). A `RAYON_NUM_THREADS` the user set is kept
+/// (`None`), as is everything for one job at a time.
+pub fn child_threads(jobs: usize) -> Option<usize> {
+    if jobs <= 1 || std::env::var_os("RAYON_NUM_THREADS").is_some() {
+        return None;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Some((cores / jobs).max(1))
+}
+
+/// Runs `basin ARGS` for `job` and waits; `Ok(false)` when it was interrupted.
+fn child(args: &[String], job: &Job, out: &Path, children: &Children) -> Result<bool, CliError> {
     let what = || format!("basin {}", args.join(" "));
     let error_file = failure_file(out, job).with_extension("child");
     crate::output::remove_stale(&error_file)?;
-    let mut c = child_command(args)?.env(ERROR_FILE_ENV, &error_file).spawn().map_err(|e| CliError::run(format!("{}: {e}", what())))?;
+    let mut cmd = child_command(args)?;
+    if let Some(n) = children.threads {
+        cmd.env("RAYON_NUM_THREADS", n.to_string());
+    }
+    let mut c = cmd.env(ERROR_FILE_ENV, &error_file).spawn().map_err(|e| CliError::run(format!("{}: {e}", what())))?;
     let mut forwarded = false;
     let status = loop {
         if let Some(status) = c.try_wait().map_err(|e| CliError::run(format!("{}: {e}", what())))? {
             break status;
         }
-        if !forwarded && forward.load(Ordering::SeqCst) {
+        if !forwarded && children.forward.load(Ordering::SeqCst) {
             // SAFETY: kill(2) on the pid of a child this process has not yet waited for.
             unsafe { libc::kill(c.id() as libc::pid_t, libc::SIGTERM) };
             forwarded = true;
@@ -169,7 +195,7 @@ fn has_averaged_model(dir: &Path) -> bool {
     std::fs::read_to_string(dir.join("summary.json")).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok()).is_some_and(|s| s["averaged"].is_object())
 }
 
-fn train_and_measure(measure: &[String], job: &Job, out: &Path, forward: &AtomicBool) -> Result<bool, CliError> {
+fn train_and_measure(measure: &[String], job: &Job, out: &Path, children: &Children) -> Result<bool, CliError> {
     if job.extend {
         // the measurements describe the model at the old cap
         for m in measure {
@@ -179,7 +205,7 @@ fn train_and_measure(measure: &[String], job: &Job, out: &Path, forward: &Atomic
     }
     if job.extend || !job.dir.join("summary.json").is_file() {
         let args = train_args(job, job.dir.join("config.toml").is_file());
-        if !child(&args, job, out, forward)? {
+        if !child(&args, job, out, children)? {
             return Ok(false);
         }
     }
@@ -193,7 +219,7 @@ fn train_and_measure(measure: &[String], job: &Job, out: &Path, forward: &Atomic
         if has_averaged_model(&job.dir) {
             args.push("--averaged".into());
         }
-        if !child(&args, job, out, forward)? {
+        if !child(&args, job, out, children)? {
             return Ok(false);
         }
     }
@@ -229,8 +255,8 @@ pub fn is_complete(j: &Job, e: &Experiment, scale: &str) -> bool {
 
 /// Trains and measures one job, keeping its failure record in step: written on an error,
 /// removed on success.
-fn run_one(e: &Experiment, scale: &str, job: &Job, out: &Path, forward: &AtomicBool) -> Result<bool, CliError> {
-    match train_and_measure(e.measure_at(scale), job, out, forward) {
+fn run_one(e: &Experiment, scale: &str, job: &Job, out: &Path, children: &Children) -> Result<bool, CliError> {
+    match train_and_measure(e.measure_at(scale), job, out, children) {
         Ok(done) => {
             if done {
                 crate::output::remove_stale(&failure_file(out, job))?;
@@ -257,13 +283,16 @@ pub fn run(e: &Experiment, scale: &str, seeds: usize, jobs: usize, out: &Path, s
         }
     }
     let already = total - todo.len();
-    println!("{}: {} runs ({} cells × {seeds} seeds), {already} already finished, {} to run, {jobs} at a time, out {}", e.name, total, e.cells.len(), todo.len(), out.display());
+    let threads = child_threads(jobs);
+    let each = threads.map(|n| format!(" (RAYON_NUM_THREADS={n} for each)")).unwrap_or_default();
+    println!("{}: {} runs ({} cells × {seeds} seeds), {already} already finished, {} to run, {jobs} at a time{each}, out {}", e.name, total, e.cells.len(), todo.len(), out.display());
     let queue = Mutex::new(todo.into_iter());
     let finished = AtomicUsize::new(0);
     let started = Instant::now();
     let error: Mutex<Option<CliError>> = Mutex::new(None);
     // the children get Ctrl-C and a scheduler's SIGTERM themselves
     let forward = AtomicBool::new(false);
+    let children = Children { forward: &forward, threads };
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
             scope.spawn(|| {
@@ -272,7 +301,7 @@ pub fn run(e: &Experiment, scale: &str, seeds: usize, jobs: usize, out: &Path, s
                         return;
                     }
                     let Some(job) = queue.lock().expect("lock").next() else { return };
-                    match run_one(e, scale, &job, out, &forward) {
+                    match run_one(e, scale, &job, out, &children) {
                         Ok(true) => {
                             let k = finished.fetch_add(1, Ordering::SeqCst) + 1;
                             let left = total - already - k;
@@ -344,7 +373,7 @@ pub fn run_task(e: &Experiment, scale: &str, seeds: usize, out: &Path, task: usi
             return Ok(TaskEnd::Stopped { warned: crate::slurm::requeue::warned(signals) });
         }
         let prepared = prepare(&mut job, e, scale);
-        match prepared.and_then(|complete| if complete { Ok(true) } else { run_one(e, scale, &job, out, &signals.warned) }) {
+        match prepared.and_then(|complete| if complete { Ok(true) } else { run_one(e, scale, &job, out, &Children { forward: &signals.warned, threads: None }) }) {
             Ok(true) => println!("{} seed {}: done", job.cell, job.seed),
             Ok(false) => return Ok(TaskEnd::Stopped { warned: crate::slurm::requeue::warned(signals) }),
             Err(err) => {
