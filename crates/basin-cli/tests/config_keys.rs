@@ -236,34 +236,78 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     v
 }
 
-fn check(key: &str, value: &str, expect: &Expect, context: Vec<(String, String)>, work: &Path, n: &mut usize, failures: &mut Vec<String>) {
-    match expect {
-        Skip(why) => return eprintln!("{key}: not run here: {why}"),
-        Invariant(why) => eprintln!("{key}: must change nothing: {why}"),
-        _ => {}
+/// One key's check: the run with `context` alone (the base) against the run with the key set too.
+struct Check<'a> {
+    key: String,
+    value: String,
+    expect: &'a Expect,
+    context: Vec<(String, String)>,
+}
+
+/// Runs `jobs` (each a list of `--set`s) as one-thread processes side by side, as many at a time
+/// as the machine has cores; the results in the order of `jobs`.
+fn run_all(jobs: &[Vec<(String, String)>], work: &Path, first: usize) -> Vec<(i32, String, String)> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(vec![None; jobs.len()]);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(sets) = jobs.get(i) else { return };
+                let r = run(sets, work, first + i);
+                results.lock().unwrap()[i] = Some(r);
+            });
+        }
+    });
+    results.into_inner().unwrap().into_iter().map(|r| r.expect("every job ran")).collect()
+}
+
+/// Runs every check, each distinct context's base run once (runs are deterministic, so one
+/// base serves every key checked in that context), and returns the failures.
+fn check_all(checks: &[Check], work: &Path) -> Vec<String> {
+    for c in checks {
+        match c.expect {
+            Skip(why) => eprintln!("{}: not run here: {why}", c.key),
+            Invariant(why) => eprintln!("{}: must change nothing: {why}", c.key),
+            _ => {}
+        }
     }
-    *n += 2;
-    let (c0, e0, base) = run(&context, work, *n);
-    assert_eq!(c0, 0, "{key}: the context run failed: {e0}");
-    let mut sets = context.clone();
-    sets.push((key.to_string(), value.to_string()));
-    let (code, err, got) = run(&sets, work, *n + 1);
-    let ok = match expect {
-        Changes => code == 0 && got != base,
-        Rejected => code == 2 && err.contains(key) && err.trim().lines().count() == 1,
-        Invariant(_) => code == 0 && got == base,
-        Skip(_) => true,
-    };
-    if !ok {
-        let what = match expect {
-            Changes => "change the run",
-            Rejected => "be rejected naming it",
-            Invariant(_) => "change nothing",
+    let checks: Vec<&Check> = checks.iter().filter(|c| !matches!(c.expect, Skip(_))).collect();
+    let mut contexts: Vec<Vec<(String, String)>> = checks.iter().map(|c| c.context.clone()).collect();
+    contexts.sort();
+    contexts.dedup();
+    let bases: BTreeMap<Vec<(String, String)>, (i32, String, String)> = contexts.iter().cloned().zip(run_all(&contexts, work, 0)).collect();
+    let variants: Vec<Vec<(String, String)>> = checks
+        .iter()
+        .map(|c| {
+            let mut sets = c.context.clone();
+            sets.push((c.key.clone(), c.value.clone()));
+            sets
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for (c, (code, err, got)) in checks.iter().zip(run_all(&variants, work, contexts.len())) {
+        let (c0, e0, base) = &bases[&c.context];
+        assert_eq!(*c0, 0, "{}: the context run failed: {e0}", c.key);
+        let ok = match c.expect {
+            Changes => code == 0 && got != *base,
+            Rejected => code == 2 && err.contains(&c.key) && err.trim().lines().count() == 1,
+            Invariant(_) => code == 0 && got == *base,
             Skip(_) => unreachable!(),
         };
-        let seen = if code != 0 { format!("exit {code}: {}", err.trim()) } else if got == base { "identical outputs".into() } else { "different outputs".into() };
-        failures.push(format!("{key} = {value} should {what}; {seen}"));
+        if !ok {
+            let what = match c.expect {
+                Changes => "change the run",
+                Rejected => "be rejected naming it",
+                Invariant(_) => "change nothing",
+                Skip(_) => unreachable!(),
+            };
+            let seen = if code != 0 { format!("exit {code}: {}", err.trim()) } else if got == *base { "identical outputs".into() } else { "different outputs".into() };
+            failures.push(format!("{} = {} should {what}; {seen}", c.key, c.value));
+        }
     }
+    failures
 }
 
 #[test]
@@ -293,16 +337,17 @@ fn every_config_key_changes_the_run_or_is_rejected() {
             assert!(est_rows.iter().any(|r| r.0 == *name && r.1 == k), "estimator {name}: key {k} has no row in this test");
         }
     }
-    let (mut n, mut failures) = (0, Vec::new());
     let own = |c: &[(&str, &str)]| -> Vec<(String, String)> { c.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() };
+    let mut checks = Vec::new();
     for (key, value, expect, context) in &rows {
         let value = if *value == "\"COPY\"" { format!("{:?}", copy.display().to_string()) } else { value.to_string() };
-        check(key, &value, expect, own(context), work.path(), &mut n, &mut failures);
+        checks.push(Check { key: key.to_string(), value, expect, context: own(context) });
     }
     for (method, key, value, expect, context) in &est_rows {
         let mut ctx: BTreeMap<String, String> = own(context).into_iter().collect();
         ctx.insert("estimator.name".into(), format!("{method:?}"));
-        check(&format!("estimator.{key}"), value, expect, ctx.into_iter().collect(), work.path(), &mut n, &mut failures);
+        checks.push(Check { key: format!("estimator.{key}"), value: value.to_string(), expect, context: ctx.into_iter().collect() });
     }
+    let failures = check_all(&checks, work.path());
     assert!(failures.is_empty(), "{} keys misbehave:\n{}", failures.len(), failures.join("\n"));
 }
