@@ -244,23 +244,11 @@ struct Check<'a> {
     context: Vec<(String, String)>,
 }
 
-/// Runs `jobs` (each a list of `--set`s) as one-thread processes side by side, as many at a time
-/// as the machine has cores; the results in the order of `jobs`.
+/// Runs `jobs` (each a list of `--set`s) as one-thread processes side by side, one per core
+/// (rayon's pool); the results in the order of `jobs`.
 fn run_all(jobs: &[Vec<(String, String)>], work: &Path, first: usize) -> Vec<(i32, String, String)> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results = std::sync::Mutex::new(vec![None; jobs.len()]);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let Some(sets) = jobs.get(i) else { return };
-                let r = run(sets, work, first + i);
-                results.lock().unwrap()[i] = Some(r);
-            });
-        }
-    });
-    results.into_inner().unwrap().into_iter().map(|r| r.expect("every job ran")).collect()
+    use rayon::prelude::*;
+    jobs.par_iter().enumerate().map(|(i, sets)| run(sets, work, first + i)).collect()
 }
 
 /// Runs every check, each distinct context's base run once (runs are deterministic, so one
