@@ -136,6 +136,56 @@ fn a_small_experiment_runs_resumes_and_reports() {
     assert!(std::fs::read(run.join("hessian.json")).unwrap() != hessian_before, "hessian.json still describes the 1-epoch model");
 }
 
+/// A grid run measured for `basin correlate` by the experiment itself.
+const MEASURED: &str = r#"
+name = "measured"
+title = "generalization measures after training"
+source = "a test"
+data = "mnist-slice"
+seeds = 1
+measure = ["generalization"]
+
+[base]
+"model.name" = "mlp"
+"model.width" = 16
+"data.train_subset" = 256
+"data.test_subset" = 100
+"train.epochs" = 1
+
+[[cells]]
+name = "a"
+"#;
+
+#[test]
+fn the_generalization_measurement_is_done_only_when_every_measure_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("experiments")).unwrap();
+    std::fs::write(d.join("experiments/measured.toml"), MEASURED).unwrap();
+    let (code, out, err) = basin(&["reproduce", "measured", "--out", "rep"], d);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let file = d.join("rep/a/seed-0/measures.json");
+    let held = || -> serde_json::Map<String, serde_json::Value> { serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap() };
+    let keys = held();
+    for key in ["norms.l2", "margin", "path-norm", "lambda-max", "pacbayes.flatness", "pacbayes.mag.flatness", "sharpness.flatness", "sharpness.mag.flatness", "worst.l2", "average.linf.adaptive", "relative-flatness", "fisher-rao"] {
+        assert!(keys.contains_key(key), "measures.json lacks {key}: {:?}", keys.keys());
+    }
+    assert!(!keys.contains_key("trace") && !keys.contains_key("c-eps-sharpness"), "{:?}", keys.keys());
+    // measures.json is written after each measure: one that lacks a measure (an interrupted
+    // pass) is not finished, and the next call computes what is missing, and only that
+    let mut partial = keys.clone();
+    partial.remove("fisher-rao");
+    std::fs::write(&file, serde_json::to_vec_pretty(&partial).unwrap()).unwrap();
+    let (_, status, _) = basin(&["reproduce", "measured", "--out", "rep", "--status"], d);
+    assert!(status.contains("trained, measurements missing"), "{status}");
+    let (code, out, err) = basin(&["reproduce", "measured", "--out", "rep"], d);
+    assert!(code == 0 && out.contains("0 already finished, 1 to run"), "{out}\n{err}");
+    let again = held();
+    assert!(again.contains_key("fisher-rao") && again["margin"] == keys["margin"], "{:?}", again.keys());
+    let (_, out, _) = basin(&["reproduce", "measured", "--out", "rep"], d);
+    assert!(out.contains("1 already finished, 0 to run"), "{out}");
+}
+
 #[test]
 fn list_shows_the_seven_experiments() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");

@@ -197,10 +197,18 @@ pub const METRICS: &[&str] = &[
     "noise_slope_test", "sharpness", "sharpness_code", "hessian_fro", "dist_init", "endpoint_test_acc",
 ];
 
+/// The measures of `basin measures` that the `generalization` measurement computes on every
+/// run of a grid: all but `trace`, `frobenius` and `c-eps-sharpness`, which cost 20–140
+/// training-set passes each (BENCHMARKS.md, "Generalization measures: what each costs").
+pub const GRID_MEASURES: &str = "norms,margin,path-norm,lambda-max,pacbayes,pacbayes-mag,sharpness,sharpness-mag,worst-case,average-case,relative-flatness,fisher-rao";
+
 /// A measurement after training: the file it writes in the run folder and the `basin`
-/// arguments that write it (the run folder is appended as `--run DIR`).
+/// arguments that write it (the run folder is appended as `--run DIR`, and the file as `--json
+/// FILE` unless the command is `basin measures`, which writes measures.json itself).
 pub fn measurement(name: &str) -> Option<(&'static str, &'static [&'static str])> {
     match name {
+        // Jiang et al.'s protocol: the generalization measures, for `basin correlate`
+        "generalization" => Some(("measures.json", &["measures", "--measures", GRID_MEASURES])),
         "lambda_max" => Some(("hessian.json", &["hessian", "--top-k", "1"])),
         "noise" => Some(("noise.json", &["sharpness", "--no-box", "--noise", "0,0.005,0.01,0.02,0.04"])),
         // SmoothOut Table I: ε = 5e-4, full space, the maximum of 5 L-BFGS-B runs; on 5,000
@@ -238,7 +246,7 @@ impl Experiment {
         let lists = std::iter::once(("measure".to_string(), &e.measure)).chain(e.scale.iter().filter_map(|(k, s)| s.measure.as_ref().map(|m| (format!("scale.{k}.measure"), m))));
         for (key, list) in lists {
             if let Some(m) = list.iter().find(|m| measurement(m).is_none()) {
-                return bad(format!("{key}: unknown measurement '{m}' (lambda_max, noise, sharpness, sharpness_1k, sharpness_code, sharpest_table)"));
+                return bad(format!("{key}: unknown measurement '{m}' (lambda_max, noise, sharpness, sharpness_1k, sharpness_code, sharpest_table, generalization)"));
             }
         }
         let scales = e.scale_names();

@@ -195,6 +195,16 @@ fn has_averaged_model(dir: &Path) -> bool {
     std::fs::read_to_string(dir.join("summary.json")).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok()).is_some_and(|s| s["averaged"].is_object())
 }
 
+/// Whether measurement `m` of run `dir` is done: its file exists, and for `basin measures`,
+/// which writes its file after each measure, holds every measure it asks for.
+fn measured(dir: &Path, m: &str) -> bool {
+    match measurement(m) {
+        Some((_, ["measures", "--measures", list])) => crate::commands::measures::holds(dir, list),
+        Some((file, _)) => dir.join(file).is_file(),
+        None => false,
+    }
+}
+
 fn train_and_measure(measure: &[String], job: &Job, out: &Path, children: &Children) -> Result<bool, CliError> {
     if job.extend {
         // the measurements describe the model at the old cap
@@ -211,12 +221,19 @@ fn train_and_measure(measure: &[String], job: &Job, out: &Path, children: &Child
     }
     for m in measure {
         let (file, base) = measurement(m).expect("checked when loading");
-        if job.dir.join(file).is_file() {
+        if measured(&job.dir, m) {
             continue;
         }
         let mut args: Vec<String> = base.iter().map(|s| s.to_string()).collect();
-        args.extend(["--run".into(), job.dir.display().to_string(), "--json".into(), job.dir.join(file).display().to_string()]);
+        args.extend(["--run".into(), job.dir.display().to_string()]);
+        let own_file = base.first() == Some(&"measures");
+        if !own_file {
+            args.extend(["--json".into(), job.dir.join(file).display().to_string()]);
+        }
         if has_averaged_model(&job.dir) {
+            if own_file {
+                return Err(CliError::input(format!("{}: measurement '{m}': `basin measures` measures the run's final weights, not its averaged model ([average]); drop one of the two", job.dir.display())));
+            }
             args.push("--averaged".into());
         }
         if !child(&args, job, out, children)? {
@@ -250,7 +267,7 @@ fn prepare(j: &mut Job, e: &Experiment, scale: &str) -> Result<bool, CliError> {
 
 /// Whether run `j` is trained (at its current cap) and has every measurement of the scale.
 pub fn is_complete(j: &Job, e: &Experiment, scale: &str) -> bool {
-    !j.extend && j.dir.join("summary.json").is_file() && e.measure_at(scale).iter().all(|m| measurement(m).is_some_and(|(f, _)| j.dir.join(f).is_file()))
+    !j.extend && j.dir.join("summary.json").is_file() && e.measure_at(scale).iter().all(|m| measured(&j.dir, m))
 }
 
 /// Trains and measures one job, keeping its failure record in step: written on an error,

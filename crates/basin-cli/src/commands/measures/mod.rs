@@ -103,6 +103,16 @@ pub fn run(args: MeasuresArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Whether run `dir`'s measures.json holds a value of every measure in `list` (comma-separated,
+/// as `--measures` takes it). The file is written after each measure, so it exists before the
+/// last one is done: `basin reproduce` asks this before it counts a run's measures as done.
+pub fn holds(dir: &Path, list: &str) -> bool {
+    let Some(out) = std::fs::read_to_string(dir.join("measures.json")).ok().and_then(|t| serde_json::from_str::<Map<String, Value>>(&t).ok()) else {
+        return false;
+    };
+    list.split(',').all(|m| out.keys().any(|k| owns(m, k)))
+}
+
 /// The value keys measure `m` owns in measures.json (`norms` owns every `norms.*`).
 fn owns(m: &str, key: &str) -> bool {
     match m {
