@@ -195,12 +195,21 @@ fn has_averaged_model(dir: &Path) -> bool {
     std::fs::read_to_string(dir.join("summary.json")).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok()).is_some_and(|s| s["averaged"].is_object())
 }
 
+/// The `--measures` list of a measurement that `basin measures` takes, which writes
+/// measures.json itself, one measure at a time, instead of to a `--json` path; `None` for the
+/// others.
+fn measures_list(args: &[&'static str]) -> Option<&'static str> {
+    match args {
+        ["measures", "--measures", list] => Some(list),
+        _ => None,
+    }
+}
+
 /// Whether measurement `m` of run `dir` is done: its file exists, and for `basin measures`,
-/// which writes its file after each measure, holds every measure it asks for.
+/// whose file exists from its first measure on, holds every measure it asks for.
 fn measured(dir: &Path, m: &str) -> bool {
     match measurement(m) {
-        Some((_, ["measures", "--measures", list])) => crate::commands::measures::holds(dir, list),
-        Some((file, _)) => dir.join(file).is_file(),
+        Some((file, args)) => measures_list(args).map_or_else(|| dir.join(file).is_file(), |list| crate::commands::measures::holds(dir, list)),
         None => false,
     }
 }
@@ -226,7 +235,7 @@ fn train_and_measure(measure: &[String], job: &Job, out: &Path, children: &Child
         }
         let mut args: Vec<String> = base.iter().map(|s| s.to_string()).collect();
         args.extend(["--run".into(), job.dir.display().to_string()]);
-        let own_file = base.first() == Some(&"measures");
+        let own_file = measures_list(base).is_some();
         if !own_file {
             args.extend(["--json".into(), job.dir.join(file).display().to_string()]);
         }
