@@ -11,6 +11,14 @@ fn basin(args: &[&str], cwd: &std::path::Path) -> (i32, String, String) {
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
+/// A folder holding `experiments/NAME.toml` with `text`, to run `basin reproduce NAME` in.
+fn with_experiment(name: &str, text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("experiments")).unwrap();
+    std::fs::write(dir.path().join("experiments").join(format!("{name}.toml")), text).unwrap();
+    dir
+}
+
 const TINY: &str = r#"
 name = "tiny"
 title = "learning beats not learning"
@@ -63,10 +71,8 @@ cells = ["lr 0.05", "lr 1e-7"]
 
 #[test]
 fn a_small_experiment_runs_resumes_and_reports() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = with_experiment("tiny", TINY);
     let d = dir.path();
-    std::fs::create_dir(d.join("experiments")).unwrap();
-    std::fs::write(d.join("experiments/tiny.toml"), TINY).unwrap();
     // two runs at a time share the cores out: each child's pool gets half (at least one thread)
     let run = Command::new(env!("CARGO_BIN_EXE_basin")).args(["reproduce", "tiny", "--jobs", "2", "--out", "rep"]).env_remove("RAYON_NUM_THREADS").current_dir(d).output().unwrap();
     let (code, out, err) = (run.status.code().unwrap_or(-1), String::from_utf8_lossy(&run.stdout).into_owned(), String::from_utf8_lossy(&run.stderr).into_owned());
@@ -158,10 +164,8 @@ name = "a"
 
 #[test]
 fn the_generalization_measurement_is_done_only_when_every_measure_is() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = with_experiment("measured", MEASURED);
     let d = dir.path();
-    std::fs::create_dir(d.join("experiments")).unwrap();
-    std::fs::write(d.join("experiments/measured.toml"), MEASURED).unwrap();
     let (code, out, err) = basin(&["reproduce", "measured", "--out", "rep"], d);
     assert_eq!(code, 0, "{out}\n{err}");
     let file = d.join("rep/a/seed-0/measures.json");
