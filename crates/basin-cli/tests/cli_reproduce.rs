@@ -7,7 +7,12 @@
 use std::process::Command;
 
 fn basin(args: &[&str], cwd: &std::path::Path) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_basin")).args(args).current_dir(cwd).output().unwrap();
+    outcome(Command::new(env!("CARGO_BIN_EXE_basin")).args(args).current_dir(cwd))
+}
+
+/// Runs `cmd` and returns its (exit code, stdout, stderr).
+fn outcome(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().unwrap();
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
@@ -74,8 +79,7 @@ fn a_small_experiment_runs_resumes_and_reports() {
     let dir = with_experiment("tiny", TINY);
     let d = dir.path();
     // two runs at a time share the cores out: each child's pool gets half (at least one thread)
-    let run = Command::new(env!("CARGO_BIN_EXE_basin")).args(["reproduce", "tiny", "--jobs", "2", "--out", "rep"]).env_remove("RAYON_NUM_THREADS").current_dir(d).output().unwrap();
-    let (code, out, err) = (run.status.code().unwrap_or(-1), String::from_utf8_lossy(&run.stdout).into_owned(), String::from_utf8_lossy(&run.stderr).into_owned());
+    let (code, out, err) = outcome(Command::new(env!("CARGO_BIN_EXE_basin")).args(["reproduce", "tiny", "--jobs", "2", "--out", "rep"]).env_remove("RAYON_NUM_THREADS").current_dir(d));
     assert_eq!(code, 0, "{out}\n{err}");
     let each = (std::thread::available_parallelism().unwrap().get() / 2).max(1);
     assert!(out.contains(&format!("2 at a time (RAYON_NUM_THREADS={each} for each)")), "{out}");
