@@ -75,7 +75,7 @@ struct Children<'a> {
 /// Threads for each child when `jobs` runs go side by side: the machine's cores shared out, at
 /// least one each. Without it each child's pool would be as wide as the machine, `jobs` times
 /// the cores, and its idle workers spin between parallel parts (`BASIN_WAIT_POLICY`), taking
-/// the cores the other runs wait for. Two one-thread runs did 1.33–1.39× the work of one
+/// the cores the other runs wait for. Two one-thread runs did 1.29–1.39× the work of one
 /// two-thread run on a 2-core VM (BENCHMARKS.md). A `RAYON_NUM_THREADS` the user set is kept
 /// (`None`), as is everything for one job at a time.
 pub fn child_threads(jobs: usize) -> Option<usize> {
