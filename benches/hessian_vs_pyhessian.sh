@@ -31,13 +31,17 @@ BASIN=./target/release/basin
 RUNS=$(mktemp -d)
 trap 'rm -rf "$RUNS"' EXIT
 declare -A REF
+# a Python side that fails says why (its stderr is kept, not shown, while it succeeds): a
+# curvlinops installed with --no-deps, say, fails on its first import
+failed() { echo "error: $1 failed in $PY:" >&2; tail -5 "$RUNS/err" >&2; exit 1; }
 declare -A SETS=([ne-f1]='--set data.train_subset=3000' [simple-cnn]='--set model.name="simple-cnn" --set data.train_subset=500')
 for m in ne-f1 simple-cnn; do
   # shellcheck disable=SC2086
   RAYON_NUM_THREADS=$THREADS $BASIN train ${SETS[$m]} --out "$RUNS/$m" >/dev/null
   # the reference belongs to these exact weights: its file is named by their hash
   REF[$m]="$OUT/reference-$m-$(sha256sum "$RUNS/$m/model.safetensors" | cut -c1-12).json"
-  [ -s "${REF[$m]}" ] || "$PY" benches/pyhessian_spectrum.py "$RUNS/$m" --reference --threads "$THREADS" 2>/dev/null >"${REF[$m]}"
+  [ -s "${REF[$m]}" ] || "$PY" benches/pyhessian_spectrum.py "$RUNS/$m" --reference --threads "$THREADS" 2>"$RUNS/err" >"${REF[$m]}" \
+    || { rm -f "${REF[$m]}"; failed "the float64 reference of $m"; }
 done
 RAW="$OUT/rounds.jsonl"
 : >"$RAW"
@@ -47,7 +51,8 @@ for r in $(seq "$ROUNDS"); do
     "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); t=d["repeats"][0]; print(json.dumps({"side":"basin","model":sys.argv[2],"round":int(sys.argv[3]),"eigenvalues":t["eigenvalues"],"products":t["hvps"],"seconds":d["seconds"],"rss_kb":int(open(sys.argv[4]).read().split()[-1])}))' "$RUNS/h.json" "$m" "$r" "$RUNS/rss" >>"$RAW"
     for side in "" --curvlinops; do
       # shellcheck disable=SC2086
-      /usr/bin/time -f %M -o "$RUNS/rss" "$PY" benches/pyhessian_spectrum.py "$RUNS/$m" --threads "$THREADS" $side 2>/dev/null >"$RUNS/side.json"
+      /usr/bin/time -f %M -o "$RUNS/rss" "$PY" benches/pyhessian_spectrum.py "$RUNS/$m" --threads "$THREADS" $side 2>"$RUNS/err" >"$RUNS/side.json" \
+        || failed "round $r, $m, ${side:---pyhessian}"
       "$PY" -c 'import json,sys; d=json.load(open(sys.argv[3])); d.update(model=sys.argv[1], round=int(sys.argv[2]), rss_kb=int(open(sys.argv[4]).read().split()[-1])); print(json.dumps(d))' "$m" "$r" "$RUNS/side.json" "$RUNS/rss" >>"$RAW"
     done
     echo "round $r $m: $(tail -3 "$RAW" | "$PY" -c 'import json,sys; print(", ".join("%s %.1f s" % (d["side"], d["seconds"]) for d in map(json.loads, sys.stdin)))')" >&2
