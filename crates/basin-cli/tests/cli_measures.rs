@@ -80,6 +80,16 @@ fn measures_then_correlate_over_a_small_grid() {
     let rows = c["measures"].as_array().unwrap();
     assert!(rows.iter().all(|r| r["n"] == 4 && r["tau"].as_f64().is_some_and(|t| (-1.0..=1.0).contains(&t))), "{rows:?}");
     assert!(rows.iter().any(|r| r["measure"] == "path-norm"));
+    // a list of run folders instead of one folder above them (one seed of a grid, say)
+    let (code, out, err) = basin(&["correlate", "grid/a", "grid/b", "grid/c", "--json", "c3.json"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("3 runs below 3 folders"), "{out}");
+    let c3: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("c3.json")).unwrap()).unwrap();
+    assert_eq!(c3["runs"], 3);
+    assert_eq!(c3["dirs"], serde_json::json!(["grid/a", "grid/b", "grid/c"]));
+    let (code, _, err) = basin(&["correlate", "grid/a", "grid/zzz"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("grid/zzz: no such folder"), "{err}");
 
     // the report's section: the table and a scatter per measure, coloured by a hyperparameter
     let dirs: Vec<&str> = runs.iter().map(|(r, _, _)| *r).collect();

@@ -1,4 +1,4 @@
-//! `basin correlate DIR`: how well each measure of `basin measures` ranks the runs below DIR by
+//! `basin correlate DIR…`: how well each measure of `basin measures` ranks the runs below the DIRs by
 //! their generalization gap (train accuracy − test accuracy) or test loss (issue 38): Kendall's
 //! τ, the granulated Ψ with each hyperparameter's ψ, and the PGDL conditional-MI score, with the
 //! number of runs each measure was computed on (a measure missing or not finite on some runs is
@@ -17,8 +17,10 @@ use std::path::{Path, PathBuf};
 /// Arguments of `basin correlate`.
 #[derive(Args)]
 pub struct CorrelateArgs {
-    /// A folder holding run folders (searched recursively), e.g. an experiment's output.
-    dir: PathBuf,
+    /// Run folders, or folders holding them (searched recursively), e.g. an experiment's output,
+    /// or a list such as `results/grid/*/seed-0` for one seed of a grid.
+    #[arg(required = true)]
+    dirs: Vec<PathBuf>,
     /// What the measures are ranked against: `gap` (train accuracy − test accuracy; for float
     /// targets, test loss − train loss) or `test-loss`.
     #[arg(long, default_value = "gap")]
@@ -180,12 +182,19 @@ pub fn run(args: CorrelateArgs) -> Result<(), CliError> {
     if !matches!(args.against.as_str(), "gap" | "test-loss") {
         return Err(CliError::input(format!("--against: '{}' is not gap or test-loss", args.against)));
     }
-    let a = analyze(std::slice::from_ref(&args.dir), &args.against, args.converged_only)?;
+    if let Some(d) = args.dirs.iter().find(|d| !d.is_dir()) {
+        return Err(CliError::input(format!("{}: no such folder", d.display())));
+    }
+    let a = analyze(&args.dirs, &args.against, args.converged_only)?;
+    let below = match args.dirs.as_slice() {
+        [one] => one.display().to_string(),
+        many => format!("{} folders", many.len()),
+    };
     if a.runs.len() < 2 {
-        return Err(CliError::input(format!("{}: {} finished run(s) found; correlating needs at least two", args.dir.display(), a.runs.len())));
+        return Err(CliError::input(format!("{below}: {} finished run(s) found; correlating needs at least two", a.runs.len())));
     }
     let names = &a.names;
-    println!("{} runs below {}, ranked against {}; hyperparameters: {}", a.runs.len(), args.dir.display(), args.against, names.join(", "));
+    println!("{} runs below {below}, ranked against {}; hyperparameters: {}", a.runs.len(), args.against, names.join(", "));
     println!();
     println!("| measure | n | Kendall τ | τ 95 % bootstrap | Ψ | {} | CMI (min over pairs) |", names.iter().map(|n| format!("ψ {n}")).collect::<Vec<_>>().join(" | "));
     println!("|---|---|---|---|---|{}---|", "---|".repeat(names.len()));
@@ -197,7 +206,7 @@ pub fn run(args: CorrelateArgs) -> Result<(), CliError> {
         rows.push(json!({"measure": r.measure, "n": r.n, "tau": r.tau, "tau_bootstrap_95": [lo, hi], "psi": r.psi, "psi_per": names.iter().zip(&r.per).map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(), "cmi": r.cmi.0, "cmi_pair": r.cmi.1.map(|(x, y)| [names[x].clone(), names[y].clone()])}));
     }
     if let Some(p) = &args.json {
-        let doc = json!({"dir": args.dir, "against": args.against, "runs": a.runs.len(), "hyperparameters": names, "converged_only": args.converged_only, "measures": rows});
+        let doc = json!({"dirs": args.dirs, "against": args.against, "runs": a.runs.len(), "hyperparameters": names, "converged_only": args.converged_only, "measures": rows});
         basin_core::train::checkpoint::write_atomic(p, &serde_json::to_vec_pretty(&doc).expect("serializes"))?;
     }
     Ok(())
