@@ -157,6 +157,14 @@ impl Command {
 }
 
 fn main() -> ExitCode {
+    // `basin … | head` ends quietly, as a Unix tool does: Rust starts with SIGPIPE ignored, so a
+    // closed pipe turned the next `println!` into a panic with a backtrace. A long run ended this
+    // way resumes from its last checkpoint, as after `kill -9` (`cli_hardening.rs`).
+    #[cfg(unix)]
+    // SAFETY: called before any thread exists; SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     // Reuse freed activation buffers instead of faulting fresh pages in every step.
     basin_core::heap::keep_freed_memory();
     let cli = Cli::parse();

@@ -304,3 +304,17 @@ fn sharpest_table_writes_the_papers_row() {
     // the JSON is a measurement output: not overwritten without --force
     one_line_exit_2(basin(&["sharpest", "table", "--run", "r", "--json", "s.json"], d), &["s.json", "--force"]);
 }
+
+/// `basin … | head`: output into a pipe whose reader has gone ends the process quietly (killed
+/// by SIGPIPE, as `ls | head` is), with no panic and no backtrace on stderr.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_basin")).arg("models").stdout(writer).stderr(Stdio::piped()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.is_empty(), "stderr: {err}");
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}", out.status);
+}
