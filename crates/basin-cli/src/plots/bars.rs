@@ -1,6 +1,6 @@
 //! Error-bar plots: each cell's mean ± std over seeds, with the paper's value as a red cross.
 
-use super::{Figure, draw_error};
+use super::{Figure, draw_error, padded};
 use crate::CliError;
 use plotters::prelude::*;
 
@@ -37,19 +37,16 @@ impl Figure for ErrorBars<'_> {
     {
         let bars = self.bars;
         root.fill(&WHITE).map_err(draw_error(what))?;
-        let vals = bars.iter().flat_map(|b| [b.mean - b.std, b.mean + b.std].into_iter().chain(b.paper)).filter(|v| v.is_finite());
-        let (lo, hi) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)));
-        if !lo.is_finite() {
+        let Some((lo, hi)) = padded(bars.iter().flat_map(|b| [b.mean - b.std, b.mean + b.std].into_iter().chain(b.paper))) else {
             return Err(CliError::run(format!("{what}: nothing to plot")));
-        }
-        let pad = ((hi - lo) * 0.1).max(1e-9);
+        };
         let n = bars.len();
         let mut chart = ChartBuilder::on(&root)
             .caption(self.title, ("sans-serif", 20))
             .margin(15)
             .x_label_area_size(60)
             .y_label_area_size(70)
-            .build_cartesian_2d(-0.5..n as f64 - 0.5, (lo - pad)..(hi + pad))
+            .build_cartesian_2d(-0.5..n as f64 - 0.5, lo..hi)
             .map_err(draw_error(what))?;
         chart
             .configure_mesh()

@@ -31,6 +31,16 @@ pub(crate) fn draw_error<E: std::error::Error>(what: &str) -> impl Fn(E) -> CliE
     move |e| CliError::run(format!("{what}: {e}"))
 }
 
+/// The range of `values` (finite ones), padded by 10 % on each side; `None` when none is finite.
+pub(crate) fn padded(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    let (lo, hi) = values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)));
+    if !lo.is_finite() {
+        return None;
+    }
+    let pad = ((hi - lo) * 0.1).max(1e-9 * hi.abs().max(1.0));
+    Some((lo - pad, hi + pad))
+}
+
 /// Writes `fig` as SVG to `path` and as PNG beside it, each through a temporary file and a
 /// rename: no half-drawn plot is ever left behind.
 pub fn write(fig: &impl Figure, path: &Path) -> Result<(), CliError> {

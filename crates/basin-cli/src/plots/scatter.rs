@@ -3,7 +3,7 @@
 //! a swept parameter with the points of a group joined by a line and a baseline drawn across
 //! (the S-SGD paper's Fig. 3: accuracy against the noise level, per layer set, with SGD).
 
-use super::{Figure, draw_error};
+use super::{Figure, draw_error, padded};
 use crate::CliError;
 use plotters::prelude::*;
 
@@ -39,16 +39,6 @@ pub struct Scatter<'a> {
     pub baseline: Option<(&'a str, f64)>,
     /// Join a group's points by a line (a swept parameter); `false`: coloured points only.
     pub join: bool,
-}
-
-/// The range of `values` (finite ones), padded by 10 % on each side.
-fn padded(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
-    let (lo, hi) = values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)));
-    if !lo.is_finite() {
-        return None;
-    }
-    let pad = ((hi - lo) * 0.1).max(1e-9 * hi.abs().max(1.0));
-    Some((lo - pad, hi + pad))
 }
 
 impl Figure for Scatter<'_> {
