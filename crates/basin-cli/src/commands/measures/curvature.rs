@@ -36,7 +36,7 @@ pub fn settings(measure: &str) -> Value {
         "trace" => json!({"operator": "exact Hessian", "subset": SUBSET, "estimator": "hutch++", "products": 99, "seed": 0}),
         "frobenius" => json!({"operator": "exact Hessian", "subset": SUBSET, "probes": 30, "seed": 0}),
         "c-eps-sharpness" => json!({"config": SharpnessConfig::default(), "set": "train"}),
-        "relative-flatness" => json!({"layer": "last dense", "set": "train", "flatness": RelativeFlatness::default(), "weight_decay_term": false}),
+        "relative-flatness" => json!({"layer": "last dense", "set": "train", "flatness": RelativeFlatness::default(), "weight_decay_term": false, "dead_features": "outgoing weights zeroed"}),
         _ => json!({"operator": "exact GGN (the Fisher of the model's labels)", "set": "train", "batch": 500}),
     }
 }

@@ -64,8 +64,9 @@ pub struct MeasuresArgs {
     /// restores δ; adaptive ℓ2 ascends in δ/|w|, which reaches the maximum).
     #[arg(long, default_value = "reference-code")]
     apgd: String,
-    /// The α search inside the box: `ascent` (the definition) or `descent` (the PGDL
-    /// competition's sharpness baseline, which takes optimizer steps on the loss).
+    /// The α search inside the box: `ascent` (the definition) or `descent` (the direction of
+    /// the PGDL sharpness baseline's optimizer steps, in basin's search: an ablation of the
+    /// direction, not that baseline).
     #[arg(long, default_value = "ascent")]
     alpha_direction: String,
     /// Seed of the Monte-Carlo draws.
