@@ -80,6 +80,14 @@ fn measures_then_correlate_over_a_small_grid() {
     let rows = c["measures"].as_array().unwrap();
     assert!(rows.iter().all(|r| r["n"] == 4 && r["tau"].as_f64().is_some_and(|t| (-1.0..=1.0).contains(&t))), "{rows:?}");
     assert!(rows.iter().any(|r| r["measure"] == "path-norm"));
+    // grid/a's PAC-Bayes measures were computed again with the reference code's noise above:
+    // two quantities under one name, flagged; the others were measured alike
+    let kinds = |m: &str| rows.iter().find(|r| r["measure"] == m).unwrap()["settings_kinds"].clone();
+    assert_eq!(kinds("pacbayes.orig"), 2);
+    assert_eq!(kinds("pacbayes.mag.orig"), 1);
+    assert_eq!(kinds("path-norm"), 1);
+    assert!(err.contains("warning: pacbayes.orig: its 4 runs were measured with 2 different settings"), "{err}");
+    assert!(!err.contains("pacbayes.mag") && !err.contains("path-norm"), "{err}");
     // a list of run folders instead of one folder above them (one seed of a grid, say)
     let (code, out, err) = basin(&["correlate", "grid/a", "grid/b", "grid/c", "--json", "c3.json"], dir.path());
     assert_eq!(code, 0, "{err}");
@@ -99,4 +107,5 @@ fn measures_then_correlate_over_a_small_grid() {
     let sec = &html[html.find("id=\"generalization\"").expect("the section is there")..];
     assert!(sec.contains("4 runs; hyperparameters (the config keys in which they differ): optimizer.lr, train.batch_size"), "{}", &sec[..400]);
     assert!(sec.contains("path-norm: τ =") && sec.contains("coloured by"), "a scatter per measure");
+    assert!(sec.contains("4 (2 different settings)"), "pacbayes.orig's mixed settings are shown");
 }

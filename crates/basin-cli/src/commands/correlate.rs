@@ -5,7 +5,10 @@
 //! reported with its n, never dropped) and a 95 % percentile bootstrap interval of τ over runs
 //! (1,000 resamples, seed 0). The hyperparameters are the config keys in which the
 //! runs differ (the seed excepted), read from each run's config.toml; a key some runs lack
-//! (written by an older basin) counts only by the values of the runs that have it.
+//! (written by an older basin) counts only by the values of the runs that have it. A measure
+//! whose runs were measured with different settings (another radius, another noise, an older
+//! basin) is flagged: a warning on stderr and `settings_kinds` in the JSON, since its τ then
+//! ranks two quantities together.
 
 use crate::CliError;
 use basin_core::correlation::{Table, cmi, granulated, kendall};
@@ -42,6 +45,9 @@ pub struct Run {
     pub target: f64,
     /// Each measure of measures.json with a numeric value.
     pub measures: BTreeMap<String, f64>,
+    /// Each measure's settings as measures.json records them (less `batch_norm`, which says
+    /// what the network is, not how it was measured), as JSON text.
+    pub settings: BTreeMap<String, String>,
     /// Trained on float targets (no accuracy; its gap is a loss gap).
     pub regression: bool,
 }
@@ -62,6 +68,8 @@ pub struct Row {
     pub per: Vec<f64>,
     /// The PGDL conditional-MI score and the pair it was found at.
     pub cmi: (f64, Option<(usize, usize)>),
+    /// How many different settings its n runs were measured with (1 unless they mix).
+    pub settings_kinds: usize,
 }
 
 /// The runs found below some folders, their hyperparameters and a row per measure.
@@ -106,7 +114,8 @@ pub fn analyze(dirs: &[PathBuf], against: &str, converged_only: bool) -> Result<
         .map(|m| {
             let t = table(&runs, &names, &m);
             let (psi, per) = granulated::psi(&t);
-            Row { n: t.len(), tau: kendall::tau(&t.measure, &t.gap), interval: kendall::bootstrap_interval(&t.measure, &t.gap, 1000, 0.95, 0), psi, per, cmi: cmi::score(&t), measure: m }
+            let settings_kinds = runs.iter().filter(|r| r.measures.get(&m).is_some_and(|v| v.is_finite())).map(|r| r.settings.get(&m)).collect::<BTreeSet<_>>().len();
+            Row { n: t.len(), tau: kendall::tau(&t.measure, &t.gap), interval: kendall::bootstrap_interval(&t.measure, &t.gap, 1000, 0.95, 0), psi, per, cmi: cmi::score(&t), settings_kinds, measure: m }
         })
         .collect();
     Ok(Analysis { names, runs, rows })
@@ -151,10 +160,20 @@ fn find_runs(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn load_run(dir: &Path, against: &str) -> Result<Option<Run>, CliError> {
     let summary = read_json(&dir.join("summary.json"))?;
-    let measures = match read_json(&dir.join("measures.json")) {
-        Ok(Value::Object(m)) => m.into_iter().filter_map(|(k, v)| v["value"].as_f64().map(|x| (k, x))).collect(),
-        _ => BTreeMap::new(),
+    let file = match read_json(&dir.join("measures.json")) {
+        Ok(Value::Object(m)) => m,
+        _ => Default::default(),
     };
+    let measures = file.iter().filter_map(|(k, v)| v["value"].as_f64().map(|x| (k.clone(), x))).collect();
+    let settings = file
+        .into_iter()
+        .map(|(k, mut v)| {
+            if let Some(s) = v["settings"].as_object_mut() {
+                s.remove("batch_norm");
+            }
+            (k, v["settings"].to_string())
+        })
+        .collect();
     let text = std::fs::read_to_string(dir.join("config.toml")).map_err(|e| CliError::input(format!("{}: {e}", dir.join("config.toml").display())))?;
     let table: toml::Value = toml::from_str(&text).map_err(|e| CliError::input(format!("{}: {e}", dir.join("config.toml").display())))?;
     let mut config = BTreeMap::new();
@@ -164,7 +183,7 @@ fn load_run(dir: &Path, against: &str) -> Result<Option<Run>, CliError> {
         _ => summary["test_loss"].as_f64(),
     };
     let regression = summary["train_acc"].is_null();
-    Ok(target.map(|target| Run { config, target, measures, regression }))
+    Ok(target.map(|target| Run { config, target, measures, settings, regression }))
 }
 
 /// The generalization gap of a finished run: train accuracy − test accuracy, or, for float
@@ -203,7 +222,10 @@ pub fn run(args: CorrelateArgs) -> Result<(), CliError> {
     for r in &a.rows {
         let (lo, hi) = r.interval;
         println!("| {} | {} | {} | {}–{} | {} | {} | {} |", r.measure, r.n, f(r.tau), f(lo), f(hi), f(r.psi), r.per.iter().map(|x| f(*x)).collect::<Vec<_>>().join(" | "), f(r.cmi.0));
-        rows.push(json!({"measure": r.measure, "n": r.n, "tau": r.tau, "tau_bootstrap_95": [lo, hi], "psi": r.psi, "psi_per": names.iter().zip(&r.per).map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(), "cmi": r.cmi.0, "cmi_pair": r.cmi.1.map(|(x, y)| [names[x].clone(), names[y].clone()])}));
+        rows.push(json!({"measure": r.measure, "n": r.n, "settings_kinds": r.settings_kinds, "tau": r.tau, "tau_bootstrap_95": [lo, hi], "psi": r.psi, "psi_per": names.iter().zip(&r.per).map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(), "cmi": r.cmi.0, "cmi_pair": r.cmi.1.map(|(x, y)| [names[x].clone(), names[y].clone()])}));
+    }
+    for r in a.rows.iter().filter(|r| r.settings_kinds > 1) {
+        eprintln!("warning: {}: its {} runs were measured with {} different settings (measures.json); its τ ranks them together. `basin measures --run` on each run makes them one", r.measure, r.n, r.settings_kinds);
     }
     if let Some(p) = &args.json {
         let doc = json!({"dirs": args.dirs, "against": args.against, "runs": a.runs.len(), "hyperparameters": names, "converged_only": args.converged_only, "measures": rows});

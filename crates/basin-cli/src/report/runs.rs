@@ -182,7 +182,9 @@ fn generalization(runs: &[RunFolder]) -> Section {
     let f = |x: f64| if x.is_nan() { "—".to_string() } else { format!("{x:.3}") };
     let mut t = Table::new(&["measure", "n", "Kendall τ", "τ 95 % bootstrap", "Ψ", "CMI (min over pairs)"]);
     for r in &a.rows {
-        t.row(vec![r.measure.clone(), r.n.to_string(), f(r.tau), format!("{}–{}", f(r.interval.0), f(r.interval.1)), f(r.psi), f(r.cmi.0)]);
+        // a measure whose runs were measured with different settings ranks two quantities together
+        let n = if r.settings_kinds > 1 { format!("{} ({} different settings)", r.n, r.settings_kinds) } else { r.n.to_string() };
+        t.row(vec![r.measure.clone(), n, f(r.tau), format!("{}–{}", f(r.interval.0), f(r.interval.1)), f(r.psi), f(r.cmi.0)]);
     }
     sec.text(&format!("{} runs; hyperparameters (the config keys in which they differ): {}. Gap = train accuracy − test accuracy. basin correlate gives ψ per hyperparameter.", a.runs.len(), a.names.join(", ")));
     sec.table(&t);
