@@ -20,7 +20,9 @@
 //! w′ ← w′ + η′γ (w − w′) diverge once γ η′ > 2 (with γ₀ = 1e-4, γ₁ = 1e-3, η′ = 0.1 at about
 //! step 12,200), so a configuration whose γ would pass 2/η′ within the run is refused
 //! ([`EntropySgdConfig::validate_run`]). The other defaults are the authors' `python/train.py`'s:
-//! γ₀ = 1e-4, ε = 1e-4, β₁ = 0.75, inner momentum 0.9 (Nesterov), and L = 20 (the paper's
+//! γ₀ = 1e-4, ε = 1e-4, β₁ = 0.75 (the weight of the old μ, `mw.mul_(beta1).add_(1 − beta1, w′)`;
+//! the paper's Algorithm 1 writes its average with an α that could not be checked here against
+//! which of the two terms it weights), inner momentum 0.9 (Nesterov), and L = 20 (the paper's
 //! experiments; the script's default L = 0 is plain SGD, which `name = "sgd"` is) — but for the
 //! inner rate η′: the code's 0.1 (with Nesterov momentum 0.9, an effective step of about 1) is
 //! for the authors' networks, with batch norm and dropout; on basin's default model (ne-f1, no

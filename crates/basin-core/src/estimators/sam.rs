@@ -8,8 +8,8 @@
 //! Both passes of a step see the same dropout masks, and only the first updates batch-norm
 //! running statistics.
 //!
-//! **m-sharpness** (Foret et al. §4, "m-sharpness"; the authors' TensorFlow code
-//! `num_batch_splits` = B/m): with `m > 0` the batch is cut into chunks of m examples (the
+//! **m-sharpness** (Foret et al. §4, "m-sharpness"; `num_batch_splits` = B/m of Keras's
+//! `SharpnessAwareMinimization`, which needs m to divide B): with `m > 0` the batch is cut into chunks of m examples (the
 //! last one smaller when m does not divide B, by the same rule as `train.ghost_batch`:
 //! [`super::ghost_chunks`]), each chunk j takes its own ascent step ε_j from its own gradient,
 //! and the step's gradient is the size-weighted mean of the chunks' gradients at w + ε_j. The
