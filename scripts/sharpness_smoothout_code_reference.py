@@ -14,6 +14,7 @@ import json
 
 import numpy as np
 import scipy
+import scipy.optimize
 from scipy.optimize import fmin_l_bfgs_b
 
 
@@ -66,4 +67,9 @@ cases = [
     # mixed, with a quartic term
     case("mixed", np.concatenate([rng.uniform(0.2, 1.5, n // 2), rng.uniform(10.0, 40.0, n // 2)]), rng.uniform(-eps / 2, eps / 2, n), 1e4, eps),
 ]
-print(json.dumps({"scipy": scipy.__version__, "numpy": np.__version__, "cases": cases}, indent=1))
+# The solver's iteration limit, on a problem that reaches it: fmin_l_bfgs_b on a bounded
+# 5-dimensional Rosenbrock function with consistent signs, maxiter = 10 as in the script.
+x0 = np.array([-1.2, 1.0, -0.5, 0.8, 1.5])
+_, rosen_f, rosen_info = fmin_l_bfgs_b(scipy.optimize.rosen, x0, fprime=scipy.optimize.rosen_der, bounds=[(-2, 2)] * 5, maxiter=10)
+iteration_limit = {"x0": x0.tolist(), "bound": 2.0, "maxiter": 10, "f_end": float(rosen_f), "iterations": int(rosen_info["nit"]), "task": str(rosen_info["task"])}
+print(json.dumps({"scipy": scipy.__version__, "numpy": np.__version__, "cases": cases, "iteration_limit": iteration_limit}, indent=1))

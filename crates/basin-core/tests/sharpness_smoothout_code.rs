@@ -118,3 +118,34 @@ fn the_smoothout_code_subspace_is_the_pseudo_inverse_of_unit_uniform_rows_as_the
         assert!((g - e).abs() < 1e-9, "bound {g} vs {e}");
     }
 }
+
+/// The solver stops where scipy's `fmin_l_bfgs_b(maxiter = 10)` stops: on a bounded
+/// Rosenbrock function that runs to the limit, the value after the tenth accepted step
+/// (`iteration_limit` in the reference JSON). R's counting, which the solver crate follows,
+/// would take an eleventh step at `maxit = 10` (3.42 instead of 3.51).
+#[test]
+fn the_solver_stops_after_scipys_ten_iterations() {
+    use basin_core::sharpness::{box_problem::lbfgsb, smoothout_code::scipy_control};
+    let text = include_str!("data/sharpness_smoothout_code.json");
+    let r: serde_json::Value = serde_json::from_str(text).expect("reference JSON");
+    let r = &r["iteration_limit"];
+    assert_eq!(r["iterations"], 10, "the reference ran to its limit");
+    let x0: Vec<f64> = r["x0"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let b = r["bound"].as_f64().unwrap();
+    let n = x0.len();
+    let rosen = |x: &[f64]| -> (f64, Vec<f64>) {
+        let mut g = vec![0.0; n];
+        let mut f = 0.0;
+        for i in 0..n - 1 {
+            let (a, c) = (x[i + 1] - x[i] * x[i], 1.0 - x[i]);
+            f += 100.0 * a * a + c * c;
+            g[i] += -400.0 * x[i] * a - 2.0 * c;
+            g[i + 1] += 200.0 * a;
+        }
+        (f, g)
+    };
+    let bounds = rcompat_lbfgsb::Bounds::new(vec![-b; n], vec![b; n]).unwrap();
+    let got = lbfgsb(x0, bounds, scipy_control(n), rosen).expect("the solver runs").value;
+    let want = r["f_end"].as_f64().unwrap();
+    assert!((got - want).abs() <= 1e-6 * want, "f after the limit {got}, scipy {want}");
+}

@@ -25,6 +25,21 @@ use crate::curvature::fd_hessian::Differentiable;
 /// `fmin_l_bfgs_b`'s `maxiter` in the authors' script.
 pub const MAX_ITER: usize = 10;
 
+/// The solver settings of `fmin_l_bfgs_b(maxiter = MAX_ITER)` at scipy's defaults (m = 10,
+/// factr = 1e7, pgtol = 1e-5) for a problem of `dim` variables. scipy stops once it has
+/// accepted `maxiter` steps; R's `optim`, which `rcompat-lbfgsb` follows, accepts `maxit + 1`
+/// (its loop runs to `maxit + 1` and tests `iteration > maxit` after the step), so `maxit` is
+/// one less. Checked against scipy on a bounded Rosenbrock function that runs to the limit
+/// (`tests/sharpness_smoothout_code.rs`).
+pub fn scipy_control(dim: usize) -> rcompat_lbfgsb::OptimControl {
+    let mut control = rcompat_lbfgsb::OptimControl::default_for_dimension(dim);
+    control.maxit = MAX_ITER - 1;
+    control.lmm = 10;
+    control.factr = 1e7;
+    control.pgtol = 1e-5;
+    control
+}
+
 /// Measures the sharpness of `f` at its point under [`Protocol::SmoothOutCode`].
 pub fn sharpness(f: &mut dyn Differentiable, cfg: &SharpnessConfig) -> Sharpness {
     let w = f.point().clone();
@@ -38,11 +53,7 @@ pub fn sharpness(f: &mut dyn Differentiable, cfg: &SharpnessConfig) -> Sharpness
         // value −f, gradient of +f: the script's inconsistent signs, kept on purpose
         (-val, grad)
     };
-    let mut control = rcompat_lbfgsb::OptimControl::default_for_dimension(y0.len());
-    control.maxit = MAX_ITER;
-    control.lmm = 10;
-    control.factr = 1e7;
-    control.pgtol = 1e-5;
+    let control = scipy_control(y0.len());
     // scipy returns the last accepted iterate whatever the exit reason; so does R's optim
     // through Ok. An Err means no step was taken: the start, f₀.
     let f_end = match lbfgsb(y0, problem.solver_bounds(), control, fg) {
