@@ -149,9 +149,12 @@ fn exec(net: &OnnxNet, dir: Option<&OnnxNet>, ctx: &Ctx, step: &Step, mut v: Vec
             }
             f(y)
         }
-        Op::Softmax { axis, log } => {
+        Op::Softmax { axis, log, coerced } => {
             let x = float(arg(0)?)?;
             let d = x.axis(*axis)?;
+            if *coerced && d != RANK - 1 {
+                bail!("{} of opset < 13 over axis {axis} of a rank-{} input: that opset flattens the axes from {axis} on into one; re-export with opset 13 or later", if *log { "LogSoftmax" } else { "Softmax" }, x.rank);
+            }
             let s = activation::softmax(x.x.value.clone(), d);
             let dot = |t: Tensor<RANK>| t.clone() - (s.clone() * t).sum_dim(d);
             let (value, tangent) = if *log {

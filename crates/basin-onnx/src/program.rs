@@ -54,8 +54,10 @@ pub enum Op {
     MatMul,
     /// A general Gemm whose B is an activation: α op(A) op(B) + β C.
     Gemm { alpha: f32, beta: f32, trans_a: bool, trans_b: bool },
-    /// Softmax (`log`: LogSoftmax) over an axis.
-    Softmax { axis: i64, log: bool },
+    /// Softmax (`log`: LogSoftmax) over an axis. `coerced`: opset < 13, where the input is
+    /// flattened to 2-D at `axis` and the softmax taken over all the trailing axes together;
+    /// basin runs it when that is the last axis alone and refuses it otherwise.
+    Softmax { axis: i64, log: bool, coerced: bool },
     /// Mean (`sum`: sum) over axes (attribute, or the second input).
     Reduce { axes: Option<Vec<i64>>, keepdims: bool, sum: bool, noop_empty: bool },
     /// Flatten to 2-D at an axis.
@@ -225,6 +227,8 @@ impl Attrs<'_> {
 pub fn compile(file: &mut OnnxFile) -> Result<Program, OnnxError> {
     let graph = file.model.graph.as_ref().expect("checked by OnnxFile::open").clone();
     let path = file.path.display().to_string();
+    // the default domain's opset (`ai.onnx`, written as ""); a file without one is read as current
+    let opset = file.model.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map_or(i64::MAX, |o| o.version);
     let mut inits: HashMap<String, HostTensor> = HashMap::new();
     for t in &graph.initializer {
         inits.insert(t.name.clone(), file.tensor(t)?);
@@ -383,6 +387,8 @@ pub fn compile(file: &mut OnnxFile) -> Result<Program, OnnxError> {
                         op_inputs.truncate(1);
                         Op::Dense { layer }
                     }
+                    // B is an initializer, a weight: trained only as y = x·op(B) (+ C)
+                    Some(_) => return Err(at(format!("Gemm of an initializer B with {}: basin trains B as x·op(B) + C only", if ta { "transA = 1" } else { "α ≠ 1" }))),
                     _ if gemm => Op::Gemm { alpha, beta, trans_a: ta, trans_b: tb },
                     _ => Op::MatMul,
                 }
@@ -449,6 +455,7 @@ pub fn compile(file: &mut OnnxFile) -> Result<Program, OnnxError> {
                 }
                 Op::MaxPool(pool)
             }
+            "AveragePool" if a.ints("dilations").is_some_and(|d| d.iter().any(|&x| x != 1)) => return Err(at("AveragePool with dilations (opset 19): not supported".into())),
             "AveragePool" => Op::AvgPool {
                 kernel: pair(a.ints("kernel_shape"), 0).map_err(&at)?,
                 strides: pair(a.ints("strides"), 1).map_err(&at)?,
@@ -471,7 +478,8 @@ pub fn compile(file: &mut OnnxFile) -> Result<Program, OnnxError> {
             "Sub" => Op::Binary(Binary::Sub),
             "Mul" => Op::Binary(Binary::Mul),
             "Div" => Op::Binary(Binary::Div),
-            "Softmax" | "LogSoftmax" => Op::Softmax { axis: a.int("axis", -1), log: n.op_type == "LogSoftmax" },
+            "Softmax" | "LogSoftmax" if opset < 13 => Op::Softmax { axis: a.int("axis", 1), log: n.op_type == "LogSoftmax", coerced: true },
+            "Softmax" | "LogSoftmax" => Op::Softmax { axis: a.int("axis", -1), log: n.op_type == "LogSoftmax", coerced: false },
             "ReduceMean" | "ReduceSum" => Op::Reduce { axes: a.ints("axes"), keepdims: a.int("keepdims", 1) != 0, sum: n.op_type == "ReduceSum", noop_empty: a.int("noop_with_empty_axes", 0) != 0 },
             "Flatten" => Op::Flatten(a.int("axis", 1)),
             "Reshape" => Op::Reshape { allowzero: a.int("allowzero", 0) != 0 },

@@ -148,3 +148,55 @@ fn mutated_fixtures_never_panic_or_hang() {
     std::panic::set_hook(prev);
     println!("{cases} mutated files: {ok} loaded, {err} refused with an error, {:.1} s", start.elapsed().as_secs_f64());
 }
+
+/// A fixture with its model edited (`edit`), written into `dir` as `name`.
+fn edited(dir: &Path, fixture: &str, name: &str, edit: impl FnOnce(&mut onnx_ir::ModelProto)) -> std::path::PathBuf {
+    use onnx_ir::Message;
+    let mut m = onnx_ir::ModelProto::parse_from_bytes(&std::fs::read(fixtures().join(fixture)).unwrap()).unwrap();
+    edit(&mut m);
+    let out = dir.join(name);
+    std::fs::write(&out, m.write_to_bytes().unwrap()).unwrap();
+    out
+}
+
+/// `op` (with `attrs`) inserted after cnn.script.onnx's first Conv, reading its output.
+fn after_first_conv(m: &mut onnx_ir::ModelProto, op: &str, attrs: Vec<onnx_ir::AttributeProto>) {
+    let g = m.graph.as_mut().unwrap();
+    let at = g.node.iter().position(|n| n.op_type == "Conv").unwrap();
+    let x = g.node[at].output[0].clone();
+    let y = format!("{x}_{op}");
+    for n in g.node.iter_mut() {
+        n.input.iter_mut().filter(|i| **i == x).for_each(|i| *i = y.clone());
+    }
+    let node = onnx_ir::NodeProto { op_type: op.into(), name: format!("/inserted/{op}"), input: vec![x], output: vec![y], attribute: attrs, ..Default::default() };
+    g.node.insert(at + 1, node);
+}
+
+fn ints(name: &str, v: &[i64]) -> onnx_ir::AttributeProto {
+    onnx_ir::AttributeProto { name: name.into(), ints: v.to_vec(), type_: onnx_ir::AttributeType::INTS.into(), ..Default::default() }
+}
+
+#[test]
+fn attributes_basin_would_not_honour_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // a Gemm whose α ≠ 1 would leave its weight B out of the parameters
+    let alpha = edited(dir.path(), "mlp.script.onnx", "alpha.onnx", |m| {
+        let n = m.graph.as_mut().unwrap().node.iter_mut().find(|n| n.op_type == "Gemm").unwrap();
+        n.attribute.retain(|a| a.name != "alpha");
+        n.attribute.push(onnx_ir::AttributeProto { name: "alpha".into(), f: 0.5, type_: onnx_ir::AttributeType::FLOAT.into(), ..Default::default() });
+    });
+    one_line(&load(&alpha).unwrap_err(), &["alpha.onnx", "Gemm of an initializer B with α ≠ 1"]);
+    // a dilated average pool (opset 19) would run undilated
+    let pool = |dil: bool| move |m: &mut onnx_ir::ModelProto| after_first_conv(m, "AveragePool", [ints("kernel_shape", &[1, 1])].into_iter().chain(dil.then(|| ints("dilations", &[2, 2]))).collect());
+    assert!(load(&edited(dir.path(), "cnn.script.onnx", "pool.onnx", pool(false))).is_ok());
+    one_line(&load(&edited(dir.path(), "cnn.script.onnx", "dilated.onnx", pool(true))).unwrap_err(), &["dilated.onnx", "/inserted/AveragePool", "AveragePool with dilations"]);
+    // before opset 13 a Softmax flattens the axes from its axis (default 1) on into one
+    let softmax = |opset: i64| {
+        move |m: &mut onnx_ir::ModelProto| {
+            after_first_conv(m, "Softmax", vec![]);
+            m.opset_import.iter_mut().for_each(|o| o.version = opset);
+        }
+    };
+    assert!(load(&edited(dir.path(), "cnn.script.onnx", "softmax20.onnx", softmax(20))).is_ok(), "opset 20: over the last axis");
+    one_line(&load(&edited(dir.path(), "cnn.script.onnx", "softmax12.onnx", softmax(12))).unwrap_err(), &["/inserted/Softmax", "Softmax of opset < 13 over axis 1 of a rank-4 input"]);
+}

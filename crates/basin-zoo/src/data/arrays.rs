@@ -71,30 +71,34 @@ fn bail_shape(bad: &dyn Fn(String) -> DataError, shape: &[usize], have: usize) -
 }
 
 /// `x` and `y` as a set: shapes agree, `x` finite floats, `y` non-negative integer labels, or
-/// finite floats (a regression set: `[N]` or `[N, T]` targets).
-fn examples(x: (Vec<usize>, Data), y: (Vec<usize>, Data), names: (&str, &str), path: &Path) -> Result<PreparedSet, DataError> {
-    let bad = |name: &str, m: String| DataError::corrupt(path, format!("array '{name}': {m}"));
+/// finite floats (a regression set: `[N]` or `[N, T]` targets). An error names the file each
+/// array came from (`paths`: one `.npz`, or an `.npy` pair) and the array.
+fn examples(x: (Vec<usize>, Data), y: (Vec<usize>, Data), names: (&str, &str), paths: (&Path, &Path)) -> Result<PreparedSet, DataError> {
+    let bad = |k: usize, m: String| {
+        let (path, name) = if k == 0 { (paths.0, names.0) } else { (paths.1, names.1) };
+        DataError::corrupt(path, format!("array '{name}': {m}"))
+    };
     let (xs, xd) = x;
     let (ys, yd) = y;
-    let Data::Float(xv) = xd else { return Err(bad(names.0, "holds integers; basin reads float32 or float64 inputs".into())) };
+    let Data::Float(xv) = xd else { return Err(bad(0, "holds integers; basin reads float32 or float64 inputs".into())) };
     let shape = match xs[..] {
         [_, c, h, w] => [c, h, w],
         [_, f] => [f, 1, 1],
-        _ => return Err(bad(names.0, format!("has shape {xs:?}; basin reads images [N, C, H, W] or features [N, F]"))),
+        _ => return Err(bad(0, format!("has shape {xs:?}; basin reads images [N, C, H, W] or features [N, F]"))),
     };
     if xs[0] == 0 || shape.contains(&0) {
-        return Err(bad(names.0, format!("is empty (shape {xs:?})")));
+        return Err(bad(0, format!("is empty (shape {xs:?})")));
     }
     if let Some(i) = xv.iter().position(|v| !v.is_finite()) {
-        return Err(bad(names.0, format!("value {} at flat index {i} is not finite", xv[i])));
+        return Err(bad(0, format!("value {} at flat index {i} is not finite", xv[i])));
     }
     match yd {
         Data::Int(yv) => {
             if ys.len() != 1 || ys[0] != xs[0] {
-                return Err(bad(names.1, format!("has shape {ys:?}; it must be [{}], one label per row of '{}'", xs[0], names.0)));
+                return Err(bad(1, format!("has shape {ys:?}; it must be [{}], one label per row of '{}'", xs[0], names.0)));
             }
             if let Some(&l) = yv.iter().find(|&&l| l < 0) {
-                return Err(bad(names.1, format!("label {l} is negative")));
+                return Err(bad(1, format!("label {l} is negative")));
             }
             let classes = yv.iter().max().map_or(0, |&m| m as usize + 1);
             Ok(PreparedSet::from_arrays(xv, yv, shape, classes))
@@ -103,10 +107,10 @@ fn examples(x: (Vec<usize>, Data), y: (Vec<usize>, Data), names: (&str, &str), p
             let width = match ys[..] {
                 [n] if n == xs[0] => 1,
                 [n, t] if n == xs[0] && t > 0 => t,
-                _ => return Err(bad(names.1, format!("has shape {ys:?}; float targets must be [{n}] or [{n}, T], one row per row of '{}'", names.0, n = xs[0]))),
+                _ => return Err(bad(1, format!("has shape {ys:?}; float targets must be [{n}] or [{n}, T], one row per row of '{}'", names.0, n = xs[0]))),
             };
             if let Some(i) = yv.iter().position(|v| !v.is_finite()) {
-                return Err(bad(names.1, format!("value {} at flat index {i} is not finite", yv[i])));
+                return Err(bad(1, format!("value {} at flat index {i} is not finite", yv[i])));
             }
             Ok(PreparedSet::from_regression_arrays(xv, yv, width, shape))
         }
@@ -127,7 +131,9 @@ pub fn read_npz(path: &Path) -> Result<Arrays, DataError> {
         if size > 1 << 34 {
             return Err(DataError::corrupt(path, format!("array '{name}': {size} bytes is too large")));
         }
-        let mut bytes = Vec::with_capacity(size as usize);
+        // the declared size is only a hint: a crafted archive may claim up to 16 GiB for a few
+        // bytes, so at most 64 MiB is reserved up front and the rest grows as it is read
+        let mut bytes = Vec::with_capacity((size as usize).min(64 << 20));
         entry.read_to_end(&mut bytes).map_err(|e| DataError::corrupt(path, format!("array '{name}': {e}")))?;
         parse(&bytes, name, path).map(Some)
     };
@@ -135,12 +141,12 @@ pub fn read_npz(path: &Path) -> Result<Arrays, DataError> {
     let x = need(get("x")?, "x")?;
     let y = need(get("y")?, "y")?;
     let test = match (get("x_test")?, get("y_test")?) {
-        (Some(x), Some(y)) => Some(examples(x, y, ("x_test", "y_test"), path)?),
+        (Some(x), Some(y)) => Some(examples(x, y, ("x_test", "y_test"), (path, path))?),
         (None, None) => None,
         (Some(_), None) => return Err(DataError::corrupt(path, "has 'x_test' but no 'y_test'")),
         (None, Some(_)) => return Err(DataError::corrupt(path, "has 'y_test' but no 'x_test'")),
     };
-    let train = examples(x, y, ("x", "y"), path)?;
+    let train = examples(x, y, ("x", "y"), (path, path))?;
     finish(train, test, path)
 }
 
@@ -150,7 +156,7 @@ pub fn read_npy_pair(x_path: &Path, y_path: &Path) -> Result<Arrays, DataError> 
         let bytes = std::fs::read(p).map_err(|e| DataError::io(p, e))?;
         parse(&bytes, name, p)
     };
-    let train = examples(read(x_path, "x")?, read(y_path, "y")?, ("x", "y"), x_path)?;
+    let train = examples(read(x_path, "x")?, read(y_path, "y")?, ("x", "y"), (x_path, y_path))?;
     finish(train, None, x_path)
 }
 
@@ -175,4 +181,34 @@ fn finish(mut train: PreparedSet, mut test: Option<PreparedSet>, path: &Path) ->
         t.num_classes = train.num_classes;
     }
     Ok(Arrays { train, test })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An `.npy` file in NumPy's format 1.0: the header padded to 64 bytes, then the data.
+    fn npy(path: &Path, descr: &str, shape: &str, data: &[u8]) {
+        let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend((header.len() as u16).to_le_bytes());
+        bytes.extend(header.as_bytes());
+        bytes.extend(data);
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    /// With an `.npy` pair, a problem of the labels names the labels' file, not the inputs'.
+    #[test]
+    fn a_bad_label_of_an_npy_pair_names_the_labels_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (x, y) = (dir.path().join("x.npy"), dir.path().join("x_labels.npy"));
+        npy(&x, "<f4", "(2, 3)", &[0.5f32; 6].iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>());
+        npy(&y, "<i8", "(2,)", &[1i64, -1].iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>());
+        let e = read_npy_pair(&x, &y).err().expect("a negative label is an error").to_string();
+        assert!(e.contains("x_labels.npy") && e.contains("array 'y': label -1 is negative"), "{e}");
+    }
 }
