@@ -208,7 +208,8 @@ mod tests {
         let (x, y) = (dir.path().join("x.npy"), dir.path().join("x_labels.npy"));
         npy(&x, "<f4", "(2, 3)", &[0.5f32; 6].iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>());
         npy(&y, "<i8", "(2,)", &[1i64, -1].iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>());
-        let e = read_npy_pair(&x, &y).err().expect("a negative label is an error").to_string();
+        let Err(e) = read_npy_pair(&x, &y) else { panic!("a negative label is an error") };
+        let e = e.to_string();
         assert!(e.contains("x_labels.npy") && e.contains("array 'y': label -1 is negative"), "{e}");
     }
 }
