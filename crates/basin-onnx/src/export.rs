@@ -3,7 +3,7 @@
 //! ([`safetensors_bytes`]), which are PyTorch `state_dict` names under both exporters.
 
 use crate::error::{OnnxError, bail};
-use crate::file::{FLOAT, INT64};
+use crate::file::{BOOL, DOUBLE, FLOAT, INT32, INT64};
 use crate::net::OnnxNet;
 use onnx_ir::{Message, TensorProto};
 use safetensors::tensor::{Dtype, TensorView};
@@ -12,8 +12,9 @@ use std::path::Path;
 
 /// The ONNX file `source` was read from, with every initializer `net` holds replaced by its
 /// trained value (weights, biases, normalization parameters, batch-norm running statistics),
-/// all stored inline (a single file, no external data). Everything else (nodes, opset,
-/// metadata) is kept as written.
+/// all stored inline (a single file, no external data), each in its element type as written
+/// (a DOUBLE parameter stays DOUBLE, an INT32 or BOOL tensor stays so). Everything else (nodes,
+/// opset, metadata) is kept as written.
 pub fn onnx_bytes(net: &OnnxNet, source: &Path) -> Result<Vec<u8>, OnnxError> {
     let mut file = crate::file::OnnxFile::open(source)?;
     let named = net.named_tensors();
@@ -29,11 +30,7 @@ pub fn onnx_bytes(net: &OnnxNet, source: &Path) -> Result<Vec<u8>, OnnxError> {
             let host = file.tensor(&t)?;
             match host.data {
                 crate::file::HostData::Float(v) => set_floats(&mut t, &v)?,
-                crate::file::HostData::Int(v) => {
-                    t.data_type = INT64;
-                    t.raw_data = v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>().into();
-                    inline(&mut t);
-                }
+                crate::file::HostData::Int(v) => set_ints(&mut t, &v),
             }
         }
         inits.push(t);
@@ -64,12 +61,32 @@ fn set_floats(t: &mut TensorProto, v: &[f32]) -> Result<(), OnnxError> {
     if n as usize != v.len() {
         bail!("initializer '{}': {} trained values for shape {:?}", t.name, v.len(), t.dims);
     }
-    t.data_type = FLOAT;
     t.float_data.clear();
     t.double_data.clear();
-    t.raw_data = v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>().into();
+    t.raw_data = if t.data_type == DOUBLE {
+        v.iter().flat_map(|&x| f64::from(x).to_le_bytes()).collect::<Vec<u8>>().into()
+    } else {
+        t.data_type = FLOAT;
+        v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>().into()
+    };
     inline(t);
     Ok(())
+}
+
+/// `v` into `t` inline, in `t`'s integer type (INT32, BOOL; INT64 otherwise).
+fn set_ints(t: &mut TensorProto, v: &[i64]) {
+    t.int32_data.clear();
+    t.int64_data.clear();
+    t.raw_data = match t.data_type {
+        INT32 => v.iter().flat_map(|&x| (x as i32).to_le_bytes()).collect::<Vec<u8>>(),
+        BOOL => v.iter().map(|&x| u8::from(x != 0)).collect(),
+        _ => {
+            t.data_type = INT64;
+            v.iter().flat_map(|x| x.to_le_bytes()).collect()
+        }
+    }
+    .into();
+    inline(t);
 }
 
 fn inline(t: &mut TensorProto) {
@@ -78,17 +95,19 @@ fn inline(t: &mut TensorProto) {
 }
 
 /// The trained tensors under their initializer names (float32, the file's shapes), and for
-/// each batch norm PyTorch's `num_batches_tracked` (int64, `batches`), so that PyTorch's
+/// each batch norm named as PyTorch names it (`….running_mean`) PyTorch's
+/// `num_batches_tracked` (int64, `batches`), so that PyTorch's
 /// `model.load_state_dict(safetensors.torch.load_file(F))` accepts the file with its default
-/// `strict=True`.
+/// `strict=True`. A batch norm named otherwise (not PyTorch's) gets none.
 pub fn safetensors_bytes(net: &OnnxNet, batches: i64) -> Result<Vec<u8>, OnnxError> {
     let mut bufs: Vec<(String, Vec<usize>, Dtype, Vec<u8>)> = vec![];
     for (p, v) in net.named_tensors() {
         bufs.push((p.name.clone(), p.dims.clone(), Dtype::F32, v.iter().flat_map(|x| x.to_le_bytes()).collect()));
     }
     for spec in &net.program().layers {
-        if let crate::program::LayerSpec::BatchNorm { mean, .. } = spec {
-            let prefix = mean.0.name.strip_suffix("running_mean").unwrap_or("");
+        if let crate::program::LayerSpec::BatchNorm { mean, .. } = spec
+            && let Some(prefix) = mean.0.name.strip_suffix("running_mean")
+        {
             bufs.push((format!("{prefix}num_batches_tracked"), vec![], Dtype::I64, batches.to_le_bytes().to_vec()));
         }
     }
@@ -98,4 +117,35 @@ pub fn safetensors_bytes(net: &OnnxNet, batches: i64) -> Result<Vec<u8>, OnnxErr
         .collect::<Result<_, _>>()
         .map_err(|e| OnnxError(format!("safetensors: {e}")))?;
     safetensors::tensor::serialize(views, None).map_err(|e| OnnxError(format!("safetensors: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Written back, each tensor keeps its element type and its values (read back by the
+    /// same reader as an imported file).
+    #[test]
+    fn tensors_keep_their_element_type() {
+        let mut file = crate::file::OnnxFile::open(&std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/onnx/mlp.script.onnx")).unwrap();
+        let tensor = |data_type: i32| {
+            let mut t = TensorProto::new();
+            t.name = format!("t{data_type}");
+            t.dims = vec![3];
+            t.data_type = data_type;
+            t
+        };
+        for dt in [FLOAT, DOUBLE] {
+            let mut t = tensor(dt);
+            set_floats(&mut t, &[0.5, -1.25, 3.0]).unwrap();
+            assert_eq!(t.data_type, dt);
+            assert_eq!(file.tensor(&t).unwrap().data, crate::file::HostData::Float(vec![0.5, -1.25, 3.0]));
+        }
+        for (dt, v) in [(INT32, vec![7, -2, 0]), (INT64, vec![1 << 40, -2, 0]), (BOOL, vec![1, 0, 1])] {
+            let mut t = tensor(dt);
+            set_ints(&mut t, &v);
+            assert_eq!(t.data_type, dt);
+            assert_eq!(file.tensor(&t).unwrap().data, crate::file::HostData::Int(v));
+        }
+    }
 }
