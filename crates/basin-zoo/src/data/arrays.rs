@@ -212,4 +212,18 @@ mod tests {
         let e = e.to_string();
         assert!(e.contains("x_labels.npy") && e.contains("array 'y': label -1 is negative"), "{e}");
     }
+
+    /// A header whose shape overflows 64 bits is an error naming the file and the array, in
+    /// every profile (npyz multiplies it before basin can check: Cargo.toml keeps that from
+    /// panicking in the dev profile).
+    #[test]
+    fn a_shape_that_overflows_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let (x, y) = (dir.path().join("x.npy"), dir.path().join("x_labels.npy"));
+        npy(&x, "<f4", "(1099511627776, 1099511627776, 4)", &[0u8; 16]);
+        npy(&y, "<i8", "(2,)", &[0u8; 16]);
+        let Err(e) = read_npy_pair(&x, &y) else { panic!("an overflowing shape is an error") };
+        let e = e.to_string();
+        assert!(e.contains("x.npy") && e.contains("array 'x'"), "{e}");
+    }
 }
