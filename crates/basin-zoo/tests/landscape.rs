@@ -71,6 +71,13 @@ fn filter_normalized_directions_have_the_weights_filter_norms() {
     let again = filter_normalized_direction(&w, DirectionNorm::Filter, true, 7);
     assert_eq!(d.to_host(), again.to_host());
     assert_ne!(d.to_host(), filter_normalized_direction(&w, DirectionNorm::Filter, true, 8).to_host());
+    // included, a bias's or a norm's direction is the parameter itself (loss-landscape's d = w)
+    let with = filter_normalized_direction(&w, DirectionNorm::Filter, false, 7);
+    for ((slot, wp), dp) in w.slots.iter().zip(w.to_host_parts()).zip(with.to_host_parts()) {
+        if matches!(slot.kind, ParamKind::Bias | ParamKind::Norm) {
+            assert_eq!(wp, dp, "{}: d = w", slot.path);
+        }
+    }
     let layer = filter_normalized_direction(&w, DirectionNorm::Layer, false, 7);
     for ((wn, ln), s) in w.part_norms().iter().zip(layer.part_norms()).zip(w.slots.iter()) {
         assert!((wn - ln).abs() <= 1e-5 * wn.max(1e-6), "{}: {ln} vs {wn}", s.path);

@@ -57,7 +57,8 @@ pub enum LandscapeCommand {
         /// filter | layer | none.
         #[arg(long, default_value = "filter")]
         norm: String,
-        /// Give biases and batch-norm parameters a direction too (Li et al. ignore them).
+        /// Give biases and batch-norm parameters a direction too: the parameter itself, as
+        /// loss-landscape does (Li et al. ignore them by default).
         #[arg(long)]
         include_bias_bn: bool,
         /// Seed of the directions (they are regenerated from it, never cached).

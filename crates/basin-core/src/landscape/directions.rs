@@ -22,7 +22,10 @@ pub enum DirectionNorm {
 }
 
 /// A filter/layer-normalized Gaussian direction at `w`, from `seed`. With `ignore_bias_bn`,
-/// 1-D parameters (biases, batch-norm scale and shift) get no direction (Li et al.'s default).
+/// 1-D parameters (biases, batch-norm scale and shift) get no direction (Li et al.'s default);
+/// without it, their direction is the parameter itself, as loss-landscape's
+/// `normalize_directions_for_weights` sets `d = w` for them (`DirectionNorm::None` keeps the
+/// raw Gaussian there too).
 pub fn filter_normalized_direction(w: &ParamVec, norm: DirectionNorm, ignore_bias_bn: bool, seed: u64) -> ParamVec {
     let d = w.normal(seed, 1.0);
     let d = match norm {
@@ -41,5 +44,16 @@ pub fn filter_normalized_direction(w: &ParamVec, norm: DirectionNorm, ignore_bia
             })
         }
     };
-    if ignore_bias_bn { d.masked(|s| s.kind != ParamKind::Bias && s.kind != ParamKind::Norm) } else { d }
+    let one_d = |s: &crate::paramvec::Slot| s.kind == ParamKind::Bias || s.kind == ParamKind::Norm;
+    if ignore_bias_bn {
+        d.masked(|s| !one_d(s))
+    } else if norm == DirectionNorm::None {
+        d
+    } else {
+        let mut parts = w.parts.iter();
+        d.map(|s, p| {
+            let wp = parts.next().expect("same layout").clone();
+            if one_d(s) { wp } else { p }
+        })
+    }
 }
