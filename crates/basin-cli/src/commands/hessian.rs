@@ -1,5 +1,6 @@
-//! `basin hessian`: top (and bottom) eigenvalues (Lanczos), trace (Hutchinson), Frobenius norm,
-//! diagonal (Hutchinson, per tensor) and spectral density (SLQ) of the loss Hessian of a trained
+//! `basin hessian`: top (and bottom) eigenvalues (Lanczos), trace (Hutch++ by default, or
+//! Hutchinson), Frobenius norm, diagonal (Diag++ by default, or Hutchinson; per tensor) and
+//! spectral density (SLQ) of the loss Hessian of a trained
 //! model on a fixed subset of its training set, with the spread across independent subsets
 //! (`--repeats`); optionally of one layer's block (`--layer`) or of the Gauss–Newton matrix
 //! (`--operator ggn`), always labelled with what it is.

@@ -53,7 +53,7 @@ pub struct LanczosResult<V> {
     pub bottom_residuals: Vec<f64>,
     /// The tridiagonal's diagonal α (for inspection; SLQ runs its own recurrence on `ritz_all`).
     pub alpha: Vec<f64>,
-    /// Its off-diagonal β.
+    /// Its off-diagonal β₁ … β_{m−1}, then β_m, the norm of the last residual (m entries).
     pub beta: Vec<f64>,
     /// Ritz values and first components of their eigenvectors (all m of them), for quadrature.
     pub ritz_all: Vec<(f64, f64)>,
@@ -138,7 +138,6 @@ pub fn lanczos_from<O: LinearOperator>(op: &mut O, start: O::V, cfg: &LanczosCon
         bottom_residuals.push((b_last * s[(m - 1, i)]).abs());
     }
     let ritz_all = (0..m).map(|i| (theta[i], s[(0, i)])).collect();
-    beta.truncate(m.saturating_sub(1).max(beta.len().min(m)));
     LanczosResult { eigenvalues, eigenvectors, residuals, bottom_eigenvalues, bottom_residuals, iterations: m, converged, alpha, beta, ritz_all }
 }
 

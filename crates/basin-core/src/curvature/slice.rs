@@ -42,10 +42,18 @@ pub struct EigenSlice {
     pub losses: Vec<f64>,
     /// (α, mean_B L(θ − α η (g_Bᵀe₁) e₁) − L(θ)).
     pub alpha_changes: Vec<(f64, f64)>,
+    /// Whether the Lanczos run for e₁ met its tolerance (relative residual 1e-3 within 40
+    /// steps): an unconverged e₁ still defines the slice, and this says so (`None`: a file
+    /// written before it was recorded).
+    #[serde(default)]
+    pub converged: Option<bool>,
 }
 
 /// The slice of `model` on `indices` of `set` along the top eigenvector of `kind`; minibatches
-/// of `batch` examples for g_B, learning rate `lr`, grid `ks`. Also returns e₁.
+/// of `batch` examples for g_B, learning rate `lr`, grid `ks`. Also returns e₁. The g_B are
+/// taken in evaluation mode (batch-norm running statistics, no dropout), as in `alignment`:
+/// the slice measures the function whose Hessian gave e₁, not the training-mode one whose
+/// batch statistics would move with each minibatch.
 #[allow(clippy::too_many_arguments)] // the paper's quantities, each needed once
 pub fn eigen_slice<M: Classifier>(model: &M, set: &dyn ExampleSet, indices: &[usize], batch: usize, lr: f64, ks: &[f64], step: u64, kind: OperatorKind, device: &Device) -> Result<(EigenSlice, ParamVec), BasinError> {
     let obj = Objective::new(model, set, indices, 500, device);
@@ -76,5 +84,5 @@ pub fn eigen_slice<M: Classifier>(model: &M, set: &dyn ExampleSet, indices: &[us
             (a, mean)
         })
         .collect();
-    Ok((EigenSlice { step, operator: kind.name().to_string(), lambda1: r.eigenvalues[0], delta, loss, ks: ks.to_vec(), losses, alpha_changes }, e1))
+    Ok((EigenSlice { step, operator: kind.name().to_string(), lambda1: r.eigenvalues[0], delta, loss, ks: ks.to_vec(), losses, alpha_changes, converged: Some(r.converged) }, e1))
 }

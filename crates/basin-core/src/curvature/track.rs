@@ -27,7 +27,8 @@ pub struct CurvatureConfig {
     pub tol: f64,
     /// `hessian` (default, exact), `ggn` (Gauss–Newton) or `fd` (finite differences; see `choice`).
     pub operator: super::choice::OperatorKind,
-    /// Relative finite-difference step ε of `ggn` and `fd` (0 = the operator's default: 1e-4, 1e-3).
+    /// Relative finite-difference step ε of `ggn` and `fd` (0 = the operator's default: the
+    /// exact tangent pass for `ggn`, 1e-3 for `fd`).
     pub eps: f64,
     /// Batch size of the subset passes.
     pub batch_size: usize,
