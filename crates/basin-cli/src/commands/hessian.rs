@@ -114,7 +114,9 @@ pub struct HessianArgs {
     /// Lanczos steps per SLQ probe.
     #[arg(long, default_value_t = 40)]
     density_steps: usize,
-    /// Gaussian width relative to the spectrum's range.
+    /// Gaussian width of the density, relative to the range of the Ritz values (σ = sigma ×
+    /// range). PyHessian's `density.py` uses a variance of 1e-5 · max(1, range) instead: its σ
+    /// is √(1e-5 · max(1, range)); pass that ÷ range to draw the same curve.
     #[arg(long, default_value_t = 0.01)]
     sigma: f64,
     /// With --density: also the density of log₁₀|λ| from the same SLQ nodes (Papyan 2020),
