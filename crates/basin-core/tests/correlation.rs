@@ -75,3 +75,12 @@ fn the_bootstrap_interval_holds_tau_and_narrows_with_more_models() {
     // deterministic in its seed
     assert_eq!(kendall::bootstrap_interval(&t.measure, &t.gap, 500, 0.9, 3), kendall::bootstrap_interval(&t.measure, &t.gap, 500, 0.9, 3));
 }
+
+/// A measure that ranks every pair of models as the gap does has τ = 1 on every resample: the
+/// copies a resample draws are not pairs (counted as ties, they pulled the interval below 1).
+#[test]
+fn a_perfect_ranking_keeps_its_interval_at_one() {
+    let gap: Vec<f64> = (0..16).map(|i| i as f64 * 0.1).collect();
+    let measure: Vec<f64> = gap.iter().map(|g| 3.0 * g + 1.0).collect();
+    assert_eq!(kendall::bootstrap_interval(&measure, &gap, 1000, 0.95, 0), (1.0, 1.0));
+}

@@ -34,7 +34,12 @@ def psi(hp, m, g):
         groups = {}
         for k, h in enumerate(hp):
             groups.setdefault(tuple(v for j, v in enumerate(h) if j != i), []).append(k)
-        taus = [tau_a(m[idx], g[idx]) for idx in map(np.array, groups.values()) if len(idx) >= 2]
+        # within a group only the pairs that differ in hyperparameter i (not two seeds of one value)
+        taus = []
+        for idx in groups.values():
+            pairs = [(a, b) for a in idx for b in idx if a != b and hp[a][i] != hp[b][i]]
+            if pairs:
+                taus.append(sum(np.sign(m[a] - m[b]) * np.sign(g[a] - g[b]) for a, b in pairs) / len(pairs))
         per.append(float(np.mean(taus)))
     return float(np.mean(per)), per
 
