@@ -40,35 +40,50 @@ pub struct Verdict {
     pub test: String,
     /// Welch's t of left − right (signed so that positive supports the claim).
     pub t: Option<f64>,
-    /// `reproduced` (t ≥ 2), `not reproduced` (t ≤ −2), `inconclusive` (|t| < 2),
-    /// `inconclusive (not measured)` (a cell has no value: no finished run, or the metric is not
-    /// measured at this scale), `inconclusive (too few seeds)` (fewer than 2 runs in a cell), or `inconclusive (below
-    /// f32 resolution)` (means within 1e-6 of their scale).
+    /// Its Welch–Satterthwaite degrees of freedom ν.
+    pub df: Option<f64>,
+    /// `reproduced` (t ≥ t₀.₉₅(ν), the one-sided 95 % point of Student's t at ν), `not
+    /// reproduced` (t ≤ −t₀.₉₅(ν)), `inconclusive` (between), `inconclusive (not measured)` (a
+    /// cell has no value: no finished run, or the metric is not measured at this scale),
+    /// `inconclusive (too few seeds)` (fewer than 2 runs in a cell), `inconclusive (no spread)`
+    /// (both cells without variance: t is not defined), or `inconclusive (below f32
+    /// resolution)` (means within 1e-6 of their scale).
     pub verdict: String,
 }
 
-/// Welch's t supporting `left > right` (or `<`), and the verdict.
-pub fn judge(left: Option<Stat>, right: Option<Stat>, greater: bool) -> (Option<f64>, String) {
-    let (Some(l), Some(r)) = (left, right) else { return (None, "inconclusive (not measured)".into()) };
+/// Welch's t supporting `left > right` (or `<`), its Welch–Satterthwaite degrees of freedom,
+/// and the verdict: a one-sided test at the 95 % level, each claim having a direction. The
+/// critical value is Student's t at ν (`statrs`): 6.31 at ν = 1, 2.92 at ν = 2, 1.81 at ν = 10,
+/// so two seeds per cell must agree closely before a claim counts as reproduced.
+pub fn judge(left: Option<Stat>, right: Option<Stat>, greater: bool) -> (Option<f64>, Option<f64>, String) {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    let (Some(l), Some(r)) = (left, right) else { return (None, None, "inconclusive (not measured)".into()) };
     if l.n < 2 || r.n < 2 {
-        return (None, "inconclusive (too few seeds)".into());
+        return (None, None, "inconclusive (too few seeds)".into());
     }
     // basin computes in f32: means that differ by less than 1e-6 of their scale are the
     // same number to the measurement, whatever their spread (which is round-off too)
     if (l.mean - r.mean).abs() <= 1e-6 * l.mean.abs().max(r.mean.abs()).max(1.0) {
-        return (None, "inconclusive (below f32 resolution)".into());
+        return (None, None, "inconclusive (below f32 resolution)".into());
     }
-    let se = (l.std.powi(2) / l.n as f64 + r.std.powi(2) / r.n as f64).sqrt();
+    let (a, b) = (l.std.powi(2) / l.n as f64, r.std.powi(2) / r.n as f64);
+    if a + b == 0.0 {
+        // seeds that tie within each cell (an accuracy on a grid of 1e-4, a step count) give
+        // no spread to judge a difference against
+        return (None, None, "inconclusive (no spread)".into());
+    }
     let d = if greater { l.mean - r.mean } else { r.mean - l.mean };
-    let t = if se > 0.0 { d / se } else if d == 0.0 { 0.0 } else { d.signum() * f64::INFINITY };
-    let v = if t >= 2.0 {
+    let t = d / (a + b).sqrt();
+    let df = (a + b).powi(2) / (a * a / (l.n - 1) as f64 + b * b / (r.n - 1) as f64);
+    let critical = StudentsT::new(0.0, 1.0, df).expect("ν > 0").inverse_cdf(0.95);
+    let v = if t >= critical {
         "reproduced"
-    } else if t <= -2.0 {
+    } else if t <= -critical {
         "not reproduced"
     } else {
         "inconclusive"
     };
-    (Some(t), v.into())
+    (Some(t), Some(df), v.into())
 }
 
 /// Everything the report shows.
@@ -184,8 +199,8 @@ pub fn build(e: &Experiment, scale: &str, seeds: usize, out: &Path) -> Report {
         .iter()
         .map(|c| {
             let p = parse_comparison(&c.test).expect("checked when loading");
-            let (t, verdict) = judge(get(&p.left.0, &p.left.1), get(&p.right.0, &p.right.1), p.greater);
-            Verdict { text: c.text.clone(), test: c.test.clone(), t, verdict }
+            let (t, df, verdict) = judge(get(&p.left.0, &p.left.1), get(&p.right.0, &p.right.1), p.greater);
+            Verdict { text: c.text.clone(), test: c.test.clone(), t, df, verdict }
         })
         .collect();
     Report { name: e.name.clone(), scale: scale.into(), cells, references, claims, runs: (done, e.cells.len() * seeds) }
@@ -222,14 +237,15 @@ pub fn tables(e: &Experiment, r: &Report) -> (Table, Table, Table) {
         };
         refs.row(vec![p.cell.clone(), p.metric.clone(), paper, s.as_ref().map(fmt).unwrap_or_else(|| "—".into()), z.map(|z| if z.abs() >= 1e3 { format!("{z:+.1e}") } else { format!("{z:+.1}") }).unwrap_or_else(|| "—".into())]);
     }
-    let mut claims = Table::new(&["claim", "test", "Welch t", "verdict"]);
+    let mut claims = Table::new(&["claim", "test", "Welch t", "ν", "verdict"]);
     for v in &r.claims {
-        claims.row(vec![v.text.clone(), v.test.clone(), v.t.map(|t| format!("{t:+.2}")).unwrap_or_else(|| "—".into()), v.verdict.clone()]);
+        let num = |x: Option<f64>, f: fn(f64) -> String| x.map(f).unwrap_or_else(|| "—".into());
+        claims.row(vec![v.text.clone(), v.test.clone(), num(v.t, |t| format!("{t:+.2}")), num(v.df, |d| format!("{d:.1}")), v.verdict.clone()]);
     }
     (cells, refs, claims)
 }
 
-const VERDICT_RULE: &str = "Verdicts: Welch's t of the two cells' means over seeds; reproduced when t ≥ 2, not reproduced when t ≤ −2, inconclusive otherwise, with fewer than 2 seeds per cell, or when the means differ by less than 1e-6 of their scale (f32 resolution).";
+const VERDICT_RULE: &str = "Verdicts: Welch's t of the two cells' means over seeds, one-sided at 95 %: reproduced when t ≥ t₀.₉₅(ν), Student's t at the Welch–Satterthwaite degrees of freedom ν (6.31 at ν = 1, 2.92 at ν = 2, 1.81 at ν = 10), not reproduced when t ≤ −t₀.₉₅(ν), inconclusive otherwise, with fewer than 2 seeds per cell, when neither cell varies over its seeds, or when the means differ by less than 1e-6 of their scale (f32 resolution).";
 
 /// One line on what the experiment is and how far it got.
 fn lead(e: &Experiment, r: &Report) -> String {
@@ -412,13 +428,24 @@ mod tests {
     #[test]
     fn verdicts_follow_welch_t() {
         let s = |mean, std, n| Some(Stat { mean, std, n });
-        assert_eq!(judge(s(0.9, 0.01, 3), s(0.8, 0.01, 3), true).1, "reproduced");
-        assert_eq!(judge(s(0.8, 0.01, 3), s(0.9, 0.01, 3), true).1, "not reproduced");
-        assert_eq!(judge(s(0.9, 0.1, 3), s(0.89, 0.1, 3), true).1, "inconclusive");
-        assert_eq!(judge(s(0.9, 0.0, 1), s(0.8, 0.0, 3), true).1, "inconclusive (too few seeds)");
+        assert_eq!(judge(s(0.9, 0.01, 3), s(0.8, 0.01, 3), true).2, "reproduced");
+        assert_eq!(judge(s(0.8, 0.01, 3), s(0.9, 0.01, 3), true).2, "not reproduced");
+        assert_eq!(judge(s(0.9, 0.1, 3), s(0.89, 0.1, 3), true).2, "inconclusive");
+        assert_eq!(judge(s(0.9, 0.0, 1), s(0.8, 0.0, 3), true).2, "inconclusive (too few seeds)");
         // the authors' sharpness protocol at these minima: round-off against round-off
-        assert_eq!(judge(s(2.6e-7, 0.5e-7, 3), s(1.4e-7, 0.1e-7, 3), true).1, "inconclusive (below f32 resolution)");
-        assert_eq!(judge(s(0.8, 0.01, 3), s(0.9, 0.01, 3), false).1, "reproduced");
+        assert_eq!(judge(s(2.6e-7, 0.5e-7, 3), s(1.4e-7, 0.1e-7, 3), true).2, "inconclusive (below f32 resolution)");
+        assert_eq!(judge(s(0.8, 0.01, 3), s(0.9, 0.01, 3), false).2, "reproduced");
+        // two seeds per cell, one of them spread: t = 2.5 at ν = 1.0 is not enough (t₀.₉₅(1) =
+        // 6.31, a two-sided p of 0.24), though it passed the old fixed t ≥ 2
+        let (t, df, v) = judge(s(0.925, 0.02, 2), s(0.89, 0.0, 2), true);
+        assert!((t.unwrap() - 2.475).abs() < 1e-3 && (df.unwrap() - 1.0).abs() < 1e-12, "{t:?} {df:?}");
+        assert_eq!(v, "inconclusive");
+        // many seeds: the critical value nears the normal's 1.645, and t = 1.9 passes
+        let (t, df, v) = judge(s(1.0 + 1.9 * (2.0f64 / 400.0).sqrt(), 1.0, 400), s(1.0, 1.0, 400), true);
+        assert!((t.unwrap() - 1.9).abs() < 1e-9 && df.unwrap() > 790.0, "{t:?} {df:?}");
+        assert_eq!(v, "reproduced");
+        // seeds that tie within each cell: no t
+        assert_eq!(judge(s(0.9, 0.0, 2), s(0.8, 0.0, 2), true).2, "inconclusive (no spread)");
         let st = Stat::of(&[1.0, 2.0, 3.0]);
         assert_eq!((st.mean, st.std, st.n), (2.0, 1.0, 3));
     }
