@@ -35,6 +35,14 @@ impl Network {
         if cfg.model.freeze.is_empty() { Ok(net) } else { net.freeze(&cfg.model.freeze) }
     }
 
+    /// [`basin_core::train::trainer::check_selects`] on this network.
+    pub fn check_selects(&self, cfg: &TrainConfig) -> Result<(), basin_core::BasinError> {
+        match self {
+            Network::Zoo(z) => basin_core::train::trainer::check_selects(cfg, z),
+            Network::Onnx(o) => basin_core::train::trainer::check_selects(cfg, o),
+        }
+    }
+
     /// The trainable parameters' names (module paths, or ONNX initializer names) and ids.
     fn param_ids(&self) -> Vec<(String, burn::module::ParamId)> {
         match self {

@@ -142,7 +142,10 @@ fn estimator_rows() -> Vec<(&'static str, &'static str, &'static str, Expect, Co
         ("det-smoothout", "copies", "2", Changes, &[]),
         ("det-smoothout", "params", "\"dense\"", Changes, &[]),
         ("s-sgd", "level", "0.1", Changes, &[]),
-        ("s-sgd", "layers", "\"conv\"", Changes, &[]),
+        ("s-sgd", "layers", "\"dense\"", Changes, &[("model.name", "\"simple-cnn\"")]),
+        // ne-f1 has no convolution: the noise would touch nothing, plain SGD under another name
+        ("s-sgd", "layers", "\"conv\"", Rejected, &[]),
+        ("smoothout", "params", "\"conv\"", Rejected, &[]),
         ("noise-enhancement", "alpha", "2.0", Changes, &[]),
         ("sam", "rho", "0.1", Changes, &[]),
         ("sam", "m", "16", Changes, &[]),

@@ -61,6 +61,7 @@ pub fn run(mut args: TrainArgs) -> Result<(), CliError> {
     cfg.validate_against(data.train.len())?;
     let ad = device.clone().autodiff();
     let model = Network::build(&cfg, &data, &ad)?;
+    model.check_selects(&cfg)?;
     // one writer per run folder, from here to the end of the run
     let _lock = crate::run_lock::acquire(&out)?;
     let previous = basin_core::train::checkpoint::latest(&out)?;

@@ -155,6 +155,31 @@ impl EstimatorConfig {
         }
     }
 
+    /// The key and value of the method's parameter selection (`params`, or S-SGD's `layers`),
+    /// for the methods that perturb a chosen set of parameters.
+    pub fn param_filter(&self) -> Option<(&'static str, crate::paramkind::ParamFilter)> {
+        match self {
+            EstimatorConfig::SmoothOut(c) => Some(("params", c.params)),
+            EstimatorConfig::DetSmoothOut(c) => Some(("params", c.params)),
+            EstimatorConfig::AdaSmoothOut(c) => Some(("params", c.params)),
+            EstimatorConfig::SymmetricSgd(c) => Some(("layers", c.layers)),
+            _ => None,
+        }
+    }
+
+    /// An error naming the key when the method's parameter selection takes none of the
+    /// parameters whose kinds are `kinds` (`params = "conv"` on an MLP): its noise would touch
+    /// nothing and the run would be plain SGD under the method's name.
+    pub fn check_selects(&self, kinds: &[crate::paramkind::ParamKind]) -> Result<(), crate::BasinError> {
+        match self.param_filter() {
+            Some((key, f)) if !kinds.iter().any(|&k| f.accepts(k)) => {
+                let name = serde_json::to_value(f).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+                Err(crate::BasinError::config(format!("estimator.{key}"), format!("'{name}' selects no parameter of this model, so {} would add no noise and train as plain SGD", self.name())))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// When the method draws its noise (`noise_per`), for the methods that have the setting.
     pub fn noise_per(&self) -> Option<NoisePer> {
         match self {

@@ -198,6 +198,15 @@ fn start_or_resume<M: Classifier>(model: M, optim: ModuleOptimizer, opts: &Train
     }
 }
 
+/// An error naming the key when a phase's method perturbs a selection of parameters (`params`,
+/// `layers`) that takes none of `model`'s: its noise would touch nothing
+/// ([`crate::estimators::EstimatorConfig::check_selects`]). `train` calls it first; a caller
+/// that writes files before training calls it before them.
+pub fn check_selects<M: burn::module::Module>(cfg: &TrainConfig, model: &M) -> Result<(), BasinError> {
+    let kinds: Vec<_> = crate::paramvec::ParamVec::from_model(model).slots.iter().map(|s| s.kind).collect();
+    super::phases::resolve(cfg)?.iter().try_for_each(|p| p.estimator.check_selects(&kinds))
+}
+
 /// Restores a resumed estimator's state (Nudged SGD's eigenvectors) from the latest
 /// checkpoint, only if that checkpoint was saved by the same phase `pi`.
 fn restore_estimator<M: Classifier>(estimator: &mut dyn crate::estimators::GradientEstimator<M>, model: &M, phases: &[super::phases::Phase], pi: usize, state: &LoopState, out: &std::path::Path) -> Result<(), BasinError> {
@@ -345,6 +354,8 @@ pub fn train_with<M: Classifier>(
 ) -> Result<(M, Summary), BasinError> {
     cfg.validate()?;
     cfg.validate_against(sets.train.len())?;
+    // before anything is written: a method whose noise would touch no parameter of this model
+    check_selects(cfg, &model)?;
     let out = &opts.out;
     let mut callbacks: Vec<Box<dyn Callback<M>>> = super::callbacks::builtin(cfg, &opts.out).into_iter().chain(callbacks).collect();
     let callback_states = |cbs: &[Box<dyn Callback<M>>]| checkpoint::CallbackStates {
