@@ -279,3 +279,18 @@ fn a_report_shows_an_onnx_model_with_pytorchs_loss_and_its_measurements() {
         assert!(!dir.path().join("r2.html").exists());
     }
 }
+
+/// The zoo's architecture keys have nothing to act on in an ONNX graph: each is an error
+/// naming it, and nothing is written (they were accepted and ignored).
+#[test]
+fn zoo_architecture_keys_are_refused_with_an_onnx_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let (onnx, data) = (fixture("mlp.script.onnx"), fixture("data.npz"));
+    for (key, value) in [("model.width", "64"), ("model.depth", "3"), ("model.dropout", "0.3"), ("model.relu_noise", "0.1")] {
+        let (m, d, k) = (format!("model.onnx=\"{onnx}\""), format!("data.npz=\"{data}\""), format!("{key}={value}"));
+        let (code, _, err) = basin(&["train", "--out", "r", "--set", &m, "--set", &d, "--set", &k, "--set", "train.epochs=1"], dir.path());
+        assert_eq!(code, 2, "{key}: {err}");
+        assert!(err.contains(&format!("{key}: shapes a zoo network")), "{err}");
+        assert!(!dir.path().join("r").exists());
+    }
+}

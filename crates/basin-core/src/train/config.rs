@@ -191,6 +191,14 @@ impl TrainConfig {
         if !self.model.onnx.is_empty() && self.model.name != ModelConfig::default().name {
             return Err(BasinError::config("model.name", format!("'{}' and model.onnx both name the network; set one", self.model.name)));
         }
+        if !self.model.onnx.is_empty() {
+            // the file's own graph: the zoo's architecture keys have nothing to act on
+            let m = &self.model;
+            let set = [("model.width", m.width != 0), ("model.depth", m.depth != 0), ("model.dropout", m.dropout != 0.0), ("model.relu_noise", m.relu_noise != 0.0)];
+            if let Some((key, _)) = set.iter().find(|(_, on)| *on) {
+                return Err(BasinError::config(*key, "shapes a zoo network; model.onnx brings its own graph"));
+            }
+        }
         if !self.data.npz.is_empty() && self.data.name != DataConfig::default().name {
             return Err(BasinError::config("data.name", format!("'{}' and data.npz both name the data; set one", self.data.name)));
         }
