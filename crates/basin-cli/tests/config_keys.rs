@@ -92,6 +92,8 @@ fn rows() -> Vec<Row> {
         ("optimizer.lr", "0.05", Changes, &[]),
         ("optimizer.momentum", "0.5", Changes, &[]),
         ("optimizer.nesterov", "true", Changes, &[]),
+        // without momentum Nesterov's step is plain SGD's
+        ("optimizer.nesterov", "true", Rejected, &[("optimizer.momentum", "0.0")]),
         ("optimizer.weight_decay", "0.01", Changes, &[]),
         ("optimizer.beta1", "0.5", Rejected, &[]),
         ("optimizer.beta2", "0.9", Rejected, &[]),
@@ -102,6 +104,8 @@ fn rows() -> Vec<Row> {
         ("schedule.t0", "1.0", Rejected, &[]),
         ("schedule.t_mult", "1.0", Rejected, &[]),
         ("schedule.eta_min", "0.001", Rejected, &[]),
+        // a negative floor would end each cosine cycle in gradient ascent
+        ("schedule.eta_min", "-0.01", Rejected, &[("schedule.kind", "\"cosine\"")]),
         ("schedule.warmup_epochs", "1.0", Changes, &[]),
         ("schedule.lr_scaling", "\"sqrt\"", Changes, &[]),
         ("schedule.base_batch", "32", Rejected, &[]),

@@ -67,8 +67,9 @@ impl ScheduleConfig {
         if !(self.warmup_epochs >= 0.0 && self.warmup_epochs.is_finite()) {
             return Err(BasinError::config("schedule.warmup_epochs", "must be ≥ 0 and finite"));
         }
-        if !self.eta_min.is_finite() {
-            return Err(BasinError::config("schedule.eta_min", "must be finite"));
+        if !(self.eta_min >= 0.0 && self.eta_min.is_finite()) {
+            // a negative floor turns the end of every cosine cycle into gradient ascent
+            return Err(BasinError::config("schedule.eta_min", "must be ≥ 0 and finite"));
         }
         if self.base_batch == 0 {
             return Err(BasinError::config("schedule.base_batch", "must be ≥ 1"));

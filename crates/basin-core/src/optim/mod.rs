@@ -57,6 +57,9 @@ impl OptimizerConfig {
         if !(0.0..1.0).contains(&self.momentum) {
             return Err(BasinError::config("optimizer.momentum", format!("must be in [0, 1), got {}", self.momentum)));
         }
+        if self.nesterov && self.name == "momentum" && self.momentum == 0.0 {
+            return Err(BasinError::config("optimizer.nesterov", "with optimizer.momentum = 0 Nesterov's step is plain SGD's; set a momentum"));
+        }
         if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
             return Err(BasinError::config("optimizer.weight_decay", format!("must be ≥ 0, got {}", self.weight_decay)));
         }
