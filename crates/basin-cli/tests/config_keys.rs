@@ -119,6 +119,10 @@ fn rows() -> Vec<Row> {
         ("curvature.eps", "1e-3", Rejected, &[]),
         ("curvature.batch_size", "50", Rejected, &[]),
         ("curvature.slice_at", "[1]", Changes, &[]),
+        ("curvature.slice_at", "[0]", Rejected, &[]),
+        // the slices run their own fixed Lanczos: the tracking's settings would be ignored
+        ("curvature.top_k", "2", Rejected, &[("curvature.slice_at", "[1]")]),
+        ("curvature.batch_size", "50", Rejected, &[("curvature.slice_at", "[1]")]),
         ("curvature.track_alignment", "true", Rejected, &[]),
         ("curvature.track_alignment", "true", Changes, &[("curvature.track_every", "1")]),
         ("phases", "[{ epochs = 1, lr = 0.05 }]", Changes, &[]),

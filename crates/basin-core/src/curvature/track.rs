@@ -60,6 +60,13 @@ impl CurvatureConfig {
         if !(self.eps >= 0.0 && self.eps < 1.0) {
             return Err(BasinError::config("curvature.eps", "must be in [0, 1)"));
         }
+        if !(self.tol > 0.0 && self.tol.is_finite()) {
+            return Err(BasinError::config("curvature.tol", "must be positive and finite"));
+        }
+        if self.slice_at.contains(&0) {
+            // the callbacks see the steps after an update, 1 and on: step 0 would never come
+            return Err(BasinError::config("curvature.slice_at", "steps count from 1 (the first update); 0 never comes"));
+        }
         if self.batch_size == 0 {
             return Err(BasinError::config("curvature.batch_size", "must be ≥ 1"));
         }

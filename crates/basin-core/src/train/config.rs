@@ -296,19 +296,27 @@ impl TrainConfig {
             return unused("schedule.base_batch", "schedule.lr_scaling is \"none\"".into());
         }
         let dc = &d.curvature;
-        if c.track_every == 0 && c.slice_at.is_empty() {
-            let keys = [
+        if c.track_every == 0 {
+            // the eigen-slices (curvature.slice_at) read the subset and the operator only: their
+            // Lanczos run is fixed (k = 1, tol 1e-3, 40 steps, the operator's own step)
+            let tracking_only = [
                 ("curvature.top_k", c.top_k != dc.top_k),
-                ("curvature.subset", c.subset != dc.subset),
                 ("curvature.max_iter", c.max_iter != dc.max_iter),
                 ("curvature.tol", c.tol != dc.tol),
-                ("curvature.operator", c.operator != dc.operator),
                 ("curvature.eps", c.eps != dc.eps),
                 ("curvature.batch_size", c.batch_size != dc.batch_size),
                 ("curvature.track_alignment", c.track_alignment != dc.track_alignment),
             ];
-            if let Some((k, _)) = keys.iter().find(|(_, set)| *set) {
-                return unused(k, "nothing is tracked (curvature.track_every = 0 and no curvature.slice_at)".into());
+            let slices_too = [("curvature.subset", c.subset != dc.subset), ("curvature.operator", c.operator != dc.operator)];
+            let nothing = "nothing is tracked (curvature.track_every = 0 and no curvature.slice_at)";
+            if let Some((k, _)) = tracking_only.iter().find(|(_, set)| *set) {
+                let why = if c.slice_at.is_empty() { nothing } else { "only the tracking uses it (curvature.track_every = 0), and curvature.slice_at's slices run their own fixed Lanczos (k = 1, tol 1e-3, 40 steps)" };
+                return unused(k, why.into());
+            }
+            if c.slice_at.is_empty()
+                && let Some((k, _)) = slices_too.iter().find(|(_, set)| *set)
+            {
+                return unused(k, nothing.into());
             }
         }
         if c.track_every == 0 && c.track_alignment {
