@@ -134,3 +134,15 @@ fn every_shipped_config_is_valid() {
         assert!(out.contains("[optimizer]"), "{out}");
     }
 }
+
+/// A `basin hessian` setting of an estimate that was not asked for is refused (exit 2, naming
+/// the flag the setting needs), not ignored.
+#[test]
+fn hessian_settings_need_their_estimate() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, value, needs) in [("--sigma", "0.05", "--density"), ("--density-probes", "2", "--density"), ("--density-steps", "10", "--density"), ("--svg", "d.svg", "--density"), ("--trace-method", "hutchinson", "--trace"), ("--diagonal-samples", "10", "--diagonal")] {
+        let (code, _, err) = basin(&["hessian", "--run", "r", flag, value], dir.path());
+        assert_eq!(code, 2, "{flag}: {err}");
+        assert!(err.contains(needs), "{flag}: {err}");
+    }
+}

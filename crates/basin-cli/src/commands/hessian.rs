@@ -76,7 +76,7 @@ pub struct HessianArgs {
     #[arg(long)]
     diagonal: bool,
     /// Products of the operator for --diagonal (Diag++ uses them in thirds).
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, requires = "diagonal")]
     diagonal_samples: usize,
     /// diag++ (Baston & Nakatsukasa 2022: diag(QQᵀH) of a rank-m/3 sketch exactly plus
     /// Hutchinson on the rest) or hutchinson (z ⊙ Hz over Rademacher z).
@@ -97,7 +97,7 @@ pub struct HessianArgs {
     trace_samples: usize,
     /// hutch++ (Meyer et al. 2021: a rank-m/3 sketch taken exactly plus Hutchinson on the
     /// rest, error O(1/m)) or hutchinson (plain Rademacher probes, error O(1/√m)).
-    #[arg(long, default_value = "hutch++")]
+    #[arg(long, default_value = "hutch++", requires = "trace")]
     trace_method: String,
     /// Also estimate ‖H‖_F.
     #[arg(long)]
@@ -109,15 +109,15 @@ pub struct HessianArgs {
     #[arg(long)]
     density: bool,
     /// SLQ probes.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, requires = "density")]
     density_probes: usize,
     /// Lanczos steps per SLQ probe.
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = 40, requires = "density")]
     density_steps: usize,
     /// Gaussian width of the density, relative to the range of the Ritz values (σ = sigma ×
     /// range). PyHessian's `density.py` uses a variance of 1e-5 · max(1, range) instead: its σ
     /// is √(1e-5 · max(1, range)); pass that ÷ range to draw the same curve.
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, requires = "density")]
     sigma: f64,
     /// With --density: also the density of log₁₀|λ| from the same SLQ nodes (Papyan 2020),
     /// in the JSON as `density_log`, and drawn instead of the linear one.
@@ -137,7 +137,7 @@ pub struct HessianArgs {
     #[arg(long)]
     force: bool,
     /// Write the density plot here (default: next to --json, or hessian-density.svg).
-    #[arg(long)]
+    #[arg(long, requires = "density")]
     svg: Option<PathBuf>,
     /// cpu, cuda or wgpu (the last two need their cargo feature).
     #[arg(long, default_value = "cpu")]
