@@ -68,6 +68,13 @@ fn measures_then_correlate_over_a_small_grid() {
     let (code, _, err) = basin(&["measures", "--run", "grid/a", "--alpha-direction", "up"], dir.path());
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--alpha-direction: unknown 'up'"), "{err}");
+    // an option of measures that are not asked for is refused, not ignored
+    let (code, _, err) = basin(&["measures", "--run", "grid/a", "--measures", "margin", "--noise", "reference-code"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--noise: applies to pacbayes, pacbayes-mag, which --measures leaves out"), "{err}");
+    let (code, _, err) = basin(&["measures", "--run", "grid/a", "--measures", "margin", "--seed", "3"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--seed: applies to"), "{err}");
     let (code, _, err) = basin(&["measures", "--run", "grid/a", "--measures", "sharpness.zzz"], dir.path());
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("unknown measure 'sharpness.zzz'"), "{err}");

@@ -93,6 +93,17 @@ pub fn run(args: MeasuresArgs) -> Result<(), CliError> {
         },
         seed: args.seed,
     };
+    // an option of measures that are not asked for would be accepted and do nothing
+    let any = |ms: &[&str]| wanted.iter().any(|w| ms.contains(w));
+    let unused = [
+        ("--noise", args.noise != "paper", &["pacbayes", "pacbayes-mag"][..]),
+        ("--apgd", args.apgd != "reference-code", &["worst-case"][..]),
+        ("--alpha-direction", args.alpha_direction != "ascent", &["sharpness", "sharpness-mag"][..]),
+        ("--seed", args.seed != 0, &["pacbayes", "pacbayes-mag", "average-case"][..]),
+    ];
+    if let Some((flag, _, ms)) = unused.iter().find(|(_, set, ms)| *set && !any(ms)) {
+        return Err(CliError::input(format!("{flag}: applies to {}, which --measures leaves out", ms.join(", "))));
+    }
     for dir in &args.run {
         if !dir.join("summary.json").is_file() {
             return Err(CliError::input(format!("{}: not a finished run (no summary.json)", dir.display())));
