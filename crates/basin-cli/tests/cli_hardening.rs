@@ -318,3 +318,15 @@ fn a_closed_pipe_ends_the_output_quietly() {
     assert!(err.is_empty(), "stderr: {err}");
     assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}", out.status);
 }
+
+/// A run configured for an average that stops (train.stop_at_loss) before its first average is
+/// not left without a word: it says that no averaged model was written.
+#[test]
+fn an_average_that_never_started_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = ["average.method=\"ema\"", "average.beta=0.3", "average.start=2", "train.stop_at_loss=100.0", "train.loss_window=1", "train.epochs=2"];
+    let (code, _, err) = run_small(dir.path(), "r", &extra);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("no averaged model was written"), "{err}");
+    assert!(!dir.path().join("r/model-ema.bpk").exists());
+}

@@ -344,6 +344,9 @@ impl<M: Classifier> Callback<M> for Averaging {
     /// back afterwards (clones of a Burn module share them).
     fn on_train_end(&mut self, model: &M, end: &EndInfo<'_>, summary: &mut Summary) -> Result<(), BasinError> {
         let Some(avg) = &self.avg else {
+            // the run ended (train.stop_at_loss) before the first average was taken: say so,
+            // rather than leave a run configured for an average without one and no word
+            eprintln!("average.method = \"{}\": the run ended before its first average (average.start = {}); no averaged model was written", self.cfg.method, self.cfg.start);
             return Ok(());
         };
         let trained_stats = crate::running_stats::snapshot(model);
