@@ -33,7 +33,6 @@ type Row = (&'static str, &'static str, Expect, Context);
 const KESKAR: &[(&str, &str)] = &[("model.name", "\"keskar-f1\"")];
 const MLP: &[(&str, &str)] = &[("model.name", "\"mlp\"")];
 const WINDOWED: &[(&str, &str)] = &[("train.stop_at_loss", "1e-9"), ("train.loss_window", "1")];
-const HALVING: &[(&str, &str)] = &[("train.halve_lr_at_loss", "100.0")];
 const SWA: &[(&str, &str)] = &[("average.method", "\"swa\"")];
 const SWA_STEPS: &[(&str, &str)] = &[("average.method", "\"swa\""), ("average.unit", "\"step\"")];
 
@@ -66,8 +65,12 @@ fn rows() -> Vec<Row> {
         ("train.checkpoint_every", "1", Invariant("mid-epoch checkpoints are replaced by the epoch's own; resume from them is tested by the kill -9 test"), &[]),
         ("train.halve_lr_at_loss", "100.0", Changes, WINDOWED),
         ("train.stop_at_loss", "100.0", Changes, &[("train.halve_lr_at_loss", "1e-9"), ("train.loss_window", "1")]),
-        ("train.loss_window", "1", Changes, HALVING),
+        ("train.loss_window", "2", Changes, &[("train.halve_lr_at_loss", "100.0"), ("train.loss_window", "1")]),
         ("train.ghost_batch", "32", Changes, KESKAR),
+        // a chunk as large as the batch: no ghost batches at all
+        ("train.ghost_batch", "64", Rejected, &[("model.name", "\"keskar-f1\""), ("train.batch_size", "64")]),
+        // a window longer than the run: the thresholds would never be checked
+        ("train.loss_window", "1000000", Rejected, WINDOWED),
         ("train.clip_norm", "1e-3", Changes, &[]),
         ("train.keep_every", "1", Changes, &[]),
         ("train.keep_unit", "\"step\"", Rejected, &[]),

@@ -342,9 +342,19 @@ impl TrainConfig {
                 format!("{} is larger than the training set ({train_len} images)", self.train.batch_size),
             ));
         }
+        let t = &self.train;
+        if t.ghost_batch >= t.batch_size {
+            // one chunk holds the whole batch: the ghost batches would change nothing
+            return Err(BasinError::config("train.ghost_batch", format!("{} is not below train.batch_size = {}: a single chunk, no ghost batches", t.ghost_batch, t.batch_size)));
+        }
         let phases = super::phases::resolve(self)?;
         let epochs = super::phases::total_epochs(&phases);
         let steps_per_epoch = super::trainer::steps_per_epoch(train_len, self.train.batch_size) as u64;
+        let steps = epochs as u64 * steps_per_epoch;
+        if (t.stop_at_loss > 0.0 || t.halve_lr_at_loss > 0.0) && t.loss_window as u64 > steps {
+            // the running loss is compared only once the window is full: never, in this run
+            return Err(BasinError::config("train.loss_window", format!("{} steps is longer than the run ({steps} steps): the loss thresholds would never be checked", t.loss_window)));
+        }
         for p in &phases {
             if let EstimatorConfig::EntropySgd(c) = &p.estimator {
                 // γ grows with the run's global step, so the phase's last step is what counts
