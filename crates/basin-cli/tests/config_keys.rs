@@ -129,6 +129,8 @@ fn rows() -> Vec<Row> {
         ("curvature.track_alignment", "true", Rejected, &[]),
         ("curvature.track_alignment", "true", Changes, &[("curvature.track_every", "1")]),
         ("phases", "[{ epochs = 1, lr = 0.05 }]", Changes, &[]),
+        // a phase's own schedule with a key of another kind: checked as the top-level one is
+        ("phases", "[{ epochs = 1, schedule = { kind = \"constant\", milestones = [1] } }]", Rejected, &[]),
     ]
 }
 

@@ -77,6 +77,28 @@ impl ScheduleConfig {
         Ok(())
     }
 
+    /// An error naming a key this schedule's `kind` or `lr_scaling` would not read (set, but
+    /// not used): the top-level `[schedule]` and each phase's own.
+    pub fn check_used(&self) -> Result<(), BasinError> {
+        let (s, d) = (self, ScheduleConfig::default());
+        let unused = |key: &str, why: String| Err(BasinError::config(key, format!("is set but not used: {why}")));
+        if s.kind != "step" && (s.milestones != d.milestones || s.gamma != d.gamma) {
+            let k = if s.milestones != d.milestones { "schedule.milestones" } else { "schedule.gamma" };
+            return unused(k, format!("schedule.kind is \"{}\", not \"step\"", s.kind));
+        }
+        if s.kind != "cosine" {
+            for (k, v, dv) in [("schedule.t0", s.t0, d.t0), ("schedule.t_mult", s.t_mult, d.t_mult), ("schedule.eta_min", s.eta_min, d.eta_min)] {
+                if v != dv {
+                    return unused(k, format!("schedule.kind is \"{}\", not \"cosine\"", s.kind));
+                }
+            }
+        }
+        if s.lr_scaling == "none" && s.base_batch != d.base_batch {
+            return unused("schedule.base_batch", "schedule.lr_scaling is \"none\"".into());
+        }
+        Ok(())
+    }
+
     /// The base rate after the batch-size scaling rule.
     pub fn scaled_lr(&self, lr: f64, batch: usize) -> f64 {
         let k = batch as f64 / self.base_batch as f64;

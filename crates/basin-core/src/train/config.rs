@@ -280,21 +280,7 @@ impl TrainConfig {
                 }
             }
         }
-        let ds = &d.schedule;
-        if s.kind != "step" && (s.milestones != ds.milestones || s.gamma != ds.gamma) {
-            let k = if s.milestones != ds.milestones { "schedule.milestones" } else { "schedule.gamma" };
-            return unused(k, format!("schedule.kind is \"{}\", not \"step\"", s.kind));
-        }
-        if s.kind != "cosine" {
-            for (k, v, dv) in [("schedule.t0", s.t0, ds.t0), ("schedule.t_mult", s.t_mult, ds.t_mult), ("schedule.eta_min", s.eta_min, ds.eta_min)] {
-                if v != dv {
-                    return unused(k, format!("schedule.kind is \"{}\", not \"cosine\"", s.kind));
-                }
-            }
-        }
-        if s.lr_scaling == "none" && s.base_batch != ds.base_batch {
-            return unused("schedule.base_batch", "schedule.lr_scaling is \"none\"".into());
-        }
+        s.check_used()?;
         let dc = &d.curvature;
         if c.track_every == 0 {
             // the eigen-slices (curvature.slice_at) read the subset and the operator only: their

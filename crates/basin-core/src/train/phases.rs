@@ -60,6 +60,10 @@ pub fn resolve(cfg: &TrainConfig) -> Result<Vec<Phase>, BasinError> {
         if !(lr.is_finite() && lr > 0.0) {
             return Err(BasinError::config(key("lr"), format!("must be a positive number, got {lr}")));
         }
+        if let Some(own) = &p.schedule {
+            // a phase's own schedule is checked as the top-level one is: no key of another kind
+            own.check_used().map_err(|e| prefix(e, &format!("phases[{i}].")))?;
+        }
         let schedule = p.schedule.clone().unwrap_or_else(|| cfg.schedule.clone());
         schedule.validate().map_err(|e| prefix(e, &format!("phases[{i}].")))?;
         let estimator = p.estimator.clone().unwrap_or_else(|| cfg.estimator.clone());
