@@ -114,16 +114,21 @@ pub fn analyze(dirs: &[PathBuf], against: &str, converged_only: bool) -> Result<
         .map(|m| {
             let t = table(&runs, &names, &m);
             let (psi, per) = granulated::psi(&t);
-            let settings_kinds = runs.iter().filter(|r| r.measures.get(&m).is_some_and(|v| v.is_finite())).map(|r| r.settings.get(&m)).collect::<BTreeSet<_>>().len();
+            let settings_kinds = measured(&runs, &m).map(|r| r.settings.get(&m)).collect::<BTreeSet<_>>().len();
             Row { n: t.len(), tau: kendall::tau(&t.measure, &t.gap), interval: kendall::bootstrap_interval(&t.measure, &t.gap, 1000, 0.95, 0), psi, per, cmi: cmi::score(&t), settings_kinds, measure: m }
         })
         .collect();
     Ok(Analysis { names, runs, rows })
 }
 
+/// The runs where measure `m` is finite: the n of its row, its table and its settings.
+fn measured<'a>(runs: &'a [Run], m: &'a str) -> impl Iterator<Item = &'a Run> {
+    runs.iter().filter(move |r| r.measures.get(m).is_some_and(|v| v.is_finite()))
+}
+
 /// The (hyperparameters, measure, target) table of measure `m` over the runs where it is finite.
 pub fn table(runs: &[Run], names: &[String], m: &str) -> Table {
-    let rs: Vec<&Run> = runs.iter().filter(|r| r.measures.get(m).is_some_and(|v| v.is_finite())).collect();
+    let rs: Vec<&Run> = measured(runs, m).collect();
     Table {
         names: names.to_vec(),
         hparams: rs.iter().map(|r| names.iter().map(|k| r.config.get(k).cloned().unwrap_or_default()).collect()).collect(),
