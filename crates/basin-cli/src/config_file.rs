@@ -57,6 +57,15 @@ pub fn load_text(file: Option<(&str, &Path)>, sets: &[String]) -> Result<TrainCo
     })?;
     let cfg = cfg.migrate()?;
     cfg.validate()?;
+    // a key named by --set is a choice even at its default value: one this config never reads
+    // would be accepted and ignored (a config file written by a run holds every key, so the
+    // file's own keys are checked against their defaults only, by validate)
+    let unread = cfg.unread();
+    for key in sets.iter().filter_map(|s| s.split_once('=')).map(|(k, _)| k.trim()) {
+        if let Some((_, why)) = unread.iter().find(|(k, _)| *k == key) {
+            return Err(CliError::input(format!("--set {key}: is set but not used: {why}")));
+        }
+    }
     Ok(cfg)
 }
 
@@ -213,6 +222,22 @@ mod tests {
             }
         }
         Ok(())
+    }
+
+    /// A key named by `--set` that the config never reads is refused at its default value too;
+    /// the same key in a file (every run's config.toml holds every key) passes at its default.
+    #[test]
+    fn a_set_key_the_config_never_reads_is_refused_even_at_its_default() {
+        let sgd = "optimizer.name=\"sgd\"".to_string();
+        let e = load_text(None, &[sgd.clone(), "optimizer.momentum=0.9".into()]).unwrap_err();
+        assert!(e.message.starts_with("--set optimizer.momentum: is set but not used"), "{}", e.message);
+        let e = load_text(None, &[sgd.clone(), "schedule.gamma=0.1".into()]).unwrap_err();
+        assert!(e.message.contains("schedule.gamma") && e.message.contains("not \"step\""), "{}", e.message);
+        // read where the config names it: momentum under the default optimizer, gamma under step
+        load_text(None, &["optimizer.momentum=0.9".into(), "schedule.kind=\"step\"".into(), "schedule.gamma=0.1".into()]).unwrap();
+        let file = "[optimizer]\nname = \"sgd\"\nmomentum = 0.9\n";
+        load_text(Some((file, Path::new("config.toml"))), &[]).unwrap();
+        load_text(Some((file, Path::new("config.toml"))), &[sgd]).unwrap();
     }
 
     proptest! {

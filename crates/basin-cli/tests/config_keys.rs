@@ -97,6 +97,9 @@ fn rows() -> Vec<Row> {
         ("optimizer.nesterov", "true", Changes, &[]),
         // without momentum Nesterov's step is plain SGD's
         ("optimizer.nesterov", "true", Rejected, &[("optimizer.momentum", "0.0")]),
+        // named by --set, a key the config never reads is refused at its default value too
+        // (the generalization grid once set momentum 0.9 beside plain SGD, which ignored it)
+        ("optimizer.momentum", "0.9", Rejected, &[("optimizer.name", "\"sgd\"")]),
         ("optimizer.weight_decay", "0.01", Changes, &[]),
         ("optimizer.beta1", "0.5", Rejected, &[]),
         ("optimizer.beta2", "0.9", Rejected, &[]),

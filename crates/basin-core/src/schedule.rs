@@ -77,26 +77,30 @@ impl ScheduleConfig {
         Ok(())
     }
 
-    /// An error naming a key this schedule's `kind` or `lr_scaling` would not read (set, but
-    /// not used): the top-level `[schedule]` and each phase's own.
+    /// The keys this schedule's `kind` and `lr_scaling` never read, each with why. Set away from
+    /// its default, such a key is an error ([`Self::check_used`]); named by `--set`, it is one
+    /// at any value (`basin train`).
+    pub fn unread(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if self.kind != "step" {
+            let why = format!("schedule.kind is \"{}\", not \"step\"", self.kind);
+            out.extend(["schedule.milestones", "schedule.gamma"].map(|k| (k, why.clone())));
+        }
+        if self.kind != "cosine" {
+            let why = format!("schedule.kind is \"{}\", not \"cosine\"", self.kind);
+            out.extend(["schedule.t0", "schedule.t_mult", "schedule.eta_min"].map(|k| (k, why.clone())));
+        }
+        if self.lr_scaling == "none" {
+            out.push(("schedule.base_batch", "schedule.lr_scaling is \"none\"".into()));
+        }
+        out
+    }
+
+    /// An error naming a key this schedule would not read that is set away from its default:
+    /// the top-level `[schedule]` and each phase's own.
     pub fn check_used(&self) -> Result<(), BasinError> {
-        let (s, d) = (self, ScheduleConfig::default());
-        let unused = |key: &str, why: String| Err(BasinError::config(key, format!("is set but not used: {why}")));
-        if s.kind != "step" && (s.milestones != d.milestones || s.gamma != d.gamma) {
-            let k = if s.milestones != d.milestones { "schedule.milestones" } else { "schedule.gamma" };
-            return unused(k, format!("schedule.kind is \"{}\", not \"step\"", s.kind));
-        }
-        if s.kind != "cosine" {
-            for (k, v, dv) in [("schedule.t0", s.t0, d.t0), ("schedule.t_mult", s.t_mult, d.t_mult), ("schedule.eta_min", s.eta_min, d.eta_min)] {
-                if v != dv {
-                    return unused(k, format!("schedule.kind is \"{}\", not \"cosine\"", s.kind));
-                }
-            }
-        }
-        if s.lr_scaling == "none" && s.base_batch != d.base_batch {
-            return unused("schedule.base_batch", "schedule.lr_scaling is \"none\"".into());
-        }
-        Ok(())
+        let at = |s: &ScheduleConfig| serde_json::json!({ "schedule": s });
+        crate::train::config::first_set(&self.unread(), &at(self), &at(&ScheduleConfig::default()))
     }
 
     /// The base rate after the batch-size scaling rule.

@@ -257,67 +257,53 @@ impl TrainConfig {
         self.check_used()
     }
 
-    /// A key set away from its default that this configuration never reads is an error naming
-    /// it (a setting accepted and ignored would mislead): the momentum keys outside `momentum`,
-    /// Adam's outside `adam`, a schedule's keys under another kind, `base_batch` without LR
-    /// scaling, the curvature keys when nothing is tracked, `curvature.eps` for the exact
-    /// Hessian, and `train.loss_window` without an L* or L** threshold.
+    /// A key set away from its default that this configuration never reads ([`Self::unread`])
+    /// is an error naming it: a setting accepted and ignored would mislead.
     pub fn check_used(&self) -> Result<(), BasinError> {
-        let (d, o, s, c, t) = (TrainConfig::default(), &self.optimizer, &self.schedule, &self.curvature, &self.train);
-        let unused = |key: &str, why: String| Err(BasinError::config(key, format!("is set but not used: {why}")));
+        let json = |c: &TrainConfig| serde_json::to_value(c).expect("a config serializes");
+        first_set(&self.unread(), &json(self), &json(&TrainConfig::default()))
+    }
+
+    /// The keys this configuration never reads, each with why: the momentum keys outside
+    /// `momentum`, Adam's outside `adam`, a schedule's keys under another kind, `base_batch`
+    /// without LR scaling, the curvature keys when nothing is tracked, `curvature.eps` for the
+    /// exact Hessian, `train.keep_unit` when no weights are kept, and `train.loss_window` without
+    /// an L* or L** threshold. [`Self::check_used`] refuses one set away from its default; `basin
+    /// train` refuses one named by `--set` at any value (a config file written by a run holds
+    /// every key, so only the keys a user names can tell a choice from a default).
+    pub fn unread(&self) -> Vec<(&'static str, String)> {
+        let (o, c, t) = (&self.optimizer, &self.curvature, &self.train);
+        let mut out = Vec::new();
         if o.name != "momentum" {
-            if o.momentum != d.optimizer.momentum {
-                return unused("optimizer.momentum", format!("optimizer.name is \"{}\", not \"momentum\"", o.name));
-            }
-            if o.nesterov != d.optimizer.nesterov {
-                return unused("optimizer.nesterov", format!("optimizer.name is \"{}\", not \"momentum\"", o.name));
-            }
+            let why = format!("optimizer.name is \"{}\", not \"momentum\"", o.name);
+            out.extend(["optimizer.momentum", "optimizer.nesterov"].map(|k| (k, why.clone())));
         }
         if o.name != "adam" {
-            for (k, v, dv) in [("optimizer.beta1", o.beta1, d.optimizer.beta1), ("optimizer.beta2", o.beta2, d.optimizer.beta2), ("optimizer.epsilon", o.epsilon, d.optimizer.epsilon)] {
-                if v != dv {
-                    return unused(k, format!("optimizer.name is \"{}\", not \"adam\"", o.name));
-                }
-            }
+            let why = format!("optimizer.name is \"{}\", not \"adam\"", o.name);
+            out.extend(["optimizer.beta1", "optimizer.beta2", "optimizer.epsilon"].map(|k| (k, why.clone())));
         }
-        s.check_used()?;
-        let dc = &d.curvature;
+        out.extend(self.schedule.unread());
         if c.track_every == 0 {
             // the eigen-slices (curvature.slice_at) read the subset and the operator only: their
             // Lanczos run is fixed (k = 1, tol 1e-3, 40 steps, the operator's own step)
-            let tracking_only = [
-                ("curvature.top_k", c.top_k != dc.top_k),
-                ("curvature.max_iter", c.max_iter != dc.max_iter),
-                ("curvature.tol", c.tol != dc.tol),
-                ("curvature.eps", c.eps != dc.eps),
-                ("curvature.batch_size", c.batch_size != dc.batch_size),
-                ("curvature.track_alignment", c.track_alignment != dc.track_alignment),
-            ];
-            let slices_too = [("curvature.subset", c.subset != dc.subset), ("curvature.operator", c.operator != dc.operator)];
             let nothing = "nothing is tracked (curvature.track_every = 0 and no curvature.slice_at)";
-            if let Some((k, _)) = tracking_only.iter().find(|(_, set)| *set) {
-                let why = if c.slice_at.is_empty() { nothing } else { "only the tracking uses it (curvature.track_every = 0), and curvature.slice_at's slices run their own fixed Lanczos (k = 1, tol 1e-3, 40 steps)" };
-                return unused(k, why.into());
-            }
-            if c.slice_at.is_empty()
-                && let Some((k, _)) = slices_too.iter().find(|(_, set)| *set)
-            {
-                return unused(k, nothing.into());
+            let why = if c.slice_at.is_empty() { nothing } else { "only the tracking uses it (curvature.track_every = 0), and curvature.slice_at's slices run their own fixed Lanczos (k = 1, tol 1e-3, 40 steps)" };
+            let tracking_only = ["curvature.top_k", "curvature.max_iter", "curvature.tol", "curvature.eps", "curvature.batch_size", "curvature.track_alignment"];
+            out.extend(tracking_only.map(|k| (k, why.to_string())));
+            if c.slice_at.is_empty() {
+                out.extend(["curvature.subset", "curvature.operator"].map(|k| (k, nothing.to_string())));
             }
         }
-        if c.track_every == 0 && c.track_alignment {
-            return unused("curvature.track_alignment", "curvature.track_every is 0 (alignment is measured at the tracking steps)".into());
+        if c.operator == crate::curvature::choice::OperatorKind::Hessian {
+            out.push(("curvature.eps", "the exact Hessian (curvature.operator = \"hessian\") has no step".into()));
         }
-        if c.operator == crate::curvature::choice::OperatorKind::Hessian && c.eps != dc.eps {
-            return unused("curvature.eps", "the exact Hessian (curvature.operator = \"hessian\") has no step".into());
+        if t.keep_every == 0 {
+            out.push(("train.keep_unit", "train.keep_every is 0 (no weights are kept)".into()));
         }
-        if t.keep_every == 0 && t.keep_unit != d.train.keep_unit {
-            return unused("train.keep_unit", "train.keep_every is 0 (no weights are kept)".into());
+        if t.halve_lr_at_loss == 0.0 && t.stop_at_loss == 0.0 {
+            out.push(("train.loss_window", "neither train.halve_lr_at_loss nor train.stop_at_loss is set".into()));
         }
-        if t.halve_lr_at_loss == 0.0 && t.stop_at_loss == 0.0 && t.loss_window != d.train.loss_window {
-            return unused("train.loss_window", "neither train.halve_lr_at_loss nor train.stop_at_loss is set".into());
-        }
-        Ok(())
+        out
     }
 
     /// Checks the sizes that depend on the loaded data.
@@ -348,6 +334,16 @@ impl TrainConfig {
             }
         }
         self.average.validate_against(epochs, steps_per_epoch)
+    }
+}
+
+/// The first of the `unread` keys (dotted, with why) whose value in `now` differs from its value
+/// in `default` (both serialized configs), as the error naming it.
+pub(crate) fn first_set(unread: &[(&'static str, String)], now: &serde_json::Value, default: &serde_json::Value) -> Result<(), BasinError> {
+    let at = |v: &serde_json::Value, key: &str| v.pointer(&format!("/{}", key.replace('.', "/"))).cloned();
+    match unread.iter().find(|(k, _)| at(now, k) != at(default, k)) {
+        Some((k, why)) => Err(BasinError::config(*k, format!("is set but not used: {why}"))),
+        None => Ok(()),
     }
 }
 
