@@ -53,7 +53,7 @@ enum Command {
         command: commands::landscape::LandscapeCommand,
     },
     /// Generalization measures of trained runs into each run's measures.json (norms, margin,
-    /// path norm, λ_max), one measure at a time, resumable.
+    /// PAC-Bayes, worst- and average-case sharpness, relative flatness, curvature), resumable.
     Measures(commands::measures::MeasuresArgs),
     /// How well each measure ranks runs by their generalization gap: Kendall's τ, granulated
     /// Ψ, conditional mutual information.

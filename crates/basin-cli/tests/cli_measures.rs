@@ -115,4 +115,99 @@ fn measures_then_correlate_over_a_small_grid() {
     assert!(sec.contains("4 runs; hyperparameters (the config keys in which they differ): optimizer.lr, train.batch_size"), "{}", &sec[..400]);
     assert!(sec.contains("path-norm: τ =") && sec.contains("coloured by"), "a scatter per measure");
     assert!(sec.contains("4 (2 different settings)"), "pacbayes.orig's mixed settings are shown");
+
+    // a measures.json that cannot be read (not UTF-8) is an error before any work, and is kept
+    let file = dir.path().join("grid/a/measures.json");
+    let mut broken = std::fs::read(&file).unwrap();
+    broken.push(0xff);
+    std::fs::write(&file, &broken).unwrap();
+    let (code, _, err) = basin(&["measures", "--run", "grid/a", "--measures", "margin"], dir.path());
+    assert!(code == 2 && err.contains("measures.json"), "{err}");
+    assert_eq!(std::fs::read(&file).unwrap(), broken);
+}
+
+/// Four records of the committed generalization grid (config.toml, summary.json, measures.json
+/// as `basin reproduce` wrote them) copied into `dir/grid`.
+fn grid_records(dir: &Path) -> Vec<std::path::PathBuf> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../results/generalization-grid-full");
+    let cells = ["depth-1-dropout-0-0-width-256-lr-0-005-weight-decay-0-0-batch-size-32", "depth-1-dropout-0-0-width-256-lr-0-05-weight-decay-0-0-batch-size-32", "depth-1-dropout-0-0-width-256-lr-0-005-weight-decay-0-0-batch-size-256", "depth-1-dropout-0-0-width-256-lr-0-05-weight-decay-0-0-batch-size-256"];
+    cells
+        .iter()
+        .map(|c| {
+            let to = dir.join("grid").join(c).join("seed-0");
+            std::fs::create_dir_all(&to).unwrap();
+            for f in ["config.toml", "summary.json", "measures.json"] {
+                std::fs::copy(src.join(c).join("seed-0").join(f), to.join(f)).unwrap();
+            }
+            to
+        })
+        .collect()
+}
+
+/// What `basin correlate` reads is what basin writes, or a one-line error naming the file and
+/// the key (exit 2, no panic); each run counts once; nothing is overwritten without --force.
+#[test]
+fn correlate_counts_each_run_once_and_names_what_it_cannot_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let runs = grid_records(d);
+    let (code, out, err) = basin(&["correlate", "grid"], d);
+    assert!(code == 0 && out.contains("4 runs below grid"), "{out}\n{err}");
+    // one run named twice, below two of the folders, and a link back up are still four runs
+    std::os::unix::fs::symlink("..", runs[0].join("up")).unwrap();
+    let first = runs[0].to_str().unwrap();
+    let (code, out, err) = basin(&["correlate", "grid", "grid", first], d);
+    assert!(code == 0 && out.contains("4 runs below 3 folders"), "{out}\n{err}");
+    // an unfinished run (no summary.json) is left out, and said so
+    let unfinished = d.join("grid/extra/seed-0");
+    std::fs::create_dir_all(&unfinished).unwrap();
+    std::fs::copy(runs[0].join("config.toml"), unfinished.join("config.toml")).unwrap();
+    let (code, out, err) = basin(&["correlate", "grid"], d);
+    assert!(code == 0 && out.contains("4 runs") && err.contains("1 run folder(s) without summary.json"), "{out}\n{err}");
+    std::fs::remove_dir_all(d.join("grid/extra")).unwrap();
+    // --json keeps an existing file (here: a run's own measures.json)
+    let measures = runs[1].join("measures.json");
+    let kept = std::fs::read(&measures).unwrap();
+    let (code, _, err) = basin(&["correlate", "grid", "--json", measures.to_str().unwrap()], d);
+    assert!(code == 2 && err.contains("exists; pass --force"), "{err}");
+    assert_eq!(std::fs::read(&measures).unwrap(), kept);
+    // a write that fails leaves no temporary behind
+    std::fs::create_dir(d.join("out.json")).unwrap();
+    let (code, _, err) = basin(&["correlate", "grid", "--json", "out.json", "--force"], d);
+    assert!(code == 2 && err.contains("out.json"), "{err}");
+    assert!(!d.join("out.json.tmp").exists());
+    // records that are not what basin writes
+    let m = runs[2].join("measures.json");
+    let s = runs[2].join("summary.json");
+    let good_m = std::fs::read_to_string(&m).unwrap();
+    let good_s = std::fs::read_to_string(&s).unwrap();
+    let mut summary: serde_json::Value = serde_json::from_str(&good_s).unwrap();
+    summary.as_object_mut().unwrap().remove("test_acc");
+    let no_test_acc = summary.to_string();
+    summary["converged_at_step"] = serde_json::json!("soon");
+    let bad_step = summary.to_string();
+    let cases: [(&Path, &str, &str, &[&str]); 6] = [
+        (&m, r#"{"margin": 1.0}"#, "measures.json: margin: expected an object", &[]),
+        (&m, r#"{"margin": {"value": "0.5"}}"#, "measures.json: margin.value: expected a number or null", &[]),
+        (&m, &good_m[..good_m.len() / 2], "measures.json: ", &[]),
+        (&m, "[]", "measures.json: expected an object of measures", &[]),
+        (&s, &no_test_acc, "summary.json: test_acc: missing", &[]),
+        (&s, &bad_step, "summary.json: converged_at_step: expected a step number or null", &["--converged-only"]),
+    ];
+    for (file, text, says, extra) in cases {
+        std::fs::write(file, text).unwrap();
+        let (code, _, err) = basin(&[&["correlate", "grid"], extra].concat(), d);
+        assert!(code == 2 && err.contains(says) && err.trim().lines().count() == 1, "{says}: {code} {err}");
+        std::fs::write(&m, &good_m).unwrap();
+        std::fs::write(&s, &good_s).unwrap();
+    }
+    // a measure on one run only has no τ (no pair), not τ = 0
+    let mut one: serde_json::Value = serde_json::from_str(&good_m).unwrap();
+    one["only.here"] = serde_json::json!({"value": 1.0, "settings": {}});
+    std::fs::write(&m, one.to_string()).unwrap();
+    let (code, _, err) = basin(&["correlate", "grid", "--json", "one.json"], d);
+    assert_eq!(code, 0, "{err}");
+    let c: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("one.json")).unwrap()).unwrap();
+    let row = c["measures"].as_array().unwrap().iter().find(|r| r["measure"] == "only.here").unwrap().clone();
+    assert!(row["n"] == 1 && row["tau"].is_null() && row["cmi"].is_null(), "{row}");
 }

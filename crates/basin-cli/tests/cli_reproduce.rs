@@ -186,6 +186,11 @@ fn the_generalization_measurement_is_done_only_when_every_measure_is() {
     std::fs::write(&file, serde_json::to_vec_pretty(&partial).unwrap()).unwrap();
     let (_, status, _) = basin(&["reproduce", "measured", "--out", "rep", "--status"], d);
     assert!(status.contains("trained, measurements missing"), "{status}");
+    // --status runs nothing: the options of running are errors there, not ignored
+    for (flag, value) in [("--jobs", "2"), ("--signal-before", "5"), ("--max-requeue", "9")] {
+        let (code, _, err) = basin(&["reproduce", "measured", "--out", "rep", "--status", flag, value], d);
+        assert!(code == 2 && err.contains(flag), "{flag}: {code} {err}");
+    }
     let (code, out, err) = basin(&["reproduce", "measured", "--out", "rep"], d);
     assert!(code == 0 && out.contains("0 already finished, 1 to run"), "{out}\n{err}");
     let again = held();

@@ -8,7 +8,8 @@
 //! (written by an older basin) counts only by the values of the runs that have it. A measure
 //! whose runs were measured with different settings (another radius, another noise, an older
 //! basin) is flagged: a warning on stderr and `settings_kinds` in the JSON, since its τ then
-//! ranks two quantities together.
+//! ranks two quantities together. A run found twice counts once; a record that is not what
+//! basin writes is an error naming the file and the key, never a run silently left out.
 
 use crate::CliError;
 use basin_core::correlation::{Table, cmi, granulated, kendall};
@@ -32,13 +33,18 @@ pub struct CorrelateArgs {
     /// et al. compare models at the same fit.
     #[arg(long)]
     converged_only: bool,
-    /// Also write the table as JSON here.
+    /// Also write the table as JSON here (an existing file is kept unless --force).
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Overwrite the --json file if it exists.
+    #[arg(long)]
+    force: bool,
 }
 
 /// One run: its hyperparameter values (all config keys, flattened), the target and its measures.
 pub struct Run {
+    /// Its folder.
+    pub dir: PathBuf,
     /// Every config key, flattened (`optimizer.lr`), with its value as TOML writes it.
     pub config: BTreeMap<String, String>,
     /// The gap or the test loss.
@@ -85,19 +91,29 @@ pub struct Analysis {
 /// The correlations of every measure over the finished runs below `dirs` (each a run folder
 /// or a folder holding run folders), against `against` (`gap` or `test-loss`).
 pub fn analyze(dirs: &[PathBuf], against: &str, converged_only: bool) -> Result<Analysis, CliError> {
-    let mut found = Vec::new();
-    dirs.iter().for_each(|d| find_runs(d, &mut found));
+    let (mut found, mut unfinished) = (Vec::new(), 0);
+    dirs.iter().for_each(|d| find_runs(d, &mut found, &mut unfinished));
+    if unfinished > 0 {
+        eprintln!("note: {unfinished} run folder(s) without summary.json (unfinished) left out");
+    }
+    // a run below two of the folders (or named twice) counts once
+    let mut seen = BTreeSet::new();
+    found.retain(|d| seen.insert(d.canonicalize().unwrap_or_else(|_| d.clone())));
     let mut runs = Vec::new();
     for d in &found {
-        if converged_only && read_json(&d.join("summary.json"))?["converged_at_step"].is_null() {
+        if converged_only && !converged(d)? {
             continue;
         }
         if let Some(r) = load_run(d, against)? {
             runs.push(r);
         }
     }
-    if runs.iter().any(|r| r.regression) && runs.iter().any(|r| !r.regression) {
-        return Err(CliError::input("the runs mix class labels and float targets: their gaps (accuracy, loss) do not rank together; correlate each kind on its own"));
+    if let (Some(f), Some(l)) = (runs.iter().find(|r| r.regression), runs.iter().find(|r| !r.regression)) {
+        return Err(CliError::input(format!(
+            "the runs mix float targets ({}) and class labels ({}): their gaps (loss, accuracy) do not rank together; correlate each kind on its own",
+            f.dir.display(),
+            l.dir.display()
+        )));
     }
     // the hyperparameters: keys whose values differ between the runs that write them, the seed
     // excepted (a key a run's config.toml lacks was added to basin after that run was written:
@@ -151,54 +167,108 @@ fn read_json(p: &Path) -> Result<Value, CliError> {
     serde_json::from_str(&t).map_err(|e| CliError::input(format!("{}: {e}", p.display())))
 }
 
-fn find_runs(dir: &Path, out: &mut Vec<PathBuf>) {
-    if dir.join("summary.json").is_file() && dir.join("config.toml").is_file() {
-        out.push(dir.to_path_buf());
+/// The finished runs below `dir` (folders with config.toml and summary.json), sorted; a run
+/// folder without summary.json is counted in `unfinished`. Symbolic links below `dir` are not
+/// followed (a link to a parent folder would loop).
+fn find_runs(dir: &Path, out: &mut Vec<PathBuf>, unfinished: &mut usize) {
+    if dir.join("config.toml").is_file() {
+        if dir.join("summary.json").is_file() {
+            out.push(dir.to_path_buf());
+        } else {
+            *unfinished += 1;
+        }
         return;
     }
     if let Ok(rd) = std::fs::read_dir(dir) {
-        let mut subs: Vec<PathBuf> = rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+        let mut subs: Vec<PathBuf> = rd.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.path()).collect();
         subs.sort();
-        subs.iter().for_each(|s| find_runs(s, out));
+        subs.iter().for_each(|s| find_runs(s, out, unfinished));
     }
 }
 
+/// Whether the run in `dir` reached `train.stop_at_loss`: summary.json's `converged_at_step`
+/// is a step number (null: it ran to its epoch cap).
+fn converged(dir: &Path) -> Result<bool, CliError> {
+    let p = dir.join("summary.json");
+    match &read_json(&p)?["converged_at_step"] {
+        Value::Null => Ok(false),
+        v if v.is_u64() => Ok(true),
+        v => Err(CliError::input(format!("{}: converged_at_step: expected a step number or null, got {v}", p.display()))),
+    }
+}
+
+/// The run in `dir`, or None (with a note) when its target is not a finite number (a run that
+/// diverged). A file that is not what basin writes is an error naming it and the key.
 fn load_run(dir: &Path, against: &str) -> Result<Option<Run>, CliError> {
-    let summary = read_json(&dir.join("summary.json"))?;
-    let file = match read_json(&dir.join("measures.json")) {
-        Ok(Value::Object(m)) => m,
-        _ => Default::default(),
-    };
-    let measures = file.iter().filter_map(|(k, v)| v["value"].as_f64().map(|x| (k.clone(), x))).collect();
-    let settings = file
-        .into_iter()
-        .map(|(k, mut v)| {
-            if let Some(s) = v["settings"].as_object_mut() {
-                s.remove("batch_norm");
-            }
-            (k, v["settings"].to_string())
-        })
-        .collect();
-    let text = std::fs::read_to_string(dir.join("config.toml")).map_err(|e| CliError::input(format!("{}: {e}", dir.join("config.toml").display())))?;
-    let table: toml::Value = toml::from_str(&text).map_err(|e| CliError::input(format!("{}: {e}", dir.join("config.toml").display())))?;
+    let path = dir.join("summary.json");
+    let summary = read_json(&path)?;
+    let (measures, settings) = read_measures(&dir.join("measures.json"))?;
+    let cpath = dir.join("config.toml");
+    let text = std::fs::read_to_string(&cpath).map_err(|e| CliError::input(format!("{}: {e}", cpath.display())))?;
+    let table: toml::Value = toml::from_str(&text).map_err(|e| CliError::input(format!("{}: {e}", cpath.display())))?;
     let mut config = BTreeMap::new();
     flatten("", &table, &mut config);
-    let target = match against {
-        "gap" => generalization_gap(&summary),
-        _ => summary["test_loss"].as_f64(),
+    let num = |key: &str| number(&summary, key, &path);
+    // float targets have no accuracy: train_acc is null
+    let regression = num("train_acc")?.is_none();
+    let target = match (against, regression) {
+        ("gap", false) => num("test_acc")?.zip(num("train_acc")?).map(|(t, r)| r - t),
+        // for float targets the gap is test loss − train loss (mean squared errors)
+        ("gap", true) => num("test_loss")?.zip(num("train_loss")?).map(|(t, r)| t - r),
+        _ => num("test_loss")?,
     };
-    let regression = summary["train_acc"].is_null();
-    Ok(target.map(|target| Run { config, target, measures, settings, regression }))
+    if target.is_none() {
+        eprintln!("note: {}: its {against} is not a finite number (a diverged run?); left out", path.display());
+    }
+    Ok(target.map(|target| Run { dir: dir.to_path_buf(), config, target, measures, settings, regression }))
 }
 
-/// The generalization gap of a finished run: train accuracy − test accuracy, or, for float
-/// targets (no accuracy: `train_acc` is null), test loss − train loss (mean squared errors).
-fn generalization_gap(summary: &Value) -> Option<f64> {
-    match (summary["train_acc"].as_f64(), summary["test_acc"].as_f64()) {
-        (Some(a), Some(b)) => Some(a - b),
-        _ if summary["train_acc"].is_null() => summary["test_loss"].as_f64().zip(summary["train_loss"].as_f64()).map(|(t, r)| t - r),
-        _ => None,
+/// `key` of a summary.json: a number, None when null (not finite: JSON has no NaN), an error
+/// naming the file and the key when missing or of another type.
+fn number(summary: &Value, key: &str, path: &Path) -> Result<Option<f64>, CliError> {
+    match summary.get(key) {
+        Some(Value::Null) => Ok(None),
+        Some(v) if v.is_number() => Ok(v.as_f64().filter(|x| x.is_finite())),
+        Some(v) => Err(CliError::input(format!("{}: {key}: expected a number or null, got {v}", path.display()))),
+        None => Err(CliError::input(format!("{}: {key}: missing", path.display()))),
     }
+}
+
+/// Each measure's settings as JSON text.
+type Settings = BTreeMap<String, String>;
+
+/// The finite values of a measures.json and every measure's settings (less `batch_norm`, which
+/// says what the network is, not how it was measured). No file: no measures. A value that is
+/// null (not finite, or failed) leaves the measure out of this run's n; a file or an entry that
+/// is not what `basin measures` writes is an error naming it.
+fn read_measures(path: &Path) -> Result<(BTreeMap<String, f64>, Settings), CliError> {
+    let file = match std::fs::read_to_string(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
+        Err(e) => return Err(CliError::input(format!("{}: {e}", path.display()))),
+        Ok(t) => match serde_json::from_str(&t) {
+            Ok(Value::Object(m)) => m,
+            Ok(_) => return Err(CliError::input(format!("{}: expected an object of measures", path.display()))),
+            Err(e) => return Err(CliError::input(format!("{}: {e}", path.display()))),
+        },
+    };
+    let (mut measures, mut settings) = (BTreeMap::new(), BTreeMap::new());
+    for (k, v) in file {
+        let Value::Object(mut entry) = v else {
+            return Err(CliError::input(format!("{}: {k}: expected an object with a value, got {v}", path.display())));
+        };
+        match entry.get("value") {
+            Some(Value::Null) | None => {}
+            Some(x) if x.is_number() => {
+                measures.insert(k.clone(), x.as_f64().expect("a JSON number"));
+            }
+            Some(x) => return Err(CliError::input(format!("{}: {k}.value: expected a number or null, got {x}", path.display()))),
+        }
+        if let Some(Value::Object(s)) = entry.get_mut("settings") {
+            s.remove("batch_norm");
+        }
+        settings.insert(k, entry.remove("settings").unwrap_or(Value::Null).to_string());
+    }
+    Ok((measures, settings))
 }
 
 /// Runs `basin correlate`.
@@ -208,6 +278,9 @@ pub fn run(args: CorrelateArgs) -> Result<(), CliError> {
     }
     if let Some(d) = args.dirs.iter().find(|d| !d.is_dir()) {
         return Err(CliError::input(format!("{}: no such folder", d.display())));
+    }
+    if let Some(p) = &args.json {
+        crate::output::refuse_overwrite(std::slice::from_ref(p), args.force)?;
     }
     let a = analyze(&args.dirs, &args.against, args.converged_only)?;
     let below = match args.dirs.as_slice() {

@@ -363,6 +363,8 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
                 o => return Err(CliError::input(format!("--norm: unknown normalization '{o}' (filter, layer, none)"))),
             };
             let shard_dir = PathBuf::from(format!("{}.shards", common.out.display()));
+            // a shard run by hand requeues itself too when Slurm warns it (run_shard)
+            slurm.check_used(slurm.slurm || shard.is_some())?;
             if slurm.slurm {
                 let n = shards.ok_or_else(|| CliError::input("--slurm: give --shards N, the number of array tasks"))?;
                 return submit_shards(n, &shard_dir, &slurm);

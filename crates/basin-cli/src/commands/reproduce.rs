@@ -102,6 +102,10 @@ pub fn run(args: ReproduceArgs) -> Result<(), CliError> {
     if modes > 1 {
         return Err(CliError::input("--status, --report, --slurm, --task: give one of them"));
     }
+    args.slurm.check_used(args.slurm.slurm || args.task.is_some())?;
+    if args.jobs != 1 && (args.status || args.report) {
+        return Err(CliError::input("--jobs: --status and --report run nothing (drop --jobs)"));
+    }
     if args.jobs != 1 && (args.slurm.slurm || args.task.is_some()) {
         return Err(CliError::input("--jobs: a Slurm array runs its tasks side by side; each task runs one run at a time (drop --jobs)"));
     }

@@ -175,7 +175,16 @@ fn per_layer(sec: &mut Section, runs: &[RunFolder]) {
 fn generalization(runs: &[RunFolder]) -> Section {
     let mut sec = Section::new("generalization", "Flatness against generalization");
     let dirs: Vec<std::path::PathBuf> = runs.iter().map(|r| std::path::PathBuf::from(&r.name)).filter(|d| d.join("measures.json").is_file()).collect();
-    let Ok(a) = crate::commands::correlate::analyze(&dirs, "gap", false) else { return sec };
+    let a = match crate::commands::correlate::analyze(&dirs, "gap", false) {
+        Ok(a) => a,
+        Err(e) => {
+            // the other sections stand; this one says why it is empty (runs of both target kinds
+            // are a fine report, and no correlation)
+            eprintln!("note: report: no correlation section: {}", e.message);
+            sec.text(&format!("Not correlated: {}", e.message));
+            return sec;
+        }
+    };
     if a.runs.len() < 3 || a.rows.is_empty() {
         return sec;
     }

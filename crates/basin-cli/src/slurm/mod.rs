@@ -42,11 +42,26 @@ pub struct SlurmArgs {
     pub dry_run: bool,
     /// Seconds before the time limit at which Slurm warns a task (USR2) so it checkpoints and
     /// requeues itself.
-    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    #[arg(long, value_name = "SECONDS", default_value_t = SIGNAL_BEFORE)]
     pub signal_before: u32,
     /// How many times a task requeues itself after a time limit (preemptions do not count).
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    #[arg(long, value_name = "N", default_value_t = MAX_REQUEUE)]
     pub max_requeue: u32,
+}
+
+const SIGNAL_BEFORE: u32 = 120;
+const MAX_REQUEUE: u32 = 3;
+
+impl SlurmArgs {
+    /// An error naming `--signal-before` or `--max-requeue` when set where no Slurm array or
+    /// task runs (`in_slurm` false): there they would be accepted and ignored.
+    pub fn check_used(&self, in_slurm: bool) -> Result<(), CliError> {
+        match (in_slurm, self.signal_before != SIGNAL_BEFORE, self.max_requeue != MAX_REQUEUE) {
+            (false, true, _) => Err(CliError::input("--signal-before: only with --slurm (or an array task)")),
+            (false, _, true) => Err(CliError::input("--max-requeue: only with --slurm (or an array task)")),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// One array and the job that waits for it, ready to be written and submitted.

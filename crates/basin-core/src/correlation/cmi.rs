@@ -55,9 +55,9 @@ pub fn score_given(table: &Table, a: usize, b: usize) -> f64 {
 }
 
 /// The score: the minimum over pairs of distinct hyperparameters, and the pair that attains
-/// it. NaN with fewer than two hyperparameters.
+/// it. NaN with fewer than two hyperparameters or two models.
 pub fn score(table: &Table) -> (f64, Option<(usize, usize)>) {
-    let h = table.names.len();
+    let h = if table.len() < 2 { 0 } else { table.names.len() };
     let mut best = (f64::NAN, None);
     for a in 0..h {
         for b in (a + 1)..h {

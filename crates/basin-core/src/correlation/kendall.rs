@@ -4,7 +4,8 @@
 //! (sign 0) counts as neither concordant nor discordant and stays in the denominator; without
 //! ties this is also scipy's default τ_b.
 
-/// τ of `measure` against `gap` (equal lengths); 0 for fewer than two models.
+/// τ of `measure` against `gap` (equal lengths); NaN for fewer than two models (no pair: τ is
+/// undefined, not 0).
 ///
 /// # Panics
 /// If the lengths differ.
@@ -14,7 +15,7 @@ pub fn tau(measure: &[f64], gap: &[f64]) -> f64 {
 
 /// τ over the pairs of models `(i, j)` that `counts` admits (both the sum and the number of
 /// pairs it is divided by): the granulated ψ_i counts only pairs that differ in hyperparameter
-/// i, a bootstrap resample only pairs of two different original models. 0 without a pair.
+/// i, a bootstrap resample only pairs of two different original models. NaN without a pair.
 ///
 /// # Panics
 /// If the lengths differ.
@@ -32,7 +33,7 @@ pub fn tau_over(measure: &[f64], gap: &[f64], counts: impl Fn(usize, usize) -> b
         }
     }
     // each unordered pair stands for its two ordered ones, in the sum and in the count alike
-    if pairs == 0 { 0.0 } else { s / pairs as f64 }
+    if pairs == 0 { f64::NAN } else { s / pairs as f64 }
 }
 
 /// A percentile bootstrap interval of τ over models: `resamples` draws of n models with
@@ -54,8 +55,14 @@ pub fn bootstrap_interval(measure: &[f64], gap: &[f64], resamples: usize, level:
             let (m, g): (Vec<f64>, Vec<f64>) = idx.iter().map(|&i| (measure[i], gap[i])).unzip();
             tau_over(&m, &g, |a, b| idx[a] != idx[b])
         })
+        .filter(|t: &f64| !t.is_nan())
         .collect();
+    // a resample that drew one model n times has no pair, and no τ
+    if taus.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
     taus.sort_by(f64::total_cmp);
-    let q = |p: f64| taus[((p * (resamples - 1) as f64).round() as usize).min(resamples - 1)];
+    let k = taus.len();
+    let q = |p: f64| taus[((p * (k - 1) as f64).round() as usize).min(k - 1)];
     (q((1.0 - level) / 2.0), q((1.0 + level) / 2.0))
 }

@@ -64,8 +64,11 @@ const LATEST: &str = "latest";
 /// Writes `text` to `path` atomically (temporary file in the same folder, then rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), BasinError> {
     let tmp = path.with_extension(format!("{}tmp", path.extension().map(|e| format!("{}.", e.to_string_lossy())).unwrap_or_default()));
-    std::fs::write(&tmp, bytes).map_err(|e| BasinError::file(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| BasinError::file(path, e))
+    std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path)).map_err(|e| {
+        // no half-written or orphaned temporary stays behind a failed write
+        let _ = std::fs::remove_file(&tmp);
+        BasinError::file(path, e)
+    })
 }
 
 /// What the callbacks of a run checkpoint, by callback name.

@@ -155,7 +155,9 @@ fn measure_run(dir: &Path, wanted: &[&str], all: bool, force: bool, opts: &pertu
     let file = dir.join("measures.json");
     let mut out: Map<String, Value> = match std::fs::read_to_string(&file) {
         Ok(t) => serde_json::from_str(&t).map_err(|e| CliError::input(format!("{}: {e}", file.display())))?,
-        Err(_) => Map::new(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Map::new(),
+        // unreadable (not UTF-8, a folder, no permission): never replaced by a file that lost it
+        Err(e) => return Err(CliError::input(format!("{}: {e}", file.display()))),
     };
     let dev = Device::flex();
     let loaded = ModelSource::of_run(dir).load(&dev)?;
