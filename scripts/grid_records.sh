@@ -8,12 +8,31 @@
 #
 # NAME defaults to generalization-grid-full. Each record is a run's config.toml, summary.json
 # and measures.json (when it has one), nothing else: no checkpoint. A restored run is finished
-# for `basin reproduce` (it has summary.json) and counts in `basin correlate`, but a measure it
-# lacks cannot be computed without its weights: `restore` says which runs those are.
+# for `basin reproduce` once its measures.json holds every measure, and counts in `basin
+# correlate`; a measure it lacks cannot be computed without its weights (`basin reproduce`
+# stops at such a run, naming its model.bpk): `restore` names the runs restored without
+# measures.json or with fewer measures than the fullest record, and `save` names the runs
+# whose measures are not complete yet (commit those once they are).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:?usage: scripts/grid_records.sh save|restore [NAME]}
 name=${2:-generalization-grid-full}
+# names the runs below $1 whose measures.json has fewer entries than the fullest one there
+short() {
+  python3 - "$1" "$2" <<'PY'
+import json, pathlib, sys
+counts = {}
+for f in sorted(pathlib.Path(sys.argv[1]).glob("*/seed-*/measures.json")):
+    try:
+        counts[f.parent] = len(json.loads(f.read_text()))
+    except (ValueError, OSError) as e:
+        print(f"{sys.argv[2]} with an unreadable measures.json: {f.parent} ({e})")
+full = max(counts.values(), default=0)
+for d, k in counts.items():
+    if k < full:
+        print(f"{sys.argv[2]} with {k} of {full} measures: {d}")
+PY
+}
 case $what in
   save)
     n=0
@@ -28,6 +47,7 @@ case $what in
       n=$((n + 1))
     done
     echo "saved $n finished runs of $name into results/$name"
+    short "results/$name" "saved"
     ;;
   restore)
     n=0; bare=0
@@ -44,6 +64,7 @@ case $what in
       [ -f "$r/measures.json" ] || { echo "restored without measures (no weights to measure): $rel"; bare=$((bare + 1)); }
     done
     echo "restored $n finished runs of $name into repro/$name ($bare without measures)"
+    short "repro/$name" "restored"
     ;;
   *) echo "scripts/grid_records.sh: unknown action '$what' (save or restore)" >&2; exit 2 ;;
 esac
