@@ -103,6 +103,10 @@ impl ModelSource {
         let mut model = Network::build(&cfg, &data, &ad)?;
         if let Some(w) = &weights {
             model = model.load_weights(w)?;
+            // a diverged model's curvature, sharpness or landscape is NaN dressed as a result
+            if !basin_core::params::all_finite(&model) {
+                return Err(CliError::input(format!("{}: holds non-finite weights (NaN or ±∞): nothing about it can be measured or exported", w.display())));
+            }
         }
         Ok(Loaded { model, cfg, data })
     }

@@ -24,6 +24,11 @@ pub fn remove_stale(path: &Path) -> Result<(), CliError> {
     }
 }
 
+/// A fraction of a data set given as `flag`: an error naming it unless in (0, 1].
+pub fn check_fraction(flag: &str, v: f64) -> Result<(), CliError> {
+    if v > 0.0 && v <= 1.0 { Ok(()) } else { Err(CliError::input(format!("{flag}: must be in (0, 1] (got {v})"))) }
+}
+
 /// A plot's files: the SVG and the PNG beside it.
 pub fn plot_files(svg: &Path) -> [PathBuf; 2] {
     [svg.to_path_buf(), svg.with_extension("png")]

@@ -139,6 +139,42 @@ fn measurements_do_not_overwrite_files_and_reject_bad_arguments() {
     one_line_exit_2(basin(&["landscape", "surface", "--run", "r", "--points", "0", "--out", "x"], d), &["--points"]);
     one_line_exit_2(basin(&["sharpness", "--run", "r", "--eps", "inf"], d), &["--eps"]);
     one_line_exit_2(basin(&["hessian", "--run", "r", "--samples", "0"], d), &["--samples"]);
+    // values that would give NaN, 0 or nothing, and settings that the mode would ignore
+    for (args, flag) in [
+        (&["landscape", "surface", "--run", "r", "--dims", "2", "--range", "NaN", "--out", "x"][..], "--range"),
+        (&["landscape", "interpolate", "--run", "r", "--to", "r", "--from-alpha", "1", "--to-alpha", "1", "--out", "x"], "--to-alpha"),
+        (&["landscape", "plane", "--point", "r", "--point", "r", "--point", "r", "--margin", "NaN", "--out", "x"], "--margin"),
+        (&["sharpness", "--run", "r", "--max-evals", "0"], "--max-evals"),
+        (&["sharpness", "--run", "r", "--no-box", "--noise", "0.1,NaN"], "--noise"),
+        (&["sharpest", "table", "--run", "r", "--subset", "0"], "--subset"),
+        (&["sharpest", "slice", "--run", "r", "--lr", "NaN", "--svg", "s.svg"], "--lr"),
+        (&["hessian", "--run", "r", "--top-k", "2", "--max-iter", "20", "--bottom-k", "19"], "--bottom-k"),
+        (&["hessian", "--run", "r", "--trace-samples", "7"], "--trace-samples"),
+        (&["hessian", "--run", "r", "--frobenius", "--frobenius-samples", "0"], "--frobenius-samples"),
+        (&["export", "--run", "r", "--onnx", "same.x", "--safetensors", "same.x"], "same.x"),
+    ] {
+        one_line_exit_2(basin(args, d), &[flag]);
+    }
+    assert!(!d.join("x.json").exists() && !d.join("x.csv").exists(), "nothing written by a refused landscape");
+    // the plot beside a result is kept as the result is
+    std::fs::write(d.join("s.noise.svg"), "mine").unwrap();
+    one_line_exit_2(basin(&["sharpness", "--run", "r", "--no-box", "--noise", "0.1", "--json", "s.json"], d), &["s.noise.svg", "--force"]);
+    std::fs::write(d.join("slice.svg"), "mine").unwrap();
+    one_line_exit_2(basin(&["sharpest", "slice", "--run", "r"], d), &["slice.svg", "--force"]);
+    assert_eq!(std::fs::read_to_string(d.join("slice.svg")).unwrap(), "mine");
+    // weights that are not finite are named, and nothing is measured or exported from them
+    let bad = d.join("nan");
+    std::fs::create_dir(&bad).unwrap();
+    for f in ["config.toml", "summary.json"] {
+        std::fs::copy(d.join("r").join(f), bad.join(f)).unwrap();
+    }
+    let mut w = std::fs::read(d.join("r/model.bpk")).unwrap();
+    let n = w.len();
+    for c in w[n / 2..n / 2 + 4096].chunks_exact_mut(4) {
+        c.copy_from_slice(&f32::NAN.to_le_bytes());
+    }
+    std::fs::write(bad.join("model.bpk"), &w).unwrap();
+    one_line_exit_2(basin(&["hessian", "--run", "nan", "--samples", "32", "--top-k", "1"], d), &["nan/model.bpk", "non-finite"]);
 }
 
 #[test]

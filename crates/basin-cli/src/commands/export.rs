@@ -30,6 +30,11 @@ pub struct ExportArgs {
 /// Runs `basin export`.
 pub fn run(args: ExportArgs) -> Result<(), CliError> {
     let outs: Vec<&Path> = args.onnx.iter().chain(&args.safetensors).map(PathBuf::as_path).collect();
+    if let [a, b] = outs[..]
+        && a == b
+    {
+        return Err(CliError::input(format!("{}: given to both --onnx and --safetensors (one would replace the other)", a.display())));
+    }
     if let Some(o) = outs.iter().find(|o| o.exists()) {
         return Err(CliError::input(format!("{}: exists; basin export writes new files only (remove it or choose another path)", o.display())));
     }

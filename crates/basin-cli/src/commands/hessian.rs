@@ -232,9 +232,7 @@ fn bar(len: u64, what: &str) -> ProgressBar {
 }
 
 fn check(args: &HessianArgs) -> Result<OperatorKind, CliError> {
-    if !(args.subset > 0.0 && args.subset <= 1.0) {
-        return Err(CliError::input("--subset: must be in (0, 1]"));
-    }
+    crate::output::check_fraction("--subset", args.subset)?;
     if args.top_k == 0 || args.max_iter < args.top_k {
         return Err(CliError::input("--top-k: must be ≥ 1 and ≤ --max-iter"));
     }
@@ -247,8 +245,25 @@ fn check(args: &HessianArgs) -> Result<OperatorKind, CliError> {
     if !matches!(args.trace_method.as_str(), "hutch++" | "hutchinson") {
         return Err(CliError::input(format!("--trace-method: unknown method '{}' (hutch++, hutchinson)", args.trace_method)));
     }
-    if args.trace && args.trace_method == "hutch++" && args.trace_samples < 6 {
+    // --per-layer takes each layer's trace by Hutch++ and its ‖·‖_F too
+    let (hutch_pp, fro) = (args.per_layer || (args.trace && args.trace_method == "hutch++"), args.frobenius || args.per_layer);
+    if args.trace_samples != 100 && !(args.trace || args.per_layer) {
+        return Err(CliError::input("--trace-samples: only with --trace or --per-layer"));
+    }
+    if args.frobenius_samples != 30 && !fro {
+        return Err(CliError::input("--frobenius-samples: only with --frobenius or --per-layer"));
+    }
+    if hutch_pp && args.trace_samples < 6 {
         return Err(CliError::input("--trace-samples: Hutch++ needs ≥ 6 products (a sketch of 2 and 2 probes for its error)"));
+    }
+    for (flag, n, used) in [("--trace-samples", args.trace_samples, args.trace), ("--frobenius-samples", args.frobenius_samples, fro), ("--diagonal-samples", args.diagonal_samples, args.diagonal)] {
+        if used && n < 2 {
+            return Err(CliError::input(format!("{flag}: must be ≥ 2 (a standard error needs two)")));
+        }
+    }
+    if args.top_k + args.bottom_k > args.max_iter {
+        // Lanczos finds at most --max-iter Ritz values: beyond that the two ends overlap
+        return Err(CliError::input("--bottom-k: --top-k + --bottom-k must be ≤ --max-iter"));
     }
     if args.samples == Some(0) {
         return Err(CliError::input("--samples: must be ≥ 1"));

@@ -299,6 +299,27 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
     if common.batch_size == 0 {
         return Err(CliError::input("--batch-size: must be ≥ 1"));
     }
+    // a grid of NaN coordinates, or of one point, is no landscape
+    let finite = |flag: &str, v: f64, positive: bool| {
+        if v.is_finite() && (v > 0.0 || (!positive && v >= 0.0)) { Ok(()) } else { Err(CliError::input(format!("{flag}: must be finite and {} (got {v})", if positive { "> 0" } else { "≥ 0" }))) }
+    };
+    match &cmd {
+        LandscapeCommand::Interpolate { from_alpha, to_alpha, .. } => {
+            if !(from_alpha.is_finite() && to_alpha.is_finite() && from_alpha != to_alpha) {
+                return Err(CliError::input(format!("--from-alpha, --to-alpha: must be finite and differ (got {from_alpha}, {to_alpha})")));
+            }
+        }
+        LandscapeCommand::Surface { range, eigen, eigen_max_iter, eigen_tol, .. } => {
+            finite("--range", *range, true)?;
+            if *eigen && *eigen_max_iter == 0 {
+                return Err(CliError::input("--eigen-max-iter: must be ≥ 1"));
+            }
+            if *eigen {
+                finite("--eigen-tol", *eigen_tol, false)?;
+            }
+        }
+        LandscapeCommand::Plane { margin, .. } | LandscapeCommand::Trajectory { margin, .. } => finite("--margin", *margin, false)?,
+    }
     // a grid no machine finishes is refused up front, with its size
     let grid = match &cmd {
         LandscapeCommand::Interpolate { .. } => Some(points as u128),
@@ -396,6 +417,13 @@ pub fn run(cmd: LandscapeCommand) -> Result<(), CliError> {
                 "include_bias_bn": include_bias_bn, "run": source.run, "weights": source.weights, "model": source.model, "data": source.data,
                 "train_subset": common.train_subset, "test_subset": common.test_subset, "batch_size": common.batch_size,
             });
+            // where the data and the graph come from, when given (absent, a header reads as
+            // one written before these were part of it)
+            for (k, v) in [("data_dir", serde_json::json!(source.data_dir)), ("npz", serde_json::json!(source.npz)), ("onnx", serde_json::json!(source.onnx))] {
+                if !v.is_null() {
+                    header[k] = v;
+                }
+            }
             if eigen {
                 header["eigen"] = serde_json::json!({ "max_iter": eigen_max_iter, "tol": eigen_tol, "params": params });
             }

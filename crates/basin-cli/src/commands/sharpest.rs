@@ -45,10 +45,12 @@ pub enum SharpestCommand {
     Slice {
         #[command(flatten)]
         source: ModelSource,
-        /// Fraction of the training set.
-        #[arg(long, default_value_t = 0.05)]
-        subset: f64,
-        /// Learning rate η for Δθ₁ (default: the run's optimizer.lr).
+        /// Fraction of the training set [default: 0.05] (a slice at the final weights only:
+        /// recorded slices keep their own).
+        #[arg(long)]
+        subset: Option<f64>,
+        /// Learning rate η for Δθ₁ (default: the run's optimizer.lr; a slice at the final
+        /// weights only).
         #[arg(long)]
         lr: Option<f64>,
         /// Write the slices as JSON here.
@@ -57,6 +59,9 @@ pub enum SharpestCommand {
         /// Write the plot here.
         #[arg(long, default_value = "slice.svg")]
         svg: PathBuf,
+        /// Overwrite --json and the plot if they exist.
+        #[arg(long)]
+        force: bool,
         /// cpu, cuda or wgpu (the last two need their cargo feature).
         #[arg(long, default_value = "cpu")]
         device: String,
@@ -69,7 +74,12 @@ pub enum SharpestCommand {
 pub fn run(cmd: SharpestCommand) -> Result<(), CliError> {
     match cmd {
         SharpestCommand::Table { runs, subset, frobenius_samples, json, force, device, determinism } => table(&runs, subset, frobenius_samples, json, force, &device, &determinism),
-        SharpestCommand::Slice { source, subset, lr, json, svg, device, determinism } => slice(&source, subset, lr, json, &svg, &device, &determinism),
+        SharpestCommand::Slice { source, subset, lr, json, svg, force, device, determinism } => {
+            let mut outs = json.iter().cloned().collect::<Vec<_>>();
+            outs.extend(crate::output::plot_files(&svg));
+            crate::output::refuse_overwrite(&outs, force)?;
+            slice(&source, subset, lr, json, &svg, &device, &determinism)
+        }
     }
 }
 
@@ -91,6 +101,10 @@ struct TableRow {
 fn table(runs: &[PathBuf], subset: f64, fro_samples: usize, json: Option<PathBuf>, force: bool, device: &str, determinism: &crate::model_source::DeterminismArgs) -> Result<(), CliError> {
     if let Some(j) = &json {
         crate::output::refuse_overwrite(std::slice::from_ref(j), force)?;
+    }
+    crate::output::check_fraction("--subset", subset)?;
+    if fro_samples < 2 {
+        return Err(CliError::input("--frobenius-samples: must be ≥ 2 (a standard error needs two)"));
     }
     let dev = device::select(device)?;
     println!("| run | λ_max(H) | ‖H‖_F | test acc. | val. acc. | loss | ‖θ − θ₀‖ |");
@@ -143,13 +157,19 @@ fn table(runs: &[PathBuf], subset: f64, fro_samples: usize, json: Option<PathBuf
     Ok(())
 }
 
-fn slice(source: &ModelSource, subset: f64, lr: Option<f64>, json: Option<PathBuf>, svg: &std::path::Path, device: &str, determinism: &crate::model_source::DeterminismArgs) -> Result<(), CliError> {
-    let recorded: Vec<EigenSlice> = source
-        .run
-        .as_ref()
-        .and_then(|r| std::fs::read_to_string(r.join("slices.jsonl")).ok())
-        .map(|t| t.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
-        .unwrap_or_default();
+fn slice(source: &ModelSource, subset: Option<f64>, lr: Option<f64>, json: Option<PathBuf>, svg: &std::path::Path, device: &str, determinism: &crate::model_source::DeterminismArgs) -> Result<(), CliError> {
+    let recorded = match &source.run {
+        Some(r) => recorded_slices(&r.join("slices.jsonl"))?,
+        None => Vec::new(),
+    };
+    if !recorded.is_empty() && (subset.is_some() || lr.is_some()) {
+        return Err(CliError::input("--subset, --lr: the run recorded its slices during training (slices.jsonl), with their own; these apply to a slice at the final weights only"));
+    }
+    let subset = subset.unwrap_or(0.05);
+    crate::output::check_fraction("--subset", subset)?;
+    if let Some(lr) = lr.filter(|lr| !(*lr > 0.0 && lr.is_finite())) {
+        return Err(CliError::input(format!("--lr: must be positive and finite (got {lr})")));
+    }
     let slices = if recorded.is_empty() {
         let dev = device::select(device)?;
         let l = source.load(&dev)?;
@@ -175,6 +195,17 @@ fn slice(source: &ModelSource, subset: f64, lr: Option<f64>, json: Option<PathBu
     plots::line_plot(svg, &title, "k (units of Δθ₁)", "training loss", &series, false)?;
     println!("wrote {}", svg.display());
     Ok(())
+}
+
+/// The slices a run recorded during training (`curvature.slice_at`), one JSON object a line;
+/// none without the file. A line that does not parse is an error naming the file and line.
+fn recorded_slices(path: &std::path::Path) -> Result<Vec<EigenSlice>, CliError> {
+    let text = match std::fs::read_to_string(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        r => r.map_err(|e| CliError::input(format!("{}: {e}", path.display())))?,
+    };
+    let lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    lines.map(|(i, l)| serde_json::from_str(l).map_err(|e| CliError::input(format!("{}:{}: {e}", path.display(), i + 1)))).collect()
 }
 
 /// The display name of an operator recorded in a slice.

@@ -44,8 +44,9 @@ pub struct SharpnessArgs {
     /// Also the noise sensitivity C̄(w; a) on train and test for these a (comma separated).
     #[arg(long)]
     noise: Option<String>,
-    /// Skip the L-BFGS-B sharpness (noise sensitivity only).
-    #[arg(long)]
+    /// Skip the L-BFGS-B sharpness (noise sensitivity only: needs --noise, and takes none of
+    /// the box's options).
+    #[arg(long, requires = "noise", conflicts_with_all = ["eps", "protocol", "subspace", "max_evals", "restarts", "samples"])]
     no_box: bool,
     /// Batch size.
     #[arg(long, default_value_t = 1000)]
@@ -56,7 +57,7 @@ pub struct SharpnessArgs {
     /// Write the results as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
-    /// Overwrite an existing --json file.
+    /// Overwrite an existing --json file (and its noise plot).
     #[arg(long)]
     force: bool,
     /// cpu, cuda or wgpu (the last two need their cargo feature).
@@ -73,14 +74,31 @@ pub fn run(args: SharpnessArgs) -> Result<(), CliError> {
     if protocol == Protocol::SmoothOutCode && (args.restarts.is_some() || args.max_evals.is_some()) {
         return Err(CliError::input("--restarts/--max-evals: the smoothout-code protocol is one solver run of 10 iterations; drop them or use --protocol basin"));
     }
-    if let Some(j) = &args.json {
-        crate::output::refuse_overwrite(std::slice::from_ref(j), args.force)?;
+    for (flag, v) in [("--max-evals", args.max_evals), ("--restarts", args.restarts), ("--batch-size", Some(args.batch_size))] {
+        if v == Some(0) {
+            return Err(CliError::input(format!("{flag}: must be ≥ 1")));
+        }
     }
     let grid: Option<Vec<f64>> = args
         .noise
         .as_ref()
-        .map(|s| s.split(',').map(|v| v.trim().parse::<f64>().map_err(|_| CliError::input(format!("--noise: '{v}' is not a number")))).collect())
+        .map(|s| {
+            s.split(',')
+                .map(|v| match v.trim().parse::<f64>() {
+                    Ok(a) if a.is_finite() && a >= 0.0 => Ok(a),
+                    _ => Err(CliError::input(format!("--noise: '{v}' is not a noise level (a finite number ≥ 0)"))),
+                })
+                .collect()
+        })
         .transpose()?;
+    if let Some(j) = &args.json {
+        // the JSON, and the noise plot beside it when there is one
+        let mut outs = vec![j.clone()];
+        if grid.is_some() {
+            outs.extend(crate::output::plot_files(&j.with_extension("noise.svg")));
+        }
+        crate::output::refuse_overwrite(&outs, args.force)?;
+    }
     let dev = device::select(&args.device)?;
     let l = args.source.load(&dev)?;
     let mut report = serde_json::json!({ "model": l.cfg.model_label(), "data": l.cfg.data_label() });

@@ -237,7 +237,9 @@ fn train_and_measure(measure: &[String], job: &Job, out: &Path, children: &Child
         args.extend(["--run".into(), job.dir.display().to_string()]);
         let own_file = measures_list(base).is_some();
         if !own_file {
-            args.extend(["--json".into(), job.dir.join(file).display().to_string()]);
+            // not measured: its file is missing, and what an interrupted attempt left beside it
+            // (a plot written before the JSON) is made again
+            args.extend(["--json".into(), job.dir.join(file).display().to_string(), "--force".into()]);
         }
         if has_averaged_model(&job.dir) {
             if own_file {

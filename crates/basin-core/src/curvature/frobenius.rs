@@ -16,6 +16,7 @@ pub fn frobenius<O: LinearOperator>(op: &mut O, samples: usize, seed: u64) -> Es
         })
         .collect();
     let sq = summarize(&xs);
-    let f = sq.mean.max(0.0).sqrt();
-    Estimate { mean: f, stderr: if f > 0.0 { sq.stderr / (2.0 * f) } else { 0.0 }, samples: sq.samples }
+    // ‖Av‖² ≥ 0, so the mean is too; a NaN stays NaN (f64::max would turn it into 0)
+    let f = if sq.mean.is_nan() { f64::NAN } else { sq.mean.max(0.0).sqrt() };
+    Estimate { mean: f, stderr: if f > 0.0 { sq.stderr / (2.0 * f) } else if f.is_nan() { f64::NAN } else { 0.0 }, samples: sq.samples }
 }
