@@ -29,6 +29,12 @@ pub fn check_fraction(flag: &str, v: f64) -> Result<(), CliError> {
     if v > 0.0 && v <= 1.0 { Ok(()) } else { Err(CliError::input(format!("{flag}: must be in (0, 1] (got {v})"))) }
 }
 
+/// A number of Monte-Carlo samples given as `flag`: an error naming it below 2, the fewest
+/// that give a standard error.
+pub fn check_samples(flag: &str, n: usize) -> Result<(), CliError> {
+    if n >= 2 { Ok(()) } else { Err(CliError::input(format!("{flag}: must be ≥ 2 (a standard error needs two)"))) }
+}
+
 /// A plot's files: the SVG and the PNG beside it.
 pub fn plot_files(svg: &Path) -> [PathBuf; 2] {
     [svg.to_path_buf(), svg.with_extension("png")]

@@ -242,15 +242,7 @@ type Settings = BTreeMap<String, String>;
 /// null (not finite, or failed) leaves the measure out of this run's n; a file or an entry that
 /// is not what `basin measures` writes is an error naming it.
 fn read_measures(path: &Path) -> Result<(BTreeMap<String, f64>, Settings), CliError> {
-    let file = match std::fs::read_to_string(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
-        Err(e) => return Err(CliError::input(format!("{}: {e}", path.display()))),
-        Ok(t) => match serde_json::from_str(&t) {
-            Ok(Value::Object(m)) => m,
-            Ok(_) => return Err(CliError::input(format!("{}: expected an object of measures", path.display()))),
-            Err(e) => return Err(CliError::input(format!("{}: {e}", path.display()))),
-        },
-    };
+    let file = crate::commands::measures::read_file(path)?;
     let (mut measures, mut settings) = (BTreeMap::new(), BTreeMap::new());
     for (k, v) in file {
         let Value::Object(mut entry) = v else {

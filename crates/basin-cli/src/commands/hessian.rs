@@ -93,7 +93,7 @@ pub struct HessianArgs {
     #[arg(long)]
     trace: bool,
     /// Products of the operator for --trace (Hutch++ uses them in thirds).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = TRACE_SAMPLES)]
     trace_samples: usize,
     /// hutch++ (Meyer et al. 2021: a rank-m/3 sketch taken exactly plus Hutchinson on the
     /// rest, error O(1/m)) or hutchinson (plain Rademacher probes, error O(1/√m)).
@@ -103,7 +103,7 @@ pub struct HessianArgs {
     #[arg(long)]
     frobenius: bool,
     /// Probes for --frobenius.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = FROBENIUS_SAMPLES)]
     frobenius_samples: usize,
     /// Also compute the spectral density (SLQ); drawn to --svg.
     #[arg(long)]
@@ -231,6 +231,11 @@ fn bar(len: u64, what: &str) -> ProgressBar {
     b
 }
 
+/// --trace-samples' default (a set value without --trace or --per-layer is an error).
+const TRACE_SAMPLES: usize = 100;
+/// --frobenius-samples' default (a set value without --frobenius or --per-layer is an error).
+const FROBENIUS_SAMPLES: usize = 30;
+
 fn check(args: &HessianArgs) -> Result<OperatorKind, CliError> {
     crate::output::check_fraction("--subset", args.subset)?;
     if args.top_k == 0 || args.max_iter < args.top_k {
@@ -247,18 +252,18 @@ fn check(args: &HessianArgs) -> Result<OperatorKind, CliError> {
     }
     // --per-layer takes each layer's trace by Hutch++ and its ‖·‖_F too
     let (hutch_pp, fro) = (args.per_layer || (args.trace && args.trace_method == "hutch++"), args.frobenius || args.per_layer);
-    if args.trace_samples != 100 && !(args.trace || args.per_layer) {
+    if args.trace_samples != TRACE_SAMPLES && !(args.trace || args.per_layer) {
         return Err(CliError::input("--trace-samples: only with --trace or --per-layer"));
     }
-    if args.frobenius_samples != 30 && !fro {
+    if args.frobenius_samples != FROBENIUS_SAMPLES && !fro {
         return Err(CliError::input("--frobenius-samples: only with --frobenius or --per-layer"));
     }
     if hutch_pp && args.trace_samples < 6 {
         return Err(CliError::input("--trace-samples: Hutch++ needs ≥ 6 products (a sketch of 2 and 2 probes for its error)"));
     }
     for (flag, n, used) in [("--trace-samples", args.trace_samples, args.trace), ("--frobenius-samples", args.frobenius_samples, fro), ("--diagonal-samples", args.diagonal_samples, args.diagonal)] {
-        if used && n < 2 {
-            return Err(CliError::input(format!("{flag}: must be ≥ 2 (a standard error needs two)")));
+        if used {
+            crate::output::check_samples(flag, n)?;
         }
     }
     if args.top_k + args.bottom_k > args.max_iter {

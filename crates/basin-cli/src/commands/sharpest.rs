@@ -103,9 +103,7 @@ fn table(runs: &[PathBuf], subset: f64, fro_samples: usize, json: Option<PathBuf
         crate::output::refuse_overwrite(std::slice::from_ref(j), force)?;
     }
     crate::output::check_fraction("--subset", subset)?;
-    if fro_samples < 2 {
-        return Err(CliError::input("--frobenius-samples: must be ≥ 2 (a standard error needs two)"));
-    }
+    crate::output::check_samples("--frobenius-samples", fro_samples)?;
     let dev = device::select(device)?;
     println!("| run | λ_max(H) | ‖H‖_F | test acc. | val. acc. | loss | ‖θ − θ₀‖ |");
     println!("|---|---|---|---|---|---|---|");

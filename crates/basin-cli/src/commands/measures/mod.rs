@@ -115,6 +115,21 @@ pub fn run(args: MeasuresArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// A run's measures.json as its map of entries: empty when there is no file; a file that cannot
+/// be read (not UTF-8, a folder, no permission) or is not a JSON object is an error naming it,
+/// never taken for an empty one (a pass would replace it by a file that lost its entries).
+pub fn read_file(path: &Path) -> Result<Map<String, Value>, CliError> {
+    match std::fs::read_to_string(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Map::new()),
+        Err(e) => Err(CliError::input(format!("{}: {e}", path.display()))),
+        Ok(t) => match serde_json::from_str(&t) {
+            Ok(Value::Object(m)) => Ok(m),
+            Ok(_) => Err(CliError::input(format!("{}: expected an object of measures", path.display()))),
+            Err(e) => Err(CliError::input(format!("{}: {e}", path.display()))),
+        },
+    }
+}
+
 /// Whether run `dir`'s measures.json holds a value of every measure in `list` (comma-separated,
 /// as `--measures` takes it). The file is written after each measure, so it exists before the
 /// last one is done: `basin reproduce` asks this before it counts a run's measures as done.
@@ -153,12 +168,7 @@ fn settings(m: &str, opts: &perturbation::Options, has_bn: bool) -> Value {
 fn measure_run(dir: &Path, wanted: &[&str], all: bool, force: bool, opts: &perturbation::Options) -> Result<(), CliError> {
     let _lock = crate::run_lock::acquire(dir)?;
     let file = dir.join("measures.json");
-    let mut out: Map<String, Value> = match std::fs::read_to_string(&file) {
-        Ok(t) => serde_json::from_str(&t).map_err(|e| CliError::input(format!("{}: {e}", file.display())))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Map::new(),
-        // unreadable (not UTF-8, a folder, no permission): never replaced by a file that lost it
-        Err(e) => return Err(CliError::input(format!("{}: {e}", file.display()))),
-    };
+    let mut out = read_file(&file)?;
     let dev = Device::flex();
     let loaded = ModelSource::of_run(dir).load(&dev)?;
     let kept: Vec<&str> = wanted.iter().copied().filter(|m| !(all && loaded.data.is_regression() && NEED_LABELS.contains(m))).collect();
